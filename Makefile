@@ -1,0 +1,49 @@
+# Two commands set up everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# Debian's Chromium: the real binary, not the /usr/bin shell wrapper (see tests/browser).
+CHROMIUM := /usr/lib/chromium/chromium
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-python test-js bench bench-quick install chromium clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+## Start the companion in the foreground with the shipped rules and the user's data folder.
+run: $(STAMP)
+	$(VENV)/bin/crumbs serve
+
+## Browser tests need Debian's Chromium; install it when it is missing.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "Installing Debian's chromium (browser tests need it)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@test -x $(CHROMIUM)
+
+test: $(STAMP) chromium test-js test-python
+
+test-python: $(STAMP)
+	$(PY) -m pytest
+
+test-js:
+	node --test extension/test/
+
+## Speed lives here, not in timed tests. Ratios are against peers measured in the same run.
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+bench-quick: $(STAMP)
+	$(PY) bench/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache
