@@ -1,0 +1,57 @@
+"""Secrets: the API token, the pairing codes that hand it to the extension, and the server's proof.
+
+- The token is 256 random bits, made at first start, stored in a file only the user can
+  read (0600), compared in constant time and never logged or put in a URL.
+- A pairing code is 8 digits, valid for 10 minutes, single use, and killed after 5 wrong
+  tries. Only its SHA-256 is stored, in the database, so ``crumbs pair`` (another process)
+  can make one that the running server accepts.
+- The proof lets the extension check that the server on the port is really this companion
+  before it sends the token: HMAC-SHA256 of a nonce the extension chose, keyed by the token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+PAIRING_CODE_DIGITS = 8
+PAIRING_CODE_TTL_MS = 10 * 60 * 1000
+PAIRING_MAX_TRIES = 5
+
+
+def load_or_create_token(path: Path) -> str:
+    """Read the token, creating it (0600) on first use. Refuses a token file others can read or write."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            os.chmod(path, 0o600)  # tighten rather than serve with a token others may have read
+        token = path.read_text(encoding="ascii").strip()
+        if len(token) < 32:
+            raise ValueError(f"{path} does not hold a valid token; delete it to make a new one (re-pair the extension)")
+        return token
+    token = secrets.token_urlsafe(32)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def tokens_equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))
+
+
+def new_pairing_code() -> str:
+    return "".join(secrets.choice("0123456789") for _ in range(PAIRING_CODE_DIGITS))
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
+
+
+def proof(token: str, nonce: str) -> str:
+    """What the server answers to a challenge; the extension computes the same and compares."""
+    return hmac.new(token.encode("utf-8"), ("crumbs-proof:" + nonce).encode("utf-8"), hashlib.sha256).hexdigest()

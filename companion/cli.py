@@ -1,0 +1,233 @@
+"""The ``crumbs`` command: serve the companion, and see or change choices from a terminal.
+
+Choices made here are written to the same database the server reads, and the server picks
+them up with the next event (no restart). Every command takes ``--data-dir`` (default:
+``CRUMBS_HOME`` or the platform's user data folder).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+
+import click
+
+from . import __version__
+from .config import DEFAULT_PORT, HOST, DataPaths
+from .domains import NotANetworkURL, site_of
+from .policy import TRUST_DURATIONS_MS
+from .storage import Store
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="CRUMBS_HOME",
+    help="Folder holding the database and token (default: CRUMBS_HOME or the user data folder).",
+)
+
+
+def _store(data_dir: str | None) -> Store:
+    return Store(DataPaths.at(data_dir).database)
+
+
+def _domain(value: str, what: str) -> str:
+    try:
+        return site_of(value)
+    except NotANetworkURL as exc:
+        raise click.BadParameter(f"{value!r} is not a {what}: {exc}") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crumbs")
+def main() -> None:
+    """Crumbs: see, understand and control who tracks you on the web.
+
+    This is the local companion of the Crumbs browser extension. It classifies the
+    third-party requests your browser reports, remembers them on this machine only,
+    and turns your choices into the browser's blocking rules.
+    """
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port on 127.0.0.1 (0 picks a free one).")
+@data_dir_option
+@click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True, help="Worker threads.")
+def serve(port: int, data_dir: str | None, threads: int) -> None:
+    """Run the companion on 127.0.0.1 until interrupted (Ctrl+C)."""
+    import waitress
+
+    from .web import create_app
+
+    try:
+        app = create_app({"DATA_DIR": data_dir, "PORT": port})
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        server = waitress.create_server(app, host=HOST, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
+    actual = server.effective_port
+    app.config["PORT"] = actual
+    companion = app.extensions["crumbs"]
+    code = companion.new_pairing_code()
+    click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
+    click.echo(f"Data folder: {companion.paths.root}")
+    click.echo(f"Lists: {', '.join(p.name for p in companion.list_paths)}")
+    click.echo(f"To pair the extension, open its popup, choose 'Pair' and type the code {code[:4]} {code[4:]}")
+    click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one). Press Ctrl+C to stop.")
+    sys.stdout.flush()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        companion.close()
+
+
+@main.command()
+@data_dir_option
+def token(data_dir: str | None) -> None:
+    """Print the API token (the extension gets it by pairing; scripts can use this)."""
+    from .auth import load_or_create_token
+
+    click.echo(load_or_create_token(DataPaths.at(data_dir).token))
+
+
+@main.command()
+@data_dir_option
+def pair(data_dir: str | None) -> None:
+    """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
+    from . import auth
+    from .storage import now_ms
+
+    store = _store(data_dir)
+    code = auth.new_pairing_code()
+    store.add_pairing_code(auth.hash_code(code), now_ms() + auth.PAIRING_CODE_TTL_MS)
+    click.echo(f"Pairing code: {code[:4]} {code[4:]}  (type it in the extension's popup within 10 minutes)")
+
+
+@main.command()
+@click.argument("url")
+@click.option("--page", "page_url", required=True, help="URL of the page the request was made from.")
+@click.option("--type", "request_type", default="other", show_default=True,
+              help="webRequest type: script, image, xmlhttprequest, sub_frame, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print the VERDICT object as JSON.")
+@data_dir_option
+def check(url: str, page_url: str, request_type: str, as_json: bool, data_dir: str | None) -> None:
+    """Explain what Crumbs decides for a request to URL made from the page --page."""
+    from .service import Companion
+
+    companion = Companion(data_dir)
+    try:
+        verdict = companion.check(url, page_url, request_type)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(verdict.to_dict(), indent=2))
+        return
+    v = verdict
+    click.echo(f"{v.url}\n  host {v.host} (site {v.domain}), requested by {v.page_domain or 'an unknown page'} "
+               f"as {v.type}")
+    if not v.third_party:
+        click.echo("  first party: the page's own site")
+    elif v.same_owner:
+        click.echo(f"  third party owned by the page's own company ({v.owner})")
+    else:
+        click.echo("  third party")
+    if v.filter:
+        kind = "exception" if v.exception else "filter"
+        click.echo(f"  list {v.list}, {kind}: {v.filter}")
+        if v.overridden_filter:
+            click.echo(f"    (it overrode: {v.overridden_filter})")
+    if v.tracker or v.owner:
+        click.echo(f"  tracker: {'yes' if v.tracker else 'no'}; owner: {v.owner or 'unknown'}; "
+                   f"category: {v.category_label or v.category or 'unknown'}")
+    if v.description:
+        click.echo(f"  {v.description}")
+    if v.learns:
+        click.echo(f"  What it can learn: {v.learns}")
+    click.echo(f"  => {'BLOCKED' if v.blocked else 'allowed'} (decided by {v.decided_by})")
+
+
+def _choice_command(action: str | None):
+    verb = {"allow": "Allow", "block": "Block", None: "Forget your choice for"}[action]
+
+    @click.argument("tracker")
+    @click.option("--on", "site", help="Only on this site (a host name or URL); default: everywhere.")
+    @data_dir_option
+    def command(tracker: str, site: str | None, data_dir: str | None) -> None:
+        tracker_domain = _domain(tracker, "tracker domain")
+        store = _store(data_dir)
+        if site:
+            site_domain = _domain(site, "site")
+            store.set_site_tracker(site_domain, tracker_domain, action)
+            where = f"on {site_domain}"
+        else:
+            store.set_tracker(tracker_domain, action)
+            where = "everywhere"
+        if action is None:
+            click.echo(f"{tracker_domain} {where}: back to the default")
+        else:
+            click.echo(f"{tracker_domain} {where}: {action}ed")
+
+    command.__doc__ = f"{verb} TRACKER (a domain) on every site, or only --on SITE."
+    return command
+
+
+main.command("allow")(_choice_command("allow"))
+main.command("block")(_choice_command("block"))
+main.command("reset")(_choice_command(None))
+
+
+@main.command()
+@click.argument("site")
+@click.option("--for", "duration", type=click.Choice(list(TRUST_DURATIONS_MS)), default="always", show_default=True,
+              help="How long to trust the site.")
+@data_dir_option
+def trust(site: str, duration: str, data_dir: str | None) -> None:
+    """Trust SITE: nothing is blocked there, for an hour, a day or until 'crumbs untrust'."""
+    site_domain = _domain(site, "site")
+    until = _store(data_dir).set_trust(site_domain, duration)
+    click.echo(f"{site_domain}: trusted {'until ' + _when(until) if until else 'until you untrust it'}")
+
+
+@main.command()
+@click.argument("site")
+@data_dir_option
+def untrust(site: str, data_dir: str | None) -> None:
+    """Stop trusting SITE: the usual blocking applies there again."""
+    site_domain = _domain(site, "site")
+    _store(data_dir).set_trust(site_domain, None)
+    click.echo(f"{site_domain}: no longer trusted")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@data_dir_option
+def choices(as_json: bool, data_dir: str | None) -> None:
+    """List every choice: per site, everywhere, and trusted sites."""
+    listed = _store(data_dir).list_choices()
+    if as_json:
+        click.echo(json.dumps(listed, indent=2))
+        return
+    if not any(listed.values()):
+        click.echo("No choices yet: classified trackers are blocked by default.")
+        return
+    for c in listed["site_tracker"]:
+        click.echo(f"{c['action']:5}  {c['tracker']}  on {c['site']}")
+    for c in listed["everywhere"]:
+        click.echo(f"{c['action']:5}  {c['tracker']}  everywhere")
+    for c in listed["trusted"]:
+        state = "always" if c["until"] is None else ("until " + _when(c["until"]) if c["active"] else "expired")
+        click.echo(f"trust  {c['site']}  ({state})")
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Where the companion keeps its files, and its defaults.
+
+The data folder is, in order: ``--data-dir``, the ``CRUMBS_HOME`` environment variable, or
+the platform's user data folder (platformdirs: ``~/.local/share/crumbs`` on Linux). It holds
+the SQLite database, the API token (mode 0600), the engine's cache and subscribed lists.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+DEFAULT_PORT = 8737
+HOST = "127.0.0.1"  # loopback only, never 0.0.0.0: the companion holds a person's browsing history
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("CRUMBS_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("crumbs", appauthor=False))
+
+
+@dataclass(frozen=True)
+class DataPaths:
+    """The files inside one data folder."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, data_dir: str | os.PathLike[str] | None = None) -> "DataPaths":
+        root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o700)
+        return cls(root.resolve())
+
+    @property
+    def database(self) -> Path:
+        return self.root / "crumbs.sqlite3"
+
+    @property
+    def token(self) -> Path:
+        return self.root / "token"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def lists(self) -> Path:
+        return self.root / "lists"
+
+
+def shipped_lists() -> list[Path]:
+    """The filter lists shipped in ``rules/`` (Adblock Plus syntax, ``*.txt``)."""
+    return sorted(RULES_DIR.glob("*.txt"))

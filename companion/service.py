@@ -1,0 +1,209 @@
+"""The companion as one object: classify, decide and record, shared by the web layer and the CLI.
+
+:class:`Companion` owns the store, the filter engine and the tracker knowledge base. It
+keeps a snapshot of the person's choices and reloads it when ``choices_rev`` in the
+database moves, so a choice made by another process (``crumbs block`` while ``crumbs serve``
+runs) applies to the very next event without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import auth
+from .classify import Classifier, Verdict, normalise_type
+from .config import DataPaths, shipped_lists
+from .domains import MAX_URL_LENGTH, NotANetworkURL
+from .engine import Engine
+from .policy import Choices, decide
+from .storage import RecordedEvent, Store, now_ms
+from .trackerdb import TrackerDB
+
+MAX_BATCH = 1000
+# Browser clocks drift, but an event from before 2000 or more than a day ahead is garbage.
+_MIN_TIME_MS = 946_684_800_000
+
+
+class InvalidEvent(ValueError):
+    """One event of a batch is malformed; the message says why, for the API's per-event error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    url: str
+    page_url: str | None
+    type: str
+    tab_id: int | None
+    time: int
+    browser_blocked: bool
+
+
+def parse_event(raw: Any, now: int) -> Event:
+    """Validate one reported event (a JSON object) or raise :class:`InvalidEvent` saying what is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidEvent("event must be a JSON object")
+    url, page_url, rtype = raw.get("url"), raw.get("page_url"), raw.get("type", "other")
+    if not isinstance(url, str) or not url:
+        raise InvalidEvent("'url' must be a non-empty string")
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidEvent(f"'url' is longer than {MAX_URL_LENGTH} characters")
+    if page_url is not None and not isinstance(page_url, str):
+        raise InvalidEvent("'page_url' must be a string or null")
+    if page_url is not None and len(page_url) > MAX_URL_LENGTH:
+        raise InvalidEvent(f"'page_url' is longer than {MAX_URL_LENGTH} characters")
+    if not isinstance(rtype, str):
+        raise InvalidEvent("'type' must be a string")
+    try:
+        rtype = normalise_type(rtype)
+    except ValueError as exc:
+        raise InvalidEvent(str(exc)) from None
+    tab_id = raw.get("tab_id")
+    if tab_id is not None and (isinstance(tab_id, bool) or not isinstance(tab_id, int) or not -1 <= tab_id < 2**31):
+        raise InvalidEvent("'tab_id' must be an integer")
+    when = raw.get("time", now)
+    if isinstance(when, float) and when.is_integer():
+        when = int(when)
+    if isinstance(when, bool) or not isinstance(when, int) or not _MIN_TIME_MS <= when <= now + 86_400_000:
+        raise InvalidEvent("'time' must be epoch milliseconds, not in the future")
+    blocked = raw.get("browser_blocked", False)
+    if not isinstance(blocked, bool):
+        raise InvalidEvent("'browser_blocked' must be true or false")
+    return Event(url, page_url or None, rtype, tab_id, when, blocked)
+
+
+class Companion:
+    """Everything the companion does, without HTTP."""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        lists: Sequence[str | Path] | None = None,
+        trackers: TrackerDB | None = None,
+    ) -> None:
+        self.paths = DataPaths.at(data_dir)
+        self.store = Store(self.paths.database)
+        self.token = auth.load_or_create_token(self.paths.token)
+        self.trackers = trackers or TrackerDB.load()
+        self.list_paths = [Path(p) for p in (lists if lists is not None else shipped_lists())]
+        self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
+        self.classifier = Classifier(self.engine, self.trackers)
+        self._choices_lock = threading.Lock()
+        self._choices: Choices | None = None
+        self._choices_rev = -1
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def use_engine(self, engine: Engine) -> None:
+        """Swap in a rebuilt engine (after a list changed): one reference assignment, atomic for readers."""
+        self.engine = engine
+        self.classifier = Classifier(engine, self.trackers)
+
+    # -- choices --------------------------------------------------------------------------
+
+    def choices(self) -> Choices:
+        """The current choices, reloaded only when the database says they changed."""
+        rev = self.store.choices_rev()
+        with self._choices_lock:
+            if self._choices is None or rev != self._choices_rev:
+                self._choices = self.store.choices()
+                self._choices_rev = rev
+            return self._choices
+
+    # -- classification -------------------------------------------------------------------
+
+    def check(self, url: str, page_url: str | None, request_type: str = "other", now: int | None = None) -> Verdict:
+        """Classify and decide one request (nothing is recorded). Raises ValueError on bad input."""
+        verdict = self.classifier.classify(url, page_url, request_type)
+        return decide(verdict, self.choices(), now_ms() if now is None else now)
+
+    def report(self, raw_events: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
+        """Classify, decide and record a batch; invalid events are refused one by one, the rest recorded.
+
+        Returns one result per event (``{"ok": True, "verdict": …}`` or ``{"ok": False, "error": …}``)
+        and, per tab, the distinct tracker domains of this batch and how many of them were blocked.
+        The batch is committed before this returns.
+        """
+        now = now_ms()
+        choices = self.choices()
+        classifier = self.classifier
+        results: list[dict[str, Any]] = []
+        recorded: list[RecordedEvent] = []
+        tabs: dict[int, dict[str, bool]] = {}
+        for raw in raw_events:
+            try:
+                event = parse_event(raw, now)
+                verdict = decide(classifier.classify(event.url, event.page_url, event.type), choices, now)
+            except (InvalidEvent, NotANetworkURL, ValueError) as exc:
+                results.append({"ok": False, "error": str(exc)})
+                continue
+            recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked))
+            results.append({"ok": True, "verdict": verdict.to_dict()})
+            if event.tab_id is not None and event.tab_id >= 0 and verdict.tracker:
+                seen = tabs.setdefault(event.tab_id, {})
+                seen[verdict.domain] = seen.get(verdict.domain, False) or verdict.blocked or event.browser_blocked
+        self.store.record(recorded)
+        tab_counts = {
+            str(tab): {"trackers": len(seen), "blocked": sum(seen.values())} for tab, seen in tabs.items()
+        }
+        return results, tab_counts
+
+    # -- what a site looks like -----------------------------------------------------------
+
+    def site_report(self, site: str, now: int | None = None) -> dict[str, Any]:
+        """Every third party seen on ``site`` with owner, category, counts and the current choice."""
+        now = now_ms() if now is None else now
+        choices = self.choices()
+        trusted = site in choices.trusted and choices.is_trusted(site, now)
+        third_parties = []
+        for row in self.store.site_third_parties(site):
+            domain = row["domain"]
+            info = next(filter(None, (self.trackers.lookup(h) for h in row["hosts"])), None) or self.trackers.lookup(domain)
+            # What would happen now to a tracker request from this domain on this site.
+            probe = Verdict(
+                url="", type="other", host=domain, domain=domain, page_domain=site, third_party=True,
+                same_owner=False, tracker=row["trackers"] > 0, owner=None, category=None, category_label=None,
+                description=None, learns=None, filter=None, list=None, exception=False, overridden_filter=None,
+                blocked=False, decided_by="not-a-tracker",
+            )
+            decided = decide(probe, choices, now)
+            third_parties.append(
+                {
+                    "domain": domain,
+                    "hosts": row["hosts"],
+                    "owner": info.owner if info else self.trackers.owner_of(domain),
+                    "category": info.category if info else None,
+                    "category_label": info.category_label if info else None,
+                    "description": info.description if info else None,
+                    "learns": info.learns if info else None,
+                    "tracker": row["trackers"] > 0,
+                    "requests": row["requests"],
+                    "blocked": row["blocked"],
+                    "first_seen": row["first_seen"],
+                    "last_seen": row["last_seen"],
+                    "choice": {
+                        "here": choices.site_tracker.get((site, domain)),
+                        "everywhere": choices.everywhere.get(domain),
+                    },
+                    "blocked_now": decided.blocked,
+                    "decided_by": decided.decided_by,
+                }
+            )
+        until = choices.trusted.get(site)
+        return {"site": site, "trusted": {"until": until} if trusted else None, "third_parties": third_parties}
+
+    # -- pairing --------------------------------------------------------------------------
+
+    def new_pairing_code(self) -> str:
+        code = auth.new_pairing_code()
+        self.store.add_pairing_code(auth.hash_code(code), now_ms() + auth.PAIRING_CODE_TTL_MS)
+        return code
+
+    def redeem_pairing_code(self, code: str) -> bool:
+        return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,53 @@
+"""The companion's HTTP face: a thin Flask layer over :class:`companion.service.Companion`.
+
+``create_app(config)`` builds the app the way Flask's tutorial does; one blueprint per
+concern (``api`` for the extension's JSON API; pages come in their own blueprint), with
+the protections of :mod:`companion.web.security` in front of every route.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from ..browser_rules import BrowserRules
+from ..config import DEFAULT_PORT
+from ..service import Companion
+
+EXTENSION_ID_FILE = Path(__file__).resolve().parents[2] / "extension" / "EXTENSION_ID"
+# Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one,
+    ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
+    allowed as CORS origins; default: the id in extension/EXTENSION_ID)."""
+    app = Flask(__name__)
+    app.config.update(
+        PORT=DEFAULT_PORT,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+        EXTENSION_IDS=_shipped_extension_ids(),
+        DNR_MIN_INTERVAL_S=30.0,
+    )
+    app.config.update(config or {})
+    app.debug = False  # never the Werkzeug debugger: it would run code for anyone who reaches the port
+    companion = app.config.get("COMPANION") or Companion(app.config.get("DATA_DIR"), app.config.get("LISTS"))
+    app.extensions["crumbs"] = companion
+    app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
+
+    from . import api, security
+
+    security.init_app(app)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _shipped_extension_ids() -> list[str]:
+    try:
+        return [EXTENSION_ID_FILE.read_text(encoding="ascii").strip()]
+    except OSError:
+        return []

@@ -1,0 +1,217 @@
+"""The extension's JSON API under ``/api/v1`` (see ``openapi.py`` for the whole contract)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import __version__, auth
+from ..domains import NotANetworkURL, site_of
+from ..policy import ACTIONS, TRUST_DURATIONS_MS
+from ..service import MAX_BATCH, Companion
+from .openapi import openapi_document
+from .security import is_extension_origin, json_error
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_JSON_DEPTH = 16
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@bp.errorhandler(BadRequest)
+def _bad_request(exc: BadRequest):
+    return json_error(exc.status, exc.reason)
+
+
+def companion() -> Companion:
+    return current_app.extensions["crumbs"]
+
+
+def json_body() -> Any:
+    """The request's JSON, strictly: ``application/json`` only (no CSRF by form posts), depth-limited."""
+    if request.mimetype != "application/json":
+        raise BadRequest(415, "send the body as Content-Type: application/json")
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRequest(400, f"body is not valid JSON: {str(exc)[:120]}") from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(400, "JSON nested too deeply")
+    return body
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value[:MAX_BATCH + 1]), default=level)
+    return level
+
+
+def domain_arg(value: str, what: str) -> str:
+    """A site or tracker given in a path: a host name or URL, reduced to its registrable domain."""
+    try:
+        return site_of(value)
+    except NotANetworkURL as exc:
+        raise BadRequest(400, f"{what} {value[:100]!r} is not a domain: {exc}") from None
+
+
+def rules_version() -> str:
+    return current_app.extensions["crumbs_dnr"].version()
+
+
+# -- health and pairing ------------------------------------------------------------------
+
+
+@bp.get("/health")
+def health():
+    response = jsonify({"status": "ok", "version": __version__})
+    nonce = request.headers.get("X-Crumbs-Challenge", "")
+    if nonce:
+        if not (16 <= len(nonce) <= 64 and all(c in "0123456789abcdefABCDEF" for c in nonce)):
+            return json_error(400, "X-Crumbs-Challenge must be 16 to 64 hex characters")
+        response.headers["X-Crumbs-Proof"] = auth.proof(companion().token, nonce)
+    return response
+
+
+@bp.post("/pair")
+def pair():
+    if not is_extension_origin(request.headers.get("Origin")):
+        return json_error(403, "pairing is done from the Crumbs extension only")
+    body = json_body()
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, str) or not code.strip().isdigit():
+        return json_error(400, "'code' must be the digits shown by 'crumbs serve' or 'crumbs pair'")
+    if not companion().redeem_pairing_code(code.strip()):
+        return json_error(403, "wrong or expired pairing code: run 'crumbs pair' for a new one")
+    port = current_app.config["PORT"]
+    return jsonify({"companion": f"http://127.0.0.1:{port}", "token": companion().token})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document(current_app.config["PORT"]))
+
+
+# -- events ------------------------------------------------------------------------------
+
+
+@bp.post("/events")
+def events():
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise BadRequest(400, "body must be an object with an 'events' array")
+    batch = body["events"]
+    if len(batch) > MAX_BATCH:
+        raise BadRequest(413, f"at most {MAX_BATCH} events per batch")
+    results, tabs = companion().report(batch)
+    return jsonify({"results": results, "tabs": tabs, "rules_version": rules_version()})
+
+
+@bp.post("/check")
+def check():
+    """Classify one request without recording it (what ``crumbs check`` prints)."""
+    body = json_body()
+    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+        raise BadRequest(400, "body must be an object with a 'url' string")
+    page, rtype = body.get("page_url"), body.get("type", "other")
+    if (page is not None and not isinstance(page, str)) or not isinstance(rtype, str):
+        raise BadRequest(400, "'page_url' and 'type' must be strings")
+    try:
+        verdict = companion().check(body["url"], page, rtype)
+    except ValueError as exc:
+        raise BadRequest(400, str(exc)) from None
+    return jsonify(verdict.to_dict())
+
+
+# -- the browser's rules -----------------------------------------------------------------
+
+
+@bp.get("/dnr")
+def dnr():
+    version, rules = current_app.extensions["crumbs_dnr"].get()
+    etag = f'"{version}"'
+    if request.headers.get("If-None-Match") == etag:
+        response = Response(status=304)
+    else:
+        response = jsonify({"version": version, "rules": rules})
+    response.headers["ETag"] = etag
+    return response
+
+
+# -- sites and choices -------------------------------------------------------------------
+
+
+@bp.get("/sites/<site>")
+def site(site: str):
+    return jsonify(companion().site_report(domain_arg(site, "site")))
+
+
+@bp.get("/choices")
+def choices():
+    return jsonify(companion().store.list_choices())
+
+
+def _action_body() -> str:
+    body = json_body()
+    action = body.get("action") if isinstance(body, dict) else None
+    if action not in ACTIONS:
+        raise BadRequest(400, f"'action' must be one of {', '.join(ACTIONS)}")
+    return action
+
+
+def _changed(**extra: Any):
+    current_app.extensions["crumbs_dnr"].invalidate()
+    return jsonify({"ok": True, **extra, "rules_version": rules_version()})
+
+
+@bp.route("/choices/sites/<site>/trackers/<tracker>", methods=["PUT", "DELETE"])
+def site_tracker_choice(site: str, tracker: str):
+    site, tracker = domain_arg(site, "site"), domain_arg(tracker, "tracker")
+    action = _action_body() if request.method == "PUT" else None
+    companion().store.set_site_tracker(site, tracker, action)
+    return _changed(site=site, tracker=tracker, action=action)
+
+
+@bp.route("/choices/trackers/<tracker>", methods=["PUT", "DELETE"])
+def tracker_choice(tracker: str):
+    tracker = domain_arg(tracker, "tracker")
+    action = _action_body() if request.method == "PUT" else None
+    companion().store.set_tracker(tracker, action)
+    return _changed(tracker=tracker, action=action)
+
+
+@bp.route("/choices/trust/<site>", methods=["PUT", "DELETE"])
+def trust(site: str):
+    site = domain_arg(site, "site")
+    duration = None
+    if request.method == "PUT":
+        body = json_body()
+        duration = body.get("duration") if isinstance(body, dict) else None
+        if duration not in TRUST_DURATIONS_MS:
+            raise BadRequest(400, f"'duration' must be one of {', '.join(TRUST_DURATIONS_MS)}")
+    until = companion().store.set_trust(site, duration)
+    return _changed(site=site, trusted=duration is not None, until=until)
+
+
+@bp.route("/settings", methods=["GET", "PUT"])
+def settings():
+    store = companion().store
+    if request.method == "PUT":
+        body = json_body()
+        if not isinstance(body, dict) or set(body) - {"report_only"} or not isinstance(body.get("report_only"), bool):
+            raise BadRequest(400, "settings accepts {'report_only': true|false}")
+        store.set_setting("report_only", "1" if body["report_only"] else "0")
+        return _changed(report_only=body["report_only"])
+    return jsonify({"report_only": store.get_setting("report_only") == "1"})
