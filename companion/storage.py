@@ -114,7 +114,31 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    # Filter list subscriptions (companion/lists.py) and history-page sign-in (companion/web/history).
+    _run_script(
+        db,
+        """
+        CREATE TABLE lists (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('shipped', 'url', 'file')),
+            source TEXT NOT NULL,               -- URL, absolute path, or the shipped file's name
+            enabled INTEGER NOT NULL DEFAULT 1,
+            added INTEGER NOT NULL,
+            updated INTEGER,                    -- when the version in force was fetched/read (epoch ms)
+            expires_ms INTEGER,                 -- the list's own '! Expires:' as a duration
+            etag TEXT, last_modified TEXT,      -- for conditional requests
+            sha256 TEXT,                        -- of the version in force
+            used INTEGER, skipped INTEGER, rejected INTEGER,
+            last_checked INTEGER, last_error TEXT
+        );
+        CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
+        CREATE TABLE signin_codes (code_hash TEXT PRIMARY KEY, expires INTEGER NOT NULL)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
