@@ -1,0 +1,48 @@
+"""Shared fixtures, the way Flask's tutorial has them: a companion on a temporary data folder,
+the app around it, and a test client that speaks to it as the extension would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from companion.service import Companion
+from companion.web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+LISTS_DIR = SHARED / "data" / "lists"
+CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
+PORT = 8737
+BASE = f"http://127.0.0.1:{PORT}"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def companion(data_dir: Path) -> Companion:
+    """A companion with the shipped rules only, on a fresh data folder."""
+    c = Companion(data_dir)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def app(companion: Companion):
+    return create_app({"COMPANION": companion, "PORT": PORT, "DNR_MIN_INTERVAL_S": 0.0})
+
+
+@pytest.fixture
+def client(app):
+    client = app.test_client()
+    client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
+    return client
+
+
+@pytest.fixture
+def auth(companion: Companion) -> dict[str, str]:
+    return {"Authorization": f"Bearer {companion.token}"}
