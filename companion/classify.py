@@ -14,11 +14,13 @@ person can see it, but it is not counted.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .domains import NotANetworkURL, URLParts, parse_url
-from .engine import Engine
-from .trackerdb import TrackerDB
+
+if TYPE_CHECKING:
+    from .engine import Engine
+    from .trackerdb import TrackerDB
 
 # The webRequest ResourceType vocabulary (Chrome and Firefox share these names).
 REQUEST_TYPES = (

@@ -76,7 +76,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         CREATE TABLE requests (
             id INTEGER PRIMARY KEY,
             time INTEGER NOT NULL,              -- epoch milliseconds
-            site_id INTEGER REFERENCES domains(id),  -- the page's registrable domain; NULL: unknown page
+            site_id INTEGER REFERENCES domains(id),  -- the page's registrable domain, NULL when unknown
             host_id INTEGER NOT NULL REFERENCES hosts(id),
             type INTEGER NOT NULL,              -- TYPE_CODES
             flags INTEGER NOT NULL,             -- THIRD_PARTY | TRACKER | BLOCKED | ...
@@ -176,10 +176,10 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
         self._host_ids: dict[str, int] = {}
         self._domain_ids: dict[str, int] = {}
         self._filter_ids: dict[tuple[str, str], int] = {}
+        self._migrate()
 
     # -- schema ---------------------------------------------------------------------------
 

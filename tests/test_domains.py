@@ -1,0 +1,58 @@
+"""Hosts and registrable domains, including the edge cases classification must handle deliberately."""
+
+import pytest
+
+from companion.domains import NotANetworkURL, parse_url, registrable_domain, site_of
+
+
+@pytest.mark.parametrize(
+    "url, host, domain",
+    [
+        ("https://www.google-analytics.com/analytics.js", "www.google-analytics.com", "google-analytics.com"),
+        ("https://static.bbc.co.uk/x.js", "static.bbc.co.uk", "bbc.co.uk"),
+        ("https://www.google.com.ar/", "www.google.com.ar", "google.com.ar"),
+        # Ports never change the site.
+        ("http://cdn.news.example:8080/a.png", "cdn.news.example", "news.example"),
+        # Unknown TLD: the PSL default rule "*" (last label is the suffix).
+        ("http://a.b.news.example/", "a.b.news.example", "news.example"),
+        # IP addresses and single-label hosts are their own site.
+        ("http://192.168.1.20:3000/x", "192.168.1.20", "192.168.1.20"),
+        ("http://[::1]:8737/api", "::1", "::1"),
+        ("http://localhost:5000/", "localhost", "localhost"),
+        # IDN: compared in punycode, case-folded, trailing dot dropped.
+        ("https://Bücher.DE./", "xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("https://xn--bcher-kva.de/", "xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("wss://socket.tracker.example/live", "socket.tracker.example", "tracker.example"),
+    ],
+)
+def test_parse_url(url, host, domain):
+    parts = parse_url(url)
+    assert (parts.host, parts.domain) == (host, domain)
+
+
+def test_private_suffixes_are_ignored():
+    # ICANN suffixes only: a company's customer subdomains count as the company.
+    assert registrable_domain("foo.blogspot.com") == "blogspot.com"
+    assert registrable_domain("d1234.cloudfront.net") == "cloudfront.net"
+
+
+def test_public_suffix_itself():
+    assert registrable_domain("com.ar") == "com.ar"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["data:text/html,hi", "blob:https://a.com/123", "chrome-extension://abc/x.js", "javascript:alert(1)",
+     "ftp://files.example/x", "http://", "http://a..b/", "http://x:99999/", "not a url", "", "http://bad host/",
+     "http://" + "a" * 70 + ".com/", "https://x.com/" + "a" * 9000],
+)
+def test_not_network_urls_are_refused_with_a_reason(url):
+    with pytest.raises(NotANetworkURL) as info:
+        parse_url(url)
+    assert str(info.value)
+
+
+def test_site_of_accepts_hosts_and_urls():
+    assert site_of("www.news.example") == "news.example"
+    assert site_of("https://www.bbc.co.uk/news") == "bbc.co.uk"
+    assert site_of("WWW.Example.COM") == "example.com"
