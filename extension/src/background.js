@@ -1,0 +1,170 @@
+/**
+ * The background entry (service worker in Chromium, background script in Firefox): wires the modules.
+ *
+ * Listeners are registered synchronously at the top level, as MV3 requires for a worker that can be
+ * stopped and restarted at any time; state is reloaded from storage behind the `ready` promise.
+ */
+import { CompanionClient, CompanionError } from './companion.js';
+import { BoundedQueue } from './queue.js';
+import { TabStates, OFF_REASONS } from './badgestate.js';
+import { Reporter, observe } from './reporting.js';
+import { RuleSync } from './enforcement.js';
+import { render, renderAll } from './badge.js';
+import { hostOf } from './domains.js';
+import * as storage from './storage.js';
+
+const ALARM = 'crumbs-tick';
+const QUEUE_MAX = 5000;
+
+let config = { companion: null, token: null };
+let status = 'unpaired';
+let tabs = new TabStates();
+
+const client = new CompanionClient({ getConfig: async () => config });
+
+function debounce(fn, ms) {
+  let t = null;
+  return () => { if (t === null) t = setTimeout(() => { t = null; fn(); }, ms); };
+}
+const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
+
+function statusOf(err) {
+  return err instanceof CompanionError && err.kind in OFF_REASONS ? err.kind : null;
+}
+
+async function setStatus(next) {
+  if (next === status) return;
+  const wasOff = status !== 'ok';
+  status = next;
+  await storage.saveSession(storage.KEYS.status, status);
+  await renderAll(tabs, status);
+  if (status === 'ok' && wasOff) reporter.retryNow(); // deliver what waited while we were off
+}
+
+const reporter = new Reporter({
+  client,
+  queue: new BoundedQueue(QUEUE_MAX),
+  persist: (q) => storage.saveQueue(q),
+  pageOf: (tabId) => {
+    const t = tabs.tabs.get(tabId);
+    return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
+  },
+  enabled: () => Boolean(config.companion && config.token),
+  companionHost: () => hostOf(config.companion),
+  onDelivered: (item, result) => {
+    const tabId = item.event.tab_id;
+    if (tabs.addVerdict(tabId, item.nav, result.verdict, item.event.browser_blocked)) {
+      render(tabs, tabId, status);
+      saveTabs();
+    }
+  },
+  onAnswer: (body) => {
+    setStatus('ok');
+    if (body.rules_version) rules.noteVersion(body.rules_version);
+  },
+  onFailure: (err) => { const s = statusOf(err); if (s) setStatus(s); },
+});
+
+const rules = new RuleSync({
+  client,
+  dnr: chrome.declarativeNetRequest,
+  loadApplied: storage.loadApplied,
+  saveApplied: storage.saveApplied,
+  onError: (err) => { const s = statusOf(err); if (s) setStatus(s); },
+});
+
+/** Bring the rules up to date and learn whether the companion is there. */
+async function syncRules() {
+  if (!config.companion || !config.token) { await setStatus('unpaired'); return false; }
+  const changed = await rules.sync();
+  if (!rules.lastError) await setStatus('ok');
+  return changed;
+}
+
+async function tick() {
+  await ready;
+  reporter.sweep();
+  await syncRules();
+  if (reporter.queue.length && status === 'ok') await reporter.retryNow();
+}
+
+async function load() {
+  config = await storage.getConfig();
+  tabs = TabStates.fromJSON(await storage.loadSession(storage.KEYS.tabs));
+  const saved = await storage.loadQueue();
+  if (saved) reporter.queue = BoundedQueue.fromJSON(saved, QUEUE_MAX);
+  status = (await storage.loadSession(storage.KEYS.status)) || (config.token ? 'unreachable' : 'unpaired');
+  await renderAll(tabs, status);
+}
+const ready = load();
+// Tests and the popup wait on this; it is not reachable from web pages.
+self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules };
+
+// ---- listeners (top level, synchronous) ----
+
+observe(chrome.webRequest, {
+  started: (d) => { ready.then(() => reporter.started(d)); },
+  answered: (d) => { ready.then(() => reporter.answered(d)); },
+  failed: (d) => { ready.then(() => reporter.failed(d)); },
+});
+
+// A new page in a tab: its response started, so the old page's trackers no longer count.
+chrome.webRequest.onResponseStarted.addListener((d) => {
+  ready.then(() => {
+    if (d.tabId < 0 || d.frameId !== 0) return;
+    tabs.navigate(d.tabId, d.url);
+    saveTabs();
+  });
+}, { urls: ['http://*/*', 'https://*/*'], types: ['main_frame'] });
+
+// The browser clears a tab's badge when a page commits: draw it again.
+chrome.tabs.onUpdated.addListener((tabId, change) => {
+  if (change.status || change.url) ready.then(() => render(tabs, tabId, status));
+});
+chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(tabId); saveTabs(); }); });
+
+chrome.alarms.onAlarm.addListener((alarm) => { if (alarm.name === ALARM) tick(); });
+chrome.alarms.create(ALARM, { periodInMinutes: 0.5 }); // rules reach the browser within 60 s of any change
+
+storage.onConfigChanged(async () => {
+  config = await storage.getConfig();
+  client.verifiedFor = null;
+  await tick();
+});
+
+chrome.runtime.onInstalled.addListener(async (details) => {
+  await ready;
+  if (details.reason === 'install' && !config.token) {
+    chrome.tabs.create({ url: chrome.runtime.getURL('pairing/pairing.html') });
+  }
+  tick();
+});
+chrome.runtime.onStartup.addListener(() => { tick(); });
+
+// Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
+// and no externally_connectable key: web pages cannot talk to the extension.
+chrome.runtime.onMessage.addListener((msg, sender, reply) => {
+  if (sender.id !== chrome.runtime.id || !msg || typeof msg.type !== 'string') return false;
+  (async () => {
+    await ready;
+    if (msg.type === 'tab-info') {
+      return {
+        tab: tabs.summary(msg.tabId),
+        status,
+        statusText: OFF_REASONS[status] || null,
+        dropped: reporter.queue.dropped,
+        queued: reporter.queue.length,
+        rulesVersion: rules.version,
+        rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
+      };
+    }
+    if (msg.type === 'sync-rules') {
+      await syncRules();
+      return { rulesVersion: rules.version, status };
+    }
+    return { error: 'unknown message' };
+  })().then(reply, (e) => reply({ error: String(e && e.message) }));
+  return true; // the reply is asynchronous
+});
+
+tick();

@@ -1,0 +1,149 @@
+/**
+ * The client of the companion's local API: checks the server's proof, then talks JSON with the token.
+ *
+ * Why a class with injected fetch and config: the service worker and the popup share it, and node's
+ * tests drive it against fake servers (a real companion, and an impostor that cannot prove itself).
+ * It never sends the token to a server that has not answered a fresh challenge first.
+ */
+import { expectedProof, newNonce, sameProof } from './proof.js';
+
+export const DEFAULT_PORT = 8737;
+
+/** Why a call failed: 'unpaired' | 'unreachable' | 'impostor' | 'unauthorized' | 'http'. */
+export class CompanionError extends Error {
+  constructor(kind, message, status = 0, body = null) {
+    super(message);
+    this.name = 'CompanionError';
+    this.kind = kind;
+    this.status = status;
+    this.body = body;
+  }
+}
+
+/** True for the loopback http base URLs the extension is willing to talk to. */
+export function isLoopbackBase(base) {
+  try {
+    const u = new URL(base);
+    return u.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
+      && u.pathname === '/' && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
+export class CompanionClient {
+  /**
+   * @param {{getConfig: () => Promise<{companion?: string, token?: string}|null>, fetch?: typeof fetch,
+   *          timeoutMs?: number}} opts
+   */
+  constructor({ getConfig, fetch: fetchImpl = globalThis.fetch.bind(globalThis), timeoutMs = 5000 }) {
+    this.getConfig = getConfig;
+    this.fetch = fetchImpl;
+    this.timeoutMs = timeoutMs;
+    this.verifiedFor = null; // "base token" that last proved itself; reset on any network error
+  }
+
+  async config() {
+    const cfg = (await this.getConfig()) || {};
+    if (!cfg.companion || !cfg.token) throw new CompanionError('unpaired', 'not paired with the companion');
+    const base = String(cfg.companion).replace(/\/+$/, '');
+    if (!isLoopbackBase(`${base}/`)) throw new CompanionError('unpaired', 'the stored companion address is not local');
+    return { base, token: String(cfg.token) };
+  }
+
+  async raw(url, init) {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), this.timeoutMs);
+    try {
+      return await this.fetch(url, { ...init, signal: ctrl.signal, credentials: 'omit', cache: 'no-store' });
+    } catch (e) {
+      this.verifiedFor = null;
+      throw new CompanionError('unreachable', `the companion is not answering (${e && e.message})`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Ask the server at `base` to prove it knows `token`; throws CompanionError('impostor') if it cannot. */
+  async verify(base, token) {
+    const nonce = newNonce();
+    const res = await this.raw(`${base}/api/v1/health`, { headers: { 'X-Crumbs-Challenge': nonce } });
+    const given = res.headers.get('X-Crumbs-Proof');
+    if (!res.ok || !sameProof(given || '', await expectedProof(token, nonce))) {
+      this.verifiedFor = null;
+      throw new CompanionError('impostor', 'the server on the companion port did not prove it is the companion');
+    }
+    this.verifiedFor = `${base} ${token}`;
+  }
+
+  /**
+   * Call the API. Returns {status, body, headers}; throws CompanionError on network failure, a failed
+   * proof, 401 (token refused) or any other non-2xx/304 answer.
+   */
+  async call(method, path, body = undefined, headers = {}) {
+    const { base, token } = await this.config();
+    if (this.verifiedFor !== `${base} ${token}`) await this.verify(base, token);
+    const init = { method, headers: { ...headers, Authorization: `Bearer ${token}` } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await this.raw(`${base}${path}`, init);
+    let data = null;
+    if (res.status !== 204 && res.status !== 304) {
+      const text = await res.text();
+      try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+    }
+    if (res.status === 401) {
+      this.verifiedFor = null;
+      throw new CompanionError('unauthorized', 'the companion refused the token', 401, data);
+    }
+    if (!res.ok && res.status !== 304) {
+      const reason = (data && (data.error || data.message)) || res.statusText || 'error';
+      throw new CompanionError('http', `${method} ${path}: ${res.status} ${reason}`, res.status, data);
+    }
+    return { status: res.status, body: data, headers: res.headers };
+  }
+
+  get(path, headers) { return this.call('GET', path, undefined, headers); }
+
+  post(path, body) { return this.call('POST', path, body); }
+
+  put(path, body) { return this.call('PUT', path, body); }
+
+  del(path) { return this.call('DELETE', path); }
+}
+
+/**
+ * Pair with the companion using the 8-digit code it shows. Returns {companion, token} to store.
+ * The code travels once to the loopback port the person typed; nothing else is needed.
+ */
+export async function pairWithCode({ code, port = DEFAULT_PORT, fetch: fetchImpl = globalThis.fetch.bind(globalThis) }) {
+  const digits = String(code || '').replace(/[\s-]/g, '');
+  if (!/^\d{8}$/.test(digits)) throw new CompanionError('http', 'the pairing code is 8 digits');
+  const p = Number(port);
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new CompanionError('http', 'the port is a number from 1 to 65535');
+  const base = `http://127.0.0.1:${p}`;
+  let res;
+  try {
+    res = await fetchImpl(`${base}/api/v1/pair`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ code: digits }),
+      credentials: 'omit', cache: 'no-store',
+    });
+  } catch (e) {
+    throw new CompanionError('unreachable', `nothing answers on port ${p}: is \`crumbs serve\` running?`);
+  }
+  let data = null;
+  try { data = await res.json(); } catch { data = null; }
+  if (!res.ok || !data || typeof data.token !== 'string' || !data.token) {
+    const reason = (data && data.error) || `the companion said ${res.status}`;
+    throw new CompanionError('http', `pairing refused: ${reason}`, res.status, data);
+  }
+  // Keep the address we reached, unless the companion names another loopback base (e.g. localhost).
+  const named = typeof data.companion === 'string' ? data.companion.replace(/\/+$/, '') : '';
+  const companion = named && isLoopbackBase(`${named}/`) ? named : base;
+  // The token must also pass the proof check, or the next call would refuse this server anyway.
+  const client = new CompanionClient({ getConfig: async () => ({ companion, token: data.token }), fetch: fetchImpl });
+  await client.verify(companion, data.token);
+  return { companion, token: data.token };
+}

@@ -1,0 +1,186 @@
+/**
+ * Reporting: turns observed third-party requests into events and delivers them to the companion.
+ *
+ * Observation only: webRequest listeners never block, so no page load waits on the companion.
+ * A request is reported once it is settled (response started, or failed), so that we know whether
+ * the browser's own rules blocked it. Events wait in a bounded queue that is persisted to extension
+ * storage, so they survive the service worker being stopped and the companion being down; delivery
+ * retries with backoff.
+ *
+ * No `chrome` here: the browser APIs and the companion client are passed in, so node tests drive it.
+ */
+import { Batcher, backoffDelay } from './batcher.js';
+import { BoundedQueue } from './queue.js';
+import { hostOf, maybeThirdParty } from './domains.js';
+
+export const MAX_BATCH = 1000; // the companion takes at most 1000 events per POST
+const PENDING_MAX = 5000;
+const PENDING_TTL_MS = 60_000;
+
+/** Chrome's and Firefox's error strings for a request cancelled by an extension's rules. */
+export function blockedByBrowser(error) {
+  return typeof error === 'string' && (error.includes('ERR_BLOCKED_BY_CLIENT') || error === 'NS_ERROR_ABORT');
+}
+
+/** The top-level page URL of a request: the tab's committed page, else what the browser tells us. */
+export function pageUrlOf(details, tabPageUrl) {
+  if (tabPageUrl) return tabPageUrl;
+  const anc = details.frameAncestors; // Firefox: the top frame is the last ancestor
+  if (Array.isArray(anc) && anc.length && anc[anc.length - 1].url) return anc[anc.length - 1].url;
+  if (details.documentUrl) return details.documentUrl; // Firefox, requests of the top document
+  if (details.initiator && details.initiator !== 'null') return `${details.initiator}/`; // Chrome: an origin only
+  return null;
+}
+
+/**
+ * The event to report for a webRequest `details`, or null when it is not worth reporting
+ * (the page itself, the browser's own traffic, the companion's own API, first-party requests).
+ */
+export function eventFor(details, pageUrl, { companionHost = null } = {}) {
+  if (details.type === 'main_frame' || !(details.tabId >= 0) || !pageUrl) return null;
+  const host = hostOf(details.url);
+  const pageHost = hostOf(pageUrl);
+  if (!host || !pageHost) return null;
+  if (companionHost && host === companionHost) return null;
+  if (!maybeThirdParty(host, pageHost)) return null;
+  return {
+    url: details.url,
+    page_url: pageUrl,
+    type: details.type,
+    tab_id: details.tabId,
+    time: Math.round(details.timeStamp || Date.now()),
+    browser_blocked: false,
+  };
+}
+
+export class Reporter {
+  /**
+   * @param {{client: {post: Function}, queue?: BoundedQueue, persist?: (q: BoundedQueue) => any,
+   *   pageOf: (tabId: number) => ({pageUrl: string|null, nav: number}|null),
+   *   onDelivered?: (item: object, result: object) => void, onAnswer?: (body: object) => void,
+   *   onFailure?: (err: Error) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
+   *   setTimer?: Function, clearTimer?: Function, now?: () => number}} opts
+   */
+  constructor(opts) {
+    this.client = opts.client;
+    this.queue = opts.queue || new BoundedQueue(5000);
+    this.persist = opts.persist || (() => {});
+    this.pageOf = opts.pageOf;
+    this.onDelivered = opts.onDelivered || (() => {});
+    this.onAnswer = opts.onAnswer || (() => {});
+    this.onFailure = opts.onFailure || (() => {});
+    this.companionHost = opts.companionHost || (() => null);
+    this.enabled = opts.enabled || (() => true);
+    this.setTimer = opts.setTimer || setTimeout;
+    this.clearTimer = opts.clearTimer || clearTimeout;
+    this.now = opts.now || Date.now;
+    this.pending = new Map(); // requestId -> {item, since}
+    this.batcher = new Batcher({ maxSize: opts.batchSize || 100, delayMs: opts.delayMs ?? 300,
+      onFlush: () => { this.flush(); }, setTimer: this.setTimer, clearTimer: this.clearTimer });
+    this.inFlight = null;
+    this.failures = 0;
+    this.retryTimer = null;
+    this.nextTryAt = 0;
+  }
+
+  /** webRequest.onBeforeRequest: remember a third-party request until it settles. */
+  started(details) {
+    if (this.pending.has(details.requestId)) return; // a redirect or HSTS upgrade of a request we hold
+    if (!this.enabled()) return; // not paired: the person has not asked for reports yet
+    const page = this.pageOf(details.tabId);
+    const event = eventFor(details, pageUrlOf(details, page && page.pageUrl), { companionHost: this.companionHost() });
+    if (!event) return;
+    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0 }, since: this.now() });
+    if (this.pending.size > PENDING_MAX) this.sweep(true);
+  }
+
+  /** The request got an answer (or was redirected away): it was not blocked. */
+  answered(details) { this.settle(details.requestId, false); }
+
+  /** webRequest.onErrorOccurred: blocked by the browser's rules, or failed for another reason. */
+  failed(details) { this.settle(details.requestId, blockedByBrowser(details.error)); }
+
+  settle(requestId, blocked) {
+    const p = this.pending.get(requestId);
+    if (!p) return;
+    this.pending.delete(requestId);
+    p.item.event.browser_blocked = blocked;
+    this.enqueue([p.item]);
+  }
+
+  /** Report requests that never settled (long polls, lost events) as not blocked; `all` when over the cap. */
+  sweep(all = false) {
+    const cutoff = this.now() - PENDING_TTL_MS;
+    const old = [];
+    for (const [id, p] of this.pending) {
+      if (all ? this.pending.size - old.length > PENDING_MAX / 2 : p.since < cutoff) old.push(id);
+    }
+    for (const id of old) this.settle(id, false);
+  }
+
+  enqueue(items) {
+    this.queue.push(...items);
+    this.batcher.added(items.length);
+  }
+
+  /** Deliver what is queued, a batch at a time. Resolves when done or when the companion fails. */
+  flush() {
+    if (this.inFlight) return this.inFlight;
+    this.inFlight = this._flush().finally(() => { this.inFlight = null; });
+    return this.inFlight;
+  }
+
+  async _flush() {
+    if (this.now() < this.nextTryAt) { this.persist(this.queue); return false; } // backing off
+    while (this.queue.length) {
+      const items = this.queue.peek(MAX_BATCH);
+      let answer;
+      try {
+        answer = await this.client.post('/api/v1/events', { events: items.map((i) => i.event) });
+      } catch (err) {
+        if (err && err.kind === 'http' && err.status >= 400 && err.status < 500 && err.status !== 429) {
+          // The companion refuses this batch as such: retrying cannot help, and it would block the rest.
+          this.queue.remove(items.length);
+          this.queue.dropped += items.length;
+          this.onFailure(err);
+          continue;
+        }
+        this.failures += 1;
+        const delay = backoffDelay(this.failures - 1);
+        this.nextTryAt = this.now() + delay;
+        this.scheduleRetry(delay);
+        this.persist(this.queue);
+        this.onFailure(err);
+        return false;
+      }
+      this.failures = 0;
+      this.nextTryAt = 0;
+      this.queue.remove(items.length);
+      const body = answer.body || {};
+      const results = Array.isArray(body.results) ? body.results : [];
+      items.forEach((item, i) => { if (results[i] && results[i].ok) this.onDelivered(item, results[i]); });
+      this.onAnswer(body);
+    }
+    this.persist(this.queue);
+    return true;
+  }
+
+  scheduleRetry(delay) {
+    if (this.retryTimer !== null) this.clearTimer(this.retryTimer);
+    this.retryTimer = this.setTimer(() => { this.retryTimer = null; this.flush(); }, delay);
+  }
+
+  /** Try again now, whatever the backoff says (the companion came back, the person paired). */
+  retryNow() {
+    this.nextTryAt = 0;
+    return this.flush();
+  }
+}
+
+/** Attach a Reporter to a webRequest API object (chrome.webRequest or browser.webRequest). */
+export function observe(webRequest, reporter) {
+  const filter = { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] };
+  webRequest.onBeforeRequest.addListener((d) => reporter.started(d), filter);
+  webRequest.onResponseStarted.addListener((d) => reporter.answered(d), filter);
+  webRequest.onErrorOccurred.addListener((d) => reporter.failed(d), filter);
+}

@@ -1,0 +1,201 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Reporter, eventFor, pageUrlOf, blockedByBrowser, MAX_BATCH } from '../src/reporting.js';
+import { BoundedQueue } from '../src/queue.js';
+import { CompanionError } from '../src/companion.js';
+import { guessSite, maybeThirdParty } from '../src/domains.js';
+
+test('site guesses and third-party test', () => {
+  assert.equal(guessSite('www.news.example'), 'news.example');
+  assert.equal(guessSite('a.b.bbc.co.uk'), 'bbc.co.uk');
+  assert.equal(guessSite('127.0.0.1'), '127.0.0.1');
+  assert.ok(maybeThirdParty('www.google-analytics.com', 'news.example'));
+  assert.ok(!maybeThirdParty('static.news.example', 'www.news.example'));
+  assert.ok(!maybeThirdParty('news.example', 'news.example'));
+});
+
+const page = 'http://news.example/article';
+const req = (id, url, extra = {}) => ({ requestId: String(id), url, type: 'script', tabId: 4, frameId: 0,
+  timeStamp: 1700000000000, initiator: 'http://news.example', ...extra });
+
+test('which requests become events', () => {
+  assert.deepEqual(eventFor(req(1, 'https://www.google-analytics.com/ga.js'), page),
+    { url: 'https://www.google-analytics.com/ga.js', page_url: page, type: 'script', tab_id: 4,
+      time: 1700000000000, browser_blocked: false });
+  assert.equal(eventFor(req(1, 'http://news.example/logo.png'), page), null, 'first party');
+  assert.equal(eventFor(req(1, 'http://cdn.news.example/x.js'), page), null, 'same site');
+  assert.equal(eventFor(req(1, 'http://other.example/', { type: 'main_frame' }), page), null, 'a page itself');
+  assert.equal(eventFor(req(1, 'https://t.net/', { tabId: -1 }), page), null, 'not in a tab');
+  assert.equal(eventFor(req(1, 'http://127.0.0.1:8737/api/v1/events'), page, { companionHost: '127.0.0.1' }), null);
+  assert.equal(eventFor(req(1, 'data:image/png;base64,AA'), page), null);
+});
+
+test('page URL: the tab\'s page, else what the browser says', () => {
+  assert.equal(pageUrlOf(req(1, 'x'), page), page);
+  assert.equal(pageUrlOf({ frameAncestors: [{ url: 'https://frame.example/' }, { url: 'https://top.example/a' }] }, null),
+    'https://top.example/a');
+  assert.equal(pageUrlOf({ documentUrl: 'https://top.example/b' }, null), 'https://top.example/b');
+  assert.equal(pageUrlOf({ initiator: 'https://top.example' }, null), 'https://top.example/');
+});
+
+test('blocked-by-browser errors', () => {
+  assert.ok(blockedByBrowser('net::ERR_BLOCKED_BY_CLIENT'));
+  assert.ok(!blockedByBrowser('net::ERR_NAME_NOT_RESOLVED'));
+  assert.ok(!blockedByBrowser(undefined));
+});
+
+/** A hand-driven clock and timers. */
+function clock() {
+  let now = 0;
+  const timers = [];
+  return {
+    now: () => now,
+    setTimer: (fn, ms) => { const t = { fn, at: now + ms }; timers.push(t); return t; },
+    clearTimer: (t) => { const i = timers.indexOf(t); if (i >= 0) timers.splice(i, 1); },
+    async advance(ms) {
+      now += ms;
+      for (;;) {
+        const due = timers.filter((t) => t.at <= now);
+        if (!due.length) break;
+        for (const t of due) { timers.splice(timers.indexOf(t), 1); await t.fn(); }
+      }
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+function fakeCompanion() {
+  const c = { up: true, batches: [], status: null,
+    async post(path, body) {
+      if (!c.up) throw new CompanionError('unreachable', 'down');
+      if (c.status) throw new CompanionError('http', 'bad', c.status);
+      c.batches.push(body.events);
+      return { status: 200, body: { results: body.events.map((e) => ({ ok: true, verdict: { url: e.url, tracker: true,
+        domain: new URL(e.url).hostname, blocked: e.browser_blocked } })), rules_version: 'v1' } };
+    } };
+  return c;
+}
+
+function makeReporter(companion, clk, extra = {}) {
+  const delivered = [];
+  const persisted = [];
+  const failures = [];
+  const r = new Reporter({ client: companion, queue: new BoundedQueue(extra.max || 100),
+    persist: (q) => persisted.push(JSON.parse(JSON.stringify(q))),
+    pageOf: () => ({ pageUrl: page, nav: 1 }), onDelivered: (item, res) => delivered.push([item, res]),
+    onFailure: (e) => failures.push(e.kind), setTimer: clk.setTimer, clearTimer: clk.clearTimer, now: clk.now,
+    delayMs: 300, batchSize: 50, ...extra });
+  return { r, delivered, persisted, failures };
+}
+
+test('a request is reported once it settles, with whether the browser blocked it', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const { r, delivered } = makeReporter(comp, clk);
+  r.started(req(1, 'http://www.google-analytics.com/ga.js'));
+  r.started(req(1, 'https://www.google-analytics.com/ga.js')); // HSTS upgrade: same request
+  r.started(req(2, 'https://connect.facebook.net/sdk.js'));
+  r.started(req(3, 'http://news.example/own.js'));
+  r.failed({ requestId: '1', error: 'net::ERR_BLOCKED_BY_CLIENT' });
+  r.answered({ requestId: '2' });
+  r.answered({ requestId: '3' });
+  assert.equal(comp.batches.length, 0, 'waits for the batch delay');
+  await clk.advance(300);
+  assert.equal(comp.batches.length, 1);
+  assert.deepEqual(comp.batches[0].map((e) => [e.url, e.browser_blocked]),
+    [['http://www.google-analytics.com/ga.js', true], ['https://connect.facebook.net/sdk.js', false]]);
+  assert.equal(delivered.length, 2);
+  assert.equal(delivered[0][0].nav, 1);
+});
+
+test('while the companion is down, reports wait (bounded, counted) and arrive later in order', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  comp.up = false;
+  const { r, persisted, failures } = makeReporter(comp, clk, { max: 5 });
+  for (let i = 0; i < 3; i += 1) { r.started(req(i, `https://t${i}.net/p`)); r.answered({ requestId: String(i) }); }
+  await clk.advance(300);
+  assert.deepEqual(failures, ['unreachable']);
+  assert.equal(r.queue.length, 3);
+  assert.equal(persisted.at(-1).items.length, 3, 'the queue was saved to storage');
+  for (let i = 3; i < 8; i += 1) { r.started(req(i, `https://t${i}.net/p`)); r.answered({ requestId: String(i) }); }
+  await clk.advance(300); // still backing off: no new attempt yet
+  assert.equal(failures.length, 1);
+  assert.equal(r.queue.length, 5);
+  assert.equal(r.queue.dropped, 3, 'the three oldest were dropped and counted');
+  comp.up = true;
+  await clk.advance(10_000); // the retry timer fires
+  assert.equal(r.queue.length, 0);
+  assert.deepEqual(comp.batches.flat().map((e) => e.url), [3, 4, 5, 6, 7].map((i) => `https://t${i}.net/p`));
+  assert.equal(persisted.at(-1).items.length, 0);
+});
+
+test('retries back off, doubling', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  comp.up = false;
+  const { r, failures } = makeReporter(comp, clk);
+  r.started(req(1, 'https://t.net/p')); r.answered({ requestId: '1' });
+  await clk.advance(300);
+  await clk.advance(1000);
+  await clk.advance(2000);
+  await clk.advance(3999);
+  assert.equal(failures.length, 3);
+  await clk.advance(1);
+  assert.equal(failures.length, 4);
+});
+
+test('a queue restored after the worker was stopped is delivered on retry', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const saved = { items: [{ event: { url: 'https://t.net/a', page_url: page, type: 'image', tab_id: 4 }, nav: 1 }],
+    dropped: 2 };
+  const { r } = makeReporter(comp, clk, { queue: BoundedQueue.fromJSON(saved, 100) });
+  await r.retryNow();
+  assert.deepEqual(comp.batches, [[saved.items[0].event]]);
+  assert.equal(r.queue.dropped, 2);
+});
+
+test('large queues go out in batches of at most 1000', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const { r } = makeReporter(comp, clk, { max: 5000 });
+  r.queue.push(...Array.from({ length: 2500 }, (_, i) => ({ event: { url: `https://t.net/${i}` }, nav: 1 })));
+  await r.retryNow();
+  assert.deepEqual(comp.batches.map((b) => b.length), [MAX_BATCH, MAX_BATCH, 500]);
+});
+
+test('a batch the companion refuses is dropped, not retried forever', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  comp.status = 400;
+  const { r, failures } = makeReporter(comp, clk);
+  r.queue.push({ event: { url: 'x' }, nav: 1 });
+  await r.retryNow();
+  assert.equal(r.queue.length, 0);
+  assert.equal(r.queue.dropped, 1);
+  assert.deepEqual(failures, ['http']);
+});
+
+test('nothing is recorded before pairing', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const { r } = makeReporter(comp, clk, { enabled: () => false });
+  r.started(req(1, 'https://t.net/p')); r.answered({ requestId: '1' });
+  await clk.advance(1000);
+  assert.equal(r.queue.length, 0);
+  assert.equal(comp.batches.length, 0);
+});
+
+test('requests that never settle are reported after a minute', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const { r } = makeReporter(comp, clk);
+  r.started(req(1, 'wss://t.net/socket', { type: 'websocket' }));
+  r.sweep();
+  assert.equal(r.queue.length, 0);
+  await clk.advance(61_000);
+  r.sweep();
+  await clk.advance(300);
+  assert.equal(comp.batches.flat()[0].url, 'wss://t.net/socket');
+});
