@@ -1,0 +1,87 @@
+"""The `crumbs` command line, as a person uses it (click's runner, in process)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from companion.cli import main
+
+GA = "https://www.google-analytics.com/analytics.js"
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path / "data")] if args and args[0] != "--help"
+                             else list(args), catch_exceptions=False)
+    return invoke
+
+
+def command_names():
+    return sorted(main.commands)
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_says_what_it_does(name):
+    result = CliRunner().invoke(main, [name, "--help"])
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) > 2
+    doc = main.commands[name].help or ""
+    assert doc.strip(), f"{name} has no help text"
+
+
+def test_check_explains_the_verdict(run):
+    result = run("check", GA, "--page", "https://www.news.example/story", "--type", "script")
+    assert result.exit_code == 0
+    assert "Google" in result.output and "BLOCKED" in result.output and "list-default" in result.output
+
+
+def test_check_json_prints_the_verdict_object(run):
+    result = run("check", GA, "--page", "https://www.news.example/", "--json")
+    v = json.loads(result.output)
+    assert v["tracker"] is True and v["owner"] == "Google" and v["decided_by"] == "list-default"
+
+
+def test_check_refuses_bad_input_with_a_message(run):
+    result = run("check", "javascript:alert(1)", "--page", "https://news.example/")
+    assert result.exit_code != 0 and "scheme" in result.output
+    result = run("check", GA, "--page", "https://news.example/", "--type", "bogus")
+    assert result.exit_code != 0 and "unknown request type" in result.output
+
+
+def test_block_allow_trust_change_the_verdict_in_precedence_order(run):
+    def decided():
+        v = json.loads(run("check", GA, "--page", "https://news.example/", "--json").output)
+        return v["blocked"], v["decided_by"]
+
+    assert decided() == (True, "list-default")
+    assert run("allow", "www.google-analytics.com").exit_code == 0
+    assert decided() == (False, "tracker-everywhere")
+    assert run("trust", "news.example", "--for", "hour").exit_code == 0
+    assert run("block", "google-analytics.com").exit_code == 0
+    assert decided() == (False, "site-trust")
+    assert run("block", "google-analytics.com", "--on", "https://news.example/x").exit_code == 0
+    assert decided() == (True, "site-tracker")
+    listed = run("choices").output
+    assert "google-analytics.com  on news.example" in listed and "trust  news.example" in listed
+    as_json = json.loads(run("choices", "--json").output)
+    assert as_json["everywhere"][0] == {**as_json["everywhere"][0], "tracker": "google-analytics.com", "action": "block"}
+    run("reset", "google-analytics.com", "--on", "news.example")
+    run("untrust", "news.example")
+    run("reset", "google-analytics.com")
+    assert decided() == (True, "list-default")
+    assert "No choices yet" in run("choices").output
+
+
+def test_bad_domain_is_a_usage_error(run):
+    result = run("block", "not a domain!")
+    assert result.exit_code == 2 and "not a tracker domain" in result.output
+
+
+def test_token_is_stable_and_pair_prints_a_code(run):
+    first, second = run("token").output.strip(), run("token").output.strip()
+    assert first == second and len(first) >= 43
+    assert "Pairing code:" in run("pair").output
