@@ -26,7 +26,9 @@ export function render(tabs, tabId, status) {
 
 /** Redraw the default badge and every open tab's (after the companion's status changed). */
 export async function renderAll(tabs, status) {
-  await draw(badgeView(null, status));
+  const fallback = badgeView(null, status);
+  if (status === 'ok') fallback.title = 'Crumbs';
+  await draw(fallback);
   let open = [];
   try { open = await chrome.tabs.query({}); } catch { open = []; }
   await Promise.all(open.map((t) => render(tabs, t.id, status)));
