@@ -1,0 +1,760 @@
+"""What the history pages show, computed from the database: no Flask here.
+
+Everything over a period reads the ``daily`` totals (a few thousand rows per day at most)
+rather than the request detail (millions of rows), so a page over 90 days answers in
+milliseconds; the detail is read only where it is needed and small (one site's hosts,
+first and last seen). Forgetting and retention delete from the detail *and* the totals
+in one transaction, day-aligned, so the totals always equal what the detail they
+summarise would give (:func:`daily_disagreements` checks it, and a test calls it).
+
+The tracker knowledge base is duck-typed (``lookup(host)``, ``owner_of(domain)``,
+``categories``) so this module depends on nothing but the store.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .domains import NotANetworkURL, site_of
+from .policy import ACTIONS
+from .storage import (
+    BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_NAMES, Store,
+    now_ms,
+)
+
+PERIODS: dict[str, tuple[str, int | None]] = {
+    "today": ("today", 1),
+    "7d": ("the last 7 days", 7),
+    "30d": ("the last 30 days", 30),
+    "all": ("all the time kept", None),
+}
+DEFAULT_PERIOD = "7d"
+DEFAULT_RETENTION_DAYS = 90
+RETENTION_CHOICES = (7, 30, 90, 365, 0)  # 0: keep the detail for ever
+RETENTION_KEY = "retention_days"
+RETENTION_RUN_KEY = "retention_last_run"
+UNKNOWN_SITE = "(unknown page)"
+
+
+class TrackerKnowledge(Protocol):
+    """What this module needs of :class:`companion.trackerdb.TrackerDB`."""
+
+    categories: dict[str, dict]
+
+    def lookup(self, host: str) -> Any: ...
+
+    def owner_of(self, domain: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Period:
+    """A span of whole UTC days, the unit of the ``daily`` table. ``first_day`` None: from the beginning."""
+
+    key: str
+    label: str
+    first_day: int | None
+    last_day: int
+
+    @property
+    def days(self) -> range:
+        return range(self.first_day if self.first_day is not None else self.last_day, self.last_day + 1)
+
+
+def period(key: str | None, now: int | None = None) -> Period:
+    """The named period ending today (unknown names fall back to the default)."""
+    key = key if key in PERIODS else DEFAULT_PERIOD
+    label, days = PERIODS[key]
+    today = (now_ms() if now is None else now) // DAY_MS
+    return Period(key, label, None if days is None else today - days + 1, today)
+
+
+def day_to_iso(day: int) -> str:
+    import datetime as _dt
+
+    return (_dt.date(1970, 1, 1) + _dt.timedelta(days=day)).isoformat()
+
+
+def iso_to_day(text: str) -> int:
+    """``YYYY-MM-DD`` → epoch day; raises ValueError with a readable reason."""
+    import datetime as _dt
+
+    try:
+        return (_dt.date.fromisoformat(text.strip()) - _dt.date(1970, 1, 1)).days
+    except ValueError:
+        raise ValueError(f"{text[:40]!r} is not a date like 2026-07-31") from None
+
+
+@dataclass
+class Pair:
+    """Totals of one (site, third-party domain) over a period, from ``daily``."""
+
+    site: str
+    domain: str
+    requests: int
+    trackers: int
+    blocked: int
+    first_day: int
+    last_day: int
+
+
+@dataclass
+class Snapshot:
+    """The third-party totals of a period, read once and shared by the overview, reach, map and search."""
+
+    period: Period
+    pairs: list[Pair]
+    sites_visited: int
+    third_party_requests: int
+    tracker_requests: int
+    blocked: int
+    timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
+
+
+class History:
+    """Read, export and forget the person's history."""
+
+    def __init__(self, store: Store, trackers: TrackerKnowledge) -> None:
+        self.store = store
+        self.trackers = trackers
+        self._owner_cache: dict[str, tuple[str | None, Any]] = {}
+
+    # -- knowledge ------------------------------------------------------------------------
+
+    def info(self, domain: str) -> tuple[str | None, Any]:
+        """(owner, TrackerInfo or None) for a registrable domain, cached: lookups are per row."""
+        found = self._owner_cache.get(domain)
+        if found is None:
+            info = self.trackers.lookup(domain)
+            owner = info.owner if info is not None else self.trackers.owner_of(domain)
+            found = self._owner_cache[domain] = (owner, info)
+        return found
+
+    def category_of(self, domain: str) -> str | None:
+        info = self.info(domain)[1]
+        return info.category if info is not None else None
+
+    def _names(self) -> dict[int, str]:
+        return dict(self.store.conn.execute("SELECT id, name FROM domains"))
+
+    def _domain_id(self, name: str) -> int | None:
+        row = self.store.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _day_range(p: Period) -> tuple[int, int]:
+        return (p.first_day if p.first_day is not None else -(2**62), p.last_day)
+
+    # -- the period as a whole ------------------------------------------------------------
+
+    def snapshot(self, p: Period) -> Snapshot:
+        """Third-party totals per (site, domain) and per day: one scan of ``daily``."""
+        lo, hi = self._day_range(p)
+        with self.store.lock:
+            names = self._names()
+            rows = self.store.conn.execute(
+                """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day)
+                   FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id
+                   GROUP BY site_id, domain_id""",
+                (lo, hi),
+            ).fetchall()
+            visited = self.store.conn.execute(
+                "SELECT count(DISTINCT site_id) FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi)
+            ).fetchone()[0]
+            per_day = self.store.conn.execute(
+                """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
+                   WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day ORDER BY day""",
+                (lo, hi),
+            ).fetchall()
+        pairs = [
+            Pair(names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE, names.get(d, "?"), n, t, b, f, l)
+            for s, d, n, t, b, f, l in rows
+        ]
+        first = p.first_day if p.first_day is not None else (per_day[0][0] if per_day else p.last_day)
+        by_day = {day: (blocked or 0, (trackers or 0) - (blocked or 0)) for day, blocked, trackers in per_day}
+        timeline = [(day, *by_day.get(day, (0, 0))) for day in range(first, p.last_day + 1)]
+        return Snapshot(
+            period=p,
+            pairs=pairs,
+            sites_visited=visited,
+            third_party_requests=sum(x.requests for x in pairs),
+            tracker_requests=sum(x.trackers for x in pairs),
+            blocked=sum(x.blocked for x in pairs),
+            timeline=timeline,
+        )
+
+    def overview(self, snap: Snapshot) -> dict[str, Any]:
+        """The headline figures of a period."""
+        tracker_domains = {x.domain for x in snap.pairs if x.trackers}
+        return {
+            "sites_visited": snap.sites_visited,
+            "third_party_requests": snap.third_party_requests,
+            "tracker_requests": snap.tracker_requests,
+            "trackers_seen": len(tracker_domains),
+            "blocked": snap.blocked,
+            "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
+        }
+
+    def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
+        """Companies (or, owner unknown, tracker domains) by how many of the person's sites they saw them on."""
+        sites: dict[str, set[str]] = defaultdict(set)
+        domains: dict[str, set[str]] = defaultdict(set)
+        requests: dict[str, int] = defaultdict(int)
+        blocked: dict[str, int] = defaultdict(int)
+        known_owner: dict[str, bool] = {}
+        for x in snap.pairs:
+            if not x.trackers or x.site == UNKNOWN_SITE:
+                continue
+            owner = self.info(x.domain)[0]
+            key = owner or x.domain
+            known_owner[key] = owner is not None
+            sites[key].add(x.site)
+            domains[key].add(x.domain)
+            requests[key] += x.trackers
+            blocked[key] += min(x.blocked, x.trackers)
+        ranked = sorted(sites, key=lambda k: (-len(sites[k]), -requests[k], k))
+        if limit:
+            ranked = ranked[:limit]
+        return [
+            {
+                "name": k,
+                "is_company": known_owner[k],
+                "sites": len(sites[k]),
+                "of_sites": snap.sites_visited,
+                "domains": sorted(domains[k]),
+                "requests": requests[k],
+                "blocked": blocked[k],
+            }
+            for k in ranked
+        ]
+
+    def categories(self, snap: Snapshot) -> list[dict[str, Any]]:
+        """Per tracker category: distinct trackers, requests and sites, for 'What tracking is'."""
+        out: dict[str, dict[str, Any]] = {}
+        for x in snap.pairs:
+            if not x.trackers:
+                continue
+            key = self.category_of(x.domain) or "unknown"
+            entry = out.setdefault(key, {"category": key, "trackers": set(), "requests": 0, "sites": set()})
+            entry["trackers"].add(x.domain)
+            entry["requests"] += x.trackers
+            if x.site != UNKNOWN_SITE:
+                entry["sites"].add(x.site)
+        return sorted(
+            ({**e, "trackers": len(e["trackers"]), "sites": len(e["sites"])} for e in out.values()),
+            key=lambda e: -e["requests"],
+        )
+
+    # -- one site -------------------------------------------------------------------------
+
+    def site(self, site: str, p: Period) -> dict[str, Any] | None:
+        """Every third party seen on ``site`` in the period: owner, category, counts, first and last seen."""
+        site_id = self._domain_id(site)
+        if site_id is None:
+            return None
+        lo, hi = self._day_range(p)
+        with self.store.lock:
+            names = self._names()
+            totals = self.store.conn.execute(
+                """SELECT domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day) FROM daily
+                   WHERE site_id = ? AND domain_id != ? AND day BETWEEN ? AND ? GROUP BY domain_id""",
+                (site_id, site_id, lo, hi),
+            ).fetchall()
+            first_party = self.store.conn.execute(
+                "SELECT sum(requests) FROM daily WHERE site_id = ? AND domain_id = ? AND day BETWEEN ? AND ?",
+                (site_id, site_id, lo, hi),
+            ).fetchone()[0] or 0
+            lo_ms = -(2**62) if p.first_day is None else p.first_day * DAY_MS
+            detail = {
+                d: (first, last, hosts)
+                for d, first, last, hosts in self.store.conn.execute(
+                    """SELECT h.domain_id, min(r.time), max(r.time), group_concat(DISTINCT h.name)
+                       FROM requests r JOIN hosts h ON h.id = r.host_id
+                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
+                    (site_id, lo_ms, (hi + 1) * DAY_MS),
+                )
+            }
+        if not totals and not first_party and not self._seen_as_site(site_id):
+            return None
+        parties = []
+        for d, n, t, b, first_day, last_day in totals:
+            domain = names.get(d, "?")
+            owner, info = self.info(domain)
+            first, last, hosts = detail.get(d, (None, None, None))
+            parties.append({
+                "domain": domain,
+                "owner": owner,
+                "category": info.category if info else None,
+                "category_label": info.category_label if info else None,
+                "tracker": t > 0,
+                "requests": n,
+                "tracker_requests": t,
+                "blocked": b,
+                "allowed": n - b,
+                # Detail gives the exact time; past retention only the day is known.
+                "first_seen": first if first is not None else first_day * DAY_MS,
+                "last_seen": last if last is not None else last_day * DAY_MS + DAY_MS - 1,
+                "hosts": sorted(hosts.split(",")) if hosts else [],
+            })
+        parties.sort(key=lambda x: (not x["tracker"], -x["requests"], x["domain"]))
+        return {
+            "site": site,
+            "first_party_requests": first_party,
+            "third_parties": parties,
+            "trackers": sum(1 for x in parties if x["tracker"]),
+            "requests": sum(x["requests"] for x in parties),
+            "blocked": sum(x["blocked"] for x in parties),
+        }
+
+    def _seen_as_site(self, domain_id: int) -> bool:
+        return self.store.conn.execute("SELECT 1 FROM requests WHERE site_id = ? LIMIT 1", (domain_id,)).fetchone() \
+            is not None
+
+    # -- one tracker, one company ---------------------------------------------------------
+
+    def tracker(self, domain: str, p: Period) -> dict[str, Any] | None:
+        """A tracker domain: what it is, every site of the person's where it appeared, its hosts."""
+        domain_id = self._domain_id(domain)
+        if domain_id is None:
+            return None
+        owner, info = self.info(domain)
+        sites = self._sites_of([domain_id], p)
+        with self.store.lock:
+            hosts = [h for (h,) in self.store.conn.execute(
+                "SELECT name FROM hosts WHERE domain_id = ? ORDER BY name", (domain_id,)
+            )]
+        if not sites and not hosts:
+            return None
+        return {
+            "domain": domain,
+            "owner": owner,
+            "info": info,
+            "learns": self._learns(info),
+            "sites": sites,
+            "hosts": hosts,
+            "requests": sum(s["requests"] for s in sites),
+            "blocked": sum(s["blocked"] for s in sites),
+        }
+
+    def company(self, owner: str, p: Period) -> dict[str, Any] | None:
+        """A company: its domains that the person met and every site where any of them appeared."""
+        with self.store.lock:
+            known = self.store.conn.execute("SELECT DISTINCT domain_id FROM daily").fetchall()
+            names = self._names()
+        ids = [d for (d,) in known if d in names and self.info(names[d])[0] == owner]
+        if not ids:
+            return None
+        sites = self._sites_of(ids, p, names)
+        domains = sorted(names[d] for d in ids)
+        infos = [self.info(d)[1] for d in domains]
+        categories = sorted({i.category for i in infos if i is not None and i.category})
+        return {
+            "owner": owner,
+            "domains": domains,
+            "sites": sites,
+            "categories": [(c, self._category_meta(c)) for c in categories],
+            "requests": sum(s["requests"] for s in sites),
+            "blocked": sum(s["blocked"] for s in sites),
+        }
+
+    def _sites_of(self, domain_ids: list[int], p: Period, names: dict[int, str] | None = None) -> list[dict[str, Any]]:
+        lo, hi = self._day_range(p)
+        marks = ",".join("?" * len(domain_ids))
+        with self.store.lock:
+            names = names or self._names()
+            rows = self.store.conn.execute(
+                f"""SELECT site_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day) FROM daily
+                    WHERE domain_id IN ({marks}) AND site_id NOT IN ({marks}) AND day BETWEEN ? AND ?
+                    GROUP BY site_id ORDER BY sum(requests) DESC""",
+                (*domain_ids, *domain_ids, lo, hi),
+            ).fetchall()
+        return [
+            {"site": names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE, "requests": n, "tracker_requests": t,
+             "blocked": b, "first_day": f, "last_day": l}
+            for s, n, t, b, f, l in rows
+        ]
+
+    def _category_meta(self, key: str | None) -> dict[str, Any]:
+        return (self.trackers.categories or {}).get(key or "", {}) if key else {}
+
+    def _learns(self, info: Any) -> str | None:
+        if info is None:
+            return None
+        return getattr(info, "learns", None) or self._category_meta(info.category).get("learns")
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 500) -> dict[str, Any]:
+        """(site, third party) rows of the period matching a text (site, tracker or company), a category, a state."""
+        q = q.strip().lower()
+        rows = []
+        for x in snap.pairs:
+            owner, info = self.info(x.domain)
+            cat = info.category if info else None
+            if category and (cat or "unknown") != category:
+                continue
+            if state == "blocked" and not x.blocked:
+                continue
+            if state == "allowed" and x.blocked >= x.requests:
+                continue
+            if state == "trackers" and not x.trackers:
+                continue
+            if q and q not in x.site.lower() and q not in x.domain.lower() and q not in (owner or "").lower():
+                continue
+            rows.append({"site": x.site, "domain": x.domain, "owner": owner, "category": cat, "requests": x.requests,
+                         "trackers": x.trackers, "blocked": x.blocked, "first_day": x.first_day, "last_day": x.last_day})
+        rows.sort(key=lambda r: (-r["requests"], r["site"], r["domain"]))
+        return {"total": len(rows), "rows": rows[:limit], "truncated": len(rows) > limit}
+
+    # -- the map --------------------------------------------------------------------------
+
+    def graph(self, snap: Snapshot, max_sites: int = 200, max_trackers: int = 60) -> dict[str, Any]:
+        """Sites and the trackers they share: the busiest sites, and the trackers that reach most of them."""
+        site_weight: dict[str, int] = defaultdict(int)
+        for x in snap.pairs:
+            if x.trackers and x.site != UNKNOWN_SITE:
+                site_weight[x.site] += x.trackers
+        sites = sorted(site_weight, key=lambda s: (-site_weight[s], s))[:max_sites]
+        shown = set(sites)
+        reach: dict[str, set[str]] = defaultdict(set)
+        weight: dict[tuple[str, str], int] = {}
+        blocked: dict[str, int] = defaultdict(int)
+        for x in snap.pairs:
+            if x.trackers and x.site in shown:
+                reach[x.domain].add(x.site)
+                weight[(x.site, x.domain)] = x.trackers
+                blocked[x.domain] += min(x.blocked, x.trackers)
+        trackers = sorted(reach, key=lambda d: (-len(reach[d]), d))[:max_trackers]
+        kept = set(trackers)
+        return {
+            "sites": [{"name": s, "weight": site_weight[s]} for s in sites],
+            "trackers": [
+                {"name": d, "owner": self.info(d)[0], "category": self.category_of(d), "sites": len(reach[d]),
+                 "blocked": blocked[d] > 0}
+                for d in trackers
+            ],
+            "edges": [(s, d, w) for (s, d), w in weight.items() if d in kept],
+            "hidden_trackers": len(reach) - len(trackers),
+        }
+
+    # -- export ---------------------------------------------------------------------------
+
+    REQUEST_COLUMNS = ("id", "time", "site", "host", "domain", "type", "third_party", "tracker", "blocked",
+                       "same_owner", "browser_blocked", "exception", "decided_by", "filter", "list", "flags")
+    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked")
+
+    def iter_requests(self) -> Iterator[dict[str, Any]]:
+        """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
+        cursor = self.store.conn.cursor()
+        cursor.execute(
+            """SELECT r.id, r.time, s.name, h.name, d.name, r.type, r.flags, r.decided_by, f.text, f.list
+               FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains d ON d.id = h.domain_id
+               LEFT JOIN domains s ON s.id = r.site_id LEFT JOIN filters f ON f.id = r.filter_id ORDER BY r.id"""
+        )
+        while True:
+            chunk = cursor.fetchmany(5000)
+            if not chunk:
+                return
+            for rid, t, site, host, domain, rtype, flags, decided, ftext, flist in chunk:
+                yield {
+                    "id": rid, "time": t, "site": site, "host": host, "domain": domain,
+                    "type": TYPE_NAMES.get(rtype, str(rtype)),
+                    "third_party": bool(flags & THIRD_PARTY), "tracker": bool(flags & TRACKER),
+                    "blocked": bool(flags & BLOCKED), "same_owner": bool(flags & SAME_OWNER),
+                    "browser_blocked": bool(flags & BROWSER_BLOCKED), "exception": bool(flags & EXCEPTION),
+                    "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
+                    "flags": flags,
+                }
+
+    def iter_daily(self) -> Iterator[dict[str, Any]]:
+        names = self._names()
+        for day, s, d, n, t, b in self.store.conn.execute(
+            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily ORDER BY day, site_id, domain_id"
+        ):
+            yield {"day": day, "date": day_to_iso(day), "site": names.get(s) if s else None, "domain": names.get(d),
+                   "requests": n, "trackers": t, "blocked": b}
+
+    def export_json(self) -> Iterator[str]:
+        """Everything stored, as one JSON document produced in pieces (a million rows never sit in memory)."""
+        head = {"format": "crumbs-history", "version": 1, "exported": now_ms(),
+                "choices": self.store.list_choices(), "settings": self.settings()}
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "requests": ['
+        for i, row in enumerate(self.iter_requests()):
+            yield ("," if i else "") + json.dumps(row, ensure_ascii=False)
+        yield '], "daily": ['
+        for i, row in enumerate(self.iter_daily()):
+            yield ("," if i else "") + json.dumps(row, ensure_ascii=False)
+        yield "]}\n"
+
+    def export_csv(self, table: str = "requests") -> Iterator[str]:
+        """One table as CSV; cells a spreadsheet would run as a formula are neutralised."""
+        columns, rows = (self.DAILY_COLUMNS, self.iter_daily()) if table == "daily" else \
+            (self.REQUEST_COLUMNS, self.iter_requests())
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for i, row in enumerate(rows):
+            writer.writerow([csv_cell(row[c]) for c in columns])
+            if i % 2000 == 1999:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    # -- forgetting -----------------------------------------------------------------------
+
+    def forget_site(self, site: str) -> dict[str, int]:
+        """Delete every request made on ``site`` and its daily totals."""
+        return self._forget("site_id = ?", "site_id = ?", lambda: self._id_params(site))
+
+    def forget_tracker(self, domain: str) -> dict[str, int]:
+        """Delete every request to ``domain`` (any of its hosts, on any site) and its daily totals."""
+        return self._forget(
+            "host_id IN (SELECT id FROM hosts WHERE domain_id = ?)", "domain_id = ?", lambda: self._id_params(domain)
+        )
+
+    def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
+        """Delete whole days, ``first_day`` to ``last_day`` included (whole days keep the totals exact)."""
+        if last_day < first_day:
+            raise ValueError("the period ends before it starts")
+        return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?",
+                            lambda: ((first_day * DAY_MS, (last_day + 1) * DAY_MS), (first_day, last_day)))
+
+    def forget_everything(self) -> dict[str, int]:
+        """Delete all history (choices and settings are kept: they are what Crumbs does, not what it saw)."""
+        return self._forget("1", "1", lambda: ((), ()))
+
+    def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
+        found = self._domain_id(name)
+        return None if found is None else ((found,), (found,))
+
+    def _forget(self, requests_where: str, daily_where: str, params) -> dict[str, int]:
+        with self.store.transaction():
+            found = params()
+            if found is None:
+                return {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
+            conn = self.store.conn
+            removed = {
+                "requests": conn.execute(f"DELETE FROM requests WHERE {requests_where}", found[0]).rowcount,
+                "daily": conn.execute(f"DELETE FROM daily WHERE {daily_where}", found[1]).rowcount,
+            }
+            removed.update(self._delete_orphans())
+        self._owner_cache.clear()
+        return removed
+
+    def _delete_orphans(self) -> dict[str, int]:
+        """Hosts, domains and filters nothing refers to any more (caller holds the transaction)."""
+        conn = self.store.conn
+        hosts = conn.execute(
+            "DELETE FROM hosts WHERE NOT EXISTS (SELECT 1 FROM requests WHERE requests.host_id = hosts.id)"
+        ).rowcount
+        used_filters = {f for (f,) in conn.execute("SELECT DISTINCT filter_id FROM requests") if f is not None}
+        used = {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM hosts")}
+        used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM requests") if s is not None}
+        used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM daily")}
+        used |= {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM daily")}
+        domains = _delete_ids_except(conn, "domains", used)
+        filters = _delete_ids_except(conn, "filters", used_filters)
+        # The store hands out interned ids from caches: ids just deleted must not be reused from them.
+        self.store._forget_caches()
+        return {"hosts": hosts, "domains": domains, "filters": filters}
+
+    # -- retention ------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {"retention_days": self.retention_days()}
+
+    def retention_days(self) -> int:
+        value = self.store.get_setting(RETENTION_KEY)
+        try:
+            days = int(value) if value is not None else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            days = DEFAULT_RETENTION_DAYS
+        return days if days >= 0 else DEFAULT_RETENTION_DAYS
+
+    def set_retention_days(self, days: int) -> None:
+        if days not in RETENTION_CHOICES:
+            raise ValueError(f"keep detail for one of {RETENTION_CHOICES} days (0: for ever)")
+        self.store.set_setting(RETENTION_KEY, str(days))
+
+    def apply_retention(self, now: int | None = None) -> dict[str, int]:
+        """Delete request detail older than the retention (whole days); the daily totals stay."""
+        now = now_ms() if now is None else now
+        days = self.retention_days()
+        removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
+        if days:
+            cutoff = (now // DAY_MS - days + 1) * DAY_MS  # keep today and the days-1 before it
+            with self.store.transaction():
+                conn = self.store.conn
+                removed["requests"] = conn.execute("DELETE FROM requests WHERE time < ?", (cutoff,)).rowcount
+                if removed["requests"]:
+                    removed.update(self._delete_orphans())
+        self.store.set_setting(RETENTION_RUN_KEY, str(now))
+        return removed
+
+    def retention_due(self, now: int | None = None, every_ms: int = 3_600_000) -> bool:
+        now = now_ms() if now is None else now
+        last = self.store.get_setting(RETENTION_RUN_KEY)
+        return last is None or not last.isdigit() or now - int(last) >= every_ms
+
+    # -- choices import -------------------------------------------------------------------
+
+    def import_choices(self, data: Any) -> int:
+        """Apply choices exported by the choices page (the shape of ``Store.list_choices``); all or nothing."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object with site_tracker, everywhere and trusted lists")
+        now = now_ms()
+        rows: list[tuple[str, tuple]] = []
+        for item in _items(data, "site_tracker"):
+            rows.append(("INSERT INTO site_tracker_choices (site, tracker, action, created) VALUES (?,?,?,?) "
+                         "ON CONFLICT (site, tracker) DO UPDATE SET action = excluded.action",
+                         (_dom(item, "site"), _dom(item, "tracker"), _action(item), now)))
+        for item in _items(data, "everywhere"):
+            rows.append(("INSERT INTO tracker_choices (tracker, action, created) VALUES (?,?,?) "
+                         "ON CONFLICT (tracker) DO UPDATE SET action = excluded.action",
+                         (_dom(item, "tracker"), _action(item), now)))
+        for item in _items(data, "trusted"):
+            until = item.get("until")
+            if until is not None and (isinstance(until, bool) or not isinstance(until, int)):
+                raise ValueError("'until' must be epoch milliseconds or null")
+            rows.append(("INSERT INTO trusted_sites (site, until, created) VALUES (?,?,?) "
+                         "ON CONFLICT (site) DO UPDATE SET until = excluded.until",
+                         (_dom(item, "site"), until, now)))
+        with self.store.transaction():
+            for sql, params in rows:
+                self.store.conn.execute(sql, params)
+            self.store._bump_choices()  # the server and the browser rules pick the change up
+        return len(rows)
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def daily_disagreements(store: Store, from_day: int | None = None) -> list[tuple]:
+    """Days/sites/domains where the daily totals differ from the detail (from ``from_day`` on). Empty: they agree."""
+    lo = -(2**62) if from_day is None else from_day
+    detail = {
+        (day, s, d): (n, t, b)
+        for day, s, d, n, t, b in store.conn.execute(
+            """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
+                      sum((r.flags & ?) != 0)
+               FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?
+               GROUP BY r.time / ?, coalesce(r.site_id, 0), h.domain_id""",
+            (DAY_MS, TRACKER, BLOCKED, lo * DAY_MS if from_day is not None else lo, DAY_MS),
+        )
+    }
+    daily = {
+        (day, s, d): (n, t, b)
+        for day, s, d, n, t, b in store.conn.execute(
+            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
+        )
+    }
+    return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))
+
+
+# -- sign-in ------------------------------------------------------------------------------
+
+SIGNIN_CODE_TTL_MS = 2 * 60 * 1000
+SESSION_TTL_MS = 12 * 3_600_000
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_signin_code(store: Store, ttl_ms: int = SIGNIN_CODE_TTL_MS) -> str:
+    """A one-time code for ``/signin/<code>``; only its hash is stored, so any process may make one."""
+    code = secrets.token_urlsafe(32)
+    with store.transaction():
+        store.conn.execute("DELETE FROM signin_codes WHERE expires < ?", (now_ms(),))
+        store.conn.execute("INSERT INTO signin_codes (code_hash, expires) VALUES (?, ?)", (_hash(code), now_ms() + ttl_ms))
+    return code
+
+
+def redeem_signin_code(store: Store, code: str) -> tuple[str, str] | None:
+    """Consume a code (single use) and open a session: returns (session id, CSRF token), or None."""
+    if not code or len(code) > 100:
+        return None
+    with store.transaction():
+        now = now_ms()
+        store.conn.execute("DELETE FROM signin_codes WHERE expires < ?", (now,))
+        if store.conn.execute("DELETE FROM signin_codes WHERE code_hash = ?", (_hash(code),)).rowcount != 1:
+            return None
+        session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        store.conn.execute("DELETE FROM web_sessions WHERE expires < ?", (now,))
+        store.conn.execute("INSERT INTO web_sessions (id_hash, csrf, expires) VALUES (?, ?, ?)",
+                           (_hash(session), csrf, now + SESSION_TTL_MS))
+    return session, csrf
+
+
+def session_csrf(store: Store, session: str | None) -> str | None:
+    """The CSRF token of a live session, or None when the session is unknown or expired."""
+    if not session or len(session) > 100:
+        return None
+    with store.lock:
+        row = store.conn.execute(
+            "SELECT csrf FROM web_sessions WHERE id_hash = ? AND expires > ?", (_hash(session), now_ms())
+        ).fetchone()
+    return row[0] if row else None
+
+
+def end_session(store: Store, session: str | None) -> None:
+    if session:
+        with store.transaction():
+            store.conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_hash(session),))
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (or tab/CR) gets a leading quote."""
+    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return "" if value is None else value
+
+
+def _delete_ids_except(conn, table: str, keep: set[int]) -> int:
+    doomed = [(i,) for (i,) in conn.execute(f"SELECT id FROM {table}") if i not in keep]
+    conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
+    return len(doomed)
+
+
+def _items(data: dict, key: str) -> list[dict]:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"'{key}' must be a list of objects")
+    return items
+
+
+def _dom(item: dict, key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be a domain name")
+    try:
+        return site_of(value)
+    except NotANetworkURL as exc:
+        raise ValueError(f"{value[:80]!r} is not a domain: {exc}") from None
+
+
+def _action(item: dict) -> str:
+    action = item.get("action")
+    if action not in ACTIONS:
+        raise ValueError(f"'action' must be one of {', '.join(ACTIONS)}")
+    return action
+
+
+def percent(part: float, whole: float) -> str:
+    return f"{round(100 * part / whole)}%" if whole else "0%"
+
+
+def log_scale(value: float, top: float) -> float:
+    return math.log1p(value) / math.log1p(top) if top > 0 else 0.0
