@@ -61,7 +61,7 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
     from .web import create_app
 
     try:
-        app = create_app({"DATA_DIR": data_dir, "PORT": port})
+        app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True})
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
@@ -227,6 +227,11 @@ def choices(as_json: bool, data_dir: str | None) -> None:
 
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+from .cli_lists import lists  # noqa: E402  (the `crumbs lists` group)
+
+main.add_command(lists)
 
 
 if __name__ == "__main__":

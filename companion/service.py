@@ -16,9 +16,10 @@ from typing import Any
 
 from . import auth
 from .classify import Classifier, Verdict, normalise_type
-from .config import DataPaths, shipped_lists
+from .config import DataPaths
 from .domains import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
+from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
 from .trackerdb import TrackerDB
@@ -88,8 +89,18 @@ class Companion:
         self.store = Store(self.paths.database)
         self.token = auth.load_or_create_token(self.paths.token)
         self.trackers = trackers or TrackerDB.load()
-        self.list_paths = [Path(p) for p in (lists if lists is not None else shipped_lists())]
-        self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
+        # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
+        # subscriptions; see companion/lists.py). ``lists=[paths]`` overrides it with fixed files:
+        # then ``self.lists`` is None and nothing can be subscribed.
+        self.lists: Lists | None = None
+        if lists is not None:
+            self.list_paths = [Path(p) for p in lists]
+            self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
+        else:
+            self.lists = Lists(self.paths, self.store)
+            self.engine = self.lists.load_engine()
+            self.list_paths = self.lists.paths_in_force()
+            self.lists.on_engine = self.use_engine
         self.classifier = Classifier(self.engine, self.trackers)
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
