@@ -21,7 +21,7 @@ from typing import Iterable, Iterator, NamedTuple
 from . import cache as _cache
 from .domains import AUTHORITY_RE, split_host
 from .filters import RE2_SEARCH, Filter
-from .index import Index, IndexBuilder
+from .index import Index, IndexBuilder, _live, iter_raw
 from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
 from .patterns import TOKEN_RE, RegexRejected, compile_regex_filter
 
@@ -262,8 +262,8 @@ class Engine:
             prefix = "@@||" if exception else "||"
             for host, list_id in index.plain.items():
                 yield prefix + host + "^", names[list_id], exception, False
-            for f in index.filters:
-                yield f.text, names[f.list_id], exception, f.important
+            for text, list_id, _, important in iter_raw(index.filters):
+                yield text, names[list_id], exception, important
 
     def __len__(self) -> int:
         return len(self._blocks) + len(self._exceptions)
@@ -277,5 +277,5 @@ class Engine:
             out[f"{role}.by_token"] = sum(map(len, idx.by_token.values()))
             out[f"{role}.by_domain_buckets"] = len(idx.by_domain)
             out[f"{role}.generic"] = len(idx.generic)
-            out[f"{role}.regex"] = sum(1 for f in idx.filters if f.kind == RE2_SEARCH)
+            out[f"{role}.regex"] = sum(1 for f in idx.filters if _live([f])[0].kind == RE2_SEARCH)
         return out

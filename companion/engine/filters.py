@@ -43,11 +43,16 @@ class Filter:
         self.rx = None
         self.hit = None  # the engine caches this filter's plain Match here
 
+    def raw(self) -> tuple:
+        """The definition as a plain tuple (what the cache stores: tuples unpickle in C, so a
+        cached engine loads fast and Filter objects are made only for the candidates met)."""
+        return (self.text, self.list_id, self.exception, self.important, self.types, self.party,
+                self.include, self.exclude, self.denyallow, self.match_case, self.kind, self.src,
+                self.lit)
+
     def __reduce__(self):
         # Only the definition is stored; compiled regexes and cached matches are rebuilt lazily.
-        return (Filter, (self.text, self.list_id, self.exception, self.important, self.types,
-                         self.party, self.include, self.exclude, self.denyallow, self.match_case,
-                         self.kind, self.src, self.lit))
+        return (Filter, self.raw())
 
     def compile(self):
         """Compile (once) and return the pattern matcher."""

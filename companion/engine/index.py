@@ -19,6 +19,7 @@ Each filter lives in exactly one place, chosen when the engine is built:
 """
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 
 from .filters import ALWAYS, RE2_SEARCH, RE_AFTER_HOST, RE_FROM_START, Filter
@@ -46,6 +47,20 @@ def _leading_host(body: str) -> str:
     return ""
 
 
+def _live(bucket) -> tuple[Filter, ...]:
+    """Filter objects for a bucket that may still hold raw tuples from the cache."""
+    return tuple(f if isinstance(f, Filter) else Filter(*f) for f in bucket)
+
+
+def iter_raw(filters):
+    """(text, list_id, exception, important) of Filter objects or raw tuples alike."""
+    for f in filters:
+        if isinstance(f, Filter):
+            yield f.text, f.list_id, f.exception, f.important
+        else:
+            yield f[0], f[1], f[2], f[3]
+
+
 class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
@@ -64,12 +79,33 @@ class Index:
         self._page_cache: dict = {}
 
     def __getstate__(self):
-        return (self.plain, self.by_host, self.by_token, self.by_domain, self.generic,
-                self.entity_domains, self.filters)
+        # Filters are stored as raw tuples (shared, so each is written once) and turned back into
+        # Filter objects bucket by bucket when a request first needs them (see _live).
+        memo: dict[int, tuple] = {}
+
+        def raw(fs):
+            out = []
+            for f in fs:
+                r = memo.get(id(f))
+                if r is None:
+                    r = memo[id(f)] = f.raw() if isinstance(f, Filter) else f
+                out.append(r)
+            return tuple(out)
+
+        # The ~90,000 plain hostnames travel as one string and one array of list ids: splitting a
+        # string and zipping it into a dict runs in C, unpickling 90,000 small strings does not.
+        plain = ("\n".join(self.plain), array("H", self.plain.values()).tobytes())
+        return (plain, {k: raw(v) for k, v in self.by_host.items()},
+                {k: raw(v) for k, v in self.by_token.items()},
+                {k: raw(v) for k, v in self.by_domain.items()}, raw(self.generic),
+                self.entity_domains, raw(self.filters))
 
     def __setstate__(self, state) -> None:
-        (self.plain, self.by_host, self.by_token, self.by_domain, self.generic,
+        (plain, self.by_host, self.by_token, self.by_domain, generic,
          self.entity_domains, self.filters) = state
+        hosts, ids = plain
+        self.plain = dict(zip(hosts.split("\n"), array("H", ids))) if hosts else {}
+        self.generic = _live(generic)
         self._host_cache = {}
         self._page_cache = {}
 
@@ -94,6 +130,8 @@ class Index:
                 break
             bucket = by_host.get(h)
             if bucket is not None:
+                if bucket and type(bucket[0]) is tuple:
+                    bucket = by_host[h] = _live(bucket)
                 found.extend(bucket)
             i = h.find(".")
             if i < 0:
@@ -116,14 +154,22 @@ class Index:
         if page_host and by_domain:
             h = page_host
             while True:
-                found.extend(by_domain.get(h, ()))
+                bucket = by_domain.get(h)
+                if bucket:
+                    if type(bucket[0]) is tuple:
+                        bucket = by_domain[h] = _live(bucket)
+                    found.extend(bucket)
                 i = h.find(".")
                 if i < 0:
                     break
                 h = h[i + 1:]
             if self.entity_domains:
                 for key in entity_keys(page_host):
-                    found.extend(by_domain.get(key, ()))
+                    bucket = by_domain.get(key)
+                    if bucket:
+                        if type(bucket[0]) is tuple:
+                            bucket = by_domain[key] = _live(bucket)
+                        found.extend(bucket)
         res = tuple(dict.fromkeys(found))  # a filter may name two parents of the same page
         if len(cache) > _CACHE_MAX:
             cache.clear()
@@ -145,7 +191,10 @@ class Index:
         by_token = self.by_token
         # One C-level set intersection instead of a dict lookup per URL token in Python.
         for tok in by_token.keys() & tokens:
-            for f in by_token[tok]:
+            bucket = by_token[tok]
+            if type(bucket[0]) is tuple:  # first use since loaded from the cache
+                bucket = by_token[tok] = _live(bucket)
+            for f in bucket:
                 if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                     return f
         if page_host:
