@@ -9,7 +9,9 @@ export class Batcher {
    * @param {{maxSize?: number, delayMs?: number, onFlush: () => void,
    *          setTimer?: (fn: () => void, ms: number) => any, clearTimer?: (t: any) => void}} opts
    */
-  constructor({ maxSize = 100, delayMs = 300, onFlush, setTimer = setTimeout, clearTimer = clearTimeout }) {
+  constructor({ maxSize = 100, delayMs = 300, onFlush, setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (t) => clearTimeout(t) }) {
+    // (Wrapped: browsers refuse setTimeout called as a method of another object: "Illegal invocation".)
     this.maxSize = maxSize;
     this.delayMs = delayMs;
     this.onFlush = onFlush;

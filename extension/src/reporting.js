@@ -71,8 +71,8 @@ export class Reporter {
     this.onFailure = opts.onFailure || (() => {});
     this.companionHost = opts.companionHost || (() => null);
     this.enabled = opts.enabled || (() => true);
-    this.setTimer = opts.setTimer || setTimeout;
-    this.clearTimer = opts.clearTimer || clearTimeout;
+    this.setTimer = opts.setTimer || ((fn, ms) => setTimeout(fn, ms));
+    this.clearTimer = opts.clearTimer || ((t) => clearTimeout(t));
     this.now = opts.now || Date.now;
     this.pending = new Map(); // requestId -> {item, since}
     this.batcher = new Batcher({ maxSize: opts.batchSize || 100, delayMs: opts.delayMs ?? 300,
