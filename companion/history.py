@@ -93,7 +93,7 @@ def iso_to_day(text: str) -> int:
         raise ValueError(f"{text[:40]!r} is not a date like 2026-07-31") from None
 
 
-@dataclass
+@dataclass(slots=True)
 class Pair:
     """Totals of one (site, third-party domain) over a period, from ``daily``."""
 
@@ -108,7 +108,7 @@ class Pair:
 
 @dataclass
 class Snapshot:
-    """The third-party totals of a period, read once and shared by the overview, reach, map and search."""
+    """The third-party totals of a period, read once and shared by every page."""
 
     period: Period
     pairs: list[Pair]
@@ -119,6 +119,20 @@ class Snapshot:
     timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
 
 
+@dataclass
+class _Totals:
+    """``daily`` summed over a span of days, by ids: what a snapshot is made of."""
+
+    pairs: dict[tuple[int, int], tuple[int, int, int, int, int]]  # (site, domain) -> (n, trackers, blocked, first, last)
+    per_day: dict[int, tuple[int, int]]  # day -> (blocked tracker requests, tracker requests)
+    visited: set[int]
+
+
+# Days older than this many days before today are summed once and kept in memory: the
+# recorder only adds to today (and, for a batch sent across midnight, yesterday).
+LIVE_DAYS = 2
+
+
 class History:
     """Read, export and forget the person's history."""
 
@@ -126,6 +140,7 @@ class History:
         self.store = store
         self.trackers = trackers
         self._owner_cache: dict[str, tuple[str | None, Any]] = {}
+        self._frozen: dict[tuple[int, int], _Totals] = {}
 
     # -- knowledge ------------------------------------------------------------------------
 
@@ -155,36 +170,73 @@ class History:
 
     # -- the period as a whole ------------------------------------------------------------
 
-    def snapshot(self, p: Period) -> Snapshot:
-        """Third-party totals per (site, domain) and per day: one scan of ``daily``."""
+    def _sum_days(self, lo: int, hi: int) -> _Totals:
+        conn = self.store.conn
+        pairs = {
+            (s, d): (n, t, b, f, l)
+            for s, d, n, t, b, f, l in conn.execute(
+                """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day)
+                   FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id""",
+                (lo, hi),
+            )
+        }
+        per_day = {
+            day: (b or 0, t or 0)
+            for day, b, t in conn.execute(
+                """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
+                   WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day""",
+                (lo, hi),
+            )
+        }
+        visited = {s for (s,) in conn.execute(
+            "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
+        return _Totals(pairs, per_day, visited)
+
+    def _totals(self, p: Period) -> _Totals:
+        """The period's totals: past days from memory (summed once), the live days fresh from the database."""
         lo, hi = self._day_range(p)
+        frozen_hi = hi - LIVE_DAYS
+        with self.store.lock:
+            if lo > frozen_hi:
+                return self._sum_days(lo, hi)
+            key = (lo, frozen_hi)
+            base = self._frozen.get(key)
+            if base is None:
+                # A new day freezes another day: drop sums that no longer line up with today.
+                self._frozen = {k: v for k, v in self._frozen.items() if k[1] == frozen_hi}
+                base = self._frozen[key] = self._sum_days(lo, frozen_hi)
+            live = self._sum_days(frozen_hi + 1, hi)
+        pairs = dict(base.pairs)
+        for k, (n, t, b, f, l) in live.pairs.items():
+            old = pairs.get(k)
+            pairs[k] = (n, t, b, f, l) if old is None else (old[0] + n, old[1] + t, old[2] + b, old[3], l)
+        return _Totals(pairs, {**base.per_day, **live.per_day}, base.visited | live.visited)
+
+    def invalidate(self) -> None:
+        """Forget the in-memory sums (after anything deleted from ``daily``)."""
+        with self.store.lock:
+            self._frozen.clear()
+            self._owner_cache.clear()
+
+    def snapshot(self, p: Period) -> Snapshot:
+        """Third-party totals per (site, domain) and per day over the period."""
+        totals = self._totals(p)
         with self.store.lock:
             names = self._names()
-            rows = self.store.conn.execute(
-                """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day)
-                   FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id
-                   GROUP BY site_id, domain_id""",
-                (lo, hi),
-            ).fetchall()
-            visited = self.store.conn.execute(
-                "SELECT count(DISTINCT site_id) FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi)
-            ).fetchone()[0]
-            per_day = self.store.conn.execute(
-                """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
-                   WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day ORDER BY day""",
-                (lo, hi),
-            ).fetchall()
         pairs = [
             Pair(names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE, names.get(d, "?"), n, t, b, f, l)
-            for s, d, n, t, b, f, l in rows
+            for (s, d), (n, t, b, f, l) in totals.pairs.items()
         ]
-        first = p.first_day if p.first_day is not None else (per_day[0][0] if per_day else p.last_day)
-        by_day = {day: (blocked or 0, (trackers or 0) - (blocked or 0)) for day, blocked, trackers in per_day}
-        timeline = [(day, *by_day.get(day, (0, 0))) for day in range(first, p.last_day + 1)]
+        days = sorted(totals.per_day)
+        first = p.first_day if p.first_day is not None else (days[0] if days else p.last_day)
+        timeline = []
+        for day in range(first, p.last_day + 1):
+            blocked, trackers = totals.per_day.get(day, (0, 0))
+            timeline.append((day, blocked, trackers - blocked))
         return Snapshot(
             period=p,
             pairs=pairs,
-            sites_visited=visited,
+            sites_visited=len(totals.visited),
             third_party_requests=sum(x.requests for x in pairs),
             tracker_requests=sum(x.trackers for x in pairs),
             blocked=sum(x.blocked for x in pairs),
@@ -255,55 +307,58 @@ class History:
 
     # -- one site -------------------------------------------------------------------------
 
-    def site(self, site: str, p: Period) -> dict[str, Any] | None:
+    # Exact first/last times and host names come from the detail for short periods only:
+    # over months the busiest site has tens of thousands of rows, and the day is enough.
+    DETAIL_DAYS = 7
+
+    def site(self, site: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
         """Every third party seen on ``site`` in the period: owner, category, counts, first and last seen."""
         site_id = self._domain_id(site)
         if site_id is None:
             return None
+        snap = snap or self.snapshot(p)
         lo, hi = self._day_range(p)
+        detail: dict[str, tuple[int, int, str]] = {}
         with self.store.lock:
-            names = self._names()
-            totals = self.store.conn.execute(
-                """SELECT domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day) FROM daily
-                   WHERE site_id = ? AND domain_id != ? AND day BETWEEN ? AND ? GROUP BY domain_id""",
-                (site_id, site_id, lo, hi),
-            ).fetchall()
             first_party = self.store.conn.execute(
                 "SELECT sum(requests) FROM daily WHERE site_id = ? AND domain_id = ? AND day BETWEEN ? AND ?",
                 (site_id, site_id, lo, hi),
             ).fetchone()[0] or 0
-            lo_ms = -(2**62) if p.first_day is None else p.first_day * DAY_MS
-            detail = {
-                d: (first, last, hosts)
-                for d, first, last, hosts in self.store.conn.execute(
-                    """SELECT h.domain_id, min(r.time), max(r.time), group_concat(DISTINCT h.name)
-                       FROM requests r JOIN hosts h ON h.id = r.host_id
-                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
-                    (site_id, lo_ms, (hi + 1) * DAY_MS),
-                )
-            }
-        if not totals and not first_party and not self._seen_as_site(site_id):
-            return None
+            if p.first_day is not None and p.last_day - p.first_day < self.DETAIL_DAYS:
+                detail = {
+                    d: (first, last, hosts)
+                    for d, first, last, hosts in self.store.conn.execute(
+                        """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
+                           FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
+                           WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
+                        (site_id, lo * DAY_MS, (hi + 1) * DAY_MS),
+                    )
+                }
         parties = []
-        for d, n, t, b, first_day, last_day in totals:
-            domain = names.get(d, "?")
-            owner, info = self.info(domain)
-            first, last, hosts = detail.get(d, (None, None, None))
+        for x in snap.pairs:
+            if x.site != site:
+                continue
+            owner, info = self.info(x.domain)
+            first, last, hosts = detail.get(x.domain, (None, None, None))
             parties.append({
-                "domain": domain,
+                "domain": x.domain,
                 "owner": owner,
                 "category": info.category if info else None,
                 "category_label": info.category_label if info else None,
-                "tracker": t > 0,
-                "requests": n,
-                "tracker_requests": t,
-                "blocked": b,
-                "allowed": n - b,
-                # Detail gives the exact time; past retention only the day is known.
-                "first_seen": first if first is not None else first_day * DAY_MS,
-                "last_seen": last if last is not None else last_day * DAY_MS + DAY_MS - 1,
+                "tracker": x.trackers > 0,
+                "requests": x.requests,
+                "tracker_requests": x.trackers,
+                "blocked": x.blocked,
+                "allowed": x.requests - x.blocked,
+                "first_day": x.first_day,
+                "last_day": x.last_day,
+                # The exact time where the detail was read; otherwise the day says it.
+                "first_seen": first,
+                "last_seen": last,
                 "hosts": sorted(hosts.split(",")) if hosts else [],
             })
+        if not parties and not first_party and not self._seen_as_site(site_id):
+            return None
         parties.sort(key=lambda x: (not x["tracker"], -x["requests"], x["domain"]))
         return {
             "site": site,
@@ -315,18 +370,19 @@ class History:
         }
 
     def _seen_as_site(self, domain_id: int) -> bool:
-        return self.store.conn.execute("SELECT 1 FROM requests WHERE site_id = ? LIMIT 1", (domain_id,)).fetchone() \
-            is not None
+        with self.store.lock:
+            return self.store.conn.execute(
+                "SELECT 1 FROM daily WHERE site_id = ? LIMIT 1", (domain_id,)).fetchone() is not None
 
     # -- one tracker, one company ---------------------------------------------------------
 
-    def tracker(self, domain: str, p: Period) -> dict[str, Any] | None:
+    def tracker(self, domain: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
         """A tracker domain: what it is, every site of the person's where it appeared, its hosts."""
         domain_id = self._domain_id(domain)
         if domain_id is None:
             return None
         owner, info = self.info(domain)
-        sites = self._sites_of([domain_id], p)
+        sites = self._sites_of({domain}, snap or self.snapshot(p))
         with self.store.lock:
             hosts = [h for (h,) in self.store.conn.execute(
                 "SELECT name FROM hosts WHERE domain_id = ? ORDER BY name", (domain_id,)
@@ -344,16 +400,13 @@ class History:
             "blocked": sum(s["blocked"] for s in sites),
         }
 
-    def company(self, owner: str, p: Period) -> dict[str, Any] | None:
+    def company(self, owner: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
         """A company: its domains that the person met and every site where any of them appeared."""
-        with self.store.lock:
-            known = self.store.conn.execute("SELECT DISTINCT domain_id FROM daily").fetchall()
-            names = self._names()
-        ids = [d for (d,) in known if d in names and self.info(names[d])[0] == owner]
-        if not ids:
+        snap = snap or self.snapshot(p)
+        domains = sorted({x.domain for x in snap.pairs if self.info(x.domain)[0] == owner})
+        if not domains:
             return None
-        sites = self._sites_of(ids, p, names)
-        domains = sorted(names[d] for d in ids)
+        sites = self._sites_of(set(domains), snap)
         infos = [self.info(d)[1] for d in domains]
         categories = sorted({i.category for i in infos if i is not None and i.category})
         return {
@@ -365,22 +418,25 @@ class History:
             "blocked": sum(s["blocked"] for s in sites),
         }
 
-    def _sites_of(self, domain_ids: list[int], p: Period, names: dict[int, str] | None = None) -> list[dict[str, Any]]:
-        lo, hi = self._day_range(p)
-        marks = ",".join("?" * len(domain_ids))
-        with self.store.lock:
-            names = names or self._names()
-            rows = self.store.conn.execute(
-                f"""SELECT site_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day) FROM daily
-                    WHERE domain_id IN ({marks}) AND site_id NOT IN ({marks}) AND day BETWEEN ? AND ?
-                    GROUP BY site_id ORDER BY sum(requests) DESC""",
-                (*domain_ids, *domain_ids, lo, hi),
-            ).fetchall()
-        return [
-            {"site": names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE, "requests": n, "tracker_requests": t,
-             "blocked": b, "first_day": f, "last_day": l}
-            for s, n, t, b, f, l in rows
-        ]
+    @staticmethod
+    def _sites_of(domains: set[str], snap: Snapshot) -> list[dict[str, Any]]:
+        by_site: dict[str, list[int]] = {}
+        for x in snap.pairs:
+            if x.domain in domains and x.site not in domains:
+                t = by_site.get(x.site)
+                if t is None:
+                    by_site[x.site] = [x.requests, x.trackers, x.blocked, x.first_day, x.last_day]
+                else:
+                    t[0] += x.requests
+                    t[1] += x.trackers
+                    t[2] += x.blocked
+                    t[3] = min(t[3], x.first_day)
+                    t[4] = max(t[4], x.last_day)
+        return sorted(
+            ({"site": s, "requests": n, "tracker_requests": t, "blocked": b, "first_day": f, "last_day": l}
+             for s, (n, t, b, f, l) in by_site.items()),
+            key=lambda r: (-r["requests"], r["site"]),
+        )
 
     def _category_meta(self, key: str | None) -> dict[str, Any]:
         return (self.trackers.categories or {}).get(key or "", {}) if key else {}
@@ -392,7 +448,7 @@ class History:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 500) -> dict[str, Any]:
+    def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 200) -> dict[str, Any]:
         """(site, third party) rows of the period matching a text (site, tracker or company), a category, a state."""
         q = q.strip().lower()
         rows = []
@@ -547,7 +603,7 @@ class History:
                 "daily": conn.execute(f"DELETE FROM daily WHERE {daily_where}", found[1]).rowcount,
             }
             removed.update(self._delete_orphans())
-        self._owner_cache.clear()
+        self.invalidate()
         return removed
 
     def _delete_orphans(self) -> dict[str, int]:

@@ -39,10 +39,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
 
-    from . import api, lists_api, security
+    from . import api, lists_api, pages, security
 
     security.init_app(app)
     app.register_blueprint(api.bp)
+    pages.init_app(app)  # the history pages and the popup's sign-in link
     lists_api.init_app(app)  # /api/v1/lists; the list updater thread only when config UPDATER is true
     return app
 
