@@ -45,6 +45,10 @@ def split_host(host: str) -> tuple[str, str]:
         ext = _extractor()(h)
         if ext.domain and ext.suffix:
             res = (ext.domain + "." + ext.suffix, ext.suffix)
+        elif not ext.suffix and "." in h:
+            # Unknown top-level domain: the PSL's implicit `*` rule makes the last label a suffix.
+            suffix = h.rsplit(".", 1)[1]
+            res = (".".join(h.rsplit(".", 2)[-2:]), suffix)
         else:
             res = (host, ext.suffix)
     _split_cache[host] = res

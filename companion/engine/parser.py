@@ -120,7 +120,8 @@ def _domain_list(value: str, sep: str) -> tuple[frozenset[str] | None, frozenset
         neg = d.startswith("~")
         if neg:
             d = d[1:]
-        if not d or any(c in d for c in "/ *?^$|") or d.startswith(".") or d.endswith("."):
+        core = d[:-2] if d.endswith(".*") else d  # `name.*` is an entity (any public suffix)
+        if not core or any(c in core for c in "/ *?^$|") or core.startswith(".") or core.endswith("."):
             return None, None, False
         (exclude if neg else include).add(d)
     return (frozenset(include) or None), (frozenset(exclude) or None), True
