@@ -59,6 +59,15 @@ def _key(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+def _freeze(obj: Any) -> Any:
+    """A hashable stand-in for a JSON value (cheaper than serialising it), equal for equal values."""
+    if isinstance(obj, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in obj.items()))
+    if isinstance(obj, list):
+        return tuple(_freeze(v) for v in obj)
+    return obj
+
+
 class _Packer:
     """Collects rules, folding domains into one rule when action, priority and the rest of the condition match.
 
@@ -67,24 +76,24 @@ class _Packer:
     """
 
     def __init__(self) -> None:
-        self._order: list[str] = []
-        self._groups: dict[str, dict[str, Any]] = {}
+        self._order: list[tuple] = []
+        self._groups: dict[tuple, dict[str, Any]] = {}
 
     def __len__(self) -> int:
         return len(self._order)
 
-    def has(self, key: str) -> bool:
+    def has(self, key: tuple) -> bool:
         return key in self._groups
 
     @staticmethod
-    def group_key(action: dict, priority: int, condition: Condition, pack_field: str | None) -> str:
+    def group_key(action: dict, priority: int, condition: Condition, pack_field: str | None) -> tuple:
         rest = {k: v for k, v in condition.items() if k != pack_field}
-        return _key([action, priority, rest, pack_field])
+        return (_freeze(action), priority, _freeze(rest), pack_field)
 
     def add(self, action: dict, priority: int, condition: Condition, pack_field: str | None = None,
-            values: Iterable[str] = ()) -> None:
+            values: Iterable[str] = (), key: tuple | None = None) -> None:
         """Add a rule; with pack_field, merge `values` into that list field of an equal rule."""
-        key = self.group_key(action, priority, condition, pack_field)
+        key = key or self.group_key(action, priority, condition, pack_field)
         group = self._groups.get(key)
         if group is None:
             group = {"action": action, "priority": priority, "condition": dict(condition), "values": set()}
@@ -197,17 +206,18 @@ def compile_rules(*, site_tracker: Sequence[tuple[str, str, str]], trusted_sites
             match = _BARE_HOST.match(condition.get("urlFilter", "")) if "requestDomains" not in condition else None
             if match and "regexFilter" not in condition:
                 condition.pop("urlFilter")
+                condition.pop("isUrlFilterCaseSensitive", None)  # domains have no case
                 pack_field, values = "requestDomains", (match.group(1),)
             key = packer.group_key(action, priority, condition, pack_field)
             if packer.has(key):  # joins an existing rule: costs nothing
-                packer.add(action, priority, condition, pack_field, values)
+                packer.add(action, priority, condition, pack_field, values, key)
                 continue
             is_regex = "regexFilter" in condition
             # A full budget drops this filter but keeps scanning: later filters may still pack for free.
             if len(packer) >= budget or (is_regex and regex_used >= max_regex):
                 continue
             regex_used += is_regex
-            packer.add(action, priority, condition, pack_field, values)
+            packer.add(action, priority, condition, pack_field, values, key)
         rules.extend(packer.rules())
 
     for i, rule in enumerate(rules, start=1):

@@ -187,3 +187,56 @@ def test_first_party_only_filters_never_block():
 def test_bad_action_is_refused():
     with pytest.raises(ValueError):
         compile_(everywhere=[("a.net", "maybe")])
+
+
+# ---- with the engine's real translator, on the real lists ----
+
+from pathlib import Path  # noqa: E402
+
+from companion.engine.dnr import to_dnr_condition  # noqa: E402
+
+LISTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lists"
+
+
+def list_filters() -> list[tuple[str, bool, bool]]:
+    out = []
+    for name in ("easyprivacy.txt", "easylist.txt"):
+        for line in (LISTS / name).read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if not line or line.startswith(("!", "[")) or "#" in line.split("$")[0]:
+                continue
+            opts = line.rsplit("$", 1)[1].split(",") if "$" in line else []
+            out.append((line, line.startswith("@@"), "important" in opts))
+    return out
+
+
+def test_real_translator_packs_bare_hosts():
+    _, rules = compile_rules(site_tracker=[], trusted_sites=[], everywhere=[], report_only=False,
+                             list_filters=[("||doubleclick.net^", False, False), ("||google-analytics.com^", False, False),
+                                           ("@@||ok.example^$script", True, False)])
+    assert rules[0]["condition"] == {"domainType": "thirdParty",
+                                     "requestDomains": ["doubleclick.net", "google-analytics.com"]}
+    assert rules[1]["condition"] == {"requestDomains": ["ok.example"], "resourceTypes": ["script"]}
+    assert rules[1]["action"] == {"type": "allow"}
+
+
+@pytest.mark.parametrize("max_rules", [dnr.CHROME_MAX_RULES, dnr.FIREFOX_MAX_RULES])
+def test_real_lists_fit_the_browser_limits(max_rules):
+    filters = list_filters()
+    assert len(filters) > 50_000  # EasyList + EasyPrivacy network filters
+    choices = [(f"site{i}.example", "doubleclick.net", "allow") for i in range(50)]
+    version, rules = compile_rules(site_tracker=choices, trusted_sites=["t.example"], everywhere=[("x.net", "block")],
+                                   list_filters=filters, report_only=False, max_rules=max_rules)
+    assert 0 < len(rules) <= max_rules
+    assert sum("regexFilter" in r["condition"] for r in rules) <= dnr.CHROME_MAX_REGEX
+    assert [r["id"] for r in rules] == list(range(1, len(rules) + 1))
+    # the choices come first and whole
+    assert rules[0]["priority"] == dnr.PRIORITY_SITE_TRACKER and len(rules[0]["condition"]["initiatorDomains"]) == 50
+    # packing: far more blocked hosts than rules
+    hosts = sum(len(r["condition"].get("requestDomains", [])) for r in rules if r["priority"] == dnr.PRIORITY_LIST_BLOCK)
+    assert hosts > 10_000
+    for r in rules:
+        cond = r["condition"]
+        assert cond, r
+        assert not ("urlFilter" in cond and "regexFilter" in cond)
+        assert r["action"]["type"] in ("block", "allow", "allowAllRequests")
