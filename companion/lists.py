@@ -479,6 +479,17 @@ class Lists:
         self._lock = threading.RLock()
         self.seen_rev = self.rev()
         self.sync_shipped()
+        self._sweep_staging()
+
+    def _sweep_staging(self, older_than_s: float = 3600.0) -> None:
+        """Remove staging dirs left by a process killed mid-update (never one another process is using now)."""
+        cutoff = time.time() - older_than_s
+        for leftover in self.dir.glob(".staging-*"):
+            try:
+                if leftover.is_dir() and not leftover.is_symlink() and leftover.stat().st_mtime < cutoff:
+                    shutil.rmtree(leftover, ignore_errors=True)
+            except OSError:
+                pass
 
     @property
     def known(self) -> dict[str, str]:

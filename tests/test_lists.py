@@ -479,6 +479,26 @@ def test_broken_bodies_are_refused(subscribed, server, body, reason):
     assert_kept(registry, applied, before, reason, 1)
 
 
+def test_a_server_without_validators_serving_the_same_list_changes_nothing(subscribed, server):
+    registry, applied, before = subscribed
+    server.routes["/easyprivacy.txt"] = route_status(200, EASYPRIVACY)  # no ETag, no Last-Modified
+    [outcome] = registry.update("easyprivacy")
+    assert outcome.status == "unchanged"
+    assert len(applied.engines) == 1 and registry.get("easyprivacy").last_error is None
+
+
+def test_staging_leftovers_of_a_killed_update_are_swept(make_registry, tmp_path):
+    registry, _ = make_registry()
+    old = registry.dir / ".staging-old"
+    old.mkdir()
+    (old / "easyprivacy.txt").write_text("half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    fresh = registry.dir / ".staging-fresh"
+    fresh.mkdir()
+    make_registry()
+    assert not old.exists() and fresh.exists()
+
+
 def test_after_a_failure_a_good_update_clears_the_error(subscribed, server):
     registry, applied, before = subscribed
     server.routes["/easyprivacy.txt"] = route_status(503)
