@@ -8,6 +8,8 @@
  */
 import { canonical, diffRules } from './rulediff.js';
 
+const MAX_BAD_RULES = 50; // give up retrying after this many rules refused one by one
+
 export class RuleSync {
   /**
    * @param {{client: {get: Function}, dnr: {getDynamicRules: Function, updateDynamicRules: Function},
@@ -25,6 +27,31 @@ export class RuleSync {
     this.again = false;
     this.version = null;
     this.lastError = null;
+    this.skipped = []; // rules of the last sync the browser could not take: {id, reason}
+  }
+
+  /** The rules without the regex rules this browser cannot compile (Chrome caps a compiled regex at 2 KB). */
+  async supported(rules) {
+    this.skipped = [];
+    if (typeof this.dnr.isRegexSupported !== 'function') return rules;
+    const out = [];
+    for (const rule of rules) {
+      const regex = rule.condition && rule.condition.regexFilter;
+      if (regex) {
+        let answer;
+        try {
+          answer = await this.dnr.isRegexSupported({ regex, isCaseSensitive: Boolean(rule.condition.isUrlFilterCaseSensitive) });
+        } catch {
+          answer = { isSupported: true }; // cannot tell: let updateDynamicRules decide
+        }
+        if (!answer.isSupported) {
+          this.skipped.push({ id: rule.id, reason: answer.reason || 'regex not supported' });
+          continue;
+        }
+      }
+      out.push(rule);
+    }
+    return out;
   }
 
   /** The companion says its rules are at `version`: sync if ours differ. */
@@ -73,15 +100,26 @@ export class RuleSync {
     // Compare against what we applied (as we sent it), since browsers may normalise rules they return.
     const byId = new Map(applied.rules.map((r) => [r.id, r]));
     const current = sameIds ? installed.map((r) => byId.get(r.id) || r) : installed;
-    const diff = diffRules(current, rules);
-    try {
-      if (diff.removeRuleIds.length || diff.addRules.length) await this.dnr.updateDynamicRules(diff);
-    } catch (err) {
-      this.lastError = err;
-      this.onError(err);
-      return false;
+    let wanted = await this.supported(rules);
+    for (let attempt = 0; ; attempt += 1) {
+      const diff = diffRules(current, wanted);
+      try {
+        if (diff.removeRuleIds.length || diff.addRules.length) await this.dnr.updateDynamicRules(diff);
+        break;
+      } catch (err) {
+        // One bad rule fails the whole update: drop the rule the browser names and try again,
+        // so the other rules still protect the person.
+        const bad = /Rule with id (\d+)/.exec(String(err && err.message));
+        if (!bad || attempt >= MAX_BAD_RULES) {
+          this.lastError = err;
+          this.onError(err);
+          return false;
+        }
+        this.skipped.push({ id: Number(bad[1]), reason: String(err.message) });
+        wanted = wanted.filter((r) => r.id !== Number(bad[1]));
+      }
     }
-    await this.saveApplied({ version, rules });
+    await this.saveApplied({ version, rules: wanted });
     this.version = version;
     this.lastError = null;
     return true;

@@ -100,9 +100,38 @@ test('concurrent syncs coalesce', async () => {
 test('a refused update keeps the old version recorded', async () => {
   const comp = fakeCompanion('v1', [rule(1, ['a.net'])]);
   const browser = fakeBrowser();
-  browser.updateDynamicRules = async () => { throw new Error('Rule with id 1 is invalid'); };
+  browser.updateDynamicRules = async () => { throw new Error('Dynamic rule count exceeded.'); };
   const { sync, saved, errors } = setup(comp, browser);
   assert.equal(await sync.sync(), false);
   assert.equal(saved(), null);
-  assert.match(String(errors[0].message), /invalid/);
+  assert.match(String(errors[0].message), /exceeded/);
+});
+
+test('regex rules the browser cannot compile are left out, the rest applied', async () => {
+  const big = { id: 2, priority: 100, action: { type: 'block' }, condition: { regexFilter: 'a{1000}b{1000}' } };
+  const comp = fakeCompanion('v1', [rule(1, ['a.net']), big, rule(3, ['c.net'])]);
+  const browser = fakeBrowser();
+  browser.isRegexSupported = async ({ regex }) => (regex.length > 10
+    ? { isSupported: false, reason: 'memoryLimitExceeded' } : { isSupported: true });
+  const { sync, saved } = setup(comp, browser);
+  assert.equal(await sync.sync(), true);
+  assert.deepEqual(browser.rules.map((r) => r.id), [1, 3]);
+  assert.deepEqual(sync.skipped, [{ id: 2, reason: 'memoryLimitExceeded' }]);
+  assert.deepEqual(saved().rules.map((r) => r.id), [1, 3]);
+  assert.equal(await sync.sync(), false, 'then a 304: nothing to redo');
+});
+
+test('a rule the browser refuses is dropped and the update retried', async () => {
+  const comp = fakeCompanion('v1', [rule(1, ['a.net']), rule(2, ['BAD']), rule(3, ['c.net'])]);
+  const browser = fakeBrowser();
+  const update = browser.updateDynamicRules;
+  browser.updateDynamicRules = async (diff) => {
+    const bad = diff.addRules.find((r) => r.condition.requestDomains.includes('BAD'));
+    if (bad) throw new Error(`Rule with id ${bad.id} specifies an incorrect value for "requestDomains".`);
+    return update(diff);
+  };
+  const { sync } = setup(comp, browser);
+  assert.equal(await sync.sync(), true);
+  assert.deepEqual(browser.rules.map((r) => r.id), [1, 3]);
+  assert.equal(sync.skipped[0].id, 2);
 });
