@@ -233,6 +233,10 @@ from .cli_lists import lists  # noqa: E402  (the `crumbs lists` group)
 
 main.add_command(lists)
 
+from .cli_history import open_history  # noqa: E402
+
+main.add_command(open_history)
+
 
 if __name__ == "__main__":
     main()

@@ -95,7 +95,12 @@ def iso_to_day(text: str) -> int:
 
 @dataclass(slots=True)
 class Pair:
-    """Totals of one (site, third-party domain) over a period, from ``daily``."""
+    """Totals of one (site, third-party domain) over some days, from ``daily``, with the domain's owner.
+
+    A snapshot may hold two pairs for the same (site, domain): one for the days summed
+    earlier and kept in memory, one for the live days. Whatever sums or counts distinct
+    values is unaffected; what lists pairs merges them (:func:`merge_pairs`).
+    """
 
     site: str
     domain: str
@@ -104,6 +109,9 @@ class Pair:
     blocked: int
     first_day: int
     last_day: int
+    owner: str | None = None
+    category: str | None = None
+    text: str = ""  # site, domain and owner in lower case, for search
 
 
 @dataclass
@@ -117,6 +125,38 @@ class Snapshot:
     tracker_requests: int
     blocked: int
     timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
+    parts: list["_Part"] = field(default_factory=list)
+
+
+@dataclass
+class _Part:
+    """Named pairs of a span of days, ready for the pages."""
+
+    pairs: list[Pair]
+    per_day: dict[int, tuple[int, int]]
+    visited: set[int]
+    requests: int
+    trackers: int
+    blocked: int
+    _reach: dict[str, list] | None = None
+
+    def reach_index(self) -> dict[str, list]:
+        """Per company (or unowned tracker domain): [sites, domains, requests, blocked, owner known], built once."""
+        if self._reach is None:
+            index: dict[str, list] = {}
+            for x in self.pairs:
+                if not x.trackers or x.site == UNKNOWN_SITE:
+                    continue
+                key = x.owner or x.domain
+                entry = index.get(key)
+                if entry is None:
+                    entry = index[key] = [set(), set(), 0, 0, x.owner is not None]
+                entry[0].add(x.site)
+                entry[1].add(x.domain)
+                entry[2] += x.trackers
+                entry[3] += min(x.blocked, x.trackers)
+            self._reach = index
+        return self._reach
 
 
 @dataclass
@@ -140,7 +180,8 @@ class History:
         self.store = store
         self.trackers = trackers
         self._owner_cache: dict[str, tuple[str | None, Any]] = {}
-        self._frozen: dict[tuple[int, int], _Totals] = {}
+        self._frozen: dict[tuple[int, int], _Part] = {}
+        self._name_cache: dict[int, str] = {}
 
     # -- knowledge ------------------------------------------------------------------------
 
@@ -192,60 +233,82 @@ class History:
             "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
         return _Totals(pairs, per_day, visited)
 
-    def _totals(self, p: Period) -> _Totals:
-        """The period's totals: past days from memory (summed once), the live days fresh from the database."""
+    def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
+        totals = self._sum_days(lo, hi)
+        pairs = []
+        for (s, d), (n, t, b, f, l) in totals.pairs.items():
+            domain = names.get(d, "?")
+            owner, info = self.info(domain)
+            site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
+            pairs.append(Pair(site, domain, n, t, b, f, l, owner, info.category if info is not None else None,
+                              f"{site}\n{domain}\n{owner or ''}".lower()))
+        return _Part(pairs, totals.per_day, totals.visited, sum(x.requests for x in pairs),
+                     sum(x.trackers for x in pairs), sum(x.blocked for x in pairs))
+
+    def _names_cached(self) -> dict[int, str]:
+        # Names of ids never change; new ids appear as the person browses, deleted ones only by forgetting
+        # (which calls invalidate()). So read only the ids above the highest one known.
+        names = self._name_cache
+        top = max(names, default=0)
+        names.update(self.store.conn.execute("SELECT id, name FROM domains WHERE id > ?", (top,)))
+        return names
+
+    def _parts(self, p: Period) -> list[_Part]:
+        """The period's parts: past days summed once and kept in memory, the live days fresh from the database."""
         lo, hi = self._day_range(p)
         frozen_hi = hi - LIVE_DAYS
         with self.store.lock:
+            names = self._names_cached()
             if lo > frozen_hi:
-                return self._sum_days(lo, hi)
+                return [self._part(lo, hi, names)]
             key = (lo, frozen_hi)
             base = self._frozen.get(key)
             if base is None:
                 # A new day freezes another day: drop sums that no longer line up with today.
                 self._frozen = {k: v for k, v in self._frozen.items() if k[1] == frozen_hi}
-                base = self._frozen[key] = self._sum_days(lo, frozen_hi)
-            live = self._sum_days(frozen_hi + 1, hi)
-        pairs = dict(base.pairs)
-        for k, (n, t, b, f, l) in live.pairs.items():
-            old = pairs.get(k)
-            pairs[k] = (n, t, b, f, l) if old is None else (old[0] + n, old[1] + t, old[2] + b, old[3], l)
-        return _Totals(pairs, {**base.per_day, **live.per_day}, base.visited | live.visited)
+                base = self._frozen[key] = self._part(lo, frozen_hi, names)
+            return [base, self._part(frozen_hi + 1, hi, names)]
 
     def invalidate(self) -> None:
-        """Forget the in-memory sums (after anything deleted from ``daily``)."""
+        """Forget the in-memory sums and names (after anything was deleted)."""
         with self.store.lock:
             self._frozen.clear()
+            self._name_cache.clear()
             self._owner_cache.clear()
 
     def snapshot(self, p: Period) -> Snapshot:
         """Third-party totals per (site, domain) and per day over the period."""
-        totals = self._totals(p)
-        with self.store.lock:
-            names = self._names()
-        pairs = [
-            Pair(names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE, names.get(d, "?"), n, t, b, f, l)
-            for (s, d), (n, t, b, f, l) in totals.pairs.items()
-        ]
-        days = sorted(totals.per_day)
+        parts = self._parts(p)
+        pairs = parts[0].pairs if len(parts) == 1 else [x for part in parts for x in part.pairs]
+        per_day: dict[int, tuple[int, int]] = {}
+        visited: set[int] = set()
+        for part in parts:
+            per_day.update(part.per_day)
+            visited |= part.visited
+        days = sorted(per_day)
         first = p.first_day if p.first_day is not None else (days[0] if days else p.last_day)
         timeline = []
         for day in range(first, p.last_day + 1):
-            blocked, trackers = totals.per_day.get(day, (0, 0))
+            blocked, trackers = per_day.get(day, (0, 0))
             timeline.append((day, blocked, trackers - blocked))
         return Snapshot(
             period=p,
             pairs=pairs,
-            sites_visited=len(totals.visited),
-            third_party_requests=sum(x.requests for x in pairs),
-            tracker_requests=sum(x.trackers for x in pairs),
-            blocked=sum(x.blocked for x in pairs),
+            sites_visited=len(visited),
+            third_party_requests=sum(part.requests for part in parts),
+            tracker_requests=sum(part.trackers for part in parts),
+            blocked=sum(part.blocked for part in parts),
             timeline=timeline,
+            parts=parts,
         )
 
     def overview(self, snap: Snapshot) -> dict[str, Any]:
         """The headline figures of a period."""
-        tracker_domains = {x.domain for x in snap.pairs if x.trackers}
+        tracker_domains: set[str] = set()
+        for entry in self._reach_entries(snap).values():
+            tracker_domains |= entry[1]
+        # Trackers seen only on unknown pages are not in the reach index.
+        tracker_domains |= {x.domain for x in snap.pairs if x.site == UNKNOWN_SITE and x.trackers}
         return {
             "sites_visited": snap.sites_visited,
             "third_party_requests": snap.third_party_requests,
@@ -255,35 +318,36 @@ class History:
             "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
         }
 
+    @staticmethod
+    def _reach_entries(snap: Snapshot) -> dict[str, list]:
+        parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
+        if len(parts) == 1:
+            return parts[0].reach_index()
+        merged: dict[str, list] = {}
+        for part in parts:
+            for key, (sites, domains, n, b, known) in part.reach_index().items():
+                entry = merged.get(key)
+                if entry is None:
+                    merged[key] = [sites, domains, n, b, known]  # shared: copied before any change below
+                else:
+                    merged[key] = [entry[0] | sites, entry[1] | domains, entry[2] + n, entry[3] + b, known]
+        return merged
+
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
         """Companies (or, owner unknown, tracker domains) by how many of the person's sites they saw them on."""
-        sites: dict[str, set[str]] = defaultdict(set)
-        domains: dict[str, set[str]] = defaultdict(set)
-        requests: dict[str, int] = defaultdict(int)
-        blocked: dict[str, int] = defaultdict(int)
-        known_owner: dict[str, bool] = {}
-        for x in snap.pairs:
-            if not x.trackers or x.site == UNKNOWN_SITE:
-                continue
-            owner = self.info(x.domain)[0]
-            key = owner or x.domain
-            known_owner[key] = owner is not None
-            sites[key].add(x.site)
-            domains[key].add(x.domain)
-            requests[key] += x.trackers
-            blocked[key] += min(x.blocked, x.trackers)
-        ranked = sorted(sites, key=lambda k: (-len(sites[k]), -requests[k], k))
+        entries = self._reach_entries(snap)
+        ranked = sorted(entries, key=lambda k: (-len(entries[k][0]), -entries[k][2], k))
         if limit:
             ranked = ranked[:limit]
         return [
             {
                 "name": k,
-                "is_company": known_owner[k],
-                "sites": len(sites[k]),
+                "is_company": entries[k][4],
+                "sites": len(entries[k][0]),
                 "of_sites": snap.sites_visited,
-                "domains": sorted(domains[k]),
-                "requests": requests[k],
-                "blocked": blocked[k],
+                "domains": sorted(entries[k][1]),
+                "requests": entries[k][2],
+                "blocked": entries[k][3],
             }
             for k in ranked
         ]
@@ -294,7 +358,7 @@ class History:
         for x in snap.pairs:
             if not x.trackers:
                 continue
-            key = self.category_of(x.domain) or "unknown"
+            key = x.category or "unknown"
             entry = out.setdefault(key, {"category": key, "trackers": set(), "requests": 0, "sites": set()})
             entry["trackers"].add(x.domain)
             entry["requests"] += x.trackers
@@ -335,9 +399,7 @@ class History:
                     )
                 }
         parties = []
-        for x in snap.pairs:
-            if x.site != site:
-                continue
+        for x in merge_pairs(x for x in snap.pairs if x.site == site):
             owner, info = self.info(x.domain)
             first, last, hosts = detail.get(x.domain, (None, None, None))
             parties.append({
@@ -403,7 +465,7 @@ class History:
     def company(self, owner: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
         """A company: its domains that the person met and every site where any of them appeared."""
         snap = snap or self.snapshot(p)
-        domains = sorted({x.domain for x in snap.pairs if self.info(x.domain)[0] == owner})
+        domains = sorted({x.domain for x in snap.pairs if x.owner == owner})
         if not domains:
             return None
         sites = self._sites_of(set(domains), snap)
@@ -451,24 +513,25 @@ class History:
     def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 200) -> dict[str, Any]:
         """(site, third party) rows of the period matching a text (site, tracker or company), a category, a state."""
         q = q.strip().lower()
-        rows = []
+        found = []
         for x in snap.pairs:
-            owner, info = self.info(x.domain)
-            cat = info.category if info else None
-            if category and (cat or "unknown") != category:
+            if category and (x.category or "unknown") != category:
                 continue
-            if state == "blocked" and not x.blocked:
+            if q and q not in x.text:
                 continue
-            if state == "allowed" and x.blocked >= x.requests:
-                continue
-            if state == "trackers" and not x.trackers:
-                continue
-            if q and q not in x.site.lower() and q not in x.domain.lower() and q not in (owner or "").lower():
-                continue
-            rows.append({"site": x.site, "domain": x.domain, "owner": owner, "category": cat, "requests": x.requests,
-                         "trackers": x.trackers, "blocked": x.blocked, "first_day": x.first_day, "last_day": x.last_day})
-        rows.sort(key=lambda r: (-r["requests"], r["site"], r["domain"]))
-        return {"total": len(rows), "rows": rows[:limit], "truncated": len(rows) > limit}
+            found.append(x)
+        merged = merge_pairs(found)
+        if state == "blocked":
+            merged = [x for x in merged if x.blocked]
+        elif state == "allowed":
+            merged = [x for x in merged if x.blocked < x.requests]
+        elif state == "trackers":
+            merged = [x for x in merged if x.trackers]
+        merged.sort(key=lambda x: (-x.requests, x.site, x.domain))
+        rows = [{"site": x.site, "domain": x.domain, "owner": x.owner, "category": x.category,
+                 "requests": x.requests, "trackers": x.trackers, "blocked": x.blocked,
+                 "first_day": x.first_day, "last_day": x.last_day} for x in merged[:limit]]
+        return {"total": len(merged), "rows": rows, "truncated": len(merged) > limit}
 
     # -- the map --------------------------------------------------------------------------
 
@@ -486,7 +549,7 @@ class History:
         for x in snap.pairs:
             if x.trackers and x.site in shown:
                 reach[x.domain].add(x.site)
-                weight[(x.site, x.domain)] = x.trackers
+                weight[(x.site, x.domain)] = weight.get((x.site, x.domain), 0) + x.trackers
                 blocked[x.domain] += min(x.blocked, x.trackers)
         trackers = sorted(reach, key=lambda d: (-len(reach[d]), d))[:max_trackers]
         kept = set(trackers)
@@ -689,6 +752,21 @@ class History:
                 self.store.conn.execute(sql, params)
             self.store._bump_choices()  # the server and the browser rules pick the change up
         return len(rows)
+
+
+def merge_pairs(pairs) -> list[Pair]:
+    """One pair per (site, domain): the kept and the live part of a snapshot added together."""
+    merged: dict[tuple[str, str], Pair] = {}
+    for x in pairs:
+        key = (x.site, x.domain)
+        m = merged.get(key)
+        if m is None:
+            merged[key] = x  # shared with the cache: never modified, replaced below when it needs adding to
+        else:
+            merged[key] = Pair(x.site, x.domain, m.requests + x.requests, m.trackers + x.trackers,
+                               m.blocked + x.blocked, min(m.first_day, x.first_day), max(m.last_day, x.last_day),
+                               x.owner, x.category, x.text)
+    return list(merged.values())
 
 
 # -- checks -------------------------------------------------------------------------------

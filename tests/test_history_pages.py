@@ -1,0 +1,394 @@
+"""The history pages through Flask's test client: sign-in, 401 without it, CSRF, escaping of
+hostile names, controls, export, forget and retention as a person uses them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from companion import history as core
+from companion.classify import Verdict
+from companion.history import History, daily_disagreements
+from companion.storage import DAY_MS, RecordedEvent, now_ms
+
+from test_history import FakeTrackers
+
+PORT = 8737
+ORIGIN = f"http://127.0.0.1:{PORT}"
+PAGES = ["/", "/?p=all", "/map?p=all", "/search?p=all", "/choices", "/learn?p=all", "/data",
+         "/site/news.example?p=all", "/tracker/doubleclick.net?p=all", "/company/Google?p=all"]
+
+HOSTILE_SITE = '<script>alert("s")</script>.example'
+HOSTILE_HOST = '"><img src=x onerror=alert(1)>.evil.test'
+HOSTILE_DOMAIN = "javascript:alert(2)//x.test"
+LONG_SITE = "a" * 250 + ".example"
+UNICODE_SITE = "bücher-ünïcødé-例え.example"
+
+
+class LoopbackClient(FlaskClient):
+    """Talks to the app at its own loopback address, as the browser does (the Host check)."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", ORIGIN)
+        return super().open(*args, **kwargs)
+
+
+def verdict(site, host, domain, tracker, blocked):
+    return Verdict(
+        url=f"https://{host}/", type="script", host=host, domain=domain, page_domain=site, third_party=site != domain,
+        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
+        learns=None, filter="||x^" if tracker else None, list="test" if tracker else None, exception=False,
+        overridden_filter=None, blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
+    )
+
+
+@pytest.fixture
+def web(app, companion):
+    """The app with a history of today, owners from a small fake tracker base."""
+    now = now_ms()
+    events = []
+    plan = [
+        ("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 4),
+        ("news.example", "www.google-analytics.com", "google-analytics.com", True, False, 2),
+        ("shop.example", "www.google-analytics.com", "google-analytics.com", True, True, 3),
+        ("shop.example", "connect.facebook.net", "facebook.net", True, False, 1),
+        ("news.example", "cdn.static.example", "static.example", False, False, 2),
+        (HOSTILE_SITE, HOSTILE_HOST, HOSTILE_DOMAIN, True, False, 2),
+        (LONG_SITE, "stats.g.doubleclick.net", "doubleclick.net", True, True, 1),
+        (UNICODE_SITE, "=cmd|' /C calc'!A0", "=cmd.example", True, True, 1),
+    ]
+    for site, host, domain, tracker, blocked, n in plan:
+        events += [RecordedEvent(verdict(site, host, domain, tracker, blocked), now - i * 1000) for i in range(n)]
+    companion.store.record(events)
+    app.extensions["crumbs_history"] = History(companion.store, FakeTrackers())
+    app.test_client_class = LoopbackClient
+    return app
+
+
+@pytest.fixture
+def anon(web):
+    return web.test_client()
+
+
+@pytest.fixture
+def signed_in(web, companion):
+    client = web.test_client()
+    code = core.new_signin_code(companion.store)
+    assert client.get(f"/signin/{code}").status_code == 200
+    return client
+
+
+def csrf_of(client) -> str:
+    page = client.get("/choices").get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", PAGES + ["/data/export.json", "/data/export.csv"])
+def test_every_page_needs_the_session(anon, path):
+    response = anon.get(path)
+    assert response.status_code == 401
+    text = response.get_data(as_text=True)
+    assert "crumbs open" in text and "popup" in text
+    assert "news.example" not in text
+
+
+def test_posts_without_session_change_nothing(anon, companion):
+    response = anon.post("/choice", data={"kind": "everywhere", "tracker": "doubleclick.net", "action": "allow"})
+    assert response.status_code == 401
+    assert companion.store.list_choices()["everywhere"] == []
+    assert anon.post("/data/forget", data={"what": "everything", "confirm": "yes"}).status_code == 401
+    assert companion.store.count_requests() > 0
+
+
+def test_popup_link_signs_in_once_with_a_strict_httponly_cookie(web, companion, auth):
+    client = web.test_client()
+    assert client.post("/api/v1/history-link").status_code == 401  # behind the API token
+    link = client.post("/api/v1/history-link", headers=auth).get_json()["url"]
+    assert link.startswith(f"http://127.0.0.1:{PORT}/signin/")
+    path = link[len(ORIGIN):]
+    response = client.get(path)
+    assert response.status_code == 200
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie
+    assert 'http-equiv="refresh"' in response.get_data(as_text=True)
+    assert client.get("/").status_code == 200
+    # The code is single use: a second browser with the same link gets nothing.
+    other = web.test_client()
+    again = other.get(path)
+    assert again.status_code == 401 and "already been used" in again.get_data(as_text=True)
+    assert other.get("/").status_code == 401
+
+
+def test_session_and_code_are_stored_hashed(signed_in, companion):
+    cookie = signed_in.get_cookie("crumbs_session", domain="127.0.0.1")
+    rows = companion.store.conn.execute("SELECT id_hash FROM web_sessions").fetchall()
+    assert rows and all(cookie.value not in r[0] for r in rows)
+
+
+def test_forged_cookie_is_refused(web):
+    client = web.test_client()
+    client.set_cookie("crumbs_session", "not-a-session", domain="127.0.0.1")
+    assert client.get("/").status_code == 401
+
+
+def test_foreign_host_is_refused(signed_in):
+    assert signed_in.get("/", base_url="http://evil.example:8737").status_code == 403
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_render_with_security_headers(signed_in, path):
+    response = signed_in.get(path)
+    assert response.status_code == 200, path
+    headers = response.headers
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in headers["Content-Security-Policy"]
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store"
+    assert "Access-Control-Allow-Origin" not in headers
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html and " style=" not in html  # no inline script or style: the CSP would block them
+    assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
+
+
+def test_signout_ends_the_session(signed_in):
+    token = csrf_of(signed_in)
+    assert signed_in.post("/signout", data={"csrf": token}).status_code == 303
+    assert signed_in.get("/").status_code == 401
+
+
+# -- what a person sees -------------------------------------------------------------------
+
+
+def test_overview_shows_the_reach_line_and_chart(signed_in):
+    html = signed_in.get("/?p=today").get_data(as_text=True)
+    line = re.search(r'id="reach-line">(.*?)</p>', html, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", line)
+    assert re.sub(r"\s+", " ", text).strip() == "Google saw you on 3 of your 5 sites today."
+    assert len(re.findall(r'class="bar blocked"', html)) == 1  # today: one day, one bar pair
+    assert 'id="sites-visited">5<' in html
+
+
+def test_site_page_lists_third_parties_and_controls(signed_in):
+    html = signed_in.get("/site/news.example?p=today").get_data(as_text=True)
+    assert "doubleclick.net" in html and "google-analytics.com" in html and "static.example" in html
+    assert "Google" in html and "Block here" in html and "Allow everywhere" in html and "Trust this site" in html
+
+
+def test_tracker_and_company_pages(signed_in):
+    html = signed_in.get("/tracker/google-analytics.com?p=today").get_data(as_text=True)
+    assert "news.example" in html and "shop.example" in html and "How you use sites." in html
+    html = signed_in.get("/company/Google?p=today").get_data(as_text=True)
+    assert "doubleclick.net" in html and "google-analytics.com" in html
+    assert signed_in.get("/tracker/never-seen.example").status_code == 404
+
+
+def test_search_filters(signed_in):
+    html = signed_in.get("/search?p=today&q=shop").get_data(as_text=True)
+    assert "2 results" in html and "facebook.net" in html and "doubleclick.net" not in html
+    html = signed_in.get("/search?p=today&category=analytics").get_data(as_text=True)
+    assert "google-analytics.com" in html and "facebook.net" not in html
+
+
+def test_map_draws_sites_and_trackers(signed_in):
+    html = signed_in.get("/map?p=today").get_data(as_text=True)
+    assert html.count('class="node site"') == 5
+    assert 'data-name="doubleclick.net"' in html
+    assert html.count('class="edge"') >= 6
+    assert 'src="/static/map.js"' in html
+
+
+def test_learn_page_uses_the_persons_numbers(signed_in):
+    html = signed_in.get("/learn?p=today").get_data(as_text=True)
+    assert "Behavioural targeting" in html and "cannot" in html
+    assert "on your sites: 1 tracker" in html  # analytics: google-analytics.com
+
+
+# -- hostile names ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/?p=today", "/map?p=today", "/search?p=today", "/learn?p=today",
+                                  "/search?p=today&q=%3Cscript%3E"])
+def test_hostile_names_are_escaped(signed_in, path):
+    html = signed_in.get(path).get_data(as_text=True)
+    assert '<script>alert("s")' not in html
+    assert "<img src=x" not in html
+    assert 'href="javascript:' not in html
+    if path.startswith("/search") or path.startswith("/map"):
+        assert "&lt;script&gt;" in html or "%3Cscript%3E" in html
+
+
+def test_hostile_site_and_tracker_pages_render(signed_in):
+    from urllib.parse import quote
+
+    site = signed_in.get("/site/" + quote(HOSTILE_SITE, safe="") + "?p=today")
+    assert site.status_code == 200
+    html = site.get_data(as_text=True)
+    assert "&lt;script&gt;alert(&#34;s&#34;)&lt;/script&gt;.example" in html
+    assert "<img src=x" not in html
+    tracker = signed_in.get("/tracker/" + quote(HOSTILE_DOMAIN, safe="") + "?p=today")
+    assert tracker.status_code == 200
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;.evil.test" in tracker.get_data(as_text=True)
+    assert signed_in.get("/site/" + quote(UNICODE_SITE) + "?p=today").status_code == 200
+    assert signed_in.get("/site/" + LONG_SITE + "?p=today").status_code == 200
+
+
+# -- controls and CSRF --------------------------------------------------------------------
+
+
+def test_choice_needs_csrf_and_same_origin(signed_in, companion):
+    form = {"kind": "everywhere", "tracker": "doubleclick.net", "action": "block"}
+    assert signed_in.post("/choice", data=form).status_code == 403
+    assert signed_in.post("/choice", data={**form, "csrf": "wrong"}).status_code == 403
+    token = csrf_of(signed_in)
+    assert signed_in.post("/choice", data={**form, "csrf": token},
+                          headers={"Origin": "https://evil.example"}).status_code == 403
+    assert signed_in.post("/choice", data={**form, "csrf": token},
+                          headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert companion.store.list_choices()["everywhere"] == []
+    response = signed_in.post("/choice", data={**form, "csrf": token, "next": "/tracker/doubleclick.net"},
+                              headers={"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin"})
+    assert response.status_code == 303 and response.headers["Location"].endswith("/tracker/doubleclick.net")
+    assert companion.store.list_choices()["everywhere"][0]["action"] == "block"
+    assert companion.choices().everywhere["doubleclick.net"] == "block"
+
+
+def test_controls_set_and_undo_every_kind_of_choice(signed_in, companion):
+    token = csrf_of(signed_in)
+    post = lambda **f: signed_in.post("/choice", data={"csrf": token, **f})
+    post(kind="site_tracker", site="news.example", tracker="doubleclick.net", action="allow")
+    post(kind="trust", site="shop.example", action="day")
+    listed = companion.store.list_choices()
+    assert listed["site_tracker"][0]["action"] == "allow" and listed["trusted"][0]["until"] is not None
+    html = signed_in.get("/choices").get_data(as_text=True)
+    assert "news.example" in html and "shop.example" in html and html.count(">Undo<") == 2
+    post(kind="site_tracker", site="news.example", tracker="doubleclick.net", action="reset")
+    post(kind="trust", site="shop.example", action="revoke")
+    assert not any(companion.store.list_choices().values())
+    assert post(kind="everywhere", tracker="javascript:alert(1)", action="block").status_code == 400
+    assert post(kind="nonsense", action="block").status_code == 400
+
+
+def test_next_cannot_redirect_elsewhere(signed_in):
+    token = csrf_of(signed_in)
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        response = signed_in.post("/choice", data={"csrf": token, "kind": "everywhere", "tracker": "x.com",
+                                                   "action": "reset", "next": target})
+        assert response.headers["Location"] == "/choices"
+
+
+def test_choices_export_and_import(signed_in, companion):
+    companion.store.set_tracker("facebook.net", "block")
+    companion.store.set_trust("news.example", "always")
+    exported = signed_in.get("/choices/export.json")
+    assert "attachment" in exported.headers["Content-Disposition"]
+    data = exported.get_json()
+    companion.store.set_tracker("facebook.net", None)
+    companion.store.set_trust("news.example", None)
+    token = csrf_of(signed_in)
+    response = signed_in.post("/choices/import", data={"csrf": token, "json": json.dumps(data)})
+    assert response.status_code == 303
+    assert "2 choices imported" in signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert companion.store.choices().everywhere == {"facebook.net": "block"}
+    upload = {"csrf": token, "file": (io.BytesIO(b'{"everywhere": [{"tracker": "x.com", "action": "nope"}]}'), "c.json")}
+    refused = signed_in.post("/choices/import", data=upload, content_type="multipart/form-data")
+    assert refused.status_code == 400 and "Nothing was imported" in refused.get_data(as_text=True)
+
+
+# -- your data ----------------------------------------------------------------------------
+
+
+def test_export_json_matches_the_database(signed_in, companion):
+    response = signed_in.get("/data/export.json")
+    assert "attachment" in response.headers["Content-Disposition"]
+    doc = json.loads(response.get_data(as_text=True))
+    stored = companion.store.conn.execute("SELECT id, time, flags FROM requests ORDER BY id").fetchall()
+    assert [(r["id"], r["time"], r["flags"]) for r in doc["requests"]] == stored
+    assert {r["site"] for r in doc["requests"]} >= {HOSTILE_SITE, UNICODE_SITE, "news.example"}
+    assert sum(d["requests"] for d in doc["daily"]) == len(stored)
+
+
+def test_export_csv_neutralises_formulas(signed_in, companion):
+    rows = list(csv.DictReader(io.StringIO(signed_in.get("/data/export.csv").get_data(as_text=True))))
+    assert len(rows) == companion.store.count_requests()
+    formula = [r for r in rows if "cmd" in r["host"]]
+    assert formula and all(r["host"].startswith("'=") and r["domain"].startswith("'=") for r in formula)
+    daily = list(csv.DictReader(io.StringIO(signed_in.get("/data/export.csv?table=daily").get_data(as_text=True))))
+    assert sum(int(r["requests"]) for r in daily) == len(rows)
+
+
+def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
+    token = csrf_of(signed_in)
+    before = companion.store.count_requests()
+    ask = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "https://www.news.example/x"})
+    assert ask.status_code == 200 and "Yes, forget it" in ask.get_data(as_text=True)
+    assert companion.store.count_requests() == before  # nothing yet
+    done = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "news.example", "confirm": "yes"})
+    text = done.get_data(as_text=True)
+    assert "Deleted from the database" in text and "8 requests" in text
+    names = {n for (n,) in companion.store.conn.execute("SELECT name FROM domains UNION SELECT name FROM hosts")}
+    assert "news.example" not in names and "cdn.static.example" not in names and "static.example" not in names
+    assert companion.store.count_requests() == before - 8
+    assert daily_disagreements(companion.store) == []
+    assert signed_in.get("/site/news.example").status_code == 404
+    assert "news.example" not in signed_in.get("/?p=today").get_data(as_text=True)
+
+
+def test_forget_tracker_period_and_everything(signed_in, companion):
+    token = csrf_of(signed_in)
+    forget = lambda **f: signed_in.post("/data/forget", data={"csrf": token, "confirm": "yes", **f})
+    assert "Deleted from the database" in forget(what="tracker", tracker="facebook.net").get_data(as_text=True)
+    assert "facebook.net" not in signed_in.get("/search?p=all").get_data(as_text=True)
+    today = core.day_to_iso(now_ms() // DAY_MS)
+    assert forget(what="period", **{"from": "2026-13-01", "to": today}).status_code == 400
+    forget(what="period", **{"from": today, "to": today})
+    assert companion.store.count_requests() == 0
+    companion.store.record([RecordedEvent(verdict("a.example", "t.b.example", "b.example", True, True), now_ms())])
+    forget(what="everything")
+    for table in ("requests", "daily", "hosts", "domains", "filters"):
+        assert companion.store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
+    html = signed_in.get("/?p=all").get_data(as_text=True)
+    assert 'id="sites-visited">0<' in html
+
+
+def test_retention_setting(signed_in, companion):
+    old = now_ms() - 40 * DAY_MS
+    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True), old)])
+    token = csrf_of(signed_in)
+    assert 'value="90" selected' in signed_in.get("/data").get_data(as_text=True)
+    response = signed_in.post("/data/retention", data={"csrf": token, "days": "30"})
+    assert response.status_code == 200 and "1 request" in response.get_data(as_text=True)
+    assert companion.store.conn.execute("SELECT count(*) FROM requests WHERE time = ?", (old,)).fetchone()[0] == 0
+    # the totals are kept: old.example still counts over all time
+    assert "old.example" in signed_in.get("/search?p=all&q=old").get_data(as_text=True)
+    assert signed_in.post("/data/retention", data={"csrf": token, "days": "3"}).status_code == 400
+
+
+def test_retention_is_applied_automatically(web, companion):
+    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True),
+                                          now_ms() - 100 * DAY_MS)])
+    client = web.test_client()
+    client.get(f"/signin/{core.new_signin_code(companion.store)}")
+    client.get("/")
+    assert companion.store.conn.execute("SELECT count(*) FROM requests WHERE time < ?",
+                                        (now_ms() - 95 * DAY_MS,)).fetchone()[0] == 0
+
+
+def test_crumbs_open_prints_a_working_link(web, companion):
+    from companion.cli import main
+
+    result = CliRunner().invoke(main, ["open", "--print", "--port", str(PORT), "--data-dir", str(companion.paths.root)])
+    assert result.exit_code == 0, result.output
+    link = result.output.strip().splitlines()[0]
+    assert link.startswith(f"{ORIGIN}/signin/")
+    client = web.test_client()
+    assert client.get(link[len(ORIGIN):]).status_code == 200
+    assert client.get("/").status_code == 200
