@@ -390,55 +390,49 @@ def _file_signature(path: Path) -> str | None:
 
 # -- which lists name a host (for the history page) ------------------------------------------
 
-_HOST_FILTER_RE = re.compile(r"^\|\|([a-z0-9.-]+\.[a-z0-9-]+)(?:[\^/$]|$)", re.I)
+# One scan of each file in C (findall) rather than a regex call per line: ~0.3 s for EasyList+EasyPrivacy.
+_HOST_FILTER_RE = re.compile(r"^\|\|([a-zA-Z0-9.-]+)(?:[\^/$]|\r?$)", re.M)
 _naming_lock = threading.Lock()
 _naming_cache: dict[tuple, dict[str, tuple[str, ...]]] = {}
 
 
 def _hostname_index(paths: list[Path]) -> dict[str, tuple[str, ...]]:
     """host → names of the lists with a block filter anchored on exactly that host (``||host^…``)."""
-    built: dict[str, list[str]] = {}
+    built: dict[str, tuple[str, ...]] = {}
     for path in paths:
         name = path.stem
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        for line in text.splitlines():
-            if not line.startswith("||"):
-                continue  # exceptions (@@), comments, cosmetic and unanchored filters don't name a host
-            match = _HOST_FILTER_RE.match(line)
-            if match:
-                names = built.setdefault(match.group(1).lower(), [])
-                if name not in names:
-                    names.append(name)
-    return {host: tuple(names) for host, names in built.items()}
+        # Exceptions (@@), comments, cosmetic and unanchored filters don't match: they don't name a host.
+        for host in _HOST_FILTER_RE.findall(text):
+            host = host.lower()
+            names = built.get(host, ())
+            if name not in names and "." in host:
+                built[host] = names + (name,)
+    return built
 
 
-def lists_naming(source: "Lists | Iterable[str | Path] | Any", host: str) -> list[str]:
-    """The names of the lists in force that name ``host`` or one of its parent domains in a block
-    filter anchored on it (``||tracker.example^``, with or without options such as ``$third-party``).
-
-    This answers "which lists call this a tracker" on the history page. ``source`` is a
-    :class:`Lists` registry, a :class:`~companion.service.Companion` (its registry, or its fixed
-    ``list_paths``), or list file paths. The index is built once per set of files in force (keyed by
-    their paths, sizes and modification times) and rebuilt after a list changes.
-    """
-    if isinstance(source, Lists):
-        paths = source.paths_in_force()
-    elif getattr(source, "lists", None) is not None and isinstance(source.lists, Lists):
-        paths = source.lists.paths_in_force()
-    elif hasattr(source, "list_paths"):
-        paths = list(source.list_paths)
+def _naming_index(source: Any) -> dict[str, tuple[str, ...]]:
+    if isinstance(source, Lists) or isinstance(getattr(source, "lists", None), Lists):
+        registry = source if isinstance(source, Lists) else source.lists
+        # lists_rev moves with every change of the lists in force (local file edits included).
+        key: tuple = ("registry", str(registry.dir), registry.rev())
+        paths = None
     else:
-        paths = [Path(p) for p in source]
-    key = tuple((str(p), _file_signature(p)) for p in paths)
+        paths = list(source.list_paths) if hasattr(source, "list_paths") else [Path(p) for p in source]
+        key = tuple((str(p), _file_signature(p)) for p in paths)
     with _naming_lock:
         index = _naming_cache.get(key)
         if index is None:
-            index = _hostname_index(paths)
+            index = _hostname_index(paths if paths is not None else registry.paths_in_force())
             _naming_cache.clear()  # one set of lists is in force at a time
             _naming_cache[key] = index
+    return index
+
+
+def _names_for(index: dict[str, tuple[str, ...]], host: str) -> list[str]:
     found: list[str] = []
     labels = host.lower().rstrip(".").split(".")
     for i in range(len(labels) - 1):
@@ -446,6 +440,26 @@ def lists_naming(source: "Lists | Iterable[str | Path] | Any", host: str) -> lis
             if name not in found:
                 found.append(name)
     return found
+
+
+def lists_naming(source: Any, host: str) -> list[str]:
+    """The names of the lists in force that name ``host`` or one of its parent domains in a filter
+    anchored on it (``||tracker.example^``, with or without options such as ``$third-party``;
+    exceptions ``@@`` don't count).
+
+    This answers "which lists call this a tracker" on the history page. ``source`` is a
+    :class:`Lists` registry, a :class:`~companion.service.Companion` (its registry, or its fixed
+    ``list_paths``), or list file paths. The index is built on first use after each change of the
+    lists in force (about 0.3 s for EasyList+EasyPrivacy); a lookup then costs microseconds.
+    For many hosts at once, :func:`lists_naming_many` reads the registry's revision only once.
+    """
+    return _names_for(_naming_index(source), host)
+
+
+def lists_naming_many(source: Any, hosts: Iterable[str]) -> dict[str, list[str]]:
+    """:func:`lists_naming` for several hosts: ``{host: [list names]}``."""
+    index = _naming_index(source)
+    return {host: _names_for(index, host) for host in hosts}
 
 
 # -- the registry --------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from companion.lists import (
     check_text,
     list_checksum,
     lists_naming,
+    lists_naming_many,
     parse_expires,
     suggest_name,
 )
@@ -706,5 +707,12 @@ def test_lists_naming(subscribed, server):
     assert lists_naming(registry, "shipped-tracker.example") == ["shipped"]
     assert lists_naming(registry, "sub.shipped-tracker.example") == ["shipped"]
     assert lists_naming(registry, "example.org") == []
+    assert lists_naming_many(registry, ["x.shipped-tracker.example", "example.org"]) == {
+        "x.shipped-tracker.example": ["shipped"], "example.org": []
+    }
+    # Paths work too, and a host named by two lists gets both, in list order.
+    both = [SHARED_LISTS / "easylist.txt", SHARED_LISTS / "easyprivacy.txt"]
+    assert lists_naming(both, "x.bidswitch.net") == ["easylist", "easyprivacy"]
+    assert lists_naming(both, "www.google-analytics.com") == ["easyprivacy"]
     registry.set_enabled("easyprivacy", False)
     assert lists_naming(registry, "www.google-analytics.com") == []
