@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask.testing import FlaskClient
 
 from companion.service import Companion
 from companion.web import create_app
@@ -36,11 +37,18 @@ def app(companion: Companion):
     return create_app({"COMPANION": companion, "PORT": PORT, "DNR_MIN_INTERVAL_S": 0.0})
 
 
+class LoopbackClient(FlaskClient):
+    """Speaks to the app as the extension does: Host is the companion's own loopback address and port."""
+
+    def open(self, *args, **kwargs):
+        kwargs.setdefault("base_url", BASE)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
-    client = app.test_client()
-    client.environ_base["HTTP_HOST"] = f"127.0.0.1:{PORT}"
-    return client
+    app.test_client_class = LoopbackClient
+    return app.test_client()
 
 
 @pytest.fixture
