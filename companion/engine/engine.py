@@ -20,8 +20,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from . import cache as _cache
 from .domains import AUTHORITY_RE, split_host
-from .filters import RE2_SEARCH, Filter
-from .index import Index, IndexBuilder, _live, iter_raw
+from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
 from .patterns import TOKEN_RE, RegexRejected, compile_regex_filter
 
@@ -59,7 +58,7 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-1"
+    VERSION = "crumbs-engine-2"
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
 
@@ -262,7 +261,7 @@ class Engine:
             prefix = "@@||" if exception else "||"
             for host, list_id in index.plain.items():
                 yield prefix + host + "^", names[list_id], exception, False
-            for text, list_id, _, important in iter_raw(index.filters):
+            for text, list_id, important in index.iter_filters():
                 yield text, names[list_id], exception, important
 
     def __len__(self) -> int:
@@ -272,10 +271,6 @@ class Engine:
         """Sizes of the index parts (for the benchmark and for curiosity)."""
         out = {}
         for role, idx in (("block", self._blocks), ("exception", self._exceptions)):
-            out[f"{role}.plain_hosts"] = len(idx.plain)
-            out[f"{role}.by_host"] = sum(map(len, idx.by_host.values()))
-            out[f"{role}.by_token"] = sum(map(len, idx.by_token.values()))
-            out[f"{role}.by_domain_buckets"] = len(idx.by_domain)
-            out[f"{role}.generic"] = len(idx.generic)
-            out[f"{role}.regex"] = sum(1 for f in idx.filters if _live([f])[0].kind == RE2_SEARCH)
+            for part, n in idx.sizes().items():
+                out[f"{role}.{part}"] = n
         return out

@@ -24,7 +24,7 @@ from collections import Counter
 
 from .filters import ALWAYS, RE2_SEARCH, RE_AFTER_HOST, RE_FROM_START, Filter
 from .domains import entity_keys
-from .parser import ALL_TYPES, ParsedFilter
+from .parser import ALL_TYPES, ParsedFilter, parse_line
 from .patterns import (BAD_TOKENS, abp_to_regex, longest_literal, pattern_tokens, pick_token,
                        regex_literal, regex_tokens)
 
@@ -47,25 +47,62 @@ def _leading_host(body: str) -> str:
     return ""
 
 
-def _live(bucket) -> tuple[Filter, ...]:
-    """Filter objects for a bucket that may still hold raw tuples from the cache."""
-    return tuple(f if isinstance(f, Filter) else Filter(*f) for f in bucket)
+def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | None, list[str]]:
+    """Where a parsed filter goes and its compiled form: ("plain", host, None, []),
+    ("host", host, filter, []) or ("token", "", filter, candidate tokens). Used when building
+    and again when a filter stored in the cache is first needed."""
+    def make(kind: int, src: str | None, lit_from: str) -> Filter:
+        return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
+                      pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
+                      longest_literal(lit_from))
+
+    if pf.is_regex:
+        f = make(RE2_SEARCH, pf.body, "")
+        f.lit = regex_literal(pf.body)
+        return "token", "", f, regex_tokens(pf.body)
+    host = _leading_host(pf.body) if pf.host_anchor else ""
+    if host:
+        rest = pf.body[len(host):]
+        if rest == "^" and not pf.end_anchor:
+            plain_text = ("@@||" if pf.exception else "||") + host + "^"
+            if (pf.text == plain_text and pf.types == ALL_TYPES and not pf.party
+                    and pf.include is None and pf.exclude is None and pf.denyallow is None
+                    and not pf.important):
+                return "plain", host, None, []
+            return "host", host, make(ALWAYS, None, ""), []
+        src = abp_to_regex(rest, False, False, pf.end_anchor, rest_of_host=True)
+        return "host", host, make(RE_AFTER_HOST if src else ALWAYS, src, rest), []
+    src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
+    return ("token", "", make(RE_FROM_START if src else ALWAYS, src, pf.body),
+            pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
 
 
-def iter_raw(filters):
-    """(text, list_id, exception, important) of Filter objects or raw tuples alike."""
-    for f in filters:
-        if isinstance(f, Filter):
-            yield f.text, f.list_id, f.exception, f.important
-        else:
-            yield f[0], f[1], f[2], f[3]
+def _filter_from_text(text: str, list_id: int) -> Filter:
+    out = parse_line(text)
+    return compile_filter(out.filter, list_id)[2]  # type: ignore[arg-type]
+
+
+def _pack(buckets: dict, ids: dict[int, int]) -> tuple[str, bytes, bytes]:
+    """dict key -> tuple of filters, as (keys joined by \n, offsets, filter numbers)."""
+    offsets, flat = array("I", [0]), array("I")
+    for fs in buckets.values():
+        flat.extend(ids[id(f)] for f in fs)
+        offsets.append(len(flat))
+    return "\n".join(buckets), offsets.tobytes(), flat.tobytes()
+
+
+def _unpack(packed) -> tuple[dict, array, array]:
+    keys, offsets, flat = packed
+    return (dict(zip(keys.split("\n"), range(len(offsets) // 4 - 1))) if keys else {},
+            array("I", offsets), array("I", flat))
 
 
 class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache")
+                 "filters", "_host_cache", "_page_cache", "_packed", "_texts", "_list_ids",
+                 "_flags", "_made", "_csr")
 
     def __init__(self) -> None:
         self.plain: dict[str, int] = {}
@@ -77,40 +114,82 @@ class Index:
         self.filters: tuple[Filter, ...] = ()  # every non-plain filter, in list order
         self._host_cache: dict = {}
         self._page_cache: dict = {}
+        self._packed = None  # the cache state this index was loaded from, if any
 
     def __getstate__(self):
-        # Filters are stored as raw tuples (shared, so each is written once) and turned back into
-        # Filter objects bucket by bucket when a request first needs them (see _live).
-        memo: dict[int, tuple] = {}
-
-        def raw(fs):
-            out = []
-            for f in fs:
-                r = memo.get(id(f))
-                if r is None:
-                    r = memo[id(f)] = f.raw() if isinstance(f, Filter) else f
-                out.append(r)
-            return tuple(out)
-
-        # The ~90,000 plain hostnames travel as one string and one array of list ids: splitting a
-        # string and zipping it into a dict runs in C, unpickling 90,000 small strings does not.
+        # A compact layout that unpickles in a few milliseconds: plain hostnames as one string and
+        # an array of list ids; every other filter as its text (one string for all) plus list id
+        # and flags; each bucket dict as its keys (one string) and arrays of filter numbers. Filter
+        # objects are rebuilt from their text only when a request first needs their bucket.
+        if self._packed is not None:
+            return self._packed
+        ids = {id(f): i for i, f in enumerate(self.filters)}
         plain = ("\n".join(self.plain), array("H", self.plain.values()).tobytes())
-        return (plain, {k: raw(v) for k, v in self.by_host.items()},
-                {k: raw(v) for k, v in self.by_token.items()},
-                {k: raw(v) for k, v in self.by_domain.items()}, raw(self.generic),
-                self.entity_domains, raw(self.filters))
+        texts = "\n".join(f.text for f in self.filters)
+        list_ids = array("H", (f.list_id for f in self.filters)).tobytes()
+        flags = bytes(f.important for f in self.filters)
+        return (plain, texts, list_ids, flags, _pack(self.by_host, ids), _pack(self.by_token, ids),
+                _pack(self.by_domain, ids), array("I", (ids[id(f)] for f in self.generic)).tobytes(),
+                self.entity_domains)
 
     def __setstate__(self, state) -> None:
-        (plain, self.by_host, self.by_token, self.by_domain, generic,
-         self.entity_domains, self.filters) = state
+        self._packed = state
+        (plain, texts, list_ids, flags, by_host, by_token, by_domain, generic,
+         self.entity_domains) = state
         hosts, ids = plain
         self.plain = dict(zip(hosts.split("\n"), array("H", ids))) if hosts else {}
-        self.generic = _live(generic)
+        self._texts = texts.split("\n") if texts else []
+        self._list_ids = array("H", list_ids)
+        self._flags = flags
+        self._made: dict[int, Filter] = {}
+        self.by_host, ho, hf = _unpack(by_host)
+        self.by_token, to, tf = _unpack(by_token)
+        self.by_domain, do, df = _unpack(by_domain)
+        self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
+                     id(self.by_domain): (do, df)}
+        self.generic = tuple(self._made_filter(i) for i in array("I", generic))
+        self.filters = ()
         self._host_cache = {}
         self._page_cache = {}
 
+    def _made_filter(self, i: int) -> Filter:
+        f = self._made.get(i)
+        if f is None:
+            f = self._made[i] = _filter_from_text(self._texts[i], self._list_ids[i])
+        return f
+
+    def _bucket(self, d: dict, key: str) -> tuple[Filter, ...]:
+        """Materialise a bucket of a cache-loaded index (its value is still a bucket number)."""
+        offsets, flat = self._csr[id(d)]
+        b = d[key]
+        fs = d[key] = tuple(self._made_filter(i) for i in flat[offsets[b]:offsets[b + 1]])
+        return fs
+
+    def iter_filters(self):
+        """(text, list_id, important) of every non-plain filter, in list order."""
+        if self._packed is None:
+            for f in self.filters:
+                yield f.text, f.list_id, f.important
+        else:
+            for text, list_id, flag in zip(self._texts, self._list_ids, self._flags):
+                yield text, list_id, bool(flag)
+
+    def sizes(self) -> dict[str, int]:
+        """How many filters each part of the index holds."""
+        def count(d: dict) -> int:
+            if self._packed is None or not d:
+                return sum(len(v) if type(v) is not int else 0 for v in d.values())
+            offsets, _ = self._csr[id(d)]
+            return offsets[-1]
+        return {"plain_hosts": len(self.plain), "by_host": count(self.by_host),
+                "by_token": count(self.by_token), "by_domain_keys": len(self.by_domain),
+                "generic": len(self.generic)}
+
+    def nonplain_count(self) -> int:
+        return len(self.filters) if self._packed is None else len(self._texts)
+
     def __len__(self) -> int:
-        return len(self.plain) + len(self.filters)
+        return len(self.plain) + self.nonplain_count()
 
     def host_candidates(self, host: str):
         """What the hostname parts of the index hold for `host`: the str hostname of a `plain`
@@ -130,8 +209,8 @@ class Index:
                 break
             bucket = by_host.get(h)
             if bucket is not None:
-                if bucket and type(bucket[0]) is tuple:
-                    bucket = by_host[h] = _live(bucket)
+                if type(bucket) is int:
+                    bucket = self._bucket(by_host, h)
                 found.extend(bucket)
             i = h.find(".")
             if i < 0:
@@ -155,9 +234,9 @@ class Index:
             h = page_host
             while True:
                 bucket = by_domain.get(h)
-                if bucket:
-                    if type(bucket[0]) is tuple:
-                        bucket = by_domain[h] = _live(bucket)
+                if bucket is not None:
+                    if type(bucket) is int:
+                        bucket = self._bucket(by_domain, h)
                     found.extend(bucket)
                 i = h.find(".")
                 if i < 0:
@@ -166,9 +245,9 @@ class Index:
             if self.entity_domains:
                 for key in entity_keys(page_host):
                     bucket = by_domain.get(key)
-                    if bucket:
-                        if type(bucket[0]) is tuple:
-                            bucket = by_domain[key] = _live(bucket)
+                    if bucket is not None:
+                        if type(bucket) is int:
+                            bucket = self._bucket(by_domain, key)
                         found.extend(bucket)
         res = tuple(dict.fromkeys(found))  # a filter may name two parents of the same page
         if len(cache) > _CACHE_MAX:
@@ -192,8 +271,8 @@ class Index:
         # One C-level set intersection instead of a dict lookup per URL token in Python.
         for tok in by_token.keys() & tokens:
             bucket = by_token[tok]
-            if type(bucket[0]) is tuple:  # first use since loaded from the cache
-                bucket = by_token[tok] = _live(bucket)
+            if type(bucket) is int:  # first use since loaded from the cache
+                bucket = self._bucket(by_token, tok)
             for f in bucket:
                 if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                     return f
@@ -221,39 +300,15 @@ class IndexBuilder:
 
     def add(self, pf: ParsedFilter, list_id: int) -> None:
         """Place one parsed filter (regex filters must have been checked by the caller)."""
-        text = pf.text
-        if pf.is_regex:
-            f = self._make(pf, list_id, RE2_SEARCH, pf.body)
-            f.lit = regex_literal(pf.body)
-            self._pending.append((f, regex_tokens(pf.body)))
+        where, host, f, tokens = compile_filter(pf, list_id)
+        if where == "plain":
+            self.index.plain.setdefault(host, list_id)
             return
-        host = _leading_host(pf.body) if pf.host_anchor else ""
-        if host:
-            rest = pf.body[len(host):]
-            if rest == "^" and not pf.end_anchor:
-                plain_text = ("@@||" if pf.exception else "||") + host + "^"
-                if (text == plain_text and pf.types == ALL_TYPES and not pf.party
-                        and pf.include is None and pf.exclude is None and pf.denyallow is None
-                        and not pf.important):
-                    self.index.plain.setdefault(host, list_id)
-                    return
-                f = self._make(pf, list_id, ALWAYS, None)
-            else:
-                src = abp_to_regex(rest, False, False, pf.end_anchor, rest_of_host=True)
-                f = self._make(pf, list_id, RE_AFTER_HOST if src else ALWAYS, src, rest)
-            self._by_host.setdefault(host, []).append(f)
-            return
-        src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
-        f = self._make(pf, list_id, RE_FROM_START if src else ALWAYS, src, pf.body)
-        self._pending.append((f, pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor,
-                                                pf.end_anchor)))
-
-    def _make(self, pf: ParsedFilter, list_id: int, kind: int, src: str | None,
-              lit_from: str = "") -> Filter:
-        f = Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party, pf.include,
-                   pf.exclude, pf.denyallow, pf.match_case, kind, src, longest_literal(lit_from))
         self._all.append(f)
-        return f
+        if where == "host":
+            self._by_host.setdefault(host, []).append(f)
+        else:
+            self._pending.append((f, tokens))
 
     def build(self) -> Index:
         """Choose each pending filter's token and freeze the buckets into tuples."""
