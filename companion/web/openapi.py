@@ -74,6 +74,7 @@ def _action(values: list[str], key: str = "action") -> dict[str, Any]:
 def openapi_document(port: int) -> dict[str, Any]:
     site = {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}
     tracker = {"name": "tracker", "in": "path", "required": True, "schema": {"type": "string"}}
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -136,6 +137,32 @@ def openapi_document(port: int) -> dict[str, Any]:
                            _action(["hour", "day", "always"], "duration")),
                 "delete": _op("Stop trusting a site.", _CHANGED),
             },
+            "/history-link": {"post": _op(
+                "A one-time link that opens the history page signed in (for the extension's popup).",
+                {"type": "object", "properties": {"url": {"type": "string"}}})},
+            "/lists": {
+                "get": _op("Every filter list: source, enabled, filters used/skipped/rejected, updated, expiry, "
+                           "last error.", {"type": "object", "properties": {"lists": {"type": "array"}}}),
+                "post": _op("Subscribe to a list: a known name (easylist, easyprivacy) or an http(s) URL; "
+                            "downloads it now.", {"type": "object"},
+                            {"type": "object", "required": ["source"], "properties": {
+                                "source": {"type": "string"}, "name": {"type": "string"}}},
+                            errors=(400, 401, 403, 409, 502)),
+            },
+            "/lists/update": {"post": _op("Update every list now (conditional requests; force=true ignores "
+                                          "freshness).", {"type": "object"},
+                                          {"type": "object", "properties": {"force": {"type": "boolean"}}})},
+            "/lists/{name}": {
+                "parameters": [name],
+                "get": _op("One list.", {"type": "object"}, errors=(401, 403, 404)),
+                "put": _op("Enable or disable a list.", {"type": "object"},
+                           {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}},
+                           errors=(400, 401, 403, 404)),
+                "delete": _op("Remove a list (shipped lists can only be disabled).", {"type": "object"},
+                              errors=(400, 401, 403, 404)),
+            },
+            "/lists/{name}/update": {"parameters": [name], "post": _op("Update one list now.", {"type": "object"},
+                                                                       errors=(400, 401, 403, 404))},
             "/settings": {
                 "get": _op("Settings.", {"type": "object", "properties": {"report_only": {"type": "boolean"}}}),
                 "put": _op("Change settings.", _CHANGED, {"type": "object", "properties": {
