@@ -1,0 +1,188 @@
+"""The tracker knowledge base: who owns a domain, what kind of tracker it is, what it can learn.
+
+It reads ``rules/trackers.json`` (shipped defaults, written for Crumbs) which has three parts:
+``categories`` (label and a plain-language note on what that kind of tracker learns),
+``companies`` (a homepage and every registrable domain the company owns, so that a site's own
+CDN counts as "same owner") and ``trackers`` (registrable domains or more specific hostnames
+mapped to owner, category and a one-line description).
+
+Lookups are pure dictionary work on the hostname's suffixes, longest first, so that
+``analytics.google.com`` can say something different from ``google.com``. No Flask, no network.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+RULES_DIR: Path = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerInfo:
+    """What Crumbs knows about one tracker entry (the longest suffix of a host that is listed)."""
+
+    domain: str
+    owner: str
+    category: str
+    category_label: str
+    description: str
+    learns: str
+
+
+def _normalise(host: str) -> str:
+    # Hosts arrive from URLs and user input: case, a trailing root dot and a port must not matter.
+    host = (host or "").strip().lower().rstrip(".")
+    if host.startswith("[") or host.count(":") > 1:  # IPv6 literal: never a listed name
+        return host
+    return host.split(":", 1)[0]
+
+
+def _suffixes(host: str):
+    """``a.b.example.com`` → ``a.b.example.com``, ``b.example.com``, ``example.com``, ``com`` (longest first)."""
+    while host:
+        yield host
+        dot = host.find(".")
+        if dot < 0:
+            return
+        host = host[dot + 1:]
+
+
+class TrackerDB:
+    """Owners, categories and descriptions of known trackers, loaded from a ``trackers.json`` file."""
+
+    def __init__(self, data: dict[str, Any], source: str = "<data>") -> None:
+        self.source = source
+        self._categories: dict[str, dict] = {}
+        self._companies: dict[str, dict] = {}
+        self._trackers: dict[str, TrackerInfo] = {}
+        self._owner_by_domain: dict[str, str] = {}
+        self._validate_and_index(data)
+
+    # -- loading -------------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "TrackerDB":
+        """Load and validate a knowledge-base file (default: the shipped ``rules/trackers.json``).
+
+        Cached per resolved path and modification time: every caller shares one read-only instance,
+        and an edited file is read again.
+        """
+        resolved = Path(path or DEFAULT_PATH).resolve()
+        try:
+            mtime = resolved.stat().st_mtime_ns
+        except OSError as exc:
+            raise ValueError(f"{resolved}: cannot read the tracker knowledge base ({exc.strerror})") from None
+        return _load_cached(str(resolved), mtime)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrackerDB":
+        """Load without the cache (tests, tools that edit the file)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the tracker knowledge base ({exc.strerror})") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        return cls(data, source=str(path))
+
+    def _fail(self, message: str) -> None:
+        raise ValueError(f"{self.source}: {message}")
+
+    def _validate_and_index(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            self._fail("the top level must be an object with categories, companies and trackers")
+        for part in ("categories", "companies", "trackers"):
+            if not isinstance(data.get(part), dict):
+                self._fail(f"missing or malformed '{part}' (expected an object)")
+
+        for key, cat in data["categories"].items():
+            if not isinstance(cat, dict) or not all(isinstance(cat.get(f), str) and cat.get(f) for f in ("label", "learns")):
+                self._fail(f"category '{key}' needs a non-empty 'label' and 'learns'")
+            self._categories[key] = {"label": cat["label"], "learns": cat["learns"]}
+
+        for name, company in data["companies"].items():
+            domains = company.get("domains") if isinstance(company, dict) else None
+            if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
+                self._fail(f"company '{name}' needs a 'domains' list of domain names")
+            self._companies[name] = {"url": company.get("url", ""), "domains": [d.lower() for d in domains]}
+            for domain in self._companies[name]["domains"]:
+                other = self._owner_by_domain.setdefault(domain, name)
+                if other != name:
+                    self._fail(f"domain '{domain}' is listed under two companies: '{other}' and '{name}'")
+
+        for key, entry in data["trackers"].items():
+            if not isinstance(entry, dict):
+                self._fail(f"tracker '{key}' must be an object with owner, category and description")
+            owner, category, description = entry.get("owner"), entry.get("category"), entry.get("description")
+            if owner not in self._companies:
+                self._fail(f"tracker '{key}': owner '{owner}' is not in companies")
+            if category not in self._categories:
+                self._fail(f"tracker '{key}': category '{category}' is not in categories")
+            if not isinstance(description, str) or not description.strip():
+                self._fail(f"tracker '{key}': description is empty")
+            domain = _normalise(key)
+            cat = self._categories[category]
+            self._trackers[domain] = TrackerInfo(domain, owner, category, cat["label"], description, cat["learns"])
+            # A tracker's own registrable domain belongs to its owner unless a company claims it.
+            self._owner_by_domain.setdefault(domain, owner)
+
+    # -- queries -------------------------------------------------------------------------------------
+    def lookup(self, host: str) -> TrackerInfo | None:
+        """The entry for the longest listed suffix of ``host`` (``www.google-analytics.com`` →
+        ``google-analytics.com``), or None when nothing about it is known."""
+        for suffix in _suffixes(_normalise(host)):
+            info = self._trackers.get(suffix)
+            if info is not None:
+                return info
+        return None
+
+    def owner_of(self, domain: str) -> str | None:
+        """The company that owns ``domain`` (a registrable domain; a longer host also works), or None."""
+        for suffix in _suffixes(_normalise(domain)):
+            owner = self._owner_by_domain.get(suffix)
+            if owner is not None:
+                return owner
+        return None
+
+    def same_owner(self, a: str, b: str) -> bool:
+        """True when two different domains belong to the same known company (a site and its own CDN)."""
+        a, b = _normalise(a), _normalise(b)
+        if not a or not b or a == b:
+            return False
+        owner = self.owner_of(a)
+        return owner is not None and owner == self.owner_of(b)
+
+    @property
+    def categories(self) -> dict[str, dict]:
+        """Category key → ``{"label", "learns"}`` (a copy: callers may not change the knowledge base)."""
+        return {key: dict(value) for key, value in self._categories.items()}
+
+    @property
+    def companies(self) -> dict[str, dict]:
+        """Company name → ``{"url", "domains"}`` (a copy)."""
+        return {name: {"url": c["url"], "domains": list(c["domains"])} for name, c in self._companies.items()}
+
+    def domains_of(self, owner: str) -> list[str]:
+        """Every registrable domain known to belong to ``owner`` (empty for an unknown company)."""
+        company = self._companies.get(owner)
+        if company is None:
+            return []
+        extra = [d for d, o in self._owner_by_domain.items() if o == owner and d not in company["domains"]]
+        return list(company["domains"]) + sorted(extra)
+
+    def tracker_domains(self) -> list[str]:
+        """Every listed tracker key (domain or hostname)."""
+        return list(self._trackers)
+
+    def __len__(self) -> int:
+        return len(self._trackers)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime_ns: int) -> TrackerDB:
+    return TrackerDB.from_file(path)

@@ -1,0 +1,118 @@
+"""The shipped rules: the list parses everywhere without rejected lines, covers the common trackers,
+and agrees with the knowledge base (every tracker in the list has an owner, category and description)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import adblock
+import pytest
+
+from companion.engine import Engine
+from companion.trackerdb import RULES_DIR, TrackerDB
+
+LIST = RULES_DIR / "crumbs-trackers.txt"
+NEWS = "https://www.lanacion.com.ar/politica/nota/"
+
+
+def network_lines(path: Path = LIST) -> list[str]:
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line and not line.startswith("!") and not line.startswith("["):
+            lines.append(line)
+    return lines
+
+
+def listed_hosts() -> set[str]:
+    """Hosts blocked outright by a plain `||host^` line."""
+    return {m.group(1) for line in network_lines() if (m := re.fullmatch(r"\|\|([a-z0-9.-]+)\^", line))}
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return Engine.from_files([LIST])
+
+
+@pytest.fixture(scope="module")
+def db() -> TrackerDB:
+    return TrackerDB.load()
+
+
+def test_header_names_the_list_and_its_licence():
+    head = LIST.read_text(encoding="utf-8").splitlines()[:8]
+    assert head[0] == "[Adblock Plus 2.0]"
+    for field in ("! Title: Crumbs trackers", "! Expires:", "! Homepage:", "! Licence:"):
+        assert any(line.startswith(field) for line in head), field
+
+
+def test_every_line_is_a_network_filter_without_duplicates():
+    lines = network_lines()
+    assert len(lines) == len(set(lines)), "duplicate filters"
+    assert not [line for line in lines if "##" in line or "#@#" in line], "cosmetic filters do not belong here"
+
+
+def test_adblock_rust_accepts_every_line():
+    filter_set = adblock.FilterSet(debug=True)
+    filter_set.add_filter_list(LIST.read_text(encoding="utf-8"))
+    reference = adblock.Engine(filter_set, optimize=False)
+    rejected = [line for line in network_lines() if not reference.filter_exists(line)]
+    assert rejected == []
+
+
+def test_crumbs_engine_accepts_every_line(engine):
+    stats = engine.stats["crumbs-trackers"]
+    assert stats.rejected == 0 and stats.inactive == 0
+    assert stats.used == len(network_lines())
+
+
+@pytest.mark.parametrize("url, page, kind", [
+    ("https://www.google-analytics.com/g/collect?v=2&tid=G-X", NEWS, "xmlhttprequest"),
+    ("https://securepubads.g.doubleclick.net/tag/js/gpt.js", NEWS, "script"),
+    ("https://connect.facebook.net/en_US/fbevents.js", NEWS, "script"),
+    ("https://www.facebook.com/tr/?id=1&ev=PageView", NEWS, "image"),
+    ("https://www.google.com/pagead/1p-user-list/123/?random=1", NEWS, "image"),
+    ("https://www.google.com.ar/ads/ga-audiences?v=1", NEWS, "image"),
+    ("https://bat.bing.com/bat.js", NEWS, "script"),
+    ("https://www.clarity.ms/tag/abc", NEWS, "script"),
+    ("https://analytics.tiktok.com/i18n/pixel/events.js", NEWS, "script"),
+    ("https://static.hotjar.com/c/hotjar-1.js", NEWS, "script"),
+    ("https://sb.scorecardresearch.com/b?c1=2", NEWS, "image"),
+    ("https://px.ads.linkedin.com/collect?pid=1", NEWS, "image"),
+    ("https://www.youtube.com/generate_204?x", NEWS, "image"),
+])
+def test_common_trackers_are_flagged(engine, url, page, kind):
+    match = engine.match(url, page, kind)
+    assert match is not None and match.blocked, url
+
+
+@pytest.mark.parametrize("url, kind", [
+    ("https://fonts.googleapis.com/css2?family=Roboto", "stylesheet"),
+    ("https://www.youtube.com/iframe_api", "script"),
+    ("https://www.google.com/recaptcha/api.js", "script"),
+    ("https://connect.facebook.net/es_LA/sdk.js", "script"),
+    ("https://cdn.jsdelivr.net/npm/jquery@3/dist/jquery.min.js", "script"),
+    ("https://accounts.google.com/gsi/client", "script"),
+    ("https://www.lanacion.com.ar/pf/resources/app.js", "script"),
+])
+def test_needed_content_on_mixed_domains_is_not_flagged(engine, url, kind):
+    match = engine.match(url, NEWS, kind)
+    assert match is None or not match.blocked, url
+
+
+def test_at_least_300_tracker_domains_are_in_both_the_list_and_the_knowledge_base(db):
+    both = {host for host in listed_hosts() if db.lookup(host) is not None}
+    assert len(both) >= 300, len(both)
+
+
+def test_every_host_the_list_blocks_is_explained(db):
+    unexplained = sorted(host for host in listed_hosts() if db.lookup(host) is None)
+    assert unexplained == []
+
+
+def test_google_analytics_from_a_news_site_is_google_analytics(engine, db):
+    url = "https://www.google-analytics.com/analytics.js"
+    assert engine.match(url, NEWS, "script").blocked
+    info = db.lookup("www.google-analytics.com")
+    assert (info.owner, info.category) == ("Google", "analytics")
