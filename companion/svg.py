@@ -75,7 +75,7 @@ def graph(data: dict[str, Any], size: int = 1000) -> Markup:
     edges), so sites that feed the same companies end up side by side. Each node links to its page.
     """
     cx = cy = size / 2
-    r_tracker, r_site = size * 0.25, size * 0.40
+    r_tracker, r_site = size * 0.2, size * 0.33  # room outside the ring for 28-character labels
     trackers = sorted(data["trackers"], key=lambda t: ((t["owner"] or t["name"]).lower(), -t["sites"], t["name"]))
     n_t = max(len(trackers), 1)
     t_angle = {t["name"]: 2 * math.pi * i / n_t for i, t in enumerate(trackers)}
