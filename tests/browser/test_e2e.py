@@ -240,3 +240,22 @@ def test_a_web_page_cannot_read_the_companion_or_pair_itself(browser, companion)
     assert browser.ev("chrome.storage.local.get(['companion', 'token'])") == {
         "companion": companion.base, "token": companion.token}
     wait_for(lambda: browser.status() == "ok", what="paired status")
+
+
+def test_the_popup_opens_the_history_page_signed_in(browser, companion):
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    tab = browser.tab_id("http://news.example/*")
+    recorded(companion, "news.example", TRACKER_DOMAINS.values())
+    popup = browser.popup(tab)
+    # Everything the popup shows came in as text: no markup from the companion's data.
+    assert popup.locator("#third-parties li").count() >= 4
+    assert popup.locator("#third-parties script, #third-parties img").count() == 0
+    with browser.ctx.expect_page() as opened:
+        popup.click("#history")
+    history = opened.value
+    assert history.url.startswith(f"{companion.base}/signin/")
+    # The one-time sign-in page moves on to the history itself, signed in.
+    history.wait_for_url(lambda url: url.startswith(companion.base) and "/signin/" not in url, timeout=10_000)
+    history.wait_for_load_state()
+    assert "blocked" in history.locator("body").text_content()  # the history itself, not a sign-in refusal
