@@ -19,10 +19,24 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from . import cache as _cache
-from .domains import AUTHORITY_RE, split_host
+from .domains import AUTHORITY_RE, _split_cache, split_host
 from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
 from .patterns import TOKEN_RE, RegexRejected, compile_regex_filter
+
+
+_AUTHORITY_MATCH = AUTHORITY_RE.match
+_SPLIT_CACHE = _split_cache
+_PAGE_HOSTS: dict[str, str] = {}  # source URL -> page hostname: a page makes many requests
+
+
+def _page_host(source_url: str) -> str:
+    m = _AUTHORITY_MATCH(source_url.lower())
+    host = m.group(1) if m else ""
+    if len(_PAGE_HOSTS) > 5000:
+        _PAGE_HOSTS.clear()
+    _PAGE_HOSTS[source_url] = host
+    return host
 
 
 class Match(NamedTuple):
@@ -175,26 +189,37 @@ class Engine:
     def match(self, url: str, source_url: str | None, request_type: str) -> Match | None:
         """Decide one request. `request_type` uses the webRequest names (main_frame, script...)."""
         lurl = url.lower()
-        m = AUTHORITY_RE.match(lurl)
+        m = _AUTHORITY_MATCH(lurl)
         if m is None:
             return None  # not a URL with a host: nothing to decide
         host = m.group(1)
         host_end = m.end(1)
         tbit = REQUEST_TYPES.get(request_type, OTHER)
         if source_url:
-            pm = AUTHORITY_RE.match(source_url.lower())
-            page_host = pm.group(1) if pm else ""
+            page_host = _PAGE_HOSTS.get(source_url)
+            if page_host is None:
+                page_host = _page_host(source_url)
+            sc = _SPLIT_CACHE
+            reg = sc.get(host) or split_host(host)
+            preg = sc.get(page_host) or split_host(page_host)
+            third = reg[0] != preg[0] if page_host else True
         else:
             page_host = ""
-        if page_host:
-            third = split_host(host)[0] != split_host(page_host)[0]
-        else:
             third = True
-        tokens = TOKEN_RE.findall(lurl)
-        block = self._blocks.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
+        blocks = self._blocks
+        tokens = None
+        block = blocks.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if block is None:
-            return None
-        exc = self._exceptions.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            tokens = TOKEN_RE.findall(lurl)
+            block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            if block is None:
+                return None
+        excs = self._exceptions
+        exc = excs.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
+        if exc is None:
+            if tokens is None and len(excs.by_token) > 32:
+                tokens = TOKEN_RE.findall(lurl)
+            exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
         btext, blist, bimportant = self._describe(block)
         if bimportant:
             if exc is None:
@@ -204,6 +229,8 @@ class Engine:
         if exc is None:
             return self._hit(block, btext, blist, False)
         etext, elist, _ = self._describe(exc)
+        if tokens is None:
+            tokens = TOKEN_RE.findall(lurl)
         imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
         if imp is not None:
             itext, ilist, _ = self._describe(imp)

@@ -255,10 +255,10 @@ class Index:
         cache[page_host] = res
         return res
 
-    def find(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
-             third: bool, tokens: list[str]):
-        """First filter that applies to the request: a Filter, a str hostname for a `plain` hit,
-        or None. The cheap `lit in lurl` test runs before the full test of each candidate."""
+    def find_by_host(self, lurl: str, url: str, host: str, host_end: int, page_host: str,
+                     tbit: int, third: bool):
+        """First filter found through the request's hostname: a Filter, the str hostname of a
+        `plain` hit, or None. Cheap: one memoised dict lookup, then the candidates' `lit` test."""
         cands = self._host_cache.get(host)
         if cands is None:
             cands = self.host_candidates(host)
@@ -267,9 +267,16 @@ class Index:
         for f in cands:
             if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                 return f
+        return None
+
+    def find_rest(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
+                  third: bool, tokens: list[str]):
+        """First filter found through the URL's tokens, the page's domain, or the generic list.
+        `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
+        bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
         by_token = self.by_token
         # One C-level set intersection instead of a dict lookup per URL token in Python.
-        for tok in by_token.keys() & tokens:
+        for tok in (by_token.keys() & tokens) if tokens is not None else list(by_token):
             bucket = by_token[tok]
             if type(bucket) is int:  # first use since loaded from the cache
                 bucket = self._bucket(by_token, tok)
@@ -287,6 +294,14 @@ class Index:
             if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                 return f
         return None
+
+    def find(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
+             third: bool, tokens: list[str]):
+        """First filter that applies to the request (a Filter, a str plain hostname, or None)."""
+        found = self.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
+        if found is None:
+            found = self.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+        return found
 
 
 class IndexBuilder:
