@@ -309,3 +309,33 @@ def test_signin_codes_are_single_use_and_hashed(store):
     assert core.session_csrf(store, session) is None
     expired = core.new_signin_code(store, ttl_ms=-1)
     assert core.redeem_signin_code(store, expired) is None
+
+
+def test_kept_sums_follow_new_events_and_forgetting(h, store):
+    """Past days are summed once and kept in memory; live days and deletions must still show."""
+    before = h.overview(h.snapshot(period("all", NOW)))
+    assert h._frozen  # the past days are now kept
+    store.record([RecordedEvent(verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
+    after = h.overview(h.snapshot(period("all", NOW)))
+    assert after["third_party_requests"] == before["third_party_requests"] + 1
+    h.forget_site("old.example")  # 20 days ago: inside the kept sums
+    assert h.overview(h.snapshot(period("all", NOW)))["sites_visited"] == after["sites_visited"] - 1
+    merged = {(r["site"], r["domain"]): r for r in h.search(h.snapshot(period("all", NOW)), q="blog")["rows"]}
+    assert merged[("blog.example", "doubleclick.net")]["requests"] == 7  # kept 6 + live 1, one row
+
+
+def test_map_keeps_the_busiest_200_sites_and_draws_them(tmp_path):
+    from companion import svg
+
+    store = Store(tmp_path / "m.sqlite3")
+    events = [RecordedEvent(verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
+                            NOW - j * 1000) for i in range(260) for j in range(1 + i % 5)]
+    store.record(events)
+    h = History(store, FakeTrackers())
+    g = h.graph(h.snapshot(period("all", NOW)))
+    # The 52 sites with a single request (i % 5 == 0) are left out, and with them the 6 trackers seen only there.
+    assert len(g["sites"]) == 200 and len(g["trackers"]) == 24
+    drawing = str(svg.graph(g))
+    assert drawing.count('class="node site"') == 200 and drawing.count('class="edge"') == len(g["edges"])
+    assert all(s["weight"] >= 2 for s in g["sites"])  # the busiest: sites with one request are the ones left out
+    store.close()
