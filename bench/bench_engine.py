@@ -205,7 +205,8 @@ def run(quick: bool) -> None:
           f"adblockparser on {len(abp_sample)}"
           f"{' with only the first 10k filters' if quick else ''}; lists: EasyList + EasyPrivacy"
           f"{'; memory is measured in full runs only' if quick else ''}")
-    hdr = f"{'engine':<22}{'build s':>9}{'cache ms':>10}{'mem MB':>9}{'median us':>11}{'p99 us':>9}{'max us':>10}{'req/s':>10}{'agree':>9}"
+    hdr = (f"{'engine':<20}{'build s':>9}{'cache ms':>10}{'mem MB':>8}{'median us':>12}{'p99 us':>12}"
+           f"{'max us':>12}{'req/s':>10}{'agree':>9}")
     print(hdr)
     print("-" * len(hdr))
 
@@ -213,8 +214,8 @@ def run(quick: bool) -> None:
         med, p99, mx, rps = _stats(times)
         load_s = f"{load * 1000:.0f}" if load == load else "n/a"
         mem_s = f"{mem:.0f}" if mem == mem else "n/a"
-        print(f"{name:<22}{build:>9.2f}{load_s:>10}{mem_s:>9}{med:>11.1f}{p99:>9.1f}{mx:>10.0f}{rps:>10.0f}"
-              f"{100 * agreement / n:>8.2f}%")
+        print(f"{name:<20}{build:>9.2f}{load_s:>10}{mem_s:>8}{med:>12.1f}{p99:>12.1f}{mx:>12.0f}"
+              f"{rps:>10.1f}{100 * agreement / n:>8.2f}%")
         return med, p99
 
     om, op = row("crumbs engine", ours_build, ours_load, ours_mem, t_ours, agree, len(requests))

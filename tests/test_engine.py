@@ -364,3 +364,18 @@ def test_list_stats_fields():
     st = eng("||a.example^").stats["t"]
     assert isinstance(st, ListStats)
     assert (st.used, st.skipped, st.rejected, st.cosmetic, st.inactive) == (1, 0, 0, 0, 0)
+
+
+def test_private_suffixes_count_as_public_for_party():
+    # As in browsers' notion of site and in adblock-rust: a.blogspot.com and b.blogspot.com are
+    # different sites.
+    e = eng("||blogspot.com^$third-party")
+    assert blocked(e, "https://a.blogspot.com/x", "https://b.blogspot.com/")
+    assert not blocked(e, "https://a.blogspot.com/x", "https://a.blogspot.com/")
+
+
+def test_snippet_and_html_filters_are_cosmetic():
+    e = eng("#$#abort-on-property-read ads", "example.com#$#log", "example.com$$script[src]",
+            "example.com#%#//scriptlet('x')", "# a plain comment")
+    st = e.stats["t"]
+    assert st.cosmetic == 4 and st.skipped == 5 and st.rejected == 0

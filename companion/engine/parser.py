@@ -132,11 +132,12 @@ def parse_line(line: str) -> Outcome:
     s = line.strip()
     if not s or s.startswith("!") or (s.startswith("[") and s.endswith("]")):
         return _COMMENT
-    if s.startswith("#") and not s.startswith("##") and not s.startswith("#@#") and not s.startswith("#?#"):
+    if s.startswith("#") and not _COSMETIC_RE.match(s):
         return _COMMENT  # `# comment` and `#if`-style lines
     if len(s) > MAX_LINE:
         return Outcome(Kind.REJECTED, reason="line too long")
-    if _COSMETIC_RE.search(s) and not s.startswith("/") or s.startswith("##"):
+    if _COSMETIC_RE.search(s) and not (s.startswith("/") and "/$" in s):
+        # `##`, `#@#`, `#?#`, `#$#`, `#%#`, `##+js(...)`, HTML filters `$$`: not about requests
         return _COSMETIC
     exception = s.startswith("@@")
     rest = s[2:] if exception else s
