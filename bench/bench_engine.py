@@ -223,8 +223,9 @@ def run(quick: bool) -> None:
     row("adblockparser 0.7", abp_build, float("nan"), abp_mem, abp_times, abp_agree, len(abp_sample))
     if not quick:
         print(f"crumbs memory when loaded from cache: {ours_mem_cached:.0f} MB")
+    mem = f"memory {ours_mem:.0f} vs {rust_mem:.0f} MB" if not quick else "memory: full run only"
     print(f"targets: median {om / rm:.2f}x adblock-rust (<= 1.5), p99 {op / rp:.2f}x (<= 2), "
-          f"cache load {ours_load * 1000:.0f} ms (< 200), memory {ours_mem:.0f} vs {rust_mem:.0f} MB")
+          f"cache load {ours_load * 1000:.0f} ms (< 200), {mem}")
 
     # Flat cost as lists grow: the same requests against the first 10k / 50k / all filters.
     network = [l for _, t in texts for l in t.splitlines()
