@@ -15,7 +15,16 @@ Each filter lives in exactly one place, chosen when the engine is built:
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
    only on those pages.
-5. `generic`: the few left; tested for every request (kept as small as possible).
+5. `generic`: the few left; tested for every request (kept as small as possible; 8 today).
+
+What the hostname parts and `by_domain` hold for a given request host / page host is memoised
+(a browsing session meets the same few hundred hosts), so parts 1, 2 and 4 cost one dict lookup
+per request after the first. Each candidate is first screened with `lit in url` (the longest
+literal of its pattern, a plain substring search) before its options and regex are tested.
+Token choice: among a filter's safe tokens, common URL words (patterns.BAD_TOKENS) come last,
+then the token the fewest filters share, then the longest.
+
+Cache layout: see Index.__getstate__ (texts and integer arrays; Filter objects rebuilt lazily).
 """
 from __future__ import annotations
 
