@@ -379,3 +379,9 @@ def test_snippet_and_html_filters_are_cosmetic():
             "example.com#%#//scriptlet('x')", "# a plain comment")
     st = e.stats["t"]
     assert st.cosmetic == 4 and st.skipped == 5 and st.rejected == 0
+
+
+def test_internationalised_hostname_filter_matches_punycode_urls():
+    e = eng("||bücher.example^")
+    assert blocked(e, "https://xn--bcher-kva.example/x")
+    assert blocked(e, "https://www.xn--bcher-kva.example/x")

@@ -81,8 +81,12 @@ def test_redirect_and_important_keep_their_condition():
     "||a.example^$method=post",               # inactive in the engine
     "||a.example^$badfilter",
     "||a.example^$frobnicate",                # unknown option
-    "||ünï.example^",                         # non-ASCII urlFilter
+    "/ünï/ads.js",                            # non-ASCII urlFilter
     "||*.example^",                           # DNR rejects `||*`
 ])
 def test_untranslatable_filters_give_none(f):
     assert dnr(f) is None
+
+
+def test_internationalised_hostname_becomes_punycode():
+    assert dnr("||bücher.example^")["urlFilter"] == "||xn--bcher-kva.example^"

@@ -72,7 +72,7 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-3"
+    VERSION = "crumbs-engine-4"
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
 

@@ -207,6 +207,13 @@ def parse_line(line: str) -> Outcome:
             end_anchor, body = True, body[:-1]
         if not match_case:
             body = body.lower()
+        if host_anchor and not body.isascii():
+            # Browsers send internationalised hostnames in punycode; so must the pattern be.
+            end = next((i for i, c in enumerate(body) if c in "^/*|:?"), len(body))
+            try:
+                body = body[:end].encode("idna").decode("ascii") + body[end:]
+            except UnicodeError:
+                return Outcome(Kind.REJECTED, reason="invalid internationalised hostname")
         if any(ord(c) < 32 or c == " " for c in body):
             return Outcome(Kind.REJECTED, reason="whitespace or control character in pattern")
     if not body.strip("*") and include is None and not is_regex and denyallow is None and not badfilter:
