@@ -22,7 +22,7 @@ from . import cache as _cache
 from .domains import AUTHORITY_RE, _split_cache, split_host
 from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
-from .patterns import TOKEN_RE, RegexRejected, compile_regex_filter
+from .patterns import RegexRejected, compile_regex_filter, url_tokens
 
 
 _AUTHORITY_MATCH = AUTHORITY_RE.match
@@ -72,7 +72,7 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-4"
+    VERSION = "crumbs-engine-5"
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
 
@@ -221,7 +221,7 @@ class Engine:
                     block = f
                     break
         if block is None:
-            tokens = TOKEN_RE.findall(lurl)
+            tokens = url_tokens(lurl)
             block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
             if block is None:
                 return None
@@ -229,7 +229,7 @@ class Engine:
         exc = excs.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if exc is None:
             if tokens is None and len(excs.by_token) > 32:
-                tokens = TOKEN_RE.findall(lurl)
+                tokens = url_tokens(lurl)
             exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
         if exc is None:
             hit = self._hits.get(block) if type(block) is str else block.hit
@@ -245,7 +245,7 @@ class Engine:
             return self._hit(block, btext, blist, False)
         etext, elist, _ = self._describe(exc)
         if tokens is None:
-            tokens = TOKEN_RE.findall(lurl)
+            tokens = url_tokens(lurl)
         imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
         if imp is not None:
             itext, ilist, _ = self._describe(imp)

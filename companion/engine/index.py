@@ -97,13 +97,16 @@ def _pack(buckets: dict, ids: dict[int, int]) -> tuple[str, bytes, bytes]:
     for fs in buckets.values():
         flat.extend(ids[id(f)] for f in fs)
         offsets.append(len(flat))
-    return "\n".join(buckets), offsets.tobytes(), flat.tobytes()
+    keys = [k.decode("ascii") if isinstance(k, bytes) else k for k in buckets]
+    return "\n".join(keys), offsets.tobytes(), flat.tobytes()
 
 
-def _unpack(packed) -> tuple[dict, array, array]:
+def _unpack(packed, byte_keys: bool = False) -> tuple[dict, array, array]:
     keys, offsets, flat = packed
-    return (dict(zip(keys.split("\n"), range(len(offsets) // 4 - 1))) if keys else {},
-            array("I", offsets), array("I", flat))
+    if not keys:
+        return {}, array("I", offsets), array("I", flat)
+    parts = keys.encode("ascii").split(b"\n") if byte_keys else keys.split("\n")
+    return dict(zip(parts, range(len(offsets) // 4 - 1))), array("I", offsets), array("I", flat)
 
 
 class Index:
@@ -116,7 +119,7 @@ class Index:
     def __init__(self) -> None:
         self.plain: dict[str, int] = {}
         self.by_host: dict[str, tuple[Filter, ...]] = {}
-        self.by_token: dict[str, tuple[Filter, ...]] = {}
+        self.by_token: dict[bytes, tuple[Filter, ...]] = {}
         self.by_domain: dict[str, tuple[Filter, ...]] = {}
         self.generic: tuple[Filter, ...] = ()
         self.entity_domains = False
@@ -152,7 +155,7 @@ class Index:
         self._flags = flags
         self._made: dict[int, Filter] = {}
         self.by_host, ho, hf = _unpack(by_host)
-        self.by_token, to, tf = _unpack(by_token)
+        self.by_token, to, tf = _unpack(by_token, byte_keys=True)
         self.by_domain, do, df = _unpack(by_domain)
         self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
                      id(self.by_domain): (do, df)}
@@ -279,7 +282,7 @@ class Index:
         return None
 
     def find_rest(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
-                  third: bool, tokens: list[str]):
+                  third: bool, tokens: list[bytes] | None):
         """First filter found through the URL's tokens, the page's domain, or the generic list.
         `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
         bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
@@ -305,7 +308,7 @@ class Index:
         return None
 
     def find(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
-             third: bool, tokens: list[str]):
+             third: bool, tokens: list[bytes] | None):
         """First filter that applies to the request (a Filter, a str plain hostname, or None)."""
         found = self.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if found is None:
@@ -358,7 +361,8 @@ class IndexBuilder:
             else:
                 generic.append(f)
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
-        idx.by_token = {t: tuple(fs) for t, fs in by_token.items()}
+        # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
+        idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
         idx.by_domain = {d: tuple(fs) for d, fs in by_domain.items()}
         idx.generic = tuple(generic)
         idx.filters = tuple(self._all)

@@ -22,6 +22,15 @@ import re2
 # (the same choice uBlock Origin makes); everything else splits tokens.
 TOKEN_RE = re.compile(r"[a-z0-9%]{2,}")
 _TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789%")
+# The fast way to cut a lowercased URL into the same tokens (plus 1-character ones, which no
+# filter is indexed under): bytes.translate maps every non-token byte to a space, then split().
+# About three times faster than TOKEN_RE.findall; tokens are bytes, as are the index's keys.
+TOKEN_TABLE = bytes(i if chr(i) in _TOKEN_CHARS else 32 for i in range(256))
+
+
+def url_tokens(lurl: str) -> list[bytes]:
+    """Tokens of a lowercased URL, as bytes (see TOKEN_TABLE)."""
+    return lurl.encode("utf-8", "replace").translate(TOKEN_TABLE).split()
 
 # ABP's separator `^`: any character but a letter, a digit, or one of `_ - . %`; also matches the
 # end of the URL. The URL has been lowercased unless the filter is match-case, hence both cases.
