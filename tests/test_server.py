@@ -41,8 +41,11 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.token = cli("token", "--data-dir", str(data_dir)).strip()
         self.auth = {"Authorization": f"Bearer {self.token}"}
-        for _ in range(6):
-            self.banner.append(self.proc.stdout.readline())
+        while "Ctrl+C" not in self.banner[-1]:  # the banner ends with how to stop it
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.banner.append(line)
 
     def events(self, events):
         return requests.post(f"{self.base}/api/v1/events", json={"events": events}, headers=self.auth, timeout=30)
