@@ -155,3 +155,15 @@ def test_sql_injection_in_names_is_stored_literally(client, auth, companion):
                     headers=auth)
     assert r.get_json()["results"][0]["ok"]
     assert companion.store.count_requests() == 1
+
+
+def test_a_firefox_install_is_trusted_only_after_it_paired(client, auth, companion):
+    firefox = "moz-extension://6c1f3b2e-0000-4000-8000-123456789abc"
+    stranger = "moz-extension://0d9a8b7c-0000-4000-8000-cba987654321"
+    assert client.get("/api/v1/choices", headers={**auth, "Origin": firefox}).status_code == 403
+    r = client.post("/api/v1/pair", json={"code": companion.new_pairing_code()}, headers={"Origin": firefox})
+    assert r.status_code == 200 and r.headers["Access-Control-Allow-Origin"] == firefox
+    ok = client.get("/api/v1/choices", headers={**auth, "Origin": firefox})
+    assert ok.status_code == 200 and ok.headers["Access-Control-Allow-Origin"] == firefox
+    other = client.get("/api/v1/choices", headers={**auth, "Origin": stranger})
+    assert other.status_code == 403 and "Access-Control-Allow-Origin" not in other.headers
