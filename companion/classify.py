@@ -13,7 +13,7 @@ person can see it, but it is not counted.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from .domains import NotANetworkURL, URLParts, parse_url
@@ -45,11 +45,13 @@ def normalise_type(request_type: str) -> str:
     raise ValueError(f"unknown request type {request_type!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verdict:
     """A request's explained verdict. ``to_dict()`` is the JSON VERDICT object of the API and CLI.
 
     The field names are a public contract (API, ``crumbs check --json``): add, never rename.
+    Each classification makes a fresh Verdict, and the policy writes its decision into it
+    (``blocked``, ``decided_by``) rather than copying it: this is the per-request hot path.
     """
 
     url: str
@@ -73,15 +75,44 @@ class Verdict:
     decided_by: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value, and this runs once per reported request.
+        return {name: getattr(self, name) for name in _VERDICT_FIELDS}
+
+
+_VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))
 
 
 class Classifier:
     """Classifies requests with a filter :class:`Engine` and a :class:`TrackerDB` of owners and categories."""
 
+    # Per-host answers of the tracker knowledge base are memoised: a person meets a few thousand
+    # hosts, each many times, and the lookups walk every parent domain.
+    _MEMO_LIMIT = 50_000
+
     def __init__(self, engine: Engine, trackers: TrackerDB) -> None:
         self.engine = engine
         self.trackers = trackers
+        self._about_host: dict[str, tuple[Any, str | None]] = {}
+        self._same_owner: dict[tuple[str, str], bool] = {}
+
+    def _host_facts(self, host: str, domain: str) -> tuple[Any, str | None]:
+        facts = self._about_host.get(host)
+        if facts is None:
+            if len(self._about_host) > self._MEMO_LIMIT:
+                self._about_host.clear()
+            info = self.trackers.lookup(host)
+            facts = (info, info.owner if info else self.trackers.owner_of(domain))
+            self._about_host[host] = facts
+        return facts
+
+    def _is_same_owner(self, domain: str, page_domain: str) -> bool:
+        key = (domain, page_domain)
+        same = self._same_owner.get(key)
+        if same is None:
+            if len(self._same_owner) > self._MEMO_LIMIT:
+                self._same_owner.clear()
+            same = self._same_owner[key] = self.trackers.same_owner(domain, page_domain)
+        return same
 
     def classify(self, url: str, page_url: str | None, request_type: str) -> Verdict:
         """Classify one request. Raises ``ValueError`` (with a readable reason) for a URL or type it cannot judge.
@@ -97,10 +128,10 @@ class Classifier:
             page = parse_url(page_url)
         page_domain = page.domain if page else None
         third_party = page_domain != req.domain
-        same_owner = bool(third_party and page_domain and self.trackers.same_owner(req.domain, page_domain))
+        same_owner = bool(third_party and page_domain and self._is_same_owner(req.domain, page_domain))
 
         match = self.engine.match(url, page_url or None, rtype)
-        info = self.trackers.lookup(req.host)
+        info, owner = self._host_facts(req.host, req.domain)
         counted = third_party and not same_owner
         listed_block = bool(match and match.blocked)
         tracker = listed_block and counted
@@ -113,7 +144,7 @@ class Classifier:
             third_party=third_party,
             same_owner=same_owner,
             tracker=tracker,
-            owner=info.owner if info else self.trackers.owner_of(req.domain),
+            owner=owner,
             category=info.category if info else None,
             category_label=info.category_label if info else None,
             description=info.description if info else None,
@@ -128,8 +159,10 @@ class Classifier:
 
 
 def with_decision(verdict: Verdict, blocked: bool, decided_by: str) -> Verdict:
-    """A copy of ``verdict`` carrying the policy's decision."""
-    return replace(verdict, blocked=blocked, decided_by=decided_by)
+    """Record the policy's decision in ``verdict`` (a fresh object from :meth:`Classifier.classify`)."""
+    verdict.blocked = blocked
+    verdict.decided_by = decided_by
+    return verdict
 
 
 __all__ = ["Classifier", "Verdict", "NotANetworkURL", "REQUEST_TYPES", "DECIDED_BY", "normalise_type", "with_decision"]
