@@ -56,3 +56,30 @@ def test_site_of_accepts_hosts_and_urls():
     assert site_of("www.news.example") == "news.example"
     assert site_of("https://www.bbc.co.uk/news") == "bbc.co.uk"
     assert site_of("WWW.Example.COM") == "example.com"
+
+
+def test_the_fast_split_agrees_with_urllib_on_real_requests():
+    import json
+    from urllib.parse import urlsplit
+
+    from companion.domains import normalise_host
+
+    from conftest import CORPUS
+
+    with CORPUS.open(encoding="utf-8") as handle:
+        urls = [json.loads(line)["url"] for line, _ in zip(handle, range(20000))]
+    for url in urls:
+        assert parse_url(url).host == normalise_host(urlsplit(url).hostname), url
+
+
+@pytest.mark.parametrize("url, host", [
+    ("https://user:pw@tracker.example/x", "tracker.example"),  # user info: the careful road
+    ("https://tracker.example:443/x", "tracker.example"),
+    ("https://tracker.example?x=1", "tracker.example"),
+    ("https://tracker.example#frag", "tracker.example"),
+    ("https://TRACKER.example./x", "tracker.example"),
+    # A browser reads a backslash as a slash in http(s) URLs: the host is evil.example, not good.example.
+    ("https://evil.example\\@good.example/", "evil.example"),
+])
+def test_unusual_authorities(url, host):
+    assert parse_url(url).host == host
