@@ -18,7 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-RULES_DIR: Path = Path(__file__).resolve().parent.parent / "rules"
+from .config import RULES_DIR
+
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 
 
