@@ -94,6 +94,7 @@ class Classifier:
         self.trackers = trackers
         self._about_host: dict[str, tuple[Any, str | None]] = {}
         self._same_owner: dict[tuple[str, str], bool] = {}
+        self._pages: dict[str, URLParts] = {}
 
     def _host_facts(self, host: str, domain: str) -> tuple[Any, str | None]:
         facts = self._about_host.get(host)
@@ -125,7 +126,12 @@ class Classifier:
         req = parse_url(url)
         page: URLParts | None = None
         if page_url:
-            page = parse_url(page_url)
+            # A page makes dozens of requests: parse its URL once.
+            page = self._pages.get(page_url)
+            if page is None:
+                if len(self._pages) > 1000:
+                    self._pages.clear()
+                page = self._pages[page_url] = parse_url(page_url)
         page_domain = page.domain if page else None
         third_party = page_domain != req.domain
         same_owner = bool(third_party and page_domain and self._is_same_owner(req.domain, page_domain))

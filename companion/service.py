@@ -134,7 +134,7 @@ class Companion:
     def report(self, raw_events: Sequence[Any]) -> tuple[list[dict[str, Any]], dict[str, dict[str, int]]]:
         """Classify, decide and record a batch; invalid events are refused one by one, the rest recorded.
 
-        Returns one result per event (``{"ok": True, "verdict": …}`` or ``{"ok": False, "error": …}``)
+        Returns one result per event (``{"ok": True, "verdict": Verdict}`` or ``{"ok": False, "error": …}``)
         and, per tab, the distinct tracker domains of this batch and how many of them were blocked.
         The batch is committed before this returns.
         """
@@ -152,7 +152,7 @@ class Companion:
                 results.append({"ok": False, "error": str(exc)})
                 continue
             recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked))
-            results.append({"ok": True, "verdict": verdict.to_dict()})
+            results.append({"ok": True, "verdict": verdict})
             if event.tab_id is not None and event.tab_id >= 0 and verdict.tracker:
                 seen = tabs.setdefault(event.tab_id, {})
                 seen[verdict.domain] = seen.get(verdict.domain, False) or verdict.blocked or event.browser_blocked
