@@ -586,13 +586,15 @@ class Lists:
 
     def load_engine(self) -> Engine:
         """The engine for the lists in force, after re-reading local files that changed since last time."""
-        with self._changing():
-            engine = self._update(self._local_changed(), force=False, results=[])
-            if engine is None:
-                engine = self.build_engine()
-                self._record_stats(engine)
-            self.seen_rev = self.rev()
-            return engine
+        engine = None
+        if self._local_changed():  # take the lock only then: a running download must not delay `crumbs check`
+            with self._changing():
+                engine = self._update(self._local_changed(), force=False, results=[])
+        self.seen_rev = self.rev()
+        if engine is None:
+            engine = self.build_engine()
+            self._record_stats(engine)
+        return engine
 
     def reload_if_changed_elsewhere(self) -> bool:
         """If another process changed the lists (``lists_rev`` moved), rebuild and swap in the engine."""

@@ -26,7 +26,7 @@ log = logging.getLogger("crumbs.updater")
 class Updater:
     """The background refresher of one :class:`Lists` registry."""
 
-    def __init__(self, lists: Lists, interval: float = 10.0) -> None:
+    def __init__(self, lists: Lists, interval: float = 3.0) -> None:
         self.lists = lists
         self.interval = interval
         self._stop = threading.Event()

@@ -317,3 +317,22 @@ def test_the_updater_refreshes_expired_lists_and_survives_failures(companion, se
 
 def test_create_app_starts_no_updater_unless_asked(app):
     assert "crumbs_updater" not in app.extensions
+
+
+def test_a_local_file_edited_while_stopped_is_read_at_start(tmp_path):
+    local = tmp_path / "mine.txt"
+    local.write_text("||before-restart.example^\n")
+    first = Companion(tmp_path / "data")
+    try:
+        first.lists.add(str(local))
+    finally:
+        first.close()
+    local.write_text("||after-restart.example^\n")
+    os.utime(local, ns=(time.time_ns(), time.time_ns() + 5_000_000))
+    second = Companion(tmp_path / "data")
+    try:
+        probe = lambda host: second.check(f"https://{host}/x", "https://a.example/", "image")  # noqa: E731
+        assert probe("after-restart.example").list == "mine"
+        assert probe("before-restart.example").filter is None
+    finally:
+        second.close()
