@@ -29,21 +29,6 @@ PORT = 8737
 
 
 @pytest.fixture
-def client(app):
-    """The test client, addressed to 127.0.0.1:PORT through base_url (Werkzeug 3.1.9 lets base_url's host win
-    over ``environ_base['HTTP_HOST']``, which the shared fixture relies on)."""
-    client = app.test_client()
-    plain_open = client.open
-
-    def open_on_loopback(*args, **kwargs):
-        kwargs.setdefault("base_url", f"http://127.0.0.1:{PORT}")
-        return plain_open(*args, **kwargs)
-
-    client.open = open_on_loopback
-    return client
-
-
-@pytest.fixture
 def server(monkeypatch):
     s = ListServer()
     s.serve_list("/easyprivacy.txt", SMALL.encode())
