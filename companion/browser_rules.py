@@ -48,11 +48,12 @@ class BrowserRules:
     def get(self) -> tuple[str, list[dict[str, Any]]]:
         """(version, rules), rebuilt if stale."""
         companion = self.companion
-        choices = companion.choices()
+        choices_rev, filters_seen = companion.store.revisions()
+        choices = companion.choices(choices_rev)
         now = now_ms()
         trusted_now = tuple(sorted(s for s in choices.trusted if choices.is_trusted(s, now)))
-        key = (id(companion.engine), companion.store.choices_rev(), trusted_now)
-        filters_seen = companion.store.filter_count()
+        # The engine object itself, not its id(): an id can be reused once an old engine is freed.
+        key = (companion.engine, choices_rev, trusted_now)
         with self._lock:
             fresh = self._result is not None and key == self._key
             if fresh and filters_seen != self._filters_seen and time.monotonic() - self._built_at >= self.min_interval:

@@ -33,7 +33,7 @@ class InvalidEvent(ValueError):
     """One event of a batch is malformed; the message says why, for the API's per-event error."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     url: str
     page_url: str | None
@@ -115,9 +115,11 @@ class Companion:
 
     # -- choices --------------------------------------------------------------------------
 
-    def choices(self) -> Choices:
-        """The current choices, reloaded only when the database says they changed."""
-        rev = self.store.choices_rev()
+    def choices(self, rev: int | None = None) -> Choices:
+        """The current choices, reloaded only when the database says they changed (``rev``: a
+        ``choices_rev`` the caller just read, to save a query)."""
+        if rev is None:
+            rev = self.store.choices_rev()
         with self._choices_lock:
             if self._choices is None or rev != self._choices_rev:
                 self._choices = self.store.choices()

@@ -146,7 +146,7 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RecordedEvent:
     """One event to record: the decided verdict and when the browser saw it."""
 
@@ -328,9 +328,13 @@ class Store:
                 sql += f" LIMIT {int(limit)}"
             return [tuple(r) for r in self.conn.execute(sql)]
 
-    def filter_count(self) -> int:
+    def revisions(self) -> tuple[int, int]:
+        """(choices_rev, newest filter id) in one read: what the browser rules depend on, checked per batch."""
         with self.lock:
-            return self.conn.execute("SELECT count(*) FROM filters").fetchone()[0]
+            rev, newest = self.conn.execute(
+                "SELECT (SELECT value FROM settings WHERE key = 'choices_rev'), (SELECT max(id) FROM filters)"
+            ).fetchone()
+        return int(rev or 0), newest or 0
 
     # -- choices --------------------------------------------------------------------------
 
