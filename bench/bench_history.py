@@ -196,7 +196,31 @@ def run(quick: bool) -> None:
         started = time.perf_counter()
         size = sum(len(chunk) for chunk in client.get("/data/export.json").response)
         print(f"   (export of everything as JSON: {size / 1e6:.1f} MB in {time.perf_counter() - started:.1f} s, streamed)")
+        _recording_speed(companion, Path(tmp) / "fresh", quick)
         companion.close()
+
+
+def _recording_speed(full, fresh_dir: Path, quick: bool) -> None:
+    """Recording must stay as fast with a big history: the same batches into this database and a fresh one."""
+    from common import load_corpus
+
+    from companion.service import Companion
+
+    events = [{"url": r["url"], "page_url": r["source_url"], "type": r["type"], "tab_id": 1}
+              for r in load_corpus(6000 if quick else 25000) if r["type"] != "main_frame"]
+    batches = [events[i:i + 100] for i in range(0, len(events) - 99, 100)]
+    fresh = Companion(fresh_dir)
+    rates = {}
+    for label, companion in (("fresh database", fresh), (f"{full.store.count_requests():,} requests", full)):
+        companion.report(batches[0])  # warm: engine, interning
+        started = time.perf_counter()
+        for batch in batches[1:]:
+            companion.report(batch)
+        rates[label] = (len(batches) - 1) * 100 / (time.perf_counter() - started)
+    fresh.close()
+    (a, fresh_rate), (b, full_rate) = rates.items()
+    print(f"   recording in 100-event batches (in process): {a} {fresh_rate:,.0f} events/s, "
+          f"{b} {full_rate:,.0f} events/s = {full_rate / fresh_rate:.2f}x")
 
 
 if __name__ == "__main__":
