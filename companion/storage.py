@@ -179,6 +179,7 @@ class Store:
         self._host_ids: dict[str, int] = {}
         self._domain_ids: dict[str, int] = {}
         self._filter_ids: dict[tuple[str, str], int] = {}
+        self._caches_loaded = False
         self._migrate()
 
     # -- schema ---------------------------------------------------------------------------
@@ -208,46 +209,61 @@ class Store:
 
     # -- interning ------------------------------------------------------------------------
 
-    def _intern(self, cache: dict, key: Any, select: str, insert: str, params: tuple) -> int:
+    # Every recorded request names a host, a site and maybe a filter; the ids are cached in
+    # memory. The caches start complete (loaded once: a person meets thousands of hosts, not
+    # millions), so a miss means a new name and costs one INSERT rather than SELECT + INSERT.
+    _PRELOAD_LIMIT = 500_000
+
+    def _ensure_caches(self) -> None:
+        if self._caches_loaded:
+            return
+        conn = self.conn
+        sizes = conn.execute(
+            "SELECT (SELECT max(id) FROM domains), (SELECT max(id) FROM hosts), (SELECT max(id) FROM filters)"
+        ).fetchone()
+        if all((n or 0) <= self._PRELOAD_LIMIT for n in sizes):
+            self._domain_ids = dict(conn.execute("SELECT name, id FROM domains"))
+            self._host_ids = dict(conn.execute("SELECT name, id FROM hosts"))
+            self._filter_ids = {(l, t): i for l, t, i in conn.execute("SELECT list, text, id FROM filters")}
+        self._caches_loaded = True
+
+    def _intern(self, cache: dict, key: Any, insert: str, select: str, params: tuple) -> int:
         found = cache.get(key)
         if found is not None:
             return found
-        row = self.conn.execute(select, params[:2] if isinstance(key, tuple) else params[:1]).fetchone()
-        if row is None:
-            row = (self.conn.execute(insert, params).lastrowid,)
-        cache[key] = row[0]
-        return row[0]
+        cursor = self.conn.execute(insert + " ON CONFLICT DO NOTHING", params)
+        if cursor.rowcount == 1:
+            found = cursor.lastrowid
+        else:  # known after all (a cache too big to preload, or another process added it)
+            found = self.conn.execute(select, params[:2] if isinstance(key, tuple) else params[:1]).fetchone()[0]
+        cache[key] = found
+        return found
 
     def domain_id(self, name: str) -> int:
         return self._intern(
-            self._domain_ids, name, "SELECT id FROM domains WHERE name = ?", "INSERT INTO domains (name) VALUES (?)", (name,)
+            self._domain_ids, name, "INSERT INTO domains (name) VALUES (?)", "SELECT id FROM domains WHERE name = ?", (name,)
         )
 
     def host_id(self, name: str, domain: str) -> int:
         found = self._host_ids.get(name)
         if found is not None:
             return found
-        row = self.conn.execute("SELECT id FROM hosts WHERE name = ?", (name,)).fetchone()
-        if row is None:
-            row = (self.conn.execute(
-                "INSERT INTO hosts (name, domain_id) VALUES (?, ?)", (name, self.domain_id(domain))
-            ).lastrowid,)
-        self._host_ids[name] = row[0]
-        return row[0]
+        return self._intern(
+            self._host_ids, name, "INSERT INTO hosts (name, domain_id) VALUES (?, ?)",
+            "SELECT id FROM hosts WHERE name = ?", (name, self.domain_id(domain)),
+        )
 
     def filter_id(self, list_name: str, text: str) -> int:
         return self._intern(
-            self._filter_ids,
-            (list_name, text),
-            "SELECT id FROM filters WHERE list = ? AND text = ?",
-            "INSERT INTO filters (list, text) VALUES (?, ?)",
-            (list_name, text),
+            self._filter_ids, (list_name, text), "INSERT INTO filters (list, text) VALUES (?, ?)",
+            "SELECT id FROM filters WHERE list = ? AND text = ?", (list_name, text),
         )
 
     def _forget_caches(self) -> None:
-        self._host_ids.clear()
-        self._domain_ids.clear()
-        self._filter_ids.clear()
+        self._host_ids = {}
+        self._domain_ids = {}
+        self._filter_ids = {}
+        self._caches_loaded = False
 
     # -- recording ------------------------------------------------------------------------
 
@@ -258,6 +274,7 @@ class Store:
         rows = []
         totals: dict[tuple[int, int, int], list[int]] = {}
         with self.transaction():
+            self._ensure_caches()
             for event in events:
                 v = event.verdict
                 site_id = self.domain_id(v.page_domain) if v.page_domain else None
