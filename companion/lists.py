@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -162,7 +163,9 @@ def check_url(url: str) -> str:
         raise ListError(f"only http:// and https:// lists can be subscribed to, not {parts.scheme or 'this'}:")
     if not parts.hostname:
         raise ListError(f"{url[:200]!r} has no host")
-    if any(c.isspace() for c in url) or len(url) > 2048:
+    # Control characters too (NUL, DEL): http.client refuses them only at download time, with an
+    # exception that is not a ListError, so a stored URL like that broke every later update.
+    if any(c.isspace() or c < " " or c == "\x7f" for c in url) or len(url) > 2048:
         raise ListError("the URL is malformed or too long")
     return url
 
@@ -310,11 +313,13 @@ def fetch(
         if 300 <= exc.code < 400:  # urllib refuses loops, too many hops and non-http(s) targets this way
             raise ListError(f"refused redirect ({exc.code}): {reason}") from None
         raise ListError(f"the server answered {exc.code} {reason}".strip()) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: a server answering garbage (BadStatusLine) is a failed download of that list,
+        # not an error that aborts the update of every other list (and answers 500).
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             raise ListError(f"no answer within {limits.stall_timeout:g} s") from None
-        raise ListError(f"cannot download: {reason}") from None
+        raise ListError(f"cannot download: {str(reason).strip()[:200]}") from None  # bounded: a server may write it
     with response:
         length_header = response.headers.get("Content-Length")
         try:

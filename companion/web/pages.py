@@ -141,8 +141,11 @@ def _render(template: str, **context: Any) -> str:
 
 def _safe_next(default: str) -> str:
     target = request.form.get("next") or request.args.get("next") or default
-    # Only our own paths: never an absolute URL or '//host' (open redirect).
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Only our own paths: never an absolute URL or '//host' (open redirect). Control characters and
+    # spaces are refused too: browsers drop tabs and newlines from URLs (and Werkzeug dropped the tab
+    # of '/\t/evil.example' from Location), which turned a checked path into '//evil.example'.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target \
+            or any(c <= " " or c == "\x7f" for c in target):
         return default
     return target
 

@@ -99,7 +99,9 @@ def _check_origin():
 
 
 def _check_auth():
-    if "token" in request.args:
+    # Any spelling (?TOKEN=, ?access_token=): a client that put the token in a URL has leaked it to
+    # logs and history whatever the name, so it is refused rather than quietly accepted.
+    if any("token" in key.lower() for key in request.args):
         return json_error(400, "never put the token in a URL; send it as 'Authorization: Bearer TOKEN'")
     if request.path in PUBLIC_API:
         return None
