@@ -55,3 +55,39 @@ def hash_code(code: str) -> str:
 def proof(token: str, nonce: str) -> str:
     """What the server answers to a challenge; the extension computes the same and compares."""
     return hmac.new(token.encode("utf-8"), ("crumbs-proof:" + nonce).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def rotate_token(path: Path) -> str:
+    """Replace the token with a new one (atomically, 0600): every paired browser must pair again."""
+    token = secrets.token_urlsafe(32)
+    staging = path.with_name(path.name + ".new")
+    fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(token + "\n")
+    os.replace(staging, path)
+    return token
+
+
+class TokenFile:
+    """The token as a running server sees it: re-read when the file changes (``crumbs token --rotate``
+    from another process takes effect without a restart). One stat per request."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._value = load_or_create_token(path)
+        self._stamp = self._stat()
+
+    def _stat(self) -> tuple[int, int]:
+        info = self.path.stat()
+        return info.st_mtime_ns, info.st_ino
+
+    @property
+    def value(self) -> str:
+        try:
+            stamp = self._stat()
+        except OSError:  # deleted: keep serving with the token in force until one is made again
+            return self._value
+        if stamp != self._stamp:
+            self._value = load_or_create_token(self.path)
+            self._stamp = stamp
+        return self._value

@@ -88,12 +88,19 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
 
 
 @main.command()
+@click.option("--rotate", is_flag=True,
+              help="Replace the token with a new one: every paired browser must pair again (a running companion "
+                   "switches at once).")
 @data_dir_option
-def token(data_dir: str | None) -> None:
+def token(rotate: bool, data_dir: str | None) -> None:
     """Print the API token (the extension gets it by pairing; scripts can use this)."""
-    from .auth import load_or_create_token
+    from .auth import load_or_create_token, rotate_token
 
-    click.echo(load_or_create_token(DataPaths.at(data_dir).token))
+    path = DataPaths.at(data_dir).token
+    if rotate:
+        rotate_token(path)
+        click.echo("New token made; pair the extension again ('crumbs pair').", err=True)
+    click.echo(load_or_create_token(path))
 
 
 @main.command()

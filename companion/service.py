@@ -87,7 +87,7 @@ class Companion:
     ) -> None:
         self.paths = DataPaths.at(data_dir)
         self.store = Store(self.paths.database)
-        self.token = auth.load_or_create_token(self.paths.token)
+        self._token = auth.TokenFile(self.paths.token)
         self.trackers = trackers or TrackerDB.load()
         # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
         # subscriptions; see companion/lists.py). ``lists=[paths]`` overrides it with fixed files:
@@ -105,6 +105,11 @@ class Companion:
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+
+    @property
+    def token(self) -> str:
+        """The API token in force (follows ``crumbs token --rotate`` without a restart)."""
+        return self._token.value
 
     # -- engine ---------------------------------------------------------------------------
 

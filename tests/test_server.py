@@ -145,3 +145,14 @@ def test_serve_refuses_a_port_in_use_with_a_message(tmp_path, server):
                            str(tmp_path / "other")], capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "cannot listen" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_rotating_the_token_locks_out_the_old_one_without_restart(server):
+    old = server.auth
+    assert requests.get(f"{server.base}/api/v1/choices", headers=old, timeout=10).status_code == 200
+    new = cli("token", "--rotate", "--data-dir", str(server.data_dir)).strip()
+    assert new != server.token and len(new) >= 43
+    assert (server.data_dir / "token").stat().st_mode & 0o777 == 0o600
+    assert requests.get(f"{server.base}/api/v1/choices", headers=old, timeout=10).status_code == 401
+    fresh = {"Authorization": f"Bearer {new}"}
+    assert requests.get(f"{server.base}/api/v1/choices", headers=fresh, timeout=10).status_code == 200
