@@ -7,6 +7,7 @@ tracker servers received, what the companion recorded), never the extension's in
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import requests
@@ -16,6 +17,7 @@ from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS, WIDGET_HOST
 
 pytestmark = pytest.mark.browser
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extension"
 GA = TRACKER_HOSTS["ga"]
 
 
@@ -81,6 +83,9 @@ def test_blocking_a_tracker_on_one_site_through_the_popup(browser, companion):
     recorded(companion, "news.example", [TRACKER_DOMAINS["ga"]])
 
     popup = browser.popup(tab)
+    popup.set_viewport_size({"width": 420, "height": 640})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    popup.screenshot(path=str(ARTIFACTS / "popup-news.png"), full_page=True)
     assert popup.locator("#site").text_content() == "news.example"
     row = popup.locator(f"li[data-domain='{TRACKER_DOMAINS['ga']}']")
     assert "Google" in row.locator(".owner").text_content()
