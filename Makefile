@@ -36,6 +36,7 @@ test-python: $(STAMP)
 	$(PY) -m pytest
 
 test-js:
+	@command -v node >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs >/dev/null; }
 	node --test extension/test/
 
 ## Speed lives here, not in timed tests. Ratios are against peers measured in the same run.
