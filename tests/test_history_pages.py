@@ -17,7 +17,7 @@ from companion.classify import Verdict
 from companion.history import History, daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
-from test_history import FakeTrackers
+from test_history import small_trackers
 
 PORT = 8737
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -66,7 +66,7 @@ def web(app, companion):
     for site, host, domain, tracker, blocked, n in plan:
         events += [RecordedEvent(verdict(site, host, domain, tracker, blocked), now - i * 1000) for i in range(n)]
     companion.store.record(events)
-    app.extensions["crumbs_history"] = History(companion.store, FakeTrackers())
+    app.extensions["crumbs_history"] = History(companion.store, small_trackers())
     app.test_client_class = LoopbackClient
     return app
 
