@@ -54,3 +54,20 @@ def client(app):
 @pytest.fixture
 def auth(companion: Companion) -> dict[str, str]:
     return {"Authorization": f"Bearer {companion.token}"}
+
+
+def sign_in(client, companion: Companion):
+    """Sign a test client in to the history pages the way `crumbs open` does: a one-time link."""
+    from companion import history
+
+    code = history.new_signin_code(companion.store)
+    assert client.get(f"/signin/{code}").status_code == 200
+    return client
+
+
+def csrf_of(client, page: str = "/choices") -> str:
+    """The CSRF token the signed-in pages put in their forms."""
+    import re
+
+    html = client.get(page).get_data(as_text=True)
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)

@@ -15,7 +15,6 @@ import logging
 import re
 import threading
 import time
-from urllib.parse import quote
 
 import pytest
 
@@ -23,6 +22,7 @@ from companion import auth as auth_mod
 from companion import history as core
 from companion.config import HOST
 from companion.web import create_app
+from conftest import csrf_of, sign_in
 from test_lists import ListServer
 
 PORT = 8737
@@ -52,17 +52,6 @@ def report(client, auth, events):
     r = client.post("/api/v1/events", json={"events": events}, headers=auth)
     assert r.status_code == 200, r.get_json()
     return r.get_json()["results"]
-
-
-def sign_in(client, companion):
-    code = core.new_signin_code(companion.store)
-    assert client.get(f"/signin/{code}").status_code == 200
-    return client
-
-
-def csrf_of(client) -> str:
-    page = client.get("/choices").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 @pytest.fixture

@@ -193,7 +193,6 @@ def test_bad_action_is_refused():
 
 from pathlib import Path  # noqa: E402
 
-from companion.engine.dnr import to_dnr_condition  # noqa: E402
 
 LISTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lists"
 

@@ -17,6 +17,7 @@ from companion.classify import Verdict
 from companion.history import History, daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
+from conftest import csrf_of
 from test_history import small_trackers
 
 PORT = 8737
@@ -82,11 +83,6 @@ def signed_in(web, companion):
     code = core.new_signin_code(companion.store)
     assert client.get(f"/signin/{code}").status_code == 200
     return client
-
-
-def csrf_of(client) -> str:
-    page = client.get("/choices").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
 # -- access -------------------------------------------------------------------------------

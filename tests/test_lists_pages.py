@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from companion import history as core
 from companion.service import Companion
 from companion.storage import RecordedEvent, now_ms
 from companion.web import create_app
-from conftest import LoopbackClient, PORT
+from conftest import PORT, LoopbackClient, csrf_of, sign_in
 from test_history_pages import verdict
 from test_lists import ListServer
 
@@ -40,25 +39,13 @@ def server(monkeypatch):
     s.close()
 
 
-def sign_in(app, companion):
-    client = app.test_client()
-    code = core.new_signin_code(companion.store)
-    assert client.get(f"/signin/{code}").status_code == 200
-    return client
-
-
 @pytest.fixture
 def web(client, companion, server):
-    return sign_in(client.application, companion)
-
-
-def csrf_of(client) -> str:
-    page = client.get("/settings/lists").get_data(as_text=True)
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return sign_in(client.application.test_client(), companion)
 
 
 def post(client, path: str, **form):
-    return client.post(path, data={"csrf": csrf_of(client), **form})
+    return client.post(path, data={"csrf": csrf_of(client, "/settings/lists"), **form})
 
 
 def page(client) -> str:
@@ -96,7 +83,7 @@ def test_fixed_lists_are_shown_and_cannot_be_changed(tmp_path):
     try:
         app = create_app({"COMPANION": fixed, "PORT": PORT})
         app.test_client_class = LoopbackClient
-        client = sign_in(app, fixed)
+        client = sign_in(app.test_client(), fixed)
         html = page(client)
         assert "started with fixed lists" in html and "Crumbs trackers" in html
         assert "Add and download" not in html
@@ -221,7 +208,7 @@ def test_posts_without_the_csrf_token_or_from_another_site_are_refused(web, comp
     assert web.post("/settings/lists/add", data={"source": "easyprivacy", "csrf": "forged"}).status_code == 403
     assert web.post("/settings/lists/crumbs-trackers/enabled", data={"enabled": "no"}).status_code == 403
     assert web.post("/settings/lists/crumbs-trackers/remove", data={"confirm": "yes"}).status_code == 403
-    token = csrf_of(web)
+    token = csrf_of(web, "/settings/lists")
     foreign = web.post("/settings/lists/crumbs-trackers/enabled", data={"enabled": "no", "csrf": token},
                        headers={"Origin": "https://evil.example"})
     assert foreign.status_code == 403
@@ -237,7 +224,7 @@ def test_every_form_on_the_page_carries_the_token(web, companion, server):
     html = page(web)
     forms = re.findall(r'<form[^>]*method="post".*?</form>', html, re.S)
     assert len(forms) >= 6
-    token = csrf_of(web)
+    token = csrf_of(web, "/settings/lists")
     assert all(f'name="csrf" value="{token}"' in f for f in forms)
 
 

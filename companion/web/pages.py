@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import (
-    Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, stream_with_context,
+    Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, stream_with_context,
     url_for,
 )
 
