@@ -9,6 +9,7 @@
 import { CompanionClient, isLoopbackBase } from '../src/companion.js';
 import { guessSite, hostOf } from '../src/domains.js';
 import { getConfig } from '../src/storage.js';
+import { activeControl, arrange, offText, plural, stateLabel, summary, trustText } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const client = new CompanionClient({ getConfig });
@@ -16,6 +17,8 @@ const enc = encodeURIComponent;
 
 let tabId = null;
 let site = null;
+let off = false; // the status line keeps saying why Crumbs is off
+let shownOrder = []; // domains in the order first shown: rows stay put after a change
 
 function show(el, on) { el.hidden = !on; }
 
@@ -31,54 +34,52 @@ async function currentTab() {
   return tab;
 }
 
-function describeTrust(trusted) {
-  if (!trusted) return 'This site is not trusted: trackers on it are blocked as usual.';
-  if (trusted.until == null) return 'You trust this site: everything on it loads.';
-  return `You trust this site until ${new Date(trusted.until).toLocaleString()}: everything on it loads.`;
+function setText(li, selector, text) {
+  const el = li.querySelector(selector);
+  el.textContent = text || '';
+  return el;
 }
 
-function stateText(tp) {
-  const state = tp.blocked_now ? 'blocked' : 'allowed';
-  const why = tp.decided_by ? ` (${typeof tp.decided_by === 'string' ? tp.decided_by : JSON.stringify(tp.decided_by)})` : '';
-  return `${state}${why}`;
+function renderRow(tp) {
+  const li = $('row').content.firstElementChild.cloneNode(true);
+  li.dataset.domain = tp.domain;
+  const state = stateLabel(tp);
+  li.classList.add(state.tone);
+  setText(li, '.domain', tp.domain);
+  setText(li, '.state', state.text).classList.add(state.tone);
+  setText(li, '.owner', tp.owner || 'Owner unknown');
+  setText(li, '.category', tp.category_label || tp.category);
+  const requests = plural(tp.requests, 'request');
+  setText(li, '.counts', tp.blocked ? `${requests}, ${tp.blocked} blocked` : requests);
+  show(setText(li, '.description', tp.description), Boolean(tp.description));
+  setText(li, '.learns', tp.learns);
+  show(li.querySelector('.more'), Boolean(tp.learns));
+  li.querySelector('.seg').setAttribute('aria-label', `Your choice for ${tp.domain}`);
+  const active = activeControl(tp.choice);
+  for (const btn of li.querySelectorAll('button[data-action]')) {
+    btn.setAttribute('aria-pressed', String(btn.dataset.action === active));
+    btn.addEventListener('click', () => choose(tp, btn.dataset.action));
+  }
+  return li;
 }
 
 function renderThirdParties(data) {
-  const list = $('third-parties');
-  list.replaceChildren();
   const parties = Array.isArray(data.third_parties) ? data.third_parties : [];
+  const { trackers, others } = arrange(parties, shownOrder);
+  if (shownOrder.length === 0) shownOrder = [...trackers, ...others].map((tp) => tp.domain);
+  $('tracker-list').replaceChildren(...trackers.map(renderRow));
+  $('other-list').replaceChildren(...others.map(renderRow));
+  $('others-title').textContent = `Other third parties (${others.length})`;
+  show($('others'), others.length > 0);
   show($('empty'), parties.length === 0);
-  const tpl = $('row');
-  for (const tp of parties) {
-    const li = tpl.content.firstElementChild.cloneNode(true);
-    li.dataset.domain = tp.domain;
-    li.querySelector('.domain').textContent = tp.domain;
-    const state = li.querySelector('.state');
-    state.textContent = tp.tracker ? stateText(tp) : `not a known tracker, ${stateText(tp)}`;
-    state.classList.add(tp.blocked_now ? 'blocked' : 'allowed');
-    li.querySelector('.owner').textContent = tp.owner ? `Owner: ${tp.owner}` : 'Owner unknown';
-    li.querySelector('.category').textContent = tp.category_label || tp.category ? `· ${tp.category_label || tp.category}` : '';
-    const what = [tp.description, tp.learns ? `It learns: ${tp.learns}` : ''].filter(Boolean).join(' ');
-    li.querySelector('.description').textContent = what;
-    li.querySelector('.counts').textContent = `${tp.requests ?? 0} requests seen, ${tp.blocked ?? 0} blocked`;
-    const choice = tp.choice || {};
-    const pressed = {
-      'block-here': choice.here === 'block',
-      'allow-here': choice.here === 'allow',
-      'allow-everywhere': choice.everywhere === 'allow',
-      reset: !choice.here && !choice.everywhere,
-    };
-    for (const btn of li.querySelectorAll('button[data-action]')) {
-      btn.setAttribute('aria-pressed', String(pressed[btn.dataset.action]));
-      btn.addEventListener('click', () => choose(tp, btn.dataset.action));
-    }
-    list.append(li);
-  }
+  show($('parties'), true);
+  if (!off) $('status').textContent = summary(parties, data.trusted);
 }
 
 async function loadSite() {
   const { body } = await client.get(`/api/v1/sites/${enc(site)}`);
-  $('trust-state').textContent = describeTrust(body.trusted);
+  $('trust-state').textContent = trustText(body.trusted);
+  $('trust').classList.toggle('on', Boolean(body.trusted));
   show($('trust-on'), !body.trusted);
   show($('trust-off'), Boolean(body.trusted));
   show($('trust'), true);
@@ -105,8 +106,8 @@ function choose(tp, action) {
     else if (action === 'allow-here') await client.put(here, { action: 'allow' });
     else if (action === 'allow-everywhere') {
       await client.put(everywhere, { action: 'allow' });
-      // "Everywhere" includes here: a block on this site would otherwise still win.
-      if ((tp.choice || {}).here === 'block') await client.del(here);
+      // "Everywhere" includes here: a choice for this site would otherwise still win.
+      if ((tp.choice || {}).here) await client.del(here);
     } else if (action === 'reset') {
       if ((tp.choice || {}).here) await client.del(here);
       if ((tp.choice || {}).everywhere) await client.del(everywhere);
@@ -140,16 +141,25 @@ async function main() {
   const host = hostOf(tab && tab.url);
   site = (info.tab && info.tab.pageDomain) || guessSite(host);
   $('site').textContent = site || 'This page is not a website';
-  const off = info.status !== 'ok';
-  $('status').textContent = off ? info.statusText : `Rules version ${info.rulesVersion || 'none yet'}`;
+  off = info.status !== 'ok';
+  $('status').textContent = off ? offText(info.status, info.statusText) : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.');
   $('status').classList.toggle('off', off);
+  $('power').textContent = off ? 'Off' : 'On';
+  $('power').classList.toggle('off', off);
+  $('power').title = `Rules version ${info.rulesVersion || 'none yet'}`;
+  show($('power'), true);
   if (info.dropped) {
-    $('dropped').textContent = `${info.dropped} reports were dropped while the companion was away.`;
+    $('dropped').textContent = `${plural(info.dropped, 'report')} ${info.dropped === 1 ? 'was' : 'were'} dropped while the companion was away.`;
     show($('dropped'), true);
   }
-  if (info.status === 'unpaired' || info.status === 'unauthorized') { show($('unpaired'), true); return; }
+  if (info.status === 'unpaired' || info.status === 'unauthorized') {
+    show($('unpaired'), true);
+    show($('history'), false); // the history lives in the companion
+    return;
+  }
   if (!site) return;
-  await run(loadSite);
+  if (off) await loadSite().catch(() => {}); // the status line already says why it failed
+  else await run(loadSite);
   document.body.dataset.ready = 'true'; // lets tests wait for the first render
 }
 
