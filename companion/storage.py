@@ -176,6 +176,8 @@ class Store:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        # Index pages of a big history stay in memory, so recording into millions of rows stays fast.
+        conn.execute("PRAGMA cache_size=-65536")
         self._host_ids: dict[str, int] = {}
         self._domain_ids: dict[str, int] = {}
         self._filter_ids: dict[tuple[str, str], int] = {}
