@@ -22,26 +22,26 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .trackerdb import TrackerDB
 
-# The webRequest ResourceType vocabulary (Chrome and Firefox share these names).
+# The webRequest ResourceType vocabulary that Chrome and Firefox share: what Crumbs records.
 REQUEST_TYPES = (
     "main_frame", "sub_frame", "stylesheet", "script", "image", "font", "object",
     "xmlhttprequest", "ping", "csp_report", "media", "websocket", "other",
-    # Firefox-only names, folded into the nearest common one by normalise_type().
-    "beacon", "imageset", "object_subrequest", "speculative", "web_manifest", "xslt", "xml_dtd",
 )
-_FIREFOX_ALIASES = {"beacon": "ping", "imageset": "image", "object_subrequest": "object"}
+# Firefox-only names, folded into the nearest shared one (anything else Firefox-only is "other").
+_FIREFOX_TYPES = {
+    "beacon": "ping", "imageset": "image", "object_subrequest": "object",
+    "speculative": "other", "web_manifest": "other", "xslt": "other", "xml_dtd": "other",
+}
 
 DECIDED_BY = ("site-tracker", "site-trust", "tracker-everywhere", "list-default", "report-only", "not-a-tracker")
 
 
 def normalise_type(request_type: str) -> str:
     """Map a webRequest type (Chrome or Firefox spelling) onto the shared vocabulary."""
-    if request_type in _FIREFOX_ALIASES:
-        return _FIREFOX_ALIASES[request_type]
-    if request_type in REQUEST_TYPES[:13]:
-        return request_type
     if request_type in REQUEST_TYPES:
-        return "other"
+        return request_type
+    if request_type in _FIREFOX_TYPES:
+        return _FIREFOX_TYPES[request_type]
     raise ValueError(f"unknown request type {request_type!r}")
 
 

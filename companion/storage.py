@@ -41,7 +41,7 @@ from .policy import ACTIONS, TRUST_DURATIONS_MS, Choices
 # Bits of requests.flags.
 THIRD_PARTY, TRACKER, BLOCKED, SAME_OWNER, BROWSER_BLOCKED, EXCEPTION = 1, 2, 4, 8, 16, 32
 
-TYPE_CODES = {name: i for i, name in enumerate(REQUEST_TYPES[:13])}
+TYPE_CODES = {name: i for i, name in enumerate(REQUEST_TYPES)}
 TYPE_NAMES = {i: name for name, i in TYPE_CODES.items()}
 DECIDED_CODES = {name: i for i, name in enumerate(DECIDED_BY)}
 DECIDED_NAMES = {i: name for name, i in DECIDED_CODES.items()}
