@@ -109,10 +109,13 @@ observe(chrome.webRequest, {
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.
+// Redraw here too: Firefox neither clears a tab's badge on navigation nor orders this event before
+// tabs.onUpdated (it arrives after status 'complete'), so without it the old page's count stays.
 chrome.webRequest.onResponseStarted.addListener((d) => {
   ready.then(() => {
     if (d.tabId < 0 || d.frameId !== 0) return;
     tabs.navigate(d.tabId, d.url);
+    render(tabs, d.tabId, status);
     saveTabs();
   });
 }, { urls: ['http://*/*', 'https://*/*'], types: ['main_frame'] });

@@ -78,7 +78,7 @@ export class CompanionClient {
 
   /**
    * Call the API. Returns {status, body, headers}; throws CompanionError on network failure, a failed
-   * proof, 401 (token refused) or any other non-2xx/304 answer.
+   * proof, 401/403 (token or extension refused: kind 'unauthorized') or any other non-2xx/304 answer.
    */
   async call(method, path, body = undefined, headers = {}) {
     const { base, token } = await this.config();
@@ -97,6 +97,15 @@ export class CompanionClient {
     if (res.status === 401) {
       this.verifiedFor = null;
       throw new CompanionError('unauthorized', 'the companion refused the token', 401, data);
+    }
+    // On the token-protected API a 403 is the companion refusing this extension itself: in Firefox it
+    // answers only the moz-extension:// origin that paired with a code (an install paired only by
+    // writing the token into storage, or pushed out of the companion's list, gets 403 on every call
+    // that carries an Origin). Like a refused token, only pairing again helps, and the reports must
+    // wait for it rather than be thrown away as a bad batch.
+    if (res.status === 403) {
+      const reason = (data && data.error) || 'forbidden';
+      throw new CompanionError('unauthorized', `the companion refused this extension (${reason})`, 403, data);
     }
     if (!res.ok && res.status !== 304) {
       const reason = (data && (data.error || data.message)) || res.statusText || 'error';

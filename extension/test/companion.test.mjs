@@ -79,6 +79,10 @@ test('errors say what went wrong', async () => {
   const wrongToken = new CompanionClient({ getConfig: async () => ({ companion: 'http://127.0.0.1:9999', token: 'bad' }),
     fetch: fakeServer({ token: 'bad' }).fetch });
   await assert.rejects(wrongToken.get('/api/v1/dnr'), (e) => e.kind === 'unauthorized');
+  // Firefox: the companion refuses a moz-extension origin that did not pair with a code (403).
+  const notThisInstall = new CompanionClient({ getConfig: paired, fetch: fakeServer({ status: 403 }).fetch });
+  await assert.rejects(notThisInstall.post('/api/v1/events', { events: [] }),
+    (e) => e.kind === 'unauthorized' && e.status === 403);
   const failing = new CompanionClient({ getConfig: paired, fetch: fakeServer({ status: 400 }).fetch });
   await assert.rejects(failing.post('/api/v1/events', {}), (e) => e.kind === 'http' && e.status === 400);
 });

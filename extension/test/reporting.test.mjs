@@ -177,6 +177,30 @@ test('a batch the companion refuses is dropped, not retried forever', async () =
   assert.deepEqual(failures, ['http']);
 });
 
+test('reports the companion refuses this extension for are kept until it pairs again', async () => {
+  // Firefox: an install the companion does not know gets 403 ('unauthorized') on every POST.
+  const clk = clock();
+  const comp = fakeCompanion();
+  let refused = true;
+  const post = comp.post;
+  comp.post = async (path, body) => {
+    if (refused) throw new CompanionError('unauthorized', 'the companion refused this extension', 403);
+    return post(path, body);
+  };
+  const { r, failures, delivered } = makeReporter(comp, clk);
+  r.started(req(1, 'https://www.google-analytics.com/ga.js'));
+  r.failed({ requestId: '1', error: 'NS_ERROR_ABORT' });
+  await clk.advance(300);
+  assert.equal(r.queue.length, 1, 'kept, not dropped as a bad batch');
+  assert.equal(r.queue.dropped, 0);
+  assert.deepEqual(failures, ['unauthorized']);
+  refused = false; // paired again with a code
+  await r.retryNow();
+  assert.equal(r.queue.length, 0);
+  assert.equal(delivered.length, 1);
+  assert.equal(comp.batches[0][0].browser_blocked, true);
+});
+
 test('nothing is recorded before pairing', async () => {
   const clk = clock();
   const comp = fakeCompanion();
