@@ -5,9 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian's Chromium: the real binary, not the /usr/bin shell wrapper (see tests/browser).
 CHROMIUM := /usr/lib/chromium/chromium
+FIREFOX  := /usr/bin/firefox-esr
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick install chromium clean
+.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +31,15 @@ chromium:
 	fi
 	@test -x $(CHROMIUM)
 
-test: $(STAMP) chromium test-js test-python
+## The Firefox browser test needs Debian's firefox-esr (driven over WebDriver BiDi, no geckodriver).
+firefox:
+	@if [ ! -x $(FIREFOX) ]; then \
+	  echo "Installing Debian's firefox-esr (the Firefox browser test needs it)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq firefox-esr >/dev/null; \
+	fi
+	@test -x $(FIREFOX)
+
+test: $(STAMP) chromium firefox test-js test-python
 
 test-python: $(STAMP)
 	$(PY) -m pytest

@@ -1,8 +1,8 @@
 """Fixtures for the end-to-end tests: the real companion as a subprocess, a fake internet, and a
 headless Debian Chromium with the unpacked extension loaded (driven by Playwright for Python).
 
-Only Chromium is driven here; Firefox shares the code and manifest but is not automated (see the
-extension README). Nothing touches the internet: every hostname is mapped to a local server, and
+These fixtures drive Chromium; test_firefox.py drives firefox-esr over WebDriver BiDi (firefox.py)
+and reuses the companion and the fake internet from here. Nothing touches the internet: every hostname is mapped to a local server, and
 everything else resolves to nothing.
 """
 
