@@ -11,7 +11,7 @@ from ..domains import NotANetworkURL, site_of
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..service import MAX_BATCH, Companion
 from .openapi import openapi_document
-from .security import is_extension_origin, json_error, remember_paired_origin
+from .security import is_extension_origin, json_error
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -73,7 +73,7 @@ def health():
 @bp.post("/pair")
 def pair():
     origin = request.headers.get("Origin")
-    if not is_extension_origin(origin, pairing=True):
+    if not is_extension_origin(origin):
         return json_error(403, "pairing is done from the Crumbs extension only")
     body = json_body()
     code = body.get("code") if isinstance(body, dict) else None
@@ -81,7 +81,6 @@ def pair():
         return json_error(400, "'code' must be the digits shown by 'crumbs serve' or 'crumbs pair'")
     if not companion().redeem_pairing_code(code.strip()):
         return json_error(403, "wrong or expired pairing code: run 'crumbs pair' for a new one")
-    remember_paired_origin(origin)
     port = current_app.config["PORT"]
     return jsonify({"companion": f"http://127.0.0.1:{port}", "token": companion().token})
 

@@ -21,7 +21,6 @@ an attack that has happened to real local servers (see README, "Security"):
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -48,32 +47,20 @@ def allowed_hosts(port: int) -> set[str]:
     return {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
 
 
-def is_extension_origin(origin: str | None, pairing: bool = False) -> bool:
-    """An origin only our extension has. Chromium's id is fixed by the manifest's key; Firefox gives each
-    install a random UUID, so a ``moz-extension://`` origin is accepted for pairing and, after that, only
-    the one that paired (kept in the settings)."""
+def is_extension_origin(origin: str | None) -> bool:
+    """An origin only a browser extension has: a web page can never send one.
+
+    Chromium's must be ours (the manifest's key fixes the id). Firefox gives every install a
+    random UUID that the companion cannot know in advance, so any ``moz-extension://`` origin
+    counts; what authenticates a call is the token, which no other extension has. (Pinning the
+    origin at pairing would break the promise that writing the two storage keys pairs the
+    extension.)
+    """
     if not origin:
         return False
     if origin.startswith("chrome-extension://"):
         return origin[len("chrome-extension://"):] in current_app.config["EXTENSION_IDS"]
-    if origin.startswith("moz-extension://") and len(origin) > len("moz-extension://"):
-        return pairing or origin in paired_origins()
-    return False
-
-
-def paired_origins() -> list[str]:
-    raw = current_app.extensions["crumbs"].store.get_setting("paired_origins", "[]")
-    try:
-        return list(json.loads(raw))
-    except ValueError:
-        return []
-
-
-def remember_paired_origin(origin: str) -> None:
-    """Keep a Firefox install's origin after it paired (the five most recent: re-installs change it)."""
-    if origin.startswith("moz-extension://"):
-        origins = [o for o in paired_origins() if o != origin][-4:] + [origin]
-        current_app.extensions["crumbs"].store.set_setting("paired_origins", json.dumps(origins))
+    return origin.startswith("moz-extension://") and len(origin) > len("moz-extension://")
 
 
 def own_origin(origin: str) -> bool:
@@ -90,8 +77,7 @@ def _check_host():
 
 def _check_origin():
     origin = request.headers.get("Origin")
-    pairing = request.path in PUBLIC_API
-    if origin and origin != "null" and not is_extension_origin(origin, pairing) and not own_origin(origin):
+    if origin and origin != "null" and not is_extension_origin(origin) and not own_origin(origin):
         return json_error(403, "cross-origin requests from web pages are refused")
     if origin == "null":
         return json_error(403, "cross-origin requests from opaque origins are refused")
@@ -120,7 +106,7 @@ def _before_request():
         return refused
     if request.path.startswith("/api/"):
         if request.method == "OPTIONS":  # a CORS preflight carries no credentials; headers are added below
-            if is_extension_origin(request.headers.get("Origin"), pairing=request.path in PUBLIC_API):
+            if is_extension_origin(request.headers.get("Origin")):
                 return current_app.response_class(status=204)
             return json_error(403, "cross-origin requests from web pages are refused")
         for check in (_check_origin, _check_auth):
@@ -140,7 +126,7 @@ def _after_request(response):
     headers.setdefault("Content-Security-Policy", CSP)
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
     origin = request.headers.get("Origin")
-    if request.path.startswith("/api/") and is_extension_origin(origin, pairing=request.path in PUBLIC_API):
+    if request.path.startswith("/api/") and is_extension_origin(origin):
         headers["Access-Control-Allow-Origin"] = origin
         headers["Vary"] = "Origin"
         headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Crumbs-Challenge, If-None-Match"
