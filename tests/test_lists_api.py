@@ -155,10 +155,10 @@ def test_api_errors(client, auth, server):
     assert client.get("/api/v1/lists/easyprivacy", headers=auth).get_json()["list"]["name"] == "easyprivacy"
 
 
-def test_a_failed_first_download_answers_502_and_keeps_the_subscription(client, auth, server):
+def test_a_failed_first_download_answers_422_and_keeps_the_subscription(client, auth, server):
     server.routes["/easylist.txt"] = route_status(404)
     response = client.post("/api/v1/lists", json={"source": "easylist"}, headers=auth)
-    assert response.status_code == 502
+    assert response.status_code == 422
     body = response.get_json()
     assert "404" in body["error"] and body["list"]["in_force"] is False and body["outcome"]["status"] == "failed"
 

@@ -2,7 +2,7 @@
 
 - ``GET    /api/v1/lists``                → ``{"lists": [LIST…]}``
 - ``POST   /api/v1/lists``                ``{"source": "easyprivacy" | URL, "name"?: str}`` → 201 ``{"list", "outcome"}``;
-  a failed first download answers 502 ``{"error", "list", "outcome"}`` (the list stays registered, without a version)
+  a failed first download answers 422 ``{"error", "list", "outcome"}`` (the list stays registered, without a version)
 - ``PUT    /api/v1/lists/<name>``         ``{"enabled": bool}`` → ``{"list", "outcome"}``
 - ``DELETE /api/v1/lists/<name>``         → ``{"removed": name}``
 - ``POST   /api/v1/lists/update``         (every enabled list) or ``/api/v1/lists/<name>/update``,
@@ -86,7 +86,7 @@ def add():
     info, outcome = registry().add(source.strip(), name=name, allow_path=False)
     payload = {"list": info.to_dict(), "outcome": outcome.to_dict()}
     if outcome.status == "failed":
-        return json_error(502, f"added, but the download failed: {outcome.error}", **payload)
+        return json_error(422, f"added, but the download failed: {outcome.error}", **payload)
     return jsonify(payload), 201
 
 

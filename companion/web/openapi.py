@@ -147,7 +147,7 @@ def openapi_document(port: int) -> dict[str, Any]:
                             "downloads it now.", {"type": "object"},
                             {"type": "object", "required": ["source"], "properties": {
                                 "source": {"type": "string"}, "name": {"type": "string"}}},
-                            errors=(400, 401, 403, 409, 502)),
+                            errors=(400, 401, 403, 409, 422)),
             },
             "/lists/update": {"post": _op("Update every list now (conditional requests; force=true ignores "
                                           "freshness).", {"type": "object"},
