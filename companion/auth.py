@@ -48,6 +48,15 @@ def new_pairing_code() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(PAIRING_CODE_DIGITS))
 
 
+def issue_pairing_code(store) -> str:
+    """Make a pairing code and store its hash (``store``: a :class:`companion.storage.Store`); returns the code."""
+    from .storage import now_ms
+
+    code = new_pairing_code()
+    store.add_pairing_code(hash_code(code), now_ms() + PAIRING_CODE_TTL_MS)
+    return code
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 

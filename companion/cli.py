@@ -107,12 +107,9 @@ def token(rotate: bool, data_dir: str | None) -> None:
 @data_dir_option
 def pair(data_dir: str | None) -> None:
     """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
-    from . import auth
-    from .storage import now_ms
+    from .auth import issue_pairing_code
 
-    store = _store(data_dir)
-    code = auth.new_pairing_code()
-    store.add_pairing_code(auth.hash_code(code), now_ms() + auth.PAIRING_CODE_TTL_MS)
+    code = issue_pairing_code(_store(data_dir))
     click.echo(f"Pairing code: {code[:4]} {code[4:]}  (type it in the extension's popup within 10 minutes)")
 
 

@@ -149,11 +149,6 @@ def site_of(value: str) -> str:
     return parse_url(value).domain
 
 
-def is_subdomain_or_same(host: str, domain: str) -> bool:
-    """True when ``host`` is ``domain`` or one of its subdomains (label-wise, not string-wise)."""
-    return host == domain or host.endswith("." + domain)
-
-
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)

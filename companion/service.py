@@ -216,9 +216,7 @@ class Companion:
     # -- pairing --------------------------------------------------------------------------
 
     def new_pairing_code(self) -> str:
-        code = auth.new_pairing_code()
-        self.store.add_pairing_code(auth.hash_code(code), now_ms() + auth.PAIRING_CODE_TTL_MS)
-        return code
+        return auth.issue_pairing_code(self.store)
 
     def redeem_pairing_code(self, code: str) -> bool:
         return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)

@@ -18,25 +18,11 @@ from companion.storage import RecordedEvent, now_ms
 from companion.web import create_app
 from conftest import PORT, LoopbackClient, csrf_of, sign_in
 from test_history_pages import verdict
-from test_lists import ListServer
+from test_lists_api import SMALL, server  # noqa: F401  (the same small list, served locally)
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = (
-    "[Adblock Plus 2.0]\n! Title: Small privacy list\n! Expires: 1 day\n"
-    "||api-tracker.example^\n||pixel.api-tracker-two.example^$image\n"
-)
 BIGGER = SMALL + "||third-tracker.example^\n"
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
-
-
-@pytest.fixture
-def server(monkeypatch):
-    s = ListServer()
-    s.serve_list("/easyprivacy.txt", SMALL.encode())
-    monkeypatch.setenv("CRUMBS_LIST_URL_EASYPRIVACY", s.url("/easyprivacy.txt"))
-    monkeypatch.setenv("CRUMBS_LIST_URL_EASYLIST", s.url("/easylist.txt"))
-    yield s
-    s.close()
 
 
 @pytest.fixture
