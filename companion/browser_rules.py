@@ -21,6 +21,7 @@ from typing import Any
 
 from .dnr import CHROME_MAX_RULES, compile_rules
 from .service import Companion
+from .surrogate_rules import engine_verdict, redirect_rules
 from .storage import now_ms
 
 # Beyond the filters this person met, the list filters offered to the compiler, in list order.
@@ -78,13 +79,19 @@ class BrowserRules:
             if text not in seen:
                 seen.add(text)
                 list_filters.append((text, is_exception, is_important))
+        site_tracker = [(s, t, a) for (s, t), a in sorted(choices.site_tracker.items())]
+        everywhere = sorted(choices.everywhere.items())
+        # Stand-in scripts wherever a block applies (see companion/surrogate_rules.py for the precedence).
+        redirects = redirect_rules(site_tracker=site_tracker, everywhere=everywhere,
+                                   report_only=choices.report_only, lists=engine_verdict(engine))
         return compile_rules(
-            site_tracker=[(s, t, a) for (s, t), a in sorted(choices.site_tracker.items())],
+            site_tracker=site_tracker,
             trusted_sites=list(trusted_now),
-            everywhere=sorted(choices.everywhere.items()),
+            everywhere=everywhere,
             list_filters=list_filters,
             report_only=choices.report_only,
             max_rules=self.max_rules,
+            redirects=redirects,
         )
 
 

@@ -22,6 +22,7 @@ from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -208,6 +209,8 @@ class Companion:
                     },
                     "blocked_now": decided.blocked,
                     "decided_by": decided.decided_by,
+                    # Stand-ins the browser serves for this third party's scripts while it is blocked here.
+                    "stand_ins": [s.title for s in for_hosts(row["hosts"], domain)] if decided.blocked else [],
                 }
             )
         until = choices.trusted.get(site)
