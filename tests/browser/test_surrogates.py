@@ -16,7 +16,7 @@ import json
 import pytest
 
 from .breakage_pages import BY_NAME, SCENARIOS, SITE, serve
-from .conftest import wait_for
+from .conftest import EXTENSION_ID, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -57,6 +57,14 @@ def test_every_stand_in_keeps_its_page_working_while_the_tracker_gets_nothing(br
         assert works(page, scenario), (scenario.name, page.evaluate("window.errors"))
         assert tracker_hits(browser, scenario) == [], scenario.name
         page.close()
+
+    # use_dynamic_url: a page cannot fetch a stand-in at the extension's fixed ID (only the browser's redirect can).
+    probe = browser.ctx.new_page()
+    probe.goto(BY_NAME["comscore"].url)
+    fetched = probe.evaluate(
+        "fetch('chrome-extension://' + arguments_id + '/surrogates/google-analytics.js')"
+        ".then(r => 'fetched ' + r.status, e => 'error')".replace("arguments_id", json.dumps(EXTENSION_ID)))
+    assert fetched == "error"
 
     # The companion was told: the verdicts name the stand-in, the site's page says "replaced".
     parties = wait_for(lambda: (got := {t["domain"]: t for t in companion.site(SITE)["third_parties"]})
