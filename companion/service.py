@@ -22,6 +22,7 @@ from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .stand_in_report import script_hosts
 from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
@@ -177,6 +178,7 @@ class Companion:
         now = now_ms() if now is None else now
         choices = self.choices()
         trusted = site in choices.trusted and choices.is_trusted(site, now)
+        scripts = script_hosts(self.store, site)  # hosts this site loaded scripts from (for stand_ins)
         third_parties = []
         for row in self.store.site_third_parties(site):
             domain = row["domain"]
@@ -210,7 +212,8 @@ class Companion:
                     "blocked_now": decided.blocked,
                     "decided_by": decided.decided_by,
                     # Stand-ins the browser serves for this third party's scripts while it is blocked here.
-                    "stand_ins": [s.title for s in for_hosts(row["hosts"], domain)] if decided.blocked else [],
+                    "stand_ins": [s.title for s in for_hosts([h for h in row["hosts"] if h in scripts], domain)]
+                    if decided.blocked else [],
                 }
             )
         until = choices.trusted.get(site)

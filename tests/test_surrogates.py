@@ -225,6 +225,22 @@ def test_the_api_and_the_openapi_document_carry_the_stand_in(client, auth):
     assert "Google Analytics (analytics.js)" in ga["stand_ins"] and ga["blocked_now"] is True
 
 
+def test_a_tracker_seen_only_through_pixels_has_no_stand_in_on_the_site_page(client, auth):
+    pixel = "https://stats.g.doubleclick.net/collect?v=1"  # the host dc.js comes from, but an image
+    client.post("/api/v1/events", headers=auth, json={"events": [
+        {"url": pixel, "page_url": NEWS, "type": "image", "tab_id": 1},
+        {"url": "https://www.google-analytics.com/g/collect", "page_url": NEWS, "type": "ping", "tab_id": 1}]})
+    site = client.get("/api/v1/sites/news.example", headers=auth).get_json()
+    parties = {t["domain"]: t for t in site["third_parties"]}
+    assert parties["doubleclick.net"]["blocked_now"] and parties["doubleclick.net"]["stand_ins"] == []
+    assert parties["google-analytics.com"]["stand_ins"] == []
+    # Trusted: nothing is replaced, whatever was loaded.
+    client.post("/api/v1/events", headers=auth, json={"events": [{"url": GA, "page_url": NEWS, "type": "script"}]})
+    assert client.put("/api/v1/choices/trust/news.example", json={"duration": "hour"}, headers=auth).status_code == 200
+    site = client.get("/api/v1/sites/news.example", headers=auth).get_json()
+    assert all(t["stand_ins"] == [] for t in site["third_parties"])
+
+
 def test_crumbs_check_says_replaced_with_a_stand_in(data_dir):
     out = CliRunner().invoke(cli_main, ["check", GA, "--page", NEWS, "--type", "script", "--data-dir", str(data_dir)])
     assert out.exit_code == 0, out.output

@@ -94,7 +94,7 @@ def test_blocking_a_tracker_on_one_site_through_the_popup(browser, companion):
     page = browser.open("http://news.example/article")
     assert "ga" in loaded(page) and browser.web.hits(GA)
     tab = browser.tab_id("http://news.example/*")
-    recorded(companion, "news.example", [TRACKER_DOMAINS["ga"]])
+    recorded(companion, "news.example", TRACKER_DOMAINS.values())
 
     popup = browser.popup(tab)
     popup.set_viewport_size({"width": 420, "height": 640})
@@ -103,6 +103,10 @@ def test_blocking_a_tracker_on_one_site_through_the_popup(browser, companion):
     assert popup.locator("#site").text_content() == "news.example"
     row = popup.locator(f"li[data-domain='{TRACKER_DOMAINS['ga']}']")
     assert "Google" in row.locator(".owner").text_content()
+    # The Pixel's script was answered by a stand-in; DoubleClick was only a pixel here; GA is allowed.
+    states = {d: popup.locator(f"li[data-domain='{d}'] .state").text_content() for d in TRACKER_DOMAINS.values()}
+    assert states["facebook.net"] == "Blocked (Crumbs' default) · replaced with a stand-in", states
+    assert "stand-in" not in states["doubleclick.net"] and "stand-in" not in states["google-analytics.com"], states
     row.get_by_role("button", name="Block on this site").click()
     popup.wait_for_selector("#reload:not([hidden])")
     choices = companion.api("GET", "/api/v1/choices").json()
