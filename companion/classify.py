@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from .domains import NotANetworkURL, URLParts, parse_url
+from .surrogates import find as find_surrogate
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -176,9 +177,7 @@ def with_decision(verdict: Verdict, blocked: bool, decided_by: str) -> Verdict:
 
 
 def _surrogate_name(url: str, request_type: str) -> str | None:
-    from .surrogates import find  # late: keeps this module's imports to the classification itself
-
-    found = find(url, request_type)
+    found = find_surrogate(url, request_type)
     return found.name if found else None
 
 
