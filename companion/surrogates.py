@@ -131,17 +131,37 @@ def _regex(url_filter: str) -> re.Pattern[str]:
 
 
 @lru_cache(maxsize=1)
-def _compiled() -> tuple[tuple[Surrogate, re.Pattern[str]], ...]:
-    return tuple((s, _regex(p.url_filter)) for s in CATALOG for p in s.patterns)
+def _by_host() -> dict[str, tuple[tuple[Surrogate, re.Pattern[str]], ...]]:
+    """Patterns by the host their `||host` anchor names, so a URL is tested against its own host's few."""
+    index: dict[str, list[tuple[Surrogate, re.Pattern[str]]]] = {}
+    for s in CATALOG:
+        for p in s.patterns:
+            index.setdefault(_anchor_host(p.url_filter), []).append((s, _regex(p.url_filter)))
+    return {host: tuple(items) for host, items in index.items()}
+
+
+# The host of an http(s) URL, without user info or port (cheaper than urlsplit on this hot path).
+_HOST = re.compile(r"[a-z][a-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]+)", re.IGNORECASE)
+
+
+def _anchor_host(url_filter: str) -> str:
+    return url_filter[2:].split("/", 1)[0].split("^", 1)[0].lower()
 
 
 def find(url: str, request_type: str = "script") -> Surrogate | None:
     """The stand-in that replaces this request, or None. Only scripts are replaced."""
     if request_type not in RESOURCE_TYPES:
         return None
-    for surrogate, regex in _compiled():
-        if regex.search(url):
-            return surrogate
+    m = _HOST.match(url)
+    if m is None:
+        return None
+    host = m.group(1).lower()
+    index = _by_host()
+    while host:
+        for surrogate, regex in index.get(host, ()):
+            if regex.search(url):
+                return surrogate
+        host = host.partition(".")[2]  # the parent domain: `||host` also matches subdomains
     return None
 
 
@@ -152,7 +172,7 @@ def for_hosts(hosts, domain: str) -> list[Surrogate]:
         for p in s.patterns:
             if p.domain != domain:
                 continue
-            host = p.url_filter[2:].split("/", 1)[0]
+            host = _anchor_host(p.url_filter)
             if any(h == host or h.endswith("." + host) for h in hosts) and s not in found:
                 found.append(s)
     return found
