@@ -79,7 +79,8 @@ def _abp_rules(texts, limit: int | None = None):
 
 
 def _abp_options(url, source, rtype):
-    from companion.engine.domains import host_of, registrable
+    from companion.engine.domains import host_of
+    from companion.sites import registrable_domain as registrable
     host, page = host_of(url), host_of(source)
     opts = {o: False for o in ABP_OPTIONS if o not in ("domain", "third-party")}
     opts[ABP_TYPE.get(rtype, rtype)] = True

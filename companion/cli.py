@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .config import DEFAULT_PORT, HOST, DataPaths
-from .domains import NotANetworkURL, site_of
+from .sites import NotANetworkURL, site_of
 from .policy import TRUST_DURATIONS_MS
 from .storage import Store
 

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .domains import NotANetworkURL, site_of
+from .sites import NotANetworkURL, site_of
 from .policy import ACTIONS
 from .storage import (
     BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_NAMES, Store,

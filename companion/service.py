@@ -17,7 +17,7 @@ from typing import Any
 from . import auth
 from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
-from .domains import MAX_URL_LENGTH, NotANetworkURL
+from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide

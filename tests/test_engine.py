@@ -374,6 +374,12 @@ def test_private_suffixes_count_as_public_for_party():
     assert not blocked(e, "https://a.blogspot.com/x", "https://a.blogspot.com/")
 
 
+def test_a_github_io_neighbour_is_third_party():
+    e = eng("||bob.github.io^$third-party")
+    assert blocked(e, "https://bob.github.io/t.js", "https://alice.github.io/")
+    assert not blocked(e, "https://bob.github.io/t.js", "https://bob.github.io/")
+
+
 def test_snippet_and_html_filters_are_cosmetic():
     e = eng("#$#abort-on-property-read ads", "example.com#$#log", "example.com$$script[src]",
             "example.com#%#//scriptlet('x')", "# a plain comment")

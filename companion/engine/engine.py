@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from . import cache as _cache
-from .domains import AUTHORITY_RE, _split_cache, split_host
+from ..sites import SPLIT_CACHE, split_host
+from .domains import AUTHORITY_RE
 from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
 from .patterns import RegexRejected, compile_regex_filter, url_tokens
 
 
 _AUTHORITY_MATCH = AUTHORITY_RE.match
-_SPLIT_CACHE = _split_cache
+_SPLIT_CACHE = SPLIT_CACHE
 _PAGE_HOSTS: dict[str, str] = {}  # source URL -> page hostname: a page makes many requests
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import __version__, auth
-from ..domains import NotANetworkURL, site_of
+from ..sites import NotANetworkURL, site_of
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..service import MAX_BATCH, Companion
 from .openapi import openapi_document

@@ -24,7 +24,7 @@ from flask import (
 )
 
 from .. import history as core
-from ..domains import NotANetworkURL, site_of
+from ..sites import NotANetworkURL, site_of
 from ..history import History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
 from ..storage import DAY_MS, now_ms

@@ -2,7 +2,8 @@
 
 import pytest
 
-from companion.domains import NotANetworkURL, parse_url, registrable_domain, site_of
+from companion.sites import (NotANetworkURL, parent_domains, parse_url, registrable_domain, same_site,
+                             site_of, split_host)
 
 
 @pytest.mark.parametrize(
@@ -30,10 +31,30 @@ def test_parse_url(url, host, domain):
     assert (parts.host, parts.domain) == (host, domain)
 
 
-def test_private_suffixes_are_ignored():
-    # ICANN suffixes only: a company's customer subdomains count as the company.
-    assert registrable_domain("foo.blogspot.com") == "blogspot.com"
-    assert registrable_domain("d1234.cloudfront.net") == "cloudfront.net"
+def test_private_suffixes_are_boundaries_between_sites():
+    # Private PSL suffixes count, as in browsers (cookies, Sec-Fetch-Site) and adblock-rust.
+    # (This test read the ICANN-only rule before sites.py became the one site rule.)
+    assert registrable_domain("foo.blogspot.com") == "foo.blogspot.com"
+    assert registrable_domain("d1234.cloudfront.net") == "d1234.cloudfront.net"
+    assert registrable_domain("bob.github.io") == "bob.github.io"
+    assert not same_site("alice.github.io", "bob.github.io")
+    assert same_site("www.alice.github.io", "alice.github.io")
+
+
+def test_hosts_under_a_public_government_suffix_are_different_sites():
+    assert registrable_domain("a.gob.mx") == "a.gob.mx"
+    assert not same_site("a.gob.mx", "b.gob.mx")
+    assert same_site("www.a.gob.mx", "a.gob.mx")
+
+
+def test_parent_domain_walk_goes_longest_first():
+    assert list(parent_domains("a.b.example.com")) == ["a.b.example.com", "b.example.com", "example.com", "com"]
+    assert list(parent_domains("localhost")) == ["localhost"]
+
+
+def test_ip_addresses_and_bracketed_ipv6_are_their_own_site():
+    assert split_host("192.168.1.10") == ("192.168.1.10", "")
+    assert split_host("[::1]") == ("[::1]", "")
 
 
 def test_public_suffix_itself():
@@ -62,7 +83,7 @@ def test_the_fast_split_agrees_with_urllib_on_real_requests():
     import json
     from urllib.parse import urlsplit
 
-    from companion.domains import normalise_host
+    from companion.sites import normalise_host
 
     from conftest import CORPUS
 
