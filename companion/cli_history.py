@@ -12,7 +12,7 @@ import webbrowser
 import click
 
 from .config import DEFAULT_PORT, HOST, DataPaths
-from .history import SIGNIN_CODE_TTL_MS, new_signin_code
+from .auth import SIGNIN_CODE_TTL_MS, new_signin_code
 from .storage import Store
 
 _data_dir_option = click.option(

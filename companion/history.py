@@ -5,20 +5,19 @@ rather than the request detail (millions of rows), so a page over 90 days answer
 milliseconds; the detail is read only where it is needed and small (one site's hosts,
 first and last seen). Forgetting and retention delete from the detail *and* the totals
 in one transaction, day-aligned, so the totals always equal what the detail they
-summarise would give (:func:`daily_disagreements` checks it, and a test calls it).
+summarise would give (:func:`companion.storage.daily_disagreements` checks it, in tests).
 
-The tracker knowledge base is duck-typed (``lookup(host)``, ``owner_of(domain)``,
-``categories``) so this module depends on nothing but the store.
+Every SQL statement is in :mod:`companion.storage` (this module asks it questions and
+shapes the answers). The tracker knowledge base is duck-typed (``lookup(host)``,
+``owner_of(domain)``, ``categories``); choices given for import are checked here with
+the site rule of :mod:`companion.sites` before the store applies them.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import math
-import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,10 +25,7 @@ from typing import Any, Protocol
 
 from .sites import NotANetworkURL, site_of
 from .policy import ACTIONS
-from .storage import (
-    BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_NAMES, Store,
-    now_ms,
-)
+from .storage import DAY_MS, Store, now_ms
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "today": ("today", 1),
@@ -198,12 +194,8 @@ class History:
         info = self.info(domain)[1]
         return info.category if info is not None else None
 
-    def _names(self) -> dict[int, str]:
-        return dict(self.store.conn.execute("SELECT id, name FROM domains"))
-
     def _domain_id(self, name: str) -> int | None:
-        row = self.store.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
-        return row[0] if row else None
+        return self.store.find_domain_id(name)
 
     @staticmethod
     def _day_range(p: Period) -> tuple[int, int]:
@@ -212,26 +204,7 @@ class History:
     # -- the period as a whole ------------------------------------------------------------
 
     def _sum_days(self, lo: int, hi: int) -> _Totals:
-        conn = self.store.conn
-        pairs = {
-            (s, d): (n, t, b, f, l)
-            for s, d, n, t, b, f, l in conn.execute(
-                """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day)
-                   FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id""",
-                (lo, hi),
-            )
-        }
-        per_day = {
-            day: (b or 0, t or 0)
-            for day, b, t in conn.execute(
-                """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
-                   WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day""",
-                (lo, hi),
-            )
-        }
-        visited = {s for (s,) in conn.execute(
-            "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
-        return _Totals(pairs, per_day, visited)
+        return _Totals(*self.store.daily_sums(lo, hi))
 
     def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
         totals = self._sum_days(lo, hi)
@@ -250,7 +223,7 @@ class History:
         # (which calls invalidate()). So read only the ids above the highest one known.
         names = self._name_cache
         top = max(names, default=0)
-        names.update(self.store.conn.execute("SELECT id, name FROM domains WHERE id > ?", (top,)))
+        names.update(self.store.domain_names(above=top))
         return names
 
     def _parts(self, p: Period) -> list[_Part]:
@@ -383,21 +356,8 @@ class History:
         snap = snap or self.snapshot(p)
         lo, hi = self._day_range(p)
         detail: dict[str, tuple[int, int, str]] = {}
-        with self.store.lock:
-            first_party = self.store.conn.execute(
-                "SELECT sum(requests) FROM daily WHERE site_id = ? AND domain_id = ? AND day BETWEEN ? AND ?",
-                (site_id, site_id, lo, hi),
-            ).fetchone()[0] or 0
-            if p.first_day is not None and p.last_day - p.first_day < self.DETAIL_DAYS:
-                detail = {
-                    d: (first, last, hosts)
-                    for d, first, last, hosts in self.store.conn.execute(
-                        """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
-                           FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
-                           WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
-                        (site_id, lo * DAY_MS, (hi + 1) * DAY_MS),
-                    )
-                }
+        with_detail = p.first_day is not None and p.last_day - p.first_day < self.DETAIL_DAYS
+        first_party, detail = self.store.site_detail(site_id, lo, hi, with_detail)
         parties = []
         for x in merge_pairs(x for x in snap.pairs if x.site == site):
             owner, info = self.info(x.domain)
@@ -432,9 +392,7 @@ class History:
         }
 
     def _seen_as_site(self, domain_id: int) -> bool:
-        with self.store.lock:
-            return self.store.conn.execute(
-                "SELECT 1 FROM daily WHERE site_id = ? LIMIT 1", (domain_id,)).fetchone() is not None
+        return self.store.seen_as_site(domain_id)
 
     # -- one tracker, one company ---------------------------------------------------------
 
@@ -445,10 +403,7 @@ class History:
             return None
         owner, info = self.info(domain)
         sites = self._sites_of({domain}, snap or self.snapshot(p))
-        with self.store.lock:
-            hosts = [h for (h,) in self.store.conn.execute(
-                "SELECT name FROM hosts WHERE domain_id = ? ORDER BY name", (domain_id,)
-            )]
+        hosts = self.store.hosts_of_domain(domain_id)
         if not sites and not hosts:
             return None
         return {
@@ -572,34 +527,11 @@ class History:
 
     def iter_requests(self) -> Iterator[dict[str, Any]]:
         """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
-        cursor = self.store.conn.cursor()
-        cursor.execute(
-            """SELECT r.id, r.time, s.name, h.name, d.name, r.type, r.flags, r.decided_by, f.text, f.list
-               FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains d ON d.id = h.domain_id
-               LEFT JOIN domains s ON s.id = r.site_id LEFT JOIN filters f ON f.id = r.filter_id ORDER BY r.id"""
-        )
-        while True:
-            chunk = cursor.fetchmany(5000)
-            if not chunk:
-                return
-            for rid, t, site, host, domain, rtype, flags, decided, ftext, flist in chunk:
-                yield {
-                    "id": rid, "time": t, "site": site, "host": host, "domain": domain,
-                    "type": TYPE_NAMES.get(rtype, str(rtype)),
-                    "third_party": bool(flags & THIRD_PARTY), "tracker": bool(flags & TRACKER),
-                    "blocked": bool(flags & BLOCKED), "same_owner": bool(flags & SAME_OWNER),
-                    "browser_blocked": bool(flags & BROWSER_BLOCKED), "exception": bool(flags & EXCEPTION),
-                    "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
-                    "flags": flags,
-                }
+        return self.store.iter_requests()
 
     def iter_daily(self) -> Iterator[dict[str, Any]]:
-        names = self._names()
-        for day, s, d, n, t, b in self.store.conn.execute(
-            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily ORDER BY day, site_id, domain_id"
-        ):
-            yield {"day": day, "date": day_to_iso(day), "site": names.get(s) if s else None, "domain": names.get(d),
-                   "requests": n, "trackers": t, "blocked": b}
+        for row in self.store.iter_daily():
+            yield {**row, "date": day_to_iso(row["day"])}
 
     def export_json(self) -> Iterator[str]:
         """Everything stored, as one JSON document produced in pieces (a million rows never sit in memory)."""
@@ -632,59 +564,23 @@ class History:
 
     def forget_site(self, site: str) -> dict[str, int]:
         """Delete every request made on ``site`` and its daily totals."""
-        return self._forget("site_id = ?", "site_id = ?", lambda: self._id_params(site))
+        return self._after_forget(self.store.forget_site(site))
 
     def forget_tracker(self, domain: str) -> dict[str, int]:
         """Delete every request to ``domain`` (any of its hosts, on any site) and its daily totals."""
-        return self._forget(
-            "host_id IN (SELECT id FROM hosts WHERE domain_id = ?)", "domain_id = ?", lambda: self._id_params(domain)
-        )
+        return self._after_forget(self.store.forget_domain(domain))
 
     def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
         """Delete whole days, ``first_day`` to ``last_day`` included (whole days keep the totals exact)."""
-        if last_day < first_day:
-            raise ValueError("the period ends before it starts")
-        return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?",
-                            lambda: ((first_day * DAY_MS, (last_day + 1) * DAY_MS), (first_day, last_day)))
+        return self._after_forget(self.store.forget_days(first_day, last_day))
 
     def forget_everything(self) -> dict[str, int]:
         """Delete all history (choices and settings are kept: they are what Crumbs does, not what it saw)."""
-        return self._forget("1", "1", lambda: ((), ()))
+        return self._after_forget(self.store.forget_everything())
 
-    def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
-        found = self._domain_id(name)
-        return None if found is None else ((found,), (found,))
-
-    def _forget(self, requests_where: str, daily_where: str, params) -> dict[str, int]:
-        with self.store.transaction():
-            found = params()
-            if found is None:
-                return {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
-            conn = self.store.conn
-            removed = {
-                "requests": conn.execute(f"DELETE FROM requests WHERE {requests_where}", found[0]).rowcount,
-                "daily": conn.execute(f"DELETE FROM daily WHERE {daily_where}", found[1]).rowcount,
-            }
-            removed.update(self._delete_orphans())
+    def _after_forget(self, removed: dict[str, int]) -> dict[str, int]:
         self.invalidate()
         return removed
-
-    def _delete_orphans(self) -> dict[str, int]:
-        """Hosts, domains and filters nothing refers to any more (caller holds the transaction)."""
-        conn = self.store.conn
-        hosts = conn.execute(
-            "DELETE FROM hosts WHERE NOT EXISTS (SELECT 1 FROM requests WHERE requests.host_id = hosts.id)"
-        ).rowcount
-        used_filters = {f for (f,) in conn.execute("SELECT DISTINCT filter_id FROM requests") if f is not None}
-        used = {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM hosts")}
-        used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM requests") if s is not None}
-        used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM daily")}
-        used |= {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM daily")}
-        domains = _delete_ids_except(conn, "domains", used)
-        filters = _delete_ids_except(conn, "filters", used_filters)
-        # The store hands out interned ids from caches: ids just deleted must not be reused from them.
-        self.store._forget_caches()
-        return {"hosts": hosts, "domains": domains, "filters": filters}
 
     # -- retention ------------------------------------------------------------------------
 
@@ -711,11 +607,7 @@ class History:
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
         if days:
             cutoff = (now // DAY_MS - days + 1) * DAY_MS  # keep today and the days-1 before it
-            with self.store.transaction():
-                conn = self.store.conn
-                removed["requests"] = conn.execute("DELETE FROM requests WHERE time < ?", (cutoff,)).rowcount
-                if removed["requests"]:
-                    removed.update(self._delete_orphans())
+            removed.update(self.store.delete_detail_before(cutoff))
         self.store.set_setting(RETENTION_RUN_KEY, str(now))
         return removed
 
@@ -730,28 +622,15 @@ class History:
         """Apply choices exported by the choices page (the shape of ``Store.list_choices``); all or nothing."""
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object with site_tracker, everywhere and trusted lists")
-        now = now_ms()
-        rows: list[tuple[str, tuple]] = []
-        for item in _items(data, "site_tracker"):
-            rows.append(("INSERT INTO site_tracker_choices (site, tracker, action, created) VALUES (?,?,?,?) "
-                         "ON CONFLICT (site, tracker) DO UPDATE SET action = excluded.action",
-                         (_dom(item, "site"), _dom(item, "tracker"), _action(item), now)))
-        for item in _items(data, "everywhere"):
-            rows.append(("INSERT INTO tracker_choices (tracker, action, created) VALUES (?,?,?) "
-                         "ON CONFLICT (tracker) DO UPDATE SET action = excluded.action",
-                         (_dom(item, "tracker"), _action(item), now)))
+        site_tracker = [(_dom(i, "site"), _dom(i, "tracker"), _action(i)) for i in _items(data, "site_tracker")]
+        everywhere = [(_dom(i, "tracker"), _action(i)) for i in _items(data, "everywhere")]
+        trusted = []
         for item in _items(data, "trusted"):
             until = item.get("until")
             if until is not None and (isinstance(until, bool) or not isinstance(until, int)):
                 raise ValueError("'until' must be epoch milliseconds or null")
-            rows.append(("INSERT INTO trusted_sites (site, until, created) VALUES (?,?,?) "
-                         "ON CONFLICT (site) DO UPDATE SET until = excluded.until",
-                         (_dom(item, "site"), until, now)))
-        with self.store.transaction():
-            for sql, params in rows:
-                self.store.conn.execute(sql, params)
-            self.store._bump_choices()  # the server and the browser rules pick the change up
-        return len(rows)
+            trusted.append((_dom(item, "site"), until))
+        return self.store.import_choices(site_tracker, everywhere, trusted)
 
 
 def merge_pairs(pairs) -> list[Pair]:
@@ -772,80 +651,6 @@ def merge_pairs(pairs) -> list[Pair]:
 # -- checks -------------------------------------------------------------------------------
 
 
-def daily_disagreements(store: Store, from_day: int | None = None) -> list[tuple]:
-    """Days/sites/domains where the daily totals differ from the detail (from ``from_day`` on). Empty: they agree."""
-    lo = -(2**62) if from_day is None else from_day
-    detail = {
-        (day, s, d): (n, t, b)
-        for day, s, d, n, t, b in store.conn.execute(
-            """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
-                      sum((r.flags & ?) != 0)
-               FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?
-               GROUP BY r.time / ?, coalesce(r.site_id, 0), h.domain_id""",
-            (DAY_MS, TRACKER, BLOCKED, lo * DAY_MS if from_day is not None else lo, DAY_MS),
-        )
-    }
-    daily = {
-        (day, s, d): (n, t, b)
-        for day, s, d, n, t, b in store.conn.execute(
-            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
-        )
-    }
-    return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))
-
-
-# -- sign-in ------------------------------------------------------------------------------
-
-SIGNIN_CODE_TTL_MS = 2 * 60 * 1000
-SESSION_TTL_MS = 12 * 3_600_000
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def new_signin_code(store: Store, ttl_ms: int = SIGNIN_CODE_TTL_MS) -> str:
-    """A one-time code for ``/signin/<code>``; only its hash is stored, so any process may make one."""
-    code = secrets.token_urlsafe(32)
-    with store.transaction():
-        store.conn.execute("DELETE FROM signin_codes WHERE expires < ?", (now_ms(),))
-        store.conn.execute("INSERT INTO signin_codes (code_hash, expires) VALUES (?, ?)", (_hash(code), now_ms() + ttl_ms))
-    return code
-
-
-def redeem_signin_code(store: Store, code: str) -> tuple[str, str] | None:
-    """Consume a code (single use) and open a session: returns (session id, CSRF token), or None."""
-    if not code or len(code) > 100:
-        return None
-    with store.transaction():
-        now = now_ms()
-        store.conn.execute("DELETE FROM signin_codes WHERE expires < ?", (now,))
-        if store.conn.execute("DELETE FROM signin_codes WHERE code_hash = ?", (_hash(code),)).rowcount != 1:
-            return None
-        session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        store.conn.execute("DELETE FROM web_sessions WHERE expires < ?", (now,))
-        store.conn.execute("INSERT INTO web_sessions (id_hash, csrf, expires) VALUES (?, ?, ?)",
-                           (_hash(session), csrf, now + SESSION_TTL_MS))
-    return session, csrf
-
-
-def session_csrf(store: Store, session: str | None) -> str | None:
-    """The CSRF token of a live session, or None when the session is unknown or expired."""
-    if not session or len(session) > 100:
-        return None
-    with store.lock:
-        row = store.conn.execute(
-            "SELECT csrf FROM web_sessions WHERE id_hash = ? AND expires > ?", (_hash(session), now_ms())
-        ).fetchone()
-    return row[0] if row else None
-
-
-def end_session(store: Store, session: str | None) -> None:
-    if session:
-        with store.transaction():
-            store.conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_hash(session),))
-
-
 # -- helpers ------------------------------------------------------------------------------
 
 
@@ -854,12 +659,6 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, str) and value and value[0] in "=+-@\t\r":
         return "'" + value
     return "" if value is None else value
-
-
-def _delete_ids_except(conn, table: str, keep: set[int]) -> int:
-    doomed = [(i,) for (i,) in conn.execute(f"SELECT id FROM {table}") if i not in keep]
-    conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
-    return len(doomed)
 
 
 def _items(data: dict, key: str) -> list[dict]:
@@ -884,11 +683,3 @@ def _action(item: dict) -> str:
     if action not in ACTIONS:
         raise ValueError(f"'action' must be one of {', '.join(ACTIONS)}")
     return action
-
-
-def percent(part: float, whole: float) -> str:
-    return f"{round(100 * part / whole)}%" if whole else "0%"
-
-
-def log_scale(value: float, top: float) -> float:
-    return math.log1p(value) / math.log1p(top) if top > 0 else 0.0

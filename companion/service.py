@@ -213,6 +213,44 @@ class Companion:
         until = choices.trusted.get(site)
         return {"site": site, "trusted": {"until": until} if trusted else None, "third_parties": third_parties}
 
+    # -- choices and settings (every write of the web layer and the CLI comes through here) --
+
+    def list_choices(self) -> dict[str, list[dict[str, Any]]]:
+        return self.store.list_choices()
+
+    def set_site_tracker(self, site: str, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` on ``site``; None clears the choice."""
+        self.store.set_site_tracker(site, tracker, action)
+
+    def set_tracker(self, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` everywhere; None clears the choice."""
+        self.store.set_tracker(tracker, action)
+
+    def set_trust(self, site: str, duration: str | None) -> int | None:
+        """Trust ``site`` for a duration (None revokes); returns the expiry, None for always or revoked."""
+        return self.store.set_trust(site, duration)
+
+    @property
+    def report_only(self) -> bool:
+        return self.store.get_setting("report_only") == "1"
+
+    def set_report_only(self, on: bool) -> None:
+        self.store.set_setting("report_only", "1" if on else "0")
+
+    # -- web sign-in ------------------------------------------------------------------------
+
+    def new_signin_code(self) -> str:
+        return auth.new_signin_code(self.store)
+
+    def redeem_signin_code(self, code: str) -> tuple[str, str] | None:
+        return auth.redeem_signin_code(self.store, code)
+
+    def session_csrf(self, session: str | None) -> str | None:
+        return auth.session_csrf(self.store, session)
+
+    def end_session(self, session: str | None) -> None:
+        auth.end_session(self.store, session)
+
     # -- pairing --------------------------------------------------------------------------
 
     def new_pairing_code(self) -> str:

@@ -58,9 +58,7 @@ def auth(companion: Companion) -> dict[str, str]:
 
 def sign_in(client, companion: Companion):
     """Sign a test client in to the history pages the way `crumbs open` does: a one-time link."""
-    from companion import history
-
-    code = history.new_signin_code(companion.store)
+    code = companion.new_signin_code()
     assert client.get(f"/signin/{code}").status_code == 200
     return client
 

@@ -9,9 +9,11 @@ import json
 
 import pytest
 
+from companion import auth
 from companion import history as core
 from companion.classify import Verdict
-from companion.history import History, daily_disagreements, period
+from companion.history import History, period
+from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, Store
 from companion.trackerdb import TrackerDB
 
@@ -289,19 +291,19 @@ def test_import_choices_round_trip(h, store):
 
 
 def test_signin_codes_are_single_use_and_hashed(store):
-    code = core.new_signin_code(store)
+    code = auth.new_signin_code(store)
     assert code not in json.dumps(store.conn.execute("SELECT * FROM signin_codes").fetchall())
-    opened = core.redeem_signin_code(store, code)
+    opened = auth.redeem_signin_code(store, code)
     assert opened is not None
     session, csrf = opened
-    assert core.session_csrf(store, session) == csrf
+    assert auth.session_csrf(store, session) == csrf
     assert session not in json.dumps(store.conn.execute("SELECT * FROM web_sessions").fetchall())
-    assert core.redeem_signin_code(store, code) is None
-    assert core.session_csrf(store, "forged") is None
-    core.end_session(store, session)
-    assert core.session_csrf(store, session) is None
-    expired = core.new_signin_code(store, ttl_ms=-1)
-    assert core.redeem_signin_code(store, expired) is None
+    assert auth.redeem_signin_code(store, code) is None
+    assert auth.session_csrf(store, "forged") is None
+    auth.end_session(store, session)
+    assert auth.session_csrf(store, session) is None
+    expired = auth.new_signin_code(store, ttl_ms=-1)
+    assert auth.redeem_signin_code(store, expired) is None
 
 
 def test_kept_sums_follow_new_events_and_forgetting(h, store):

@@ -12,9 +12,11 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
+from companion import auth
 from companion import history as core
 from companion.classify import Verdict
-from companion.history import History, daily_disagreements
+from companion.history import History
+from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
 from conftest import csrf_of
@@ -80,7 +82,7 @@ def anon(web):
 @pytest.fixture
 def signed_in(web, companion):
     client = web.test_client()
-    code = core.new_signin_code(companion.store)
+    code = auth.new_signin_code(companion.store)
     assert client.get(f"/signin/{code}").status_code == 200
     return client
 
@@ -372,7 +374,7 @@ def test_retention_is_applied_automatically(web, companion):
     companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True),
                                           now_ms() - 100 * DAY_MS)])
     client = web.test_client()
-    client.get(f"/signin/{core.new_signin_code(companion.store)}")
+    client.get(f"/signin/{auth.new_signin_code(companion.store)}")
     client.get("/")
     assert companion.store.conn.execute("SELECT count(*) FROM requests WHERE time < ?",
                                         (now_ms() - 95 * DAY_MS,)).fetchone()[0] == 0
