@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from companion.cli import main
 from companion.lists import lists_naming
 from companion.service import Companion
-from companion.updater import Updater
+from companion.lists.updater import Updater
 from companion.web import create_app
 from test_lists import ListServer, route_status
 

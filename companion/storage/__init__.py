@@ -23,7 +23,8 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
 interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
-:mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention).
+:mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
+:mod:`.lists` (the filter-list registry).
 """
 from __future__ import annotations
 
@@ -32,12 +33,13 @@ from .choices import ChoicesMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
 from .history import HistoryMixin, daily_disagreements
+from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
                      SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
 from .sessions import SessionsMixin
 
 
-class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, StoreBase):
+class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, StoreBase):
     """The companion's database. Thread-safe: one connection, serialised by a lock.
 
     SQLite allows one writer at a time anyway; a single connection keeps the interning
