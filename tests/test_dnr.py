@@ -7,13 +7,33 @@ import re
 import pytest
 
 from companion import dnr
-from companion.dnr import compile_rules
+from companion.dnr import compile_rules as _compile_parsed
+from companion.engine import parse_filter
 
 
-def standin(text: str) -> dict | None:
-    """A tiny translator for the shapes these tests use (the engine's real one is tested in test_dnr_real_*)."""
+def as_parsed(filters):
+    """The engine's parsed filters for (text, is_exception, is_important) triples; the flags the compiler
+    reads come from the parse, and must be what the test says. Lines the engine would not expose (non-blocking
+    options such as $csp) are left out, as the engine leaves them out."""
+    out = []
+    for text, is_exception, is_important in filters:
+        parsed = parse_filter(text)
+        if parsed is None:
+            continue
+        assert (parsed.exception, parsed.important) == (is_exception, is_important), text
+        out.append(parsed)
+    return out
+
+
+def compile_rules(*, list_filters, **kw):
+    return _compile_parsed(list_filters=as_parsed(list_filters), **kw)
+
+
+def standin(parsed) -> dict | None:
+    """A tiny translator for the shapes these tests use (the real one is tested in test_dnr_real_* and
+    test_dnr_condition.py)."""
     opts = {}
-    text = text.removeprefix("@@")
+    text = parsed.text.removeprefix("@@")
     if "$" in text:
         text, raw = text.split("$", 1)
         for opt in raw.split(","):
@@ -178,8 +198,8 @@ def test_firefox_limit_with_many_list_filters():
 
 def test_first_party_only_filters_never_block():
     # The companion's list default blocks third parties only.
-    def translate(text):
-        return {"urlFilter": text, "domainType": "firstParty"}
+    def translate(parsed):
+        return {"urlFilter": parsed.text, "domainType": "firstParty"}
     _, rules = compile_(list_filters=[("||a.net^", False, False)], translate=translate)
     assert rules == []
 

@@ -22,7 +22,7 @@ from . import cache as _cache
 from ..sites import SPLIT_CACHE, split_host
 from .domains import AUTHORITY_RE
 from .index import Index, IndexBuilder
-from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
+from .parser import OTHER, REQUEST_TYPES, Kind, ParsedFilter, badfilter_target, parse_filter, parse_line
 from .patterns import RegexRejected, compile_regex_filter, url_tokens
 
 
@@ -290,7 +290,7 @@ class Engine:
         """(hostname, list name) for every active block filter that is exactly `||hostname^`:
         no option at all, no path, not disabled by `$badfilter`. Filters with options (even
         `$third-party` or a resource type) are NOT included, because a bare hostname cannot carry
-        them; get those from `filters()` and translate them with `dnr.to_dnr_condition`.
+        them; get those from `network_filters()` (the DNR compiler does).
         An exception may still allow some requests to these hosts (see `filters()`)."""
         names = self._names
         for host, list_id in self._blocks.plain.items():
@@ -307,13 +307,13 @@ class Engine:
             for text, list_id, important in index.iter_filters():
                 yield text, names[list_id], exception, important
 
+    def network_filters(self) -> Iterator[tuple[ParsedFilter, str]]:
+        """(parsed filter, list name) for every active network filter, in the order of :meth:`filters`:
+        what the DNR compiler needs (pattern, options, exception, important), parsed here once."""
+        for text, list_name, _exception, _important in self.filters():
+            parsed = parse_filter(text)
+            if parsed is not None:
+                yield parsed, list_name
+
     def __len__(self) -> int:
         return len(self._blocks) + len(self._exceptions)
-
-    def index_summary(self) -> dict[str, int]:
-        """Sizes of the index parts (for the benchmark and for curiosity)."""
-        out = {}
-        for role, idx in (("block", self._blocks), ("exception", self._exceptions)):
-            for part, n in idx.sizes().items():
-                out[f"{role}.{part}"] = n
-        return out
