@@ -84,16 +84,25 @@ class Companion:
         data_dir: str | Path | None = None,
         lists: Sequence[str | Path] | None = None,
         trackers: TrackerDB | None = None,
+        with_engine: bool = True,
     ) -> None:
+        """``with_engine=False``: the store, the token and the list registry only, for the command
+        line's writes (choices, pairing, lists); nothing can be classified, and list changes are
+        left for the running server to swap in (it watches ``lists_rev``)."""
         self.paths = DataPaths.at(data_dir)
         self.store = Store(self.paths.database)
         self._token = auth.TokenFile(self.paths.token)
         self.trackers = trackers or TrackerDB.load()
         # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
-        # subscriptions; see companion/lists.py). ``lists=[paths]`` overrides it with fixed files:
+        # subscriptions; see companion/lists/). ``lists=[paths]`` overrides it with fixed files:
         # then ``self.lists`` is None and nothing can be subscribed.
         self.lists: Lists | None = None
-        if lists is not None:
+        self.engine: Engine | None = None
+        self.classifier: Classifier | None = None
+        if not with_engine:
+            self.lists = Lists(self.paths, self.store)
+            self.list_paths = []
+        elif lists is not None:
             self.list_paths = [Path(p) for p in lists]
             self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
         else:
@@ -101,7 +110,8 @@ class Companion:
             self.engine = self.lists.load_engine()
             self.list_paths = self.lists.paths_in_force()
             self.lists.on_engine = self.use_engine
-        self.classifier = Classifier(self.engine, self.trackers)
+        if self.engine is not None:
+            self.classifier = Classifier(self.engine, self.trackers)
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
