@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from companion.classify import Verdict
 from companion.service import Companion
 from companion.web import create_app
 
@@ -69,3 +70,26 @@ def csrf_of(client, page: str = "/choices") -> str:
 
     html = client.get(page).get_data(as_text=True)
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture(scope="session")
+def make_verdict():
+    """Verdict factory: ``make_verdict(site, host, domain, tracker, blocked, filter, **more)`` with defaults for
+    everything else, so tests name only what they are about. ``domain`` defaults to the host, ``third_party``
+    to site != domain, ``blocked`` to ``tracker``, ``list`` to "test" when there is a filter, ``decided_by``
+    to what the list default would say."""
+
+    def make(site: str | None = "news.example", host: str = "www.google-analytics.com", domain: str | None = None,
+             tracker: bool = True, blocked: bool | None = None, filter: str | None = None, *, list: str | None = None,
+             third_party: bool | None = None, type: str = "script", decided_by: str | None = None) -> Verdict:
+        domain = host if domain is None else domain
+        blocked = tracker if blocked is None else blocked
+        return Verdict(
+            url=f"https://{host}/x", type=type, host=host, domain=domain, page_domain=site,
+            third_party=(site != domain) if third_party is None else third_party, same_owner=False, tracker=tracker,
+            owner=None, category=None, category_label=None, description=None, learns=None, filter=filter,
+            list=list or ("test" if filter else None), exception=False, overridden_filter=None, blocked=blocked,
+            decided_by=decided_by or ("list-default" if blocked else "not-a-tracker"),
+        )
+
+    return make

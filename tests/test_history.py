@@ -11,7 +11,6 @@ import pytest
 
 from companion import auth
 from companion import history as core
-from companion.classify import Verdict
 from companion.history import History, period
 from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, Store
@@ -49,17 +48,7 @@ def small_trackers():
     return TrackerDB.from_file(path)
 
 
-def verdict(site: str | None, host: str, domain: str, tracker: bool, blocked: bool, filt: str | None = None) -> Verdict:
-    third = site != domain
-    return Verdict(
-        url=f"https://{host}/x", type="script", host=host, domain=domain, page_domain=site, third_party=third,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter=filt, list="test" if filt else None, exception=False, overridden_filter=None,
-        blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
-    )
-
-
-def fill(store: Store) -> None:
+def fill(make_verdict, store: Store) -> None:
     """Three sites over five days, with Google (two domains), Meta and a harmless CDN."""
     events = []
     plan = [
@@ -76,15 +65,15 @@ def fill(store: Store) -> None:
     ]
     for offset, site, host, domain, tracker, blocked, count in plan:
         for i in range(count):
-            events.append(RecordedEvent(verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
+            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
                                         NOW + offset * DAY_MS - i * 60_000))
     store.record(events)
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, make_verdict):
     s = Store(tmp_path / "h.sqlite3")
-    fill(s)
+    fill(make_verdict, s)
     yield s
     s.close()
 
@@ -218,10 +207,10 @@ def test_forget_days_and_everything(h, store):
     assert _table_counts(store) == {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
 
-def test_recording_after_forget_still_works(h, store):
+def test_recording_after_forget_still_works(make_verdict, h, store):
     """The store interns ids in caches: after deleting orphans it must not hand out dead ids."""
     h.forget_tracker("facebook.net")
-    store.record([RecordedEvent(verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
     assert daily_disagreements(store) == []
     assert h.tracker("facebook.net", period("today", NOW))["requests"] == 1
 
@@ -259,8 +248,8 @@ def test_export_json_is_exactly_what_is_stored(h, store):
     assert doc["settings"] == {"retention_days": 90}
 
 
-def test_export_csv_round_trip_and_formula_neutralised(h, store):
-    store.record([RecordedEvent(verdict("=cmd.example", "@evil.test", "+evil.test", False, False), NOW)])
+def test_export_csv_round_trip_and_formula_neutralised(make_verdict, h, store):
+    store.record([RecordedEvent(make_verdict("=cmd.example", "@evil.test", "+evil.test", False, False), NOW)])
     rows = list(csv.DictReader(io.StringIO("".join(h.export_csv()))))
     assert len(rows) == _table_counts(store)["requests"]
     last = rows[-1]
@@ -306,11 +295,11 @@ def test_signin_codes_are_single_use_and_hashed(store):
     assert auth.redeem_signin_code(store, expired) is None
 
 
-def test_kept_sums_follow_new_events_and_forgetting(h, store):
+def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
     """Past days are summed once and kept in memory; live days and deletions must still show."""
     before = h.overview(h.snapshot(period("all", NOW)))
     assert h._frozen  # the past days are now kept
-    store.record([RecordedEvent(verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
     after = h.overview(h.snapshot(period("all", NOW)))
     assert after["third_party_requests"] == before["third_party_requests"] + 1
     h.forget_site("old.example")  # 20 days ago: inside the kept sums
@@ -319,11 +308,11 @@ def test_kept_sums_follow_new_events_and_forgetting(h, store):
     assert merged[("blog.example", "doubleclick.net")]["requests"] == 7  # kept 6 + live 1, one row
 
 
-def test_map_keeps_the_busiest_200_sites_and_draws_them(tmp_path):
+def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, tmp_path):
     from companion import svg
 
     store = Store(tmp_path / "m.sqlite3")
-    events = [RecordedEvent(verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
+    events = [RecordedEvent(make_verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
                             NOW - j * 1000) for i in range(260) for j in range(1 + i % 5)]
     store.record(events)
     h = History(store, small_trackers())

@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 
 from companion import auth
 from companion import history as core
-from companion.classify import Verdict
 from companion.history import History
 from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
@@ -42,17 +41,8 @@ class LoopbackClient(FlaskClient):
         return super().open(*args, **kwargs)
 
 
-def verdict(site, host, domain, tracker, blocked):
-    return Verdict(
-        url=f"https://{host}/", type="script", host=host, domain=domain, page_domain=site, third_party=site != domain,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter="||x^" if tracker else None, list="test" if tracker else None, exception=False,
-        overridden_filter=None, blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
-    )
-
-
 @pytest.fixture
-def web(app, companion):
+def web(make_verdict, app, companion):
     """The app with a history of today, owners from a small fake tracker base."""
     now = now_ms()
     events = []
@@ -67,7 +57,7 @@ def web(app, companion):
         (UNICODE_SITE, "=cmd|' /C calc'!A0", "=cmd.example", True, True, 1),
     ]
     for site, host, domain, tracker, blocked, n in plan:
-        events += [RecordedEvent(verdict(site, host, domain, tracker, blocked), now - i * 1000) for i in range(n)]
+        events += [RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - i * 1000) for i in range(n)]
     companion.store.record(events)
     app.extensions["crumbs_history"] = History(companion.store, small_trackers())
     app.test_client_class = LoopbackClient
@@ -340,7 +330,7 @@ def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
     assert "news.example" not in signed_in.get("/?p=today").get_data(as_text=True)
 
 
-def test_forget_tracker_period_and_everything(signed_in, companion):
+def test_forget_tracker_period_and_everything(make_verdict, signed_in, companion):
     token = csrf_of(signed_in)
     forget = lambda **f: signed_in.post("/data/forget", data={"csrf": token, "confirm": "yes", **f})
     assert "Deleted from the database" in forget(what="tracker", tracker="facebook.net").get_data(as_text=True)
@@ -349,7 +339,7 @@ def test_forget_tracker_period_and_everything(signed_in, companion):
     assert forget(what="period", **{"from": "2026-13-01", "to": today}).status_code == 400
     forget(what="period", **{"from": today, "to": today})
     assert companion.store.count_requests() == 0
-    companion.store.record([RecordedEvent(verdict("a.example", "t.b.example", "b.example", True, True), now_ms())])
+    companion.store.record([RecordedEvent(make_verdict("a.example", "t.b.example", "b.example", True, True, "||x^"), now_ms())])
     forget(what="everything")
     for table in ("requests", "daily", "hosts", "domains", "filters"):
         assert companion.store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
@@ -357,9 +347,9 @@ def test_forget_tracker_period_and_everything(signed_in, companion):
     assert 'id="sites-visited">0<' in html
 
 
-def test_retention_setting(signed_in, companion):
+def test_retention_setting(make_verdict, signed_in, companion):
     old = now_ms() - 40 * DAY_MS
-    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True), old)])
+    companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"), old)])
     token = csrf_of(signed_in)
     assert 'value="90" selected' in signed_in.get("/data").get_data(as_text=True)
     response = signed_in.post("/data/retention", data={"csrf": token, "days": "30"})
@@ -370,8 +360,8 @@ def test_retention_setting(signed_in, companion):
     assert signed_in.post("/data/retention", data={"csrf": token, "days": "3"}).status_code == 400
 
 
-def test_retention_is_applied_automatically(web, companion):
-    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True),
+def test_retention_is_applied_automatically(make_verdict, web, companion):
+    companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"),
                                           now_ms() - 100 * DAY_MS)])
     client = web.test_client()
     client.get(f"/signin/{auth.new_signin_code(companion.store)}")

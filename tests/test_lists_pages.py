@@ -17,7 +17,6 @@ from companion.service import Companion
 from companion.storage import RecordedEvent, now_ms
 from companion.web import create_app
 from conftest import PORT, LoopbackClient, csrf_of, sign_in
-from test_history_pages import verdict
 from test_lists_api import SMALL, server  # noqa: F401  (the same small list, served locally)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,14 +247,14 @@ def test_hostile_errors_sources_and_names_are_escaped(web, companion, server):
 # -- the tracker and site pages name the lists ---------------------------------------------------
 
 
-def record(companion, site, host, domain):
-    companion.store.record([RecordedEvent(verdict(site, host, domain, True, True), now_ms())])
+def record(make_verdict, companion, site, host, domain):
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, True, True, "||x^"), now_ms())])
 
 
-def test_the_tracker_page_names_the_lists_that_name_it(web, companion, server):
-    record(companion, "news.example", "stats.g.doubleclick.net", "doubleclick.net")
-    record(companion, "news.example", "api-tracker.example", "api-tracker.example")
-    record(companion, "news.example", "pixel.api-tracker-two.example", "api-tracker-two.example")
+def test_the_tracker_page_names_the_lists_that_name_it(web, companion, server, make_verdict):
+    record(make_verdict, companion, "news.example", "stats.g.doubleclick.net", "doubleclick.net")
+    record(make_verdict, companion, "news.example", "api-tracker.example", "api-tracker.example")
+    record(make_verdict, companion, "news.example", "pixel.api-tracker-two.example", "api-tracker-two.example")
 
     html = web.get("/tracker/doubleclick.net?p=all").get_data(as_text=True)
     assert re.search(r'Named by: <a href="/settings/lists#list-crumbs-trackers">Crumbs trackers</a>', html)
