@@ -14,38 +14,9 @@ from companion import history as core
 from companion.history import History, period
 from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, Store
-from companion.trackerdb import TrackerDB
 
 NOW = 20_300 * DAY_MS + 12 * 3_600_000  # noon of a fixed UTC day
 TODAY = NOW // DAY_MS
-
-
-def small_trackers():
-    """A real TrackerDB over a handful of known trackers (a knowledge-base file of its own, so the
-    figures below do not move when the shipped rules/trackers.json grows)."""
-    import tempfile
-    from pathlib import Path
-
-    categories = {
-        "advertising": {"label": "Advertising", "learns": "What you read and buy, to target ads."},
-        "analytics": {"label": "Analytics", "learns": "How you use sites."},
-    }
-    known = {
-        "doubleclick.net": ("Google", "advertising"),
-        "google-analytics.com": ("Google", "analytics"),
-        "facebook.net": ("Meta", "advertising"),
-    }
-    data = {
-        "categories": categories,
-        "companies": {
-            "Google": {"url": "https://about.google", "domains": ["doubleclick.net", "google-analytics.com"]},
-            "Meta": {"url": "https://about.meta.com", "domains": ["facebook.net"]},
-        },
-        "trackers": {d: {"owner": o, "category": c, "description": f"{o} {c}"} for d, (o, c) in known.items()},
-    }
-    path = Path(tempfile.mkdtemp()) / "trackers.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return TrackerDB.from_file(path)
 
 
 def fill(make_verdict, store: Store) -> None:
@@ -79,8 +50,8 @@ def store(tmp_path, make_verdict):
 
 
 @pytest.fixture
-def h(store):
-    return History(store, small_trackers())
+def h(store, small_trackers):
+    return History(store, small_trackers)
 
 
 def test_overview_counts_third_parties_of_the_period(h):
@@ -308,14 +279,14 @@ def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
     assert merged[("blog.example", "doubleclick.net")]["requests"] == 7  # kept 6 + live 1, one row
 
 
-def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, tmp_path):
+def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, small_trackers, tmp_path):
     from companion import svg
 
     store = Store(tmp_path / "m.sqlite3")
     events = [RecordedEvent(make_verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
                             NOW - j * 1000) for i in range(260) for j in range(1 + i % 5)]
     store.record(events)
-    h = History(store, small_trackers())
+    h = History(store, small_trackers)
     g = h.graph(h.snapshot(period("all", NOW)))
     # The 52 sites with a single request (i % 5 == 0) are left out, and with them the 6 trackers seen only there.
     assert len(g["sites"]) == 200 and len(g["trackers"]) == 24

@@ -10,7 +10,6 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from flask.testing import FlaskClient
 
 from companion import auth
 from companion import history as core
@@ -18,8 +17,6 @@ from companion.history import History
 from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
-from conftest import csrf_of
-from test_history import small_trackers
 
 PORT = 8737
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -33,16 +30,8 @@ LONG_SITE = "a" * 250 + ".example"
 UNICODE_SITE = "bücher-ünïcødé-例え.example"
 
 
-class LoopbackClient(FlaskClient):
-    """Talks to the app at its own loopback address, as the browser does (the Host check)."""
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("base_url", ORIGIN)
-        return super().open(*args, **kwargs)
-
-
 @pytest.fixture
-def web(make_verdict, app, companion):
+def web(make_verdict, small_trackers, app, companion):
     """The app with a history of today, owners from a small fake tracker base."""
     now = now_ms()
     events = []
@@ -59,8 +48,7 @@ def web(make_verdict, app, companion):
     for site, host, domain, tracker, blocked, n in plan:
         events += [RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - i * 1000) for i in range(n)]
     companion.store.record(events)
-    app.extensions["crumbs_history"] = History(companion.store, small_trackers())
-    app.test_client_class = LoopbackClient
+    app.extensions["crumbs_history"] = History(companion.store, small_trackers)
     return app
 
 
@@ -147,7 +135,7 @@ def test_pages_render_with_security_headers(signed_in, path):
     assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
 
 
-def test_signout_ends_the_session(signed_in):
+def test_signout_ends_the_session(csrf_of, signed_in):
     token = csrf_of(signed_in)
     assert signed_in.post("/signout", data={"csrf": token}).status_code == 303
     assert signed_in.get("/").status_code == 401
@@ -232,7 +220,7 @@ def test_hostile_site_and_tracker_pages_render(signed_in):
 # -- controls and CSRF --------------------------------------------------------------------
 
 
-def test_choice_needs_csrf_and_same_origin(signed_in, companion):
+def test_choice_needs_csrf_and_same_origin(csrf_of, signed_in, companion):
     form = {"kind": "everywhere", "tracker": "doubleclick.net", "action": "block"}
     assert signed_in.post("/choice", data=form).status_code == 403
     assert signed_in.post("/choice", data={**form, "csrf": "wrong"}).status_code == 403
@@ -249,7 +237,7 @@ def test_choice_needs_csrf_and_same_origin(signed_in, companion):
     assert companion.choices().everywhere["doubleclick.net"] == "block"
 
 
-def test_controls_set_and_undo_every_kind_of_choice(signed_in, companion):
+def test_controls_set_and_undo_every_kind_of_choice(csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     post = lambda **f: signed_in.post("/choice", data={"csrf": token, **f})
     post(kind="site_tracker", site="news.example", tracker="doubleclick.net", action="allow")
@@ -265,7 +253,7 @@ def test_controls_set_and_undo_every_kind_of_choice(signed_in, companion):
     assert post(kind="nonsense", action="block").status_code == 400
 
 
-def test_next_cannot_redirect_elsewhere(signed_in):
+def test_next_cannot_redirect_elsewhere(csrf_of, signed_in):
     token = csrf_of(signed_in)
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = signed_in.post("/choice", data={"csrf": token, "kind": "everywhere", "tracker": "x.com",
@@ -273,7 +261,7 @@ def test_next_cannot_redirect_elsewhere(signed_in):
         assert response.headers["Location"] == "/choices"
 
 
-def test_choices_export_and_import(signed_in, companion):
+def test_choices_export_and_import(csrf_of, signed_in, companion):
     companion.store.set_tracker("facebook.net", "block")
     companion.store.set_trust("news.example", "always")
     exported = signed_in.get("/choices/export.json")
@@ -313,7 +301,7 @@ def test_export_csv_neutralises_formulas(signed_in, companion):
     assert sum(int(r["requests"]) for r in daily) == len(rows)
 
 
-def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
+def test_forget_site_asks_then_deletes_everywhere(csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     before = companion.store.count_requests()
     ask = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "https://www.news.example/x"})
@@ -330,7 +318,7 @@ def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
     assert "news.example" not in signed_in.get("/?p=today").get_data(as_text=True)
 
 
-def test_forget_tracker_period_and_everything(make_verdict, signed_in, companion):
+def test_forget_tracker_period_and_everything(csrf_of, make_verdict, signed_in, companion):
     token = csrf_of(signed_in)
     forget = lambda **f: signed_in.post("/data/forget", data={"csrf": token, "confirm": "yes", **f})
     assert "Deleted from the database" in forget(what="tracker", tracker="facebook.net").get_data(as_text=True)
@@ -347,7 +335,7 @@ def test_forget_tracker_period_and_everything(make_verdict, signed_in, companion
     assert 'id="sites-visited">0<' in html
 
 
-def test_retention_setting(make_verdict, signed_in, companion):
+def test_retention_setting(csrf_of, make_verdict, signed_in, companion):
     old = now_ms() - 40 * DAY_MS
     companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"), old)])
     token = csrf_of(signed_in)

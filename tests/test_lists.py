@@ -11,10 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -43,154 +40,9 @@ EASYPRIVACY = (SHARED_LISTS / "easyprivacy.txt").read_bytes()
 TEST_LIMITS = Limits(total_timeout=5.0, stall_timeout=0.5)
 
 
-# -- the local test server ------------------------------------------------------------------
-
-
-class ListServer:
-    """An in-process HTTP server on 127.0.0.1:0 whose answers each test sets per path.
-
-    A route is a function taking the request handler; ``serve_list`` answers with a body, an ETag and a
-    Last-Modified, and honours ``If-None-Match`` with 304 like a real list server.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
-        self.hits: dict[str, int] = {}
-        self.conditional: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                path = self.path.split("?")[0]
-                server.hits[path] = server.hits.get(path, 0) + 1
-                server.conditional.append((path, self.headers.get("If-None-Match")))
-                route = server.routes.get(path)
-                if route is None:
-                    self.send_error(404)
-                    return
-                try:
-                    route(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up, as it should for oversized or stalled answers
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}{path}"
-
-    def serve_list(self, path: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-
-        def route(h: BaseHTTPRequestHandler) -> None:
-            if h.headers.get("If-None-Match") == etag:
-                h.send_response(304)
-                h.send_header("ETag", etag)
-                h.send_header("Content-Length", "0")
-                h.end_headers()
-                return
-            h.send_response(200)
-            h.send_header("Content-Type", content_type)
-            h.send_header("Content-Length", str(len(body)))
-            h.send_header("ETag", etag)
-            h.send_header("Last-Modified", "Tue, 14 Jul 2026 09:53:00 GMT")
-            h.end_headers()
-            h.wfile.write(body)
-
-        self.routes[path] = route
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def route_status(status: int, body: bytes = b"", content_type: str = "text/plain") -> Callable:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-
-    return route
-
-
-def route_redirect(location: str) -> Callable:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(302)
-        h.send_header("Location", location)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    return route
-
-
-def route_stall(first: bytes, seconds: float) -> Callable:
-    """Headers and a first part, then silence (a server that hangs mid-download)."""
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        h.send_header("Content-Length", str(len(first) * 4))
-        h.end_headers()
-        h.wfile.write(first)
-        h.wfile.flush()
-        time.sleep(seconds)
-
-    return route
-
-
-def route_cut(body: bytes, declared: int | None) -> Callable:
-    """Send ``body`` then close: with ``declared`` the length promised is larger (a truncated download);
-    without, the body is delimited by the connection closing (no way to tell from HTTP alone)."""
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        if declared is not None:
-            h.send_header("Content-Length", str(declared))
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.wfile.write(body)
-        h.wfile.flush()
-        h.close_connection = True
-
-    return route
-
-
-def route_stream(total: int, declare: bool) -> Callable:
-    """A ``total``-byte list-looking stream generated on the fly (the 200 MB case)."""
-    line = b"||tracker-in-a-huge-list.example^\n" * 2000
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        if declare:
-            h.send_header("Content-Length", str(total))
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.close_connection = True
-        sent = 0
-        h.wfile.write(b"[Adblock Plus 2.0]\n")
-        while sent < total:
-            h.wfile.write(line)
-            sent += len(line)
-
-    return route
-
-
 @pytest.fixture
-def server():
-    s = ListServer()
-    yield s
-    s.close()
+def server(list_server):
+    return list_server
 
 
 # -- a registry on a temp data folder -------------------------------------------------------
@@ -226,7 +78,7 @@ class Applied:
 
 
 @pytest.fixture
-def make_registry(tmp_path: Path, rules_dir: Path, engine_cache: Path, server: ListServer):
+def make_registry(tmp_path: Path, rules_dir: Path, engine_cache: Path, server):
     made = []
 
     def make(limits: Limits = TEST_LIMITS, data: Path | None = None) -> tuple[Lists, Applied]:
@@ -270,7 +122,7 @@ def decisions(engine: Engine) -> list[tuple[bool, str, str] | None]:
 
 
 @pytest.fixture
-def subscribed(make_registry, server: ListServer):
+def subscribed(make_registry, server):
     """EasyPrivacy (the real July 2026 file) subscribed and in force, with the sample's decisions under it."""
     server.serve_list("/easyprivacy.txt", EASYPRIVACY)
     registry, applied = make_registry()
@@ -357,7 +209,7 @@ def test_a_changed_list_replaces_the_old_one_and_only_the_changed_filters_change
 
 def test_a_server_that_stalls_is_abandoned(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_stall(EASYPRIVACY[:1000], seconds=3)
+    server.routes["/easyprivacy.txt"] = server.route_stall(EASYPRIVACY[:1000], seconds=3)
     started = time.monotonic()
     [outcome] = registry.update("easyprivacy", force=True)
     assert time.monotonic() - started < 2.5, "the stall timeout (0.5 s here) must end the download"
@@ -367,7 +219,7 @@ def test_a_server_that_stalls_is_abandoned(subscribed, server):
 
 def test_a_500_is_reported(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(500, b"oops")
+    server.routes["/easyprivacy.txt"] = server.route_status(500, b"oops")
     [outcome] = registry.update("easyprivacy")
     assert outcome.status == "failed" and "500" in outcome.error
     assert_kept(registry, applied, before, "500", 1)
@@ -388,7 +240,7 @@ def test_an_html_error_page_is_not_a_list(subscribed, server):
 
 def test_a_download_cut_short_of_its_content_length(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_cut(EASYPRIVACY[: len(EASYPRIVACY) // 3], declared=len(EASYPRIVACY))
+    server.routes["/easyprivacy.txt"] = server.route_cut(EASYPRIVACY[: len(EASYPRIVACY) // 3], declared=len(EASYPRIVACY))
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "cut short", 1)
@@ -397,7 +249,7 @@ def test_a_download_cut_short_of_its_content_length(subscribed, server):
 def test_a_truncated_list_without_length_is_caught_by_the_shrink_guard(subscribed, server):
     registry, applied, before = subscribed
     truncated = EASYPRIVACY[: len(EASYPRIVACY) // 4]
-    server.routes["/easyprivacy.txt"] = route_cut(truncated, declared=None)
+    server.routes["/easyprivacy.txt"] = server.route_cut(truncated, declared=None)
     [outcome] = registry.update("easyprivacy", force=False)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "probably truncated", 1)
@@ -414,7 +266,7 @@ def test_a_truncated_list_with_a_checksum_is_refused(make_registry, server):
     registry, applied = make_registry()
     info, outcome = registry.add(server.url("/summed.txt"))
     assert outcome.status == "updated" and info.name == "summed"
-    server.routes["/summed.txt"] = route_cut(summed.encode()[:-40], declared=None)
+    server.routes["/summed.txt"] = server.route_cut(summed.encode()[:-40], declared=None)
     [outcome] = registry.update("summed", force=True)
     assert outcome.status == "failed" and "checksum" in outcome.error
     assert in_force(registry, "summed") == summed.encode()
@@ -422,12 +274,12 @@ def test_a_truncated_list_with_a_checksum_is_refused(make_registry, server):
 
 def test_a_200_mb_stream_is_cut_at_the_size_limit(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_stream(200 * 1024 * 1024, declare=False)
+    server.routes["/easyprivacy.txt"] = server.route_stream(200 * 1024 * 1024, declare=False)
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed" and "larger than the limit" in outcome.error
     assert_kept(registry, applied, before, "limit", 1)
     # A server that announces 200 MB is refused before a byte of the body is read.
-    server.routes["/easyprivacy.txt"] = route_stream(200 * 1024 * 1024, declare=True)
+    server.routes["/easyprivacy.txt"] = server.route_stream(200 * 1024 * 1024, declare=True)
     [outcome] = registry.update("easyprivacy", force=True)
     assert "too large" in outcome.error
     assert_kept(registry, applied, before, "too large", 1)
@@ -435,8 +287,8 @@ def test_a_200_mb_stream_is_cut_at_the_size_limit(subscribed, server):
 
 def test_a_redirect_loop_ends(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_redirect(server.url("/loop"))
-    server.routes["/loop"] = route_redirect(server.url("/easyprivacy.txt"))
+    server.routes["/easyprivacy.txt"] = server.route_redirect(server.url("/loop"))
+    server.routes["/loop"] = server.route_redirect(server.url("/easyprivacy.txt"))
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed" and "redirect" in outcome.error
     assert server.hits["/loop"] <= 5
@@ -446,7 +298,7 @@ def test_a_redirect_loop_ends(subscribed, server):
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/list.txt", "data:text/plain,||a^"])
 def test_a_redirect_to_a_non_http_url_is_refused(subscribed, server, target):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_redirect(target)
+    server.routes["/easyprivacy.txt"] = server.route_redirect(target)
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "refused redirect", 1)
@@ -454,7 +306,7 @@ def test_a_redirect_to_a_non_http_url_is_refused(subscribed, server, target):
 
 def test_a_redirect_to_another_http_address_is_followed(make_registry, server):
     server.serve_list("/moved.txt", b"[Adblock Plus 2.0]\n||moved-tracker.example^\n")
-    server.routes["/old.txt"] = route_redirect(server.url("/moved.txt"))
+    server.routes["/old.txt"] = server.route_redirect(server.url("/moved.txt"))
     registry, applied = make_registry()
     info, outcome = registry.add(server.url("/old.txt"), name="moved")
     assert outcome.status == "updated"
@@ -482,7 +334,7 @@ def test_broken_bodies_are_refused(subscribed, server, body, reason):
 
 def test_a_server_without_validators_serving_the_same_list_changes_nothing(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(200, EASYPRIVACY)  # no ETag, no Last-Modified
+    server.routes["/easyprivacy.txt"] = server.route_status(200, EASYPRIVACY)  # no ETag, no Last-Modified
     [outcome] = registry.update("easyprivacy")
     assert outcome.status == "unchanged"
     assert len(applied.engines) == 1 and registry.get("easyprivacy").last_error is None
@@ -502,7 +354,7 @@ def test_staging_leftovers_of_a_killed_update_are_swept(make_registry, tmp_path)
 
 def test_after_a_failure_a_good_update_clears_the_error(subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(503)
+    server.routes["/easyprivacy.txt"] = server.route_status(503)
     registry.update("easyprivacy")
     assert registry.get("easyprivacy").last_error
     server.serve_list("/easyprivacy.txt", EASYPRIVACY + b"||one-more.example^\n")
@@ -593,7 +445,7 @@ def test_disable_enable_remove_follow_at_once(subscribed, server):
 
 
 def test_a_failed_first_download_keeps_the_list_registered_without_a_version(make_registry, server):
-    server.routes["/easylist.txt"] = route_status(404)
+    server.routes["/easylist.txt"] = server.route_status(404)
     registry, applied = make_registry()
     info, outcome = registry.add("easylist")
     assert outcome.status == "failed" and "404" in outcome.error
