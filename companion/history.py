@@ -5,7 +5,7 @@ rather than the request detail (millions of rows), so a page over 90 days answer
 milliseconds; the detail is read only where it is needed and small (one site's hosts,
 first and last seen). Forgetting and retention delete from the detail *and* the totals
 in one transaction, day-aligned, so the totals always equal what the detail they
-summarise would give (:func:`companion.storage.daily_disagreements` checks it, in tests).
+summarise would give (the tests' ``daily_disagreements`` fixture checks it).
 
 Every SQL statement is in :mod:`companion.storage` (this module asks it questions and
 shapes the answers). The tracker knowledge base is duck-typed (``lookup(host)``,

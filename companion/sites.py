@@ -125,11 +125,6 @@ def registrable_domain(host: str) -> str:
     return split_host(host)[0]
 
 
-def same_site(a: str, b: str) -> bool:
-    """Are two normalised hosts the same site? The third-party test, in one place."""
-    return split_host(a)[0] == split_host(b)[0]
-
-
 def parent_domains(host: str):
     """``a.b.example.com`` -> ``a.b.example.com``, ``b.example.com``, ``example.com``, ``com``.
 

@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+import shared_data
 from companion.classify import Verdict
 from companion.service import Companion
+from companion.storage import BLOCKED, DAY_MS, TRACKER
 from companion.trackerdb import TrackerDB
 from companion.web import create_app
 
@@ -340,3 +342,66 @@ def small_list_server(list_server, small_list, monkeypatch) -> ListServer:
     monkeypatch.setenv("CRUMBS_LIST_URL_EASYPRIVACY", list_server.url("/easyprivacy.txt"))
     monkeypatch.setenv("CRUMBS_LIST_URL_EASYLIST", list_server.url("/easylist.txt"))
     return list_server
+
+
+# -- the shared data folder (../shared: real lists and a request corpus) -------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_file():
+    """``shared_file(path)``: a path of :mod:`shared_data`, or the test fails with one line saying the
+    shared data folder is missing (not a skip: these tests are part of the suite)."""
+
+    def get(path: Path) -> Path:
+        try:
+            return shared_data.require(path)
+        except shared_data.SharedDataMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def list_paths(shared_file) -> list[Path]:
+    """EasyList and EasyPrivacy, as a person who subscribed to them has them."""
+    return [shared_file(shared_data.EASYLIST), shared_file(shared_data.EASYPRIVACY)]
+
+
+@pytest.fixture(scope="session")
+def easyprivacy(shared_file) -> bytes:
+    """EasyPrivacy's bytes, as a list server would send them."""
+    return shared_file(shared_data.EASYPRIVACY).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def corpus_path(shared_file) -> Path:
+    """The corpus of real requests (one JSON object a line)."""
+    return shared_file(shared_data.CORPUS)
+
+
+@pytest.fixture(scope="session")
+def daily_disagreements():
+    """``daily_disagreements(store, from_day=None)``: days/sites/domains where the daily totals differ from
+    the request detail (from ``from_day`` on); empty when they agree, as forgetting and retention promise."""
+
+    def check(store, from_day: int | None = None) -> list[tuple]:
+        lo = -(2**62) if from_day is None else from_day
+        detail = {
+            (day, s, d): (n, t, b)
+            for day, s, d, n, t, b in store.conn.execute(
+                """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
+                          sum((r.flags & ?) != 0)
+                   FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?
+                   GROUP BY r.time / ?, coalesce(r.site_id, 0), h.domain_id""",
+                (DAY_MS, TRACKER, BLOCKED, lo * DAY_MS if from_day is not None else lo, DAY_MS),
+            )
+        }
+        daily = {
+            (day, s, d): (n, t, b)
+            for day, s, d, n, t, b in store.conn.execute(
+                "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
+            )
+        }
+        return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))
+
+    return check

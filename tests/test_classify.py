@@ -6,8 +6,6 @@ from companion.classify import Classifier
 from companion.engine import Engine
 from companion.trackerdb import TrackerDB
 
-from conftest import LISTS_DIR
-
 LIST = """[Adblock Plus 2.0]
 ! Title: test list
 ||tracker.test^
@@ -41,9 +39,9 @@ def test_two_hosts_under_gob_mx_are_different_sites(classifier):
 
 
 @pytest.fixture(scope="module")
-def big():
+def big(list_paths):
     """EasyList + EasyPrivacy, as a person who subscribed to them has."""
-    engine = Engine.from_files([LISTS_DIR / "easylist.txt", LISTS_DIR / "easyprivacy.txt"])
+    engine = Engine.from_files(list_paths)
     return Classifier(engine, TrackerDB.load())
 
 

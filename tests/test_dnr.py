@@ -211,16 +211,14 @@ def test_bad_action_is_refused():
 
 # ---- with the engine's real translator, on the real lists ----
 
-from pathlib import Path  # noqa: E402
+import shared_data  # noqa: E402
 
 
-LISTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lists"
-
-
-def list_filters() -> list[tuple[str, bool, bool]]:
+@pytest.fixture(scope="module")
+def real_list_filters(shared_file) -> list[tuple[str, bool, bool]]:
     out = []
-    for name in ("easyprivacy.txt", "easylist.txt"):
-        for line in (LISTS / name).read_text(encoding="utf-8").splitlines():
+    for path in (shared_data.EASYPRIVACY, shared_data.EASYLIST):
+        for line in shared_file(path).read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if not line or line.startswith(("!", "[")) or "#" in line.split("$")[0]:
                 continue
@@ -240,8 +238,8 @@ def test_real_translator_packs_bare_hosts():
 
 
 @pytest.mark.parametrize("max_rules", [dnr.CHROME_MAX_RULES, dnr.FIREFOX_MAX_RULES])
-def test_real_lists_fit_the_browser_limits(max_rules):
-    filters = list_filters()
+def test_real_lists_fit_the_browser_limits(max_rules, real_list_filters):
+    filters = real_list_filters
     assert len(filters) > 50_000  # EasyList + EasyPrivacy network filters
     choices = [(f"site{i}.example", "doubleclick.net", "allow") for i in range(50)]
     version, rules = compile_rules(site_tracker=choices, trusted_sites=["t.example"], everywhere=[("x.net", "block")],

@@ -12,7 +12,6 @@ import pytest
 from companion import auth
 from companion import history as core
 from companion.history import History, period
-from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, Store
 
 NOW = 20_300 * DAY_MS + 12 * 3_600_000  # noon of a fixed UTC day
@@ -127,7 +126,7 @@ def test_graph_links_sites_to_shared_trackers(h):
     assert all(d != "news-static.example" for _, d, _ in g["edges"])  # not a tracker
 
 
-def test_daily_totals_agree_with_the_detail(store):
+def test_daily_totals_agree_with_the_detail(daily_disagreements, store):
     assert daily_disagreements(store) == []
     store.conn.execute(
         "UPDATE daily SET requests = requests + 1 WHERE day = ? AND domain_id = (SELECT id FROM domains WHERE name = ?)",
@@ -145,7 +144,7 @@ def _names(store):
         {n for (n,) in store.conn.execute("SELECT name FROM hosts")}
 
 
-def test_forget_site_removes_it_from_every_table(h, store):
+def test_forget_site_removes_it_from_every_table(daily_disagreements, h, store):
     removed = h.forget_site("blog.example")
     assert removed["requests"] == 6 and removed["daily"] == 1
     assert "blog.example" not in _names(store)
@@ -157,7 +156,7 @@ def test_forget_site_removes_it_from_every_table(h, store):
     assert "stats.g.doubleclick.net" in _names(store)
 
 
-def test_forget_tracker_removes_hosts_domain_and_totals(h, store):
+def test_forget_tracker_removes_hosts_domain_and_totals(daily_disagreements, h, store):
     h.forget_tracker("facebook.net")
     names = _names(store)
     assert "facebook.net" not in names and "connect.facebook.net" not in names
@@ -166,7 +165,7 @@ def test_forget_tracker_removes_hosts_domain_and_totals(h, store):
     assert all(r["name"] != "Meta" for r in h.reach(h.snapshot(period("all", NOW)), None))
 
 
-def test_forget_days_and_everything(h, store):
+def test_forget_days_and_everything(daily_disagreements, h, store):
     h.forget_days(TODAY - 1, TODAY)
     assert store.conn.execute("SELECT count(*) FROM requests WHERE time >= ?", ((TODAY - 1) * DAY_MS,)).fetchone()[0] == 0
     assert store.conn.execute("SELECT count(*) FROM daily WHERE day >= ?", (TODAY - 1,)).fetchone()[0] == 0
@@ -178,7 +177,7 @@ def test_forget_days_and_everything(h, store):
     assert _table_counts(store) == {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
 
-def test_recording_after_forget_still_works(make_verdict, h, store):
+def test_recording_after_forget_still_works(daily_disagreements, make_verdict, h, store):
     """The store interns ids in caches: after deleting orphans it must not hand out dead ids."""
     h.forget_tracker("facebook.net")
     store.record([RecordedEvent(make_verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
@@ -186,7 +185,7 @@ def test_recording_after_forget_still_works(make_verdict, h, store):
     assert h.tracker("facebook.net", period("today", NOW))["requests"] == 1
 
 
-def test_retention_deletes_old_detail_keeps_totals(h, store):
+def test_retention_deletes_old_detail_keeps_totals(daily_disagreements, h, store):
     before = h.overview(h.snapshot(period("all", NOW)))
     h.set_retention_days(7)
     removed = h.apply_retention(NOW)

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from companion import auth
 from companion import history as core
 from companion.history import History
-from companion.storage import daily_disagreements
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
 
@@ -301,7 +300,7 @@ def test_export_csv_neutralises_formulas(signed_in, companion):
     assert sum(int(r["requests"]) for r in daily) == len(rows)
 
 
-def test_forget_site_asks_then_deletes_everywhere(csrf_of, signed_in, companion):
+def test_forget_site_asks_then_deletes_everywhere(daily_disagreements, csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     before = companion.store.count_requests()
     ask = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "https://www.news.example/x"})

@@ -15,14 +15,6 @@ from ..sites import parent_domains, split_host
 AUTHORITY_RE = re.compile(r"[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
 
 
-def host_of(url: str) -> str:
-    """Lowercased hostname of a URL, '' when there is none."""
-    if not url:
-        return ""
-    m = AUTHORITY_RE.match(url.lower())
-    return m.group(1) if m else ""
-
-
 def entity_keys(page_host: str) -> list[str]:
     """`name.*` keys that `domain=name.*` entity options compare with: every parent of the page
     hostname with its public suffix cut off (www.google.co.uk -> www.google.*, google.*)."""

@@ -286,16 +286,6 @@ class Engine:
         """List names, in the order they were given."""
         return list(self._names)
 
-    def blocking_hostnames(self) -> Iterator[tuple[str, str]]:
-        """(hostname, list name) for every active block filter that is exactly `||hostname^`:
-        no option at all, no path, not disabled by `$badfilter`. Filters with options (even
-        `$third-party` or a resource type) are NOT included, because a bare hostname cannot carry
-        them; get those from `network_filters()` (the DNR compiler does).
-        An exception may still allow some requests to these hosts (see `filters()`)."""
-        names = self._names
-        for host, list_id in self._blocks.plain.items():
-            yield host, names[list_id]
-
     def filters(self) -> Iterator[tuple[str, str, bool, bool]]:
         """(filter text, list name, is_exception, is_important) for every active network filter
         (not cosmetic, non-blocking, inactive, rejected or badfiltered ones)."""

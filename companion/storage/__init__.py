@@ -32,7 +32,7 @@ from .base import StoreBase, Transaction
 from .choices import ChoicesMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
-from .history import HistoryMixin, daily_disagreements
+from .history import HistoryMixin
 from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
                      SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
@@ -49,7 +49,7 @@ class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixi
 
 
 __all__ = [
-    "Store", "RecordedEvent", "Transaction", "daily_disagreements", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
+    "Store", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
     "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION",
     "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS",
 ]

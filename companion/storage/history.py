@@ -194,25 +194,3 @@ def _delete_ids_except(conn, table: str, keep: set[int]) -> int:
     doomed = [(i,) for (i,) in conn.execute(f"SELECT id FROM {table}") if i not in keep]
     conn.executemany(f"DELETE FROM {table} WHERE id = ?", doomed)
     return len(doomed)
-
-
-def daily_disagreements(store: Any, from_day: int | None = None) -> list[tuple]:
-    """A check for tests: days/sites/domains where the daily totals differ from the detail (from ``from_day`` on). Empty: they agree."""
-    lo = -(2**62) if from_day is None else from_day
-    detail = {
-        (day, s, d): (n, t, b)
-        for day, s, d, n, t, b in store.conn.execute(
-            """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
-                      sum((r.flags & ?) != 0)
-               FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?
-               GROUP BY r.time / ?, coalesce(r.site_id, 0), h.domain_id""",
-            (DAY_MS, TRACKER, BLOCKED, lo * DAY_MS if from_day is not None else lo, DAY_MS),
-        )
-    }
-    daily = {
-        (day, s, d): (n, t, b)
-        for day, s, d, n, t, b in store.conn.execute(
-            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
-        )
-    }
-    return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))
