@@ -279,7 +279,7 @@ def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
 
 
 def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, small_trackers, tmp_path):
-    from companion import svg
+    from companion.web import svg
 
     store = Store(tmp_path / "m.sqlite3")
     events = [RecordedEvent(make_verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from companion.config import RULES_DIR
 from companion.service import Companion
 from companion.storage import RecordedEvent, now_ms
 
-ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
@@ -75,7 +75,7 @@ def test_the_page_lists_every_list_with_its_figures_and_is_in_the_navigation(web
 
 
 def test_fixed_lists_are_shown_and_cannot_be_changed(make_app, sign_in, post, tmp_path):
-    fixed = Companion(tmp_path / "data", [ROOT / "rules" / "crumbs-trackers.txt"])
+    fixed = Companion(tmp_path / "data", [RULES_DIR / "crumbs-trackers.txt"])
     try:
         client = sign_in(make_app(fixed).test_client(), fixed)
         html = page(client)

@@ -89,7 +89,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
 
 
 def _migration_2(db: sqlite_utils.Database) -> None:
-    # Filter list subscriptions (companion/lists.py) and history-page sign-in (companion/web/history).
+    # Filter list subscriptions (companion/lists/) and history-page sign-in (companion/auth.py, storage/sessions.py).
     _run_script(
         db,
         """

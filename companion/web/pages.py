@@ -185,7 +185,7 @@ def _pct(value: float) -> str:
 
 @bp.get("/")
 def overview():
-    from .. import svg
+    from . import svg
 
     p = _period()
     h = history()
@@ -234,7 +234,7 @@ def company(owner: str):
 
 @bp.get("/map")
 def site_map():
-    from .. import svg
+    from . import svg
 
     p = _period()
     h = history()
