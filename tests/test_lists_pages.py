@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 
 import pytest
 
