@@ -27,12 +27,11 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import tldextract  # noqa: E402
-
 from common import LISTS, load_corpus  # noqa: E402
 from companion.engine import Engine  # noqa: E402
 from companion.surrogates import find  # noqa: E402
-from companion.trackerdb import RULES_DIR  # noqa: E402
+from companion.config import RULES_DIR  # noqa: E402
+from companion.sites import registrable_domain  # noqa: E402
 
 SHIPPED = RULES_DIR / "crumbs-trackers.txt"
 
@@ -51,11 +50,9 @@ LOADED_BY = {
     "amazon-apstag": [r"//c\.amazon-adsystem\.com/aax2/"],
 }
 
-_extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
 def _domain(host: str) -> str:
-    return _extract(host).top_domain_under_public_suffix or host
+    """The site of a host, by Crumbs' one site rule (companion/sites.py)."""
+    return registrable_domain(host) or host
 
 
 def _group(url: str) -> str:

@@ -6,10 +6,10 @@ ours instead (``extension/surrogates/``): it keeps the page's calls working and 
 
 Each :class:`Surrogate` names the stand-in, the extension resource the browser redirects to, and the URL
 patterns it replaces. A pattern is kept as a declarativeNetRequest ``urlFilter`` (``||host/path`` with ``*``
-wildcards), so :mod:`companion.surrogate_rules` can put it in a rule as is, and :func:`find` matches the same
-text in Python for the verdicts. Each pattern also names the registrable domain the person's choices are keyed
-by (``googleapis.com`` for ``imasdk.googleapis.com``), and a sample URL it matches (tests, and the check that the
-lists in force block it).
+wildcards), so :mod:`companion.dnr.redirects` can put it in a rule as is, and :func:`find` matches the same
+text in Python for the verdicts. Each pattern also names the domain the person's choices are keyed by, the
+site of its hosts by :mod:`companion.sites` (``imasdk.googleapis.com``: googleapis.com is a private suffix),
+and a sample URL it matches (tests, and the check that the lists in force block it).
 
 Pure: no I/O, no Flask.
 """
@@ -91,9 +91,9 @@ CATALOG: tuple[Surrogate, ...] = (
         _p("amazon-adsystem.com", "||c.amazon-adsystem.com/aax2/apstag.js", "https://c.amazon-adsystem.com/aax2/apstag.js"),
     )),
     Surrogate("google-ima", "Google IMA SDK (ima3.js)", "/surrogates/google-ima.js", (
-        _p("googleapis.com", "||imasdk.googleapis.com/js/sdkloader/ima3.js",
+        _p("imasdk.googleapis.com", "||imasdk.googleapis.com/js/sdkloader/ima3.js",
            "https://imasdk.googleapis.com/js/sdkloader/ima3.js"),
-        _p("googleapis.com", "||imasdk.googleapis.com/js/sdkloader/ima3_debug.js",
+        _p("imasdk.googleapis.com", "||imasdk.googleapis.com/js/sdkloader/ima3_debug.js",
            "https://imasdk.googleapis.com/js/sdkloader/ima3_debug.js"),
     )),
     Surrogate("segment", "Segment (analytics.js)", "/surrogates/segment.js", (

@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from companion import surrogates
-from companion.browser_rules import BrowserRules
 from companion.cli import main as cli_main
-from companion.dnr import compile_rules
-from companion.domains import parse_url
-from companion.surrogate_rules import MAX_UNSAFE_RULES, redirect_rules
+from companion.dnr import BrowserRules, compile_rules
+from companion.dnr.redirects import MAX_UNSAFE_RULES, redirect_rules
+from companion.engine import parse_filter
+from companion.sites import parse_url
 from companion.surrogates import CATALOG, find, for_hosts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,9 +123,9 @@ def test_the_unsafe_rule_limit_is_kept_and_the_persons_blocks_go_first():
 def test_redirects_count_against_the_rule_budget_before_list_filters():
     redirects = redirect_rules(site_tracker=[], everywhere=[], report_only=False, lists=_always("block"))
     _, rules = compile_rules(site_tracker=[], trusted_sites=[], everywhere=[], report_only=False,
-                             list_filters=[("||a.example^", False, False), ("||b.example/x", False, False)],
+                             list_filters=[parse_filter("||a.example^"), parse_filter("||b.example/x")],
                              redirects=redirects, max_rules=len(redirects) + 1,
-                             translate=lambda t: {"urlFilter": t})
+                             translate=lambda parsed: {"urlFilter": parsed.text})
     assert len(rules) == len(redirects) + 1
     assert [r["id"] for r in rules] == list(range(1, len(rules) + 1))
     assert sum(r["action"]["type"] == "redirect" for r in rules) == len(redirects)
@@ -177,25 +177,24 @@ def rules_of(companion):
 
 
 def test_precedence_of_stand_ins_against_choices_and_trust(companion):
-    store = companion.store
     assert browser_outcome(rules_of(companion), GA, NEWS) == "/surrogates/google-analytics.js"
     assert browser_outcome(rules_of(companion), GA, NEWS, "image") == "blocked"  # a GA pixel: no stand-in
     assert browser_outcome(rules_of(companion), "https://stats.g.doubleclick.net/p.gif", NEWS, "image") == "blocked"
 
-    store.set_trust("news.example", "day")
+    companion.set_trust("news.example", "day")
     assert browser_outcome(rules_of(companion), GA, NEWS) == "real"  # trusted: the real script
     assert browser_outcome(rules_of(companion), GA, "https://other.example/") == "/surrogates/google-analytics.js"
 
-    store.set_site_tracker("news.example", "google-analytics.com", "block")  # beats trust, with its stand-in
+    companion.set_site_tracker("news.example", "google-analytics.com", "block")  # beats trust, with its stand-in
     assert browser_outcome(rules_of(companion), GA, NEWS) == "/surrogates/google-analytics.js"
     assert browser_outcome(rules_of(companion), GTM, NEWS) == "real"  # the rest of the trusted site is real
 
-    store.set_tracker("googletagmanager.com", "allow")  # allowed everywhere: real everywhere
+    companion.set_tracker("googletagmanager.com", "allow")  # allowed everywhere: real everywhere
     assert browser_outcome(rules_of(companion), GTM, "https://other.example/") == "real"
-    store.set_site_tracker("other.example", "googletagmanager.com", "block")  # but blocked here: stand-in
+    companion.set_site_tracker("other.example", "googletagmanager.com", "block")  # but blocked here: stand-in
     assert browser_outcome(rules_of(companion), GTM, "https://other.example/") == "/surrogates/google-tag.js"
 
-    store.set_setting("report_only", "1")  # report-only: lists block nothing; the person's blocks still apply
+    companion.set_report_only(True)  # report-only: lists block nothing; the person's blocks still apply
     rules = rules_of(companion)
     assert browser_outcome(rules, GA, "https://third.example/") == "real"
     assert browser_outcome(rules, GTM, "https://other.example/") == "/surrogates/google-tag.js"
@@ -208,7 +207,7 @@ def test_the_verdict_names_the_stand_in_of_a_blocked_script_only(companion):
     assert v.blocked and v.surrogate == "google-analytics" and v.to_dict()["surrogate"] == "google-analytics"
     assert companion.check(GA, NEWS, "image").surrogate is None
     assert companion.check("https://cdn.widgets.test/w.js", NEWS, "script").surrogate is None
-    companion.store.set_trust("news.example", "hour")
+    companion.set_trust("news.example", "hour")
     assert companion.check(GA, NEWS, "script").surrogate is None  # the real script loads
 
 

@@ -3,7 +3,7 @@
 Why a rule at *block + 1* for each level a block can come from: the browser applies the highest-priority
 matching rule, so a redirect one above a block wins over that block, and anything that beats the block
 (an allow above it, trusting the site) beats the redirect as well. So the stand-in follows exactly the
-precedence of :mod:`companion.dnr`:
+precedence of :mod:`.compiler`:
 
     401  redirect a tracker's script on the sites where the person blocked that tracker (same initiatorDomains)
     300  (trust: allowAllRequests) wins over everything below: the real script loads
@@ -27,13 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from .surrogates import CATALOG, Pattern, Surrogate
+from ..surrogates import CATALOG, Pattern, Surrogate
+from .compiler import PRIORITY_EVERYWHERE, PRIORITY_LIST_BLOCK, PRIORITY_LIST_IMPORTANT, PRIORITY_SITE_TRACKER
 
-# Kept in step with companion.dnr's priorities (imported late there; repeated here so this module stands alone).
-PRIORITY_SITE_TRACKER_BLOCK = 400
-PRIORITY_EVERYWHERE_BLOCK = 200
-PRIORITY_LIST_IMPORTANT = 130
-PRIORITY_LIST_BLOCK = 100
 MAX_UNSAFE_RULES = 5_000  # Chrome's cap on dynamic redirect/modifyHeaders rules
 
 # "important" | "block" | None: how the lists in force treat a pattern's sample URL.
@@ -66,9 +62,9 @@ def redirect_rules(*, site_tracker: Sequence[tuple[str, str, str]], everywhere: 
         for pattern in surrogate.patterns:
             sites = blocked_on.get(pattern.domain)
             if sites:
-                rules.append(_rule(surrogate, pattern, PRIORITY_SITE_TRACKER_BLOCK + 1, initiatorDomains=sorted(sites)))
+                rules.append(_rule(surrogate, pattern, PRIORITY_SITE_TRACKER + 1, initiatorDomains=sorted(sites)))
             if pattern.domain in blocked_everywhere:
-                rules.append(_rule(surrogate, pattern, PRIORITY_EVERYWHERE_BLOCK + 1))
+                rules.append(_rule(surrogate, pattern, PRIORITY_EVERYWHERE + 1))
             verdict = None if report_only or lists is None else lists(pattern)
             if verdict == "important":
                 rules.append(_rule(surrogate, pattern, PRIORITY_LIST_IMPORTANT + 1))
