@@ -127,10 +127,7 @@
       const display = el.style.display;
       const holder = placeholder(item, item.size(sizeSeen(el)), () => {
         for (const p of placed) { p.holder.remove(); p.el.style.display = p.display; }
-        const script = document.createElement('script');
-        script.src = item.url;
-        script.async = true;
-        (document.head || document.documentElement).append(script);
+        ask({ op: 'run-script', url: item.url, as: item.as });
       });
       placed.push({ el, holder, display });
       el.before(holder);

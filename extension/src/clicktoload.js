@@ -96,6 +96,22 @@ export function startClickToLoad({ chrome: api, client, syncRules, onError = () 
         return { error: `The companion could not store the choice: ${err && err.message}` };
       }
       await syncRules().catch(onError);
+    } else if (msg.op === 'run-script') {
+      // The widget script, added in the page's own world once its placeholder is gone: a script element
+      // made in the isolated world would fall under the extension's CSP, not the page's.
+      if (found.as !== 'script') return { error: 'not a widget script' };
+      await api.scripting.executeScript({
+        target: { tabId, frameIds: [sender.frameId || 0] },
+        world: 'MAIN',
+        func: (src) => {
+          const script = document.createElement('script');
+          script.src = src;
+          script.async = true;
+          (document.head || document.documentElement).append(script);
+        },
+        args: [msg.url],
+      });
+      return { ok: true };
     } else if (msg.op !== 'load') {
       return { error: 'unknown request' };
     }
@@ -112,7 +128,9 @@ export function startClickToLoad({ chrome: api, client, syncRules, onError = () 
 
   // A new page in the tab: what was loaded on the old one is blocked again.
   api.webRequest.onBeforeRequest.addListener((details) => {
-    if (details.tabId >= 0) removeTabRules(details.tabId).catch(() => {});
+    if (!(details.tabId >= 0)) return;
+    for (const key of seen.keys()) if (key.startsWith(`${details.tabId} `)) seen.delete(key);
+    removeTabRules(details.tabId).catch(() => {});
   }, { urls: ['http://*/*', 'https://*/*'], types: ['main_frame'] });
   api.tabs.onRemoved.addListener((tabId) => { removeTabRules(tabId).catch(() => {}); });
 

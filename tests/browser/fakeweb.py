@@ -16,6 +16,8 @@ from pathlib import Path
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from . import embedpages
+
 # Tracker hosts the shipped lists flag, served over https (several are HSTS-preloaded in Chromium).
 TRACKERS = {
     "ga": "https://www.google-analytics.com/analytics.js",
@@ -61,8 +63,11 @@ class FakeWeb:
         host = (req.host or "").split(":")[0]
         with self.lock:
             self.log.append({"host": host, "path": req.path, "scheme": req.scheme,
-                             "referer": req.headers.get("Referer", "")})
-        if req.path.endswith(".js"):
+                             "referer": req.headers.get("Referer", ""), "gpc": req.headers.get("Sec-GPC")})
+        extra = embedpages.answer(host, req.path)  # click-to-load and GPC pages (issue 12)
+        if extra is not None:
+            resp = Response(extra[0], content_type=extra[1])
+        elif req.path.endswith(".js"):
             resp = Response("/* fake */", content_type="application/javascript")
         elif req.path.endswith((".gif", ".png")) or "pixel" in req.path:
             resp = Response(GIF, content_type="image/gif")
