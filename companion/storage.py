@@ -35,6 +35,7 @@ from typing import Any
 
 import sqlite_utils
 
+from .breakage import migrate as _breakage_migration
 from .classify import DECIDED_BY, REQUEST_TYPES, Verdict
 from .policy import ACTIONS, TRUST_DURATIONS_MS, Choices
 
@@ -138,7 +139,8 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+# Migration 3 lives with its feature: the breakage reports' tables (companion/breakage.py).
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _breakage_migration]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
