@@ -53,9 +53,11 @@
 
   /** The placeholder element for one embed; onDone(holder) runs once the background let it through. */
   function placeholder(item, size, onDone) {
+    // A frame's placeholder keeps the frame's box (the page's layout counts on it); a widget's takes the
+    // embed's usual width and the height its words need, since the widget would have replaced its container.
     const holder = make('div', null, {
-      display: 'block', boxSizing: 'border-box', width: `${size.width}px`, maxWidth: '100%', height: `${size.height}px`,
-      margin: '0', padding: '0', overflow: 'auto',
+      display: 'block', boxSizing: 'border-box', width: `${size.width}px`, maxWidth: '100%',
+      height: item.as === 'frame' ? `${size.height}px` : 'auto', margin: '0', padding: '0', overflow: 'auto',
     });
     holder.setAttribute(MARK, item.info.id);
     const root = holder.attachShadow({ mode: 'open' });
@@ -125,7 +127,7 @@
     for (const el of containers) {
       handled.add(el);
       const display = el.style.display;
-      const holder = placeholder(item, item.size(sizeSeen(el)), () => {
+      const holder = placeholder(item, item.size({}), () => {
         for (const p of placed) { p.holder.remove(); p.el.style.display = p.display; }
         ask({ op: 'run-script', url: item.url, as: item.as });
       });

@@ -8,12 +8,16 @@ as the popup or `crumbs block` would), since the shipped lists leave the players
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .conftest import wait_for
 from .embedpages import X_HOST, YOUTUBE_HOST
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extension"
 
 
 def block_everywhere(companion, *trackers: str) -> None:
@@ -44,6 +48,8 @@ def test_a_blocked_video_gets_a_placeholder_and_loads_on_one_click_in_that_tab_o
     region = page.get_by_role("region", name="YouTube video blocked by Crumbs")
     assert "Google (YouTube) will see your visit on news.example" in region.text_content()
     assert page.locator("[data-crumbs-ctl] img, [data-crumbs-ctl] link").count() == 0  # nothing remote
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "clicktoload-placeholder.png"), full_page=True)
 
     # A page's own script cannot press the button for the person.
     page.evaluate("""document.querySelector("[data-crumbs-ctl='youtube']").shadowRoot

@@ -5,6 +5,7 @@ trackers that were blocked on the page."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from .conftest import wait_for
 from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS
 
 pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extension"
 
 
 def test_page_broken_trusts_for_an_hour_reloads_and_records_the_blocked_trackers(browser, companion):
@@ -23,6 +26,9 @@ def test_page_broken_trusts_for_an_hour_reloads_and_records_the_blocked_trackers
 
     popup = browser.popup(tab)
     popup.wait_for_selector("#broken:not([hidden])")
+    popup.set_viewport_size({"width": 420, "height": 900})
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    popup.screenshot(path=str(ARTIFACTS / "popup-page-broken.png"), full_page=True)
     browser.web.clear()
     before = time.time() * 1000
     with page.expect_navigation():
