@@ -10,7 +10,7 @@ import pytest
 from companion import breakage
 from companion.storage import SCHEMA_VERSION, Store
 
-from conftest import csrf_of, sign_in
+from companion.history import History
 
 ORIGIN = "http://127.0.0.1:8737"
 
@@ -39,7 +39,7 @@ def test_routes_need_the_token(client, companion, method, path):
     r = client.open(path, method=method, json={"site": "news.example"},
                     headers={"Authorization": f"Bearer {companion.token}", "Origin": "https://evil.example"})
     assert r.status_code == 403 and r.get_json()["error"]
-    assert breakage.reports(companion.store) == []
+    assert companion.breakage_reports() == []
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ def test_bad_reports_are_refused_with_a_json_reason(client, auth, companion, bod
     r = post(client, body, auth)
     assert r.status_code == status, r.data
     assert r.is_json and isinstance(r.get_json()["error"], str)
-    assert breakage.reports(companion.store) == []
+    assert companion.breakage_reports() == []
 
 
 def test_non_json_and_broken_json_are_refused(client, auth, companion):
@@ -77,7 +77,7 @@ def test_non_json_and_broken_json_are_refused(client, auth, companion):
     assert r.status_code == 400 and r.get_json()["error"]
     r = client.post("/api/v1/breakage", data="[" * 10_000 + "]" * 10_000, headers=auth, content_type="application/json")
     assert r.status_code == 400 and r.get_json()["error"]
-    assert breakage.reports(companion.store) == []
+    assert companion.breakage_reports() == []
 
 
 # -- stored -----------------------------------------------------------------------------------
@@ -106,7 +106,7 @@ def test_a_report_is_stored_with_registrable_domains_only(client, auth, companio
     # A report with nothing blocked is fine too.
     assert post(client, {"site": "other.example", "trackers": []}, auth).status_code == 201
     assert post(client, {"site": "other.example"}, auth).status_code == 201
-    assert breakage.tracker_summary(companion.store, "doubleclick.net") == {"reports": 1, "sites": 1}
+    assert companion.breakage_for("doubleclick.net") == {"reports": 1, "sites": 1}
 
 
 def test_migration_3_adds_the_tables_to_an_older_database(tmp_path):
@@ -145,7 +145,7 @@ def test_gpc_setting_defaults_on_and_is_kept(client, auth, companion):
 # -- the history pages ------------------------------------------------------------------------
 
 
-def test_pages_list_reports_and_count_them_on_the_tracker_page(client, auth, companion):
+def test_pages_list_reports_and_count_them_on_the_tracker_page(client, auth, companion, sign_in):
     record_tracker_visit(client, auth)
     for site in ("news.example", "news.example", "shop.example"):
         assert post(client, {"site": site, "trackers": ["stats.g.doubleclick.net"]}, auth).status_code == 201
@@ -165,7 +165,7 @@ def test_pages_list_reports_and_count_them_on_the_tracker_page(client, auth, com
     assert "You said a page was broken while it was blocked 1 time, on 1 of your site (" in other
 
 
-def test_hostile_names_in_the_table_are_escaped(client, companion):
+def test_hostile_names_in_the_table_are_escaped(client, companion, sign_in):
     # The API refuses such names; a database written by anything else must still render harmlessly.
     breakage.add_report(companion.store, '<script>alert("s")</script>.example', ['"><img src=x onerror=alert(1)>.test'])
     sign_in(client, companion)
@@ -176,18 +176,83 @@ def test_hostile_names_in_the_table_are_escaped(client, companion):
     assert "script-src 'self'" in r.headers["Content-Security-Policy"]
 
 
-def test_forgetting_reports_needs_the_csrf_token(client, auth, companion):
+def test_forgetting_reports_needs_the_csrf_token(client, auth, companion, sign_in, csrf_of):
     for site in ("news.example", "shop.example"):
         post(client, {"site": site, "trackers": ["doubleclick.net"]}, auth)
     sign_in(client, companion)
     assert client.post("/broken/forget", data={"all": "yes"}).status_code == 403
-    assert len(breakage.reports(companion.store)) == 2
+    assert len(companion.breakage_reports()) == 2
     csrf = csrf_of(client, "/broken")
-    first = breakage.reports(companion.store)[0]["id"]
+    first = companion.breakage_reports()[0]["id"]
     assert client.post("/broken/forget", data={"csrf": csrf, "id": str(first)}).status_code == 303
-    assert [r["site"] for r in breakage.reports(companion.store)] == ["news.example"]
+    assert [r["site"] for r in companion.breakage_reports()] == ["news.example"]
     assert client.post("/broken/forget", data={"csrf": csrf, "id": "x"}).status_code == 400
     assert client.post("/broken/forget", data={"csrf": csrf, "all": "yes"}).status_code == 303
-    assert breakage.reports(companion.store) == []
+    assert companion.breakage_reports() == []
     page = client.get("/broken").get_data(as_text=True)
     assert re.search(r"No reports yet", page)
+
+
+# -- forgetting history forgets the matching reports ---------------------------------------------
+
+DAY = 86_400_000
+
+
+def _reports(companion):
+    return sorted((r["site"], tuple(r["trackers"])) for r in companion.breakage_reports())
+
+
+def _three_reports(companion, when=1_700_000_000_000):
+    breakage.add_report(companion.store, "news.example", ["doubleclick.net", "google-analytics.com"], when)
+    breakage.add_report(companion.store, "shop.example", ["doubleclick.net"], when + DAY)
+    breakage.add_report(companion.store, "blog.example", ["google-analytics.com"], when + 2 * DAY)
+
+
+def test_forgetting_a_site_forgets_its_reports(client, auth, companion):
+    record_tracker_visit(client, auth)  # some history for news.example
+    _three_reports(companion)
+    removed = History(companion.store, companion.trackers).forget_site("news.example")
+    assert removed["requests"] == 1 and removed["breakage_reports"] == 1
+    assert _reports(companion) == [("blog.example", ("google-analytics.com",)), ("shop.example", ("doubleclick.net",))]
+
+
+def test_a_report_goes_even_when_no_request_of_its_site_is_left(companion):
+    # Reports can outlive the detail (retention); forgetting the name must still reach them.
+    _three_reports(companion)
+    removed = History(companion.store, companion.trackers).forget_site("shop.example")
+    assert removed["requests"] == 0 and removed["breakage_reports"] == 1
+    assert [s for s, _ in _reports(companion)] == ["blog.example", "news.example"]
+
+
+def test_forgetting_a_tracker_takes_it_out_of_every_report(client, auth, companion):
+    record_tracker_visit(client, auth)
+    _three_reports(companion)
+    removed = History(companion.store, companion.trackers).forget_tracker("doubleclick.net")
+    # shop.example named only doubleclick.net: that report goes; news.example keeps its other tracker.
+    assert removed["breakage_reports"] == 1
+    assert _reports(companion) == [("blog.example", ("google-analytics.com",)),
+                                   ("news.example", ("google-analytics.com",))]
+    assert companion.breakage_for("doubleclick.net") == {"reports": 0, "sites": 0}
+    assert companion.store.conn.execute(
+        "SELECT count(*) FROM breakage_trackers WHERE tracker = 'doubleclick.net'").fetchone() == (0,)
+
+
+def test_forgetting_days_forgets_the_reports_made_on_them(companion):
+    when = 1_700_000_000_000
+    _three_reports(companion, when)
+    day = when // DAY
+    removed = History(companion.store, companion.trackers).forget_days(day + 1, day + 2)
+    assert removed["breakage_reports"] == 2
+    assert [s for s, _ in _reports(companion)] == ["news.example"]
+
+
+def test_forgetting_everything_on_the_data_page_forgets_every_report(client, auth, companion, sign_in, csrf_of):
+    record_tracker_visit(client, auth)
+    _three_reports(companion)
+    sign_in(client, companion)
+    csrf = csrf_of(client, "/data")
+    r = client.post("/data/forget", data={"csrf": csrf, "what": "everything", "confirm": "yes"})
+    assert r.status_code == 200, r.data
+    assert companion.breakage_reports() == []
+    assert companion.store.conn.execute("SELECT count(*) FROM breakage_trackers").fetchone() == (0,)
+    assert "3 “Page broken?” reports went too" in r.get_data(as_text=True)

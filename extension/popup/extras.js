@@ -9,7 +9,7 @@
  * Everything shown is set with textContent.
  */
 import { CompanionClient } from '../src/companion.js';
-import { guessSite, hostOf } from '../src/domains.js';
+import { hostOf } from '../src/domains.js';
 import { GPC_KEY, gpcEnabled } from '../src/gpc.js';
 import { getConfig } from '../src/storage.js';
 import { blockedTrackers } from './breakage.js';
@@ -41,7 +41,7 @@ async function setUpBroken() {
   if (!tab || !hostOf(tab.url)) return;
   const info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId: tab.id });
   if (!info || info.status !== 'ok') return; // the companion keeps trust and reports: nothing to do without it
-  const site = (info.tab && info.tab.pageDomain) || guessSite(hostOf(tab.url));
+  const site = (info.tab && info.tab.pageDomain) || hostOf(tab.url);
   if (!site) return;
   if (params.get('reported') === '1') {
     $('broken-done').textContent = `Thanks. Crumbs trusts ${site} for an hour and reloaded the page. `

@@ -131,6 +131,7 @@ chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(ta
 // ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----
 const gpc = startGpc({ chrome, onError: (err) => console.warn('Crumbs GPC:', err) });
 const clickToLoad = startClickToLoad({ chrome, client, syncRules: () => ready.then(syncRules),
+  pageSite: (tabId) => { const t = tabs.tabs.get(tabId); return t ? t.pageDomain : null; },
   onError: (err) => console.warn('Crumbs click-to-load:', err) });
 self.crumbsExtras = { gpc, clickToLoad }; // tests wait on these
 // ---- end issue 12 ----

@@ -18,16 +18,20 @@
  */
 import { blockedByBrowser } from './reporting.js';
 import { embedFor, embedInfo, placeholderText, rulesFor, nextRuleId, tabRuleIds } from './embeds.js';
-import { guessSite, hostOf } from './domains.js';
+import { hostOf } from './domains.js';
 
 export const PORT_NAME = 'crumbs-clicktoload';
 const CONTENT_SCRIPT = 'content/clicktoload.js';
 
 /**
+ * `pageSite(tabId)` is the tab's site as the companion's verdicts named it (the extension makes no
+ * site guess, see domains.js); before any verdict the page's host stands in: the companion reduces
+ * it to its site when it stores a choice.
+ *
  * @param {{chrome: typeof chrome, client: {put: Function}, syncRules: () => Promise<any>,
- *   onError?: (err: Error) => void}} opts
+ *   pageSite?: (tabId: number) => string|null, onError?: (err: Error) => void}} opts
  */
-export function startClickToLoad({ chrome: api, client, syncRules, onError = () => {} }) {
+export function startClickToLoad({ chrome: api, client, syncRules, pageSite = () => null, onError = () => {} }) {
   const dnr = api.declarativeNetRequest;
   const seen = new Map(); // `${tabId} ${frameId} ${url}` -> time, so a request reported twice (Firefox) shows once
   let rulesQueue = Promise.resolve(); // session rule changes one at a time (ids are computed from what exists)
@@ -42,7 +46,7 @@ export function startClickToLoad({ chrome: api, client, syncRules, onError = () 
   async function siteOfTab(tabId) {
     try {
       const tab = await api.tabs.get(tabId);
-      return tab && tab.url ? guessSite(hostOf(tab.url)) : null;
+      return tab && tab.url ? pageSite(tabId) || hostOf(tab.url) : null;
     } catch {
       return null;
     }
@@ -86,7 +90,7 @@ export function startClickToLoad({ chrome: api, client, syncRules, onError = () 
     const found = embedFor(msg.url, msg.as === 'frame' ? 'sub_frame' : 'script');
     if (!found) return { error: 'not an embed Crumbs knows' };
     if (msg.op === 'allow-site') {
-      const site = guessSite(hostOf(sender.tab.url));
+      const site = pageSite(tabId) || hostOf(sender.tab.url);
       const tracker = hostOf(msg.url); // the companion reduces it to its registrable domain
       if (!site) return { error: 'this page is not on a website' };
       try {

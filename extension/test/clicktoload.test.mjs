@@ -25,10 +25,12 @@ function fakeChrome() {
   return c;
 }
 
+// The companion's verdicts named tab 4's site news.example; other tabs have no verdict yet.
 function setup() {
   const chrome = fakeChrome();
   const client = { async put(path, body) { chrome.puts.push([path, body]); return { status: 200 }; } };
-  const ctl = startClickToLoad({ chrome, client, syncRules: async () => { chrome.synced += 1; } });
+  const ctl = startClickToLoad({ chrome, client, syncRules: async () => { chrome.synced += 1; },
+    pageSite: (tabId) => (tabId === 4 ? 'news.example' : null) });
   return { chrome, ctl };
 }
 
@@ -133,4 +135,11 @@ test('only ports of the right name from a tab are listened to', () => {
   assert.equal(other.onMessage.fns.length, 0);
   assert.equal(noTab.onMessage.fns.length, 0);
   assert.equal(ours.onMessage.fns.length, 1);
+});
+
+test('before any verdict names the site, the page host stands in (the companion reduces it)', async () => {
+  const { chrome, ctl } = setup();
+  const answer = await ctl.handle({ op: 'allow-site', url: 'https://www.youtube.com/embed/abc', as: 'frame' }, sender(7));
+  assert.equal(answer.error, undefined);
+  assert.deepEqual(chrome.puts, [['/api/v1/choices/sites/www.news.example/trackers/www.youtube.com', { action: 'allow' }]]);
 });
