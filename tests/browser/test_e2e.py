@@ -259,7 +259,8 @@ def test_a_web_page_cannot_read_the_companion_or_pair_itself(browser, companion)
     pairing.fill("#code", companion.pairing_code())
     pairing.fill("#port", str(companion.port))
     pairing.click("#pair")
-    pairing.wait_for_selector("#result.ok")
+    # "Pairing…" already has class ok: wait for the outcome, not the start.
+    pairing.wait_for_selector("#result.ok:has-text('Paired.')")
     assert browser.ev("chrome.storage.local.get(['companion', 'token'])") == {
         "companion": companion.base, "token": companion.token}
     wait_for(lambda: browser.status() == "ok", what="paired status")
