@@ -2,7 +2,8 @@
  * The toolbar badge: draws badgeView() for each tab with chrome.action.
  *
  * A tab-specific badge is cleared by the browser on every cross-document navigation, so the
- * default (no tabId) badge carries the "off" state too: a freshly navigated tab still says "off".
+ * default (no tabId) badge carries the "off" (or "companion away") state too: a freshly navigated
+ * tab still says it.
  */
 import { badgeView } from './badgestate.js';
 
