@@ -103,7 +103,11 @@ function renderThirdParties(data) {
   show($('others'), others.length > 0);
   show($('empty'), parties.length === 0);
   show($('parties'), true);
-  if (!off) $('status').textContent = summary(parties, data.trusted);
+  if (!off) {
+    // What this page did, when the extension saw it load; else what the companion knows of the site.
+    const onThisPage = (info && info.tab && info.tab.domains) || [];
+    $('status').textContent = onThisPage.length ? pageSummary(onThisPage) : summary(parties, data.trusted);
+  }
 }
 
 /**

@@ -9,6 +9,8 @@
  * number per tab; answers that come back for an older page are not counted on the new one.
  */
 
+import { REPORTED } from './outcome.js';
+
 export const COLOURS = Object.freeze({
   blocked: '#1b7f3b', // trackers on the page, and none of their requests got through
   reached: '#c0392b', // at least one tracker request reached its server
@@ -205,7 +207,7 @@ export function domainsOf(tab) {
     e.tracker = e.tracker || d.tracker;
     e.named = e.named || d.named;
     e[r.outcome] = (e[r.outcome] || 0) + 1;
-    if (!d.known) e.pending += 1;
+    if (!d.known && REPORTED.has(r.outcome)) e.pending += 1; // the companion's answer is still to come
     if (r.outcome === 'reached' && e.through.length < 20) {
       e.through.push({ host: r.host, path: r.path, why: r.v ? whyFields(r.v) : null });
     }

@@ -37,7 +37,13 @@ async function refresh() {
   const state = $('companion-state');
   state.textContent = info.status === 'ok' && info.companion ? `${headline} (${info.companion})` : headline;
   state.className = `state-${tone}`;
-  $('companion-help').textContent = help;
+  // `command` in the words becomes <code>command</code> (text nodes only: nothing is parsed as markup).
+  $('companion-help').replaceChildren(...help.split('`').map((part, i) => {
+    if (i % 2 === 0) return document.createTextNode(part);
+    const code = document.createElement('code');
+    code.textContent = part;
+    return code;
+  }));
   $('companion-help').hidden = false;
   $('pair-now').hidden = button !== 'pair-now';
   $('open-history').hidden = button !== 'open-history';
