@@ -54,14 +54,11 @@ export function hostPath(url) {
   }
 }
 
-/** The verdict fields a page keeps (what the popup explains), from a companion VERDICT. */
+/** The verdict fields a request keeps (what the popup explains), from a companion VERDICT. */
 function keep(verdict) {
   return {
     domain: verdict.domain || null,
     tracker: Boolean(verdict.tracker),
-    owner: verdict.owner || null,
-    category_label: verdict.category_label || null,
-    description: verdict.description || null,
     decided_by: verdict.decided_by || null,
     filter: verdict.filter || null,
     exception: Boolean(verdict.exception),
@@ -77,7 +74,7 @@ export class TabStates {
   get(tabId) {
     let t = this.tabs.get(tabId);
     if (!t) {
-      t = { nav: 0, pageUrl: null, pageDomain: null, requests: [], folded: {} };
+      t = { nav: 0, pageUrl: null, pageDomain: null, requests: [], folded: {}, about: {} };
       this.tabs.set(tabId, t);
     }
     return t;
@@ -91,6 +88,7 @@ export class TabStates {
     t.pageDomain = null;
     t.requests = [];
     t.folded = {};
+    t.about = {}; // per domain, once: owner, category, description (kept apart from the many requests)
     return t.nav;
   }
 
@@ -106,7 +104,9 @@ export class TabStates {
     if (!t || t.nav !== nav || !outcome) return false;
     const { host, path } = hostPath(url);
     if (!host) return false;
-    t.requests.push({ rid, host, path, type, outcome, v: null, facts: facts || null });
+    const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
+    if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
+    t.requests.push({ rid, host, path, type, outcome, v: null, facts: known });
     if (t.requests.length > MAX_REQUESTS) fold(t);
     return true;
   }
@@ -120,6 +120,7 @@ export class TabStates {
     for (let i = t.requests.length - 1; i >= 0 && !r; i -= 1) if (t.requests[i].rid === rid) r = t.requests[i]; // answers come soon: look from the end
     if (!r) return false;
     r.v = keep(verdict);
+    if (verdict.domain) t.about[verdict.domain] = describe(verdict);
     return true;
   }
 
@@ -135,11 +136,14 @@ export class TabStates {
   static fromJSON(data) {
     const s = new TabStates();
     for (const [id, t] of Array.isArray(data) ? data : []) {
-      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, ...t });
+      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t });
     }
     return s;
   }
 }
+
+const describe = (x) => ({ owner: x.owner || null, category_label: x.category_label || null,
+  description: x.description || null });
 
 /** Fold the oldest requests that have a verdict into per-domain counts, so a busy page stays bounded. */
 function fold(t) {
@@ -148,7 +152,7 @@ function fold(t) {
   t.requests.forEach((r, i) => {
     if (i < keepFrom && r.v) {
       const d = domainOfRequest(r);
-      const f = t.folded[d.domain] || (t.folded[d.domain] = { ...d.about, tracker: false, reached: 0, blocked: 0, cache: 0, failed: 0 });
+      const f = t.folded[d.domain] || (t.folded[d.domain] = { tracker: false, reached: 0, blocked: 0, cache: 0, failed: 0 });
       f.tracker = f.tracker || d.tracker;
       f[r.outcome] = (f[r.outcome] || 0) + 1;
     } else {
@@ -165,14 +169,11 @@ function fold(t) {
  */
 function domainOfRequest(r) {
   const known = r.v || r.facts;
-  const about = known ? { owner: known.owner || null, category_label: known.category_label || null,
-    description: known.description || null } : { owner: null, category_label: null, description: null };
   return {
     domain: (known && known.domain) || r.host,
     tracker: known ? Boolean(known.tracker) : r.outcome === 'blocked',
     known: Boolean(r.v),
     named: Boolean(known && known.domain), // the companion named this domain (else it is the bare host)
-    about,
   };
 }
 
@@ -185,7 +186,9 @@ function domainOfRequest(r) {
  */
 export function domainsOf(tab) {
   const out = new Map();
-  const entry = (domain, about) => {
+  const abouts = (tab && tab.about) || {};
+  const entry = (domain) => {
+    const about = abouts[domain] || {};
     let e = out.get(domain);
     if (!e) {
       e = { domain, tracker: false, owner: null, category_label: null, description: null,
@@ -196,14 +199,14 @@ export function domainsOf(tab) {
     return e;
   };
   for (const [domain, f] of Object.entries((tab && tab.folded) || {})) {
-    const e = entry(domain, f);
+    const e = entry(domain);
     e.tracker = e.tracker || f.tracker;
     e.named = true;
     for (const k of ['reached', 'blocked', 'cache', 'failed']) e[k] += f[k] || 0;
   }
   for (const r of (tab && tab.requests) || []) {
     const d = domainOfRequest(r);
-    const e = entry(d.domain, d.about);
+    const e = entry(d.domain);
     e.tracker = e.tracker || d.tracker;
     e.named = e.named || d.named;
     e[r.outcome] = (e[r.outcome] || 0) + 1;

@@ -16,6 +16,8 @@
  * No `chrome` here: the DNR API object, storage and the companion client are passed in.
  */
 
+import { canonical } from './rulediff.js';
+
 export const RULE_ID_BASE = 7_700_000;
 export const PRIORITY = Object.freeze({ siteTracker: 400, trust: 300, everywhere: 200 }); // as companion/dnr.py
 const MAX_OPS = 200;
@@ -133,14 +135,16 @@ export class OfflineChoices {
 
   /** Make our session rules exactly the rules of the queued choices (expired trust dropped). */
   async apply() {
-    const mine = (await this.dnr.getSessionRules()).map((r) => r.id).filter((id) => id >= RULE_ID_BASE && id < RULE_ID_BASE + 100_000);
+    const ours = (r) => r.id >= RULE_ID_BASE && r.id < RULE_ID_BASE + 100_000;
+    const mine = (await this.dnr.getSessionRules()).filter(ours);
     const now = this.now();
     const addRules = [];
     this.ops.forEach((op) => {
       const rule = ruleFor(op, now);
       if (rule) addRules.push({ id: RULE_ID_BASE + addRules.length + 1, ...rule });
     });
-    await this.dnr.updateSessionRules({ removeRuleIds: mine, addRules });
+    if (canonical(mine) === canonical(addRules)) return addRules.length; // nothing changed (the 30 s tick)
+    await this.dnr.updateSessionRules({ removeRuleIds: mine.map((r) => r.id), addRules });
     return addRules.length;
   }
 

@@ -88,6 +88,12 @@ test('after a browser restart the queue re-creates the rules', async () => {
   await o.start();
   assert.equal(dnr.rules.length, 1);
   assert.equal(dnr.rules[0].action.type, 'allowAllRequests');
+  // The 30 s tick applies again: nothing changed, so the browser is not asked to change anything.
+  let updates = 0;
+  const update = dnr.updateSessionRules;
+  dnr.updateSessionRules = async (x) => { updates += 1; return update(x); };
+  await o.apply();
+  assert.equal(updates, 0);
 });
 
 test('when the companion is back: delivered in order, its rules fetched, and only then ours removed', async () => {
