@@ -162,7 +162,7 @@ def test_a_font_counts_once_and_a_cached_font_reaches_no_one(browser, companion)
     assert companion.third_party("font.example", "fontcdn.test")["requests"] == len(browser.web.hits(FONT_HOST))
     errors = browser.ev("self.__errors")
     cache_misses = [e for e in errors if "ERR_CACHE_MISS" in e[1]]
-    print(f"ERR_CACHE_MISS attempts seen in this run: {len(cache_misses)}")
+    print(f"ERR_CACHE_MISS attempts seen in this run: {cache_misses}")
 
 
 def test_with_the_companion_away_the_popup_lists_the_page_and_trust_works_at_once(browser, companion):
