@@ -10,7 +10,7 @@ import { CompanionClient, isLoopbackBase } from '../src/companion.js';
 import { guessSite, hostOf } from '../src/domains.js';
 import { getConfig } from '../src/storage.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
-  stateLabel, summary, trustText, whyText } from './view.js';
+  siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const client = new CompanionClient({ getConfig });
@@ -71,15 +71,13 @@ function renderRow(tp) {
   const li = $('row').content.firstElementChild.cloneNode(true);
   li.dataset.domain = tp.domain;
   const page = onPage(tp.domain);
-  const state = page ? pageStateLabel(page, away ? null : tp) : stateLabel(tp);
+  const state = page ? pageStateLabel(page, away ? null : tp) : siteStateLabel(tp);
   li.classList.add(state.tone);
   setText(li, '.domain', tp.domain);
   setText(li, '.state', state.text).classList.add(state.tone);
   setText(li, '.owner', tp.owner || 'Owner unknown');
   setText(li, '.category', tp.category_label || tp.category);
-  const requests = plural(tp.requests, 'request');
-  const history = tp.blocked ? `${requests} on this site, ${tp.blocked} blocked` : `${requests} on this site`;
-  setText(li, '.counts', page ? pageCountsText(page) : history);
+  setText(li, '.counts', page ? pageCountsText(page) : siteCountsText(tp));
   renderThrough(li, page);
   show(setText(li, '.description', tp.description), Boolean(tp.description));
   setText(li, '.learns', tp.learns);

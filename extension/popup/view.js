@@ -172,6 +172,30 @@ export function pageStateLabel(page, tp = null) {
   return { text: `Not blocked on this page — ${n === 1 ? 'its request' : `all ${n} requests`} got through`, tone: 'allowed' };
 }
 
+/**
+ * The state of a third party the page in front of you did not use, from the site's history: the
+ * current decision, except that "Blocked" is not said of a domain some of whose requests got through.
+ */
+export function siteStateLabel(tp) {
+  const policy = stateLabel(tp);
+  const n = Number(tp.requests) || 0;
+  const blocked = Math.min(Number(tp.blocked) || 0, n);
+  const through = n - blocked;
+  if (policy.tone !== 'blocked' || through === 0) return policy;
+  if (blocked > 0) return { text: `Partly blocked — ${through} of ${plural(n, 'request')} got through`, tone: 'partial' };
+  return { text: `${policy.text} now — ${through} of ${plural(n, 'request')} got through before`, tone: 'partial' };
+}
+
+/** "3 requests on this site, 2 blocked, 1 got through". */
+export function siteCountsText(tp) {
+  const n = Number(tp.requests) || 0;
+  const blocked = Math.min(Number(tp.blocked) || 0, n);
+  const parts = [`${plural(n, 'request')} on this site`];
+  if (blocked) parts.push(`${blocked} blocked`);
+  if (n - blocked && tp.tracker) parts.push(`${n - blocked} got through`);
+  return parts.join(', ');
+}
+
 /** "On this page: 2 requests, 1 blocked, 1 got through" (and what never left the browser). */
 export function pageCountsText(page) {
   const n = page.reached + page.blocked;

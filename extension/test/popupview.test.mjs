@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
-  stateLabel, summary, trustText, whyText } from '../popup/view.js';
+  siteCountsText, siteStateLabel, stateLabel, summary, trustText, whyText } from '../popup/view.js';
 
 const tp = (domain, extra = {}) => ({ domain, tracker: true, blocked_now: true, requests: 1, decided_by: 'list-default', ...extra });
 
@@ -135,4 +135,17 @@ test('page counts and the away summary', () => {
   assert.equal(pageSummary([onPage({ blocked: 2 }), onPage({ domain: 'w.test', tracker: false, reached: 1 })]),
     '1 tracker on this page · none got through');
   assert.equal(pageSummary([onPage({ blocked: 1, reached: 1 })]), '1 tracker on this page · 1 request got through');
+});
+
+test('from the site\'s history: never "Blocked" next to requests that got through (the mrf.io case)', () => {
+  assert.deepEqual(siteStateLabel(tp('mrf.io', { requests: 2, blocked: 1 })),
+    { text: 'Partly blocked — 1 of 2 requests got through', tone: 'partial' });
+  assert.equal(siteCountsText(tp('mrf.io', { requests: 2, blocked: 1 })), '2 requests on this site, 1 blocked, 1 got through');
+  assert.deepEqual(siteStateLabel(tp('mrf.io', { requests: 2, blocked: 2 })), { text: "Blocked (Crumbs' default)", tone: 'blocked' });
+  assert.deepEqual(siteStateLabel(tp('x.net', { requests: 3, blocked: 0, decided_by: 'site-tracker' })),
+    { text: 'Blocked on this site by you now — 3 of 3 requests got through before', tone: 'partial' });
+  // Allowed now: the decision is the news, whatever was blocked before.
+  assert.deepEqual(siteStateLabel(tp('x.net', { requests: 3, blocked: 1, blocked_now: false, decided_by: 'site-trust' })),
+    { text: 'Allowed: you trust this site', tone: 'allowed' });
+  assert.equal(siteCountsText(tp('w.test', { tracker: false, requests: 4, blocked: 0 })), '4 requests on this site');
 });

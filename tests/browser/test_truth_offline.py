@@ -198,7 +198,7 @@ def test_with_the_companion_away_the_popup_lists_the_page_and_trust_works_at_onc
 
     # "Block on this site" for the widget, and "Trust this site": both at once, in the browser.
     popup.click("#others-title")
-    popup.locator(f"li[data-domain='widgets.test']").get_by_role("button", name="Block on this site").click()
+    popup.locator("li[data-domain='widgets.test']").get_by_role("button", name="Block on this site").click()
     popup.wait_for_selector("#away-note:not([hidden])")
     popup.select_option("#trust-duration", "always")
     popup.click("#trust-on")
