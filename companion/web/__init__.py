@@ -14,7 +14,7 @@ import orjson
 from flask import Flask
 from flask.json.provider import JSONProvider
 
-from ..browser_rules import BrowserRules
+from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..service import Companion
 

@@ -7,7 +7,7 @@
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  */
 import { CompanionClient, isLoopbackBase } from '../src/companion.js';
-import { guessSite, hostOf } from '../src/domains.js';
+import { hostOf } from '../src/domains.js';
 import { getConfig } from '../src/storage.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
   siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
@@ -240,9 +240,10 @@ async function main() {
   tabId = tab ? tab.id : null;
   info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
   const host = hostOf(tab && tab.url);
-  site = (info.tab && info.tab.pageDomain) || guessSite(host);
-  siteExact = Boolean(info.site); // the companion named this page's site (else it is the extension's own guess)
-  if (info.site) site = info.site;
+  // The companion's site for this page when it has named one (this page's verdicts, or its last answer
+  // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
+  site = info.site || (info.tab && info.tab.pageDomain) || host;
+  siteExact = Boolean(info.site || (info.tab && info.tab.pageDomain));
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
   away = isAwayStatus(info.status);

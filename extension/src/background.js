@@ -74,7 +74,8 @@ const reporter = new Reporter({
   onSettled: (item) => {
     const tabId = item.event.tab_id;
     const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
-    if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)))) {
+    const pageSite = facts.siteOf(hostOf(item.event.page_url));
+    if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)), pageSite)) {
       render(tabs, tabId, status);
       saveTabs();
     }

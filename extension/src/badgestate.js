@@ -4,6 +4,8 @@
  * Pure: no chrome APIs, so node can test it. `badge.js` turns a view into chrome.action calls.
  * Every third-party request of the current page is kept with its outcome (reached its server, blocked,
  * served from the cache, failed: see outcome.js) and, once the companion has answered, its verdict.
+ * The extension sees every request to another host; one the companion calls first-party (another host
+ * of the page's site) is dropped when its verdict comes, or at once if an earlier answer said so.
  * A domain is "blocked" on a page only while none of its requests got through: counting per request,
  * not per verdict, is what keeps the badge and the popup true. A page is identified by a navigation
  * number per tab; answers that come back for an older page are not counted on the new one.
@@ -95,16 +97,20 @@ export class TabStates {
   remove(tabId) { this.tabs.delete(tabId); }
 
   /**
-   * A third-party request of page `nav` settled with `outcome`. `rid` links the companion's verdict to it
-   * later; `facts` ({domain, tracker, owner, ...} from earlier answers about this host, or null) stand
-   * in until then, and for good while the companion is away. Returns true when the badge may have changed.
+   * A request of page `nav` to another host settled with `outcome`. `rid` links the companion's verdict to
+   * it later; `facts` ({domain, tracker, owner, ...} from earlier answers about this host, or null) stand
+   * in until then, and for good while the companion is away. `pageSite` is the site the companion last
+   * gave for this page's host, or null. The extension reports every other host (it does not guess
+   * sites), so a request whose known domain is the page's own site is first-party and is not kept.
+   * Returns true when the badge may have changed.
    */
-  addRequest(tabId, nav, { rid, url, outcome, type = null }, facts = null) {
+  addRequest(tabId, nav, { rid, url, outcome, type = null }, facts = null, pageSite = null) {
     const t = this.tabs.get(tabId);
     if (!t || t.nav !== nav || !outcome) return false;
     const { host, path } = hostPath(url);
     if (!host) return false;
     const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
+    if (known && known.domain === (t.pageDomain || pageSite)) return false; // the page's own site
     if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
     t.requests.push({ rid, host, path, type, outcome, v: null, facts: known });
     if (t.requests.length > MAX_REQUESTS) fold(t);
@@ -119,6 +125,11 @@ export class TabStates {
     let r = null;
     for (let i = t.requests.length - 1; i >= 0 && !r; i -= 1) if (t.requests[i].rid === rid) r = t.requests[i]; // answers come soon: look from the end
     if (!r) return false;
+    if (verdict.third_party === false) {
+      // Another host of the page's own site (the companion's site rule says so): not a third party.
+      t.requests = t.requests.filter((x) => x !== r);
+      return true;
+    }
     r.v = keep(verdict);
     if (verdict.domain) t.about[verdict.domain] = describe(verdict);
     return true;

@@ -3,7 +3,7 @@
  *
  * Why: a site that breaks while the companion is down must still be fixable with one click. A choice
  * ("Trust this site", "Block on this site", ...) becomes a browser session rule at once, with the
- * same priority and condition the companion compiles for it (companion/dnr.py: 400 a tracker on a
+ * same priority and condition the companion compiles for it (companion/dnr/compiler.py: 400 a tracker on a
  * site, 300 trusting a site, 200 a tracker everywhere), and waits in a queue kept in extension
  * storage. When the companion answers again the queue is sent in order, the companion's rules
  * (which now hold those choices) are fetched, and only then are the session rules removed, so
@@ -19,7 +19,7 @@
 import { canonical } from './rulediff.js';
 
 export const RULE_ID_BASE = 7_700_000;
-export const PRIORITY = Object.freeze({ siteTracker: 400, trust: 300, everywhere: 200 }); // as companion/dnr.py
+export const PRIORITY = Object.freeze({ siteTracker: 400, trust: 300, everywhere: 200 }); // as companion/dnr/compiler.py
 const MAX_OPS = 200;
 const TRUST_MS = Object.freeze({ hour: 3_600_000, day: 86_400_000, always: null });
 

@@ -11,7 +11,7 @@
  */
 import { Batcher, backoffDelay } from './batcher.js';
 import { BoundedQueue } from './queue.js';
-import { hostOf, maybeThirdParty } from './domains.js';
+import { hostOf } from './domains.js';
 import { REPORTED, blockedByBrowser, outcomeOfError, outcomeOfRedirect, outcomeOfResponse } from './outcome.js';
 
 export { blockedByBrowser }; // its home is outcome.js; kept here for older imports
@@ -32,7 +32,8 @@ export function pageUrlOf(details, tabPageUrl) {
 
 /**
  * The event to report for a webRequest `details`, or null when it is not worth reporting
- * (the page itself, the browser's own traffic, the companion's own API, first-party requests).
+ * (the page itself, the browser's own traffic, the companion's own API, requests to the page's own host;
+ * another host of the same site is reported, and the companion's verdict says it is first-party).
  */
 export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   if (details.type === 'main_frame' || !(details.tabId >= 0) || !pageUrl) return null;
@@ -40,7 +41,8 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   const pageHost = hostOf(pageUrl);
   if (!host || !pageHost) return null;
   if (companionHost && host === companionHost) return null;
-  if (!maybeThirdParty(host, pageHost)) return null;
+  // Same host: first-party for sure. Anything else goes to the companion, which knows sites.
+  if (host === pageHost) return null;
   return {
     url: details.url,
     page_url: pageUrl,

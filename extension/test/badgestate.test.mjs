@@ -142,3 +142,25 @@ test('tab states survive a JSON round trip (chrome.storage.session)', () => {
   assert.equal(badgeView(back.get(5), 'ok').text, '2');
   assert.equal(domainsOf(back.get(5)).length, 2);
 });
+
+test("another host of the page's own site is reported but not kept: the companion's verdict, or its earlier answer, says first-party", () => {
+  const s = new TabStates();
+  const nav = s.navigate(11, 'https://www.news.example/a');
+  // No answer yet about cdn.news.example: kept while it waits (the extension makes no guess about sites).
+  s.addRequest(11, nav, { rid: 'a', url: 'https://cdn.news.example/app.js', outcome: 'reached' });
+  s.addRequest(11, nav, { rid: 'b', url: 'https://px.tracker.test/p', outcome: 'blocked' });
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain).sort(), ['cdn.news.example', 'px.tracker.test']);
+  assert.equal(s.addVerdict(11, nav, 'a', { domain: 'news.example', host: 'cdn.news.example', page_domain: 'news.example',
+    third_party: false, tracker: false, decided_by: 'not-a-tracker', blocked: false }), true);
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain), ['px.tracker.test']);
+  // Later requests to a host the companion placed on this site are not kept at all ...
+  assert.equal(s.addRequest(11, nav, { rid: 'c', url: 'https://img.news.example/x.png', outcome: 'reached' },
+    { domain: 'news.example', tracker: false }), false);
+  // ... nor on a fresh page of that host, from the companion's last answer for the host (companion away).
+  const nav2 = s.navigate(11, 'https://www.news.example/b');
+  assert.equal(s.addRequest(11, nav2, { rid: 'd', url: 'https://img.news.example/x.png', outcome: 'reached' },
+    { domain: 'news.example', tracker: false }, 'news.example'), false);
+  assert.equal(s.addRequest(11, nav2, { rid: 'e', url: 'https://cdn.other.example/x.js', outcome: 'reached' },
+    { domain: 'other.example', tracker: false }, 'news.example'), true);
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain), ['other.example']);
+});

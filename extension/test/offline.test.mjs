@@ -36,7 +36,7 @@ function fakeClient() {
   return c;
 }
 
-test('choices become rules with the companion\'s own priorities and conditions (companion/dnr.py)', () => {
+test('choices become rules with the companion\'s own priorities and conditions (companion/dnr/compiler.py)', () => {
   const now = 1000;
   assert.deepEqual(ruleFor(normalise({ kind: 'trust', site: 'news.example', duration: 'day' }, now), now),
     { priority: 300, action: { type: 'allowAllRequests' }, condition: { requestDomains: ['news.example'], resourceTypes: ['main_frame'] } });

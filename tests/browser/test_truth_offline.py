@@ -26,7 +26,9 @@ GOOGLE = "www.google.com"
 BLOCKED_PATH = "/pagead/1p-user-list/42/pixel.gif"  # ||google.com/pagead/ in the shipped list
 THROUGH_PATH = "/recaptcha/api.js"  # no filter names it
 FONT_HOST = "fonts.fontcdn.test"
-FONT_URL = f"http://{FONT_HOST}/crumbs-sans.woff2"  # http: Chromium caches nothing from a certificate it had to ignore
+FONT_URL = f"http://{FONT_HOST}/crumbs-sans.woff2"
+OWN_PAGE = "www.ownsite.example"  # a page, and another host of its own site
+OWN_ASSET = "img.ownsite.example"  # http: Chromium caches nothing from a certificate it had to ignore
 
 
 def _page(title: str, body: str) -> str:
@@ -52,6 +54,12 @@ class TruthWeb(FakeWeb):
                 f"<style>@font-face{{font-family:CrumbsSans;src:url({FONT_URL}) format('woff2')}}"
                 "body{font-family:CrumbsSans,sans-serif}</style><p>Some text in a web font.</p>"
                 "<script>document.fonts.load('16px CrumbsSans').finally(()=>{window.fontTried=true;});</script>")),
+                content_type="text/html")
+            resp.headers["Cache-Control"] = "no-store"
+        elif host == OWN_PAGE and req.path == "/":
+            resp = Response(_page("own", (
+                f'<img src="http://{OWN_ASSET}/logo.gif" onload="loaded.push(\'own\')">'
+                f'<img src="https://{TRACKER_HOSTS["ga"]}/collect?v=1" onerror="failed.push(\'ga\')">')),
                 content_type="text/html")
             resp.headers["Cache-Control"] = "no-store"
         elif host == FONT_HOST:
@@ -127,6 +135,29 @@ def test_a_partly_blocked_tracker_is_said_to_be_partly_blocked(browser, companio
     assert f"{GOOGLE}{THROUGH_PATH}" in text and "no filter names this address" in text, text
     assert "render=explicit" not in text  # the query (often an identifier) is not shown
     assert "Google" in row.locator(".owner").text_content()
+
+
+def test_another_host_of_the_pages_own_site_is_reported_but_not_called_a_third_party(browser, companion):
+    """The extension no longer guesses sites: img.ownsite.example is reported, and the companion's verdict
+    (first party) keeps it out of the page's third parties, the badge and the popup."""
+    browser.pair(companion)
+    page = browser.open(f"http://{OWN_PAGE}/")
+    tab = browser.tab_id(f"http://{OWN_PAGE}/*")
+    assert page.evaluate("window.loaded") == ["own"]
+    assert [h["path"] for h in browser.web.hits(OWN_ASSET)] == ["/logo.gif"]  # it was really requested
+
+    summary = wait_for(lambda: (t := browser.ev(f"self.crumbs.tabs().summary({tab})")) and t["pageDomain"]
+                       and t["domains"] and all(d["pending"] == 0 for d in t["domains"]) and t,
+                       what="the companion's verdicts for the page")
+    assert summary["pageDomain"] == "ownsite.example"
+    assert [d["domain"] for d in summary["domains"]] == ["google-analytics.com"], summary["domains"]
+    assert browser.badge(tab)["text"] == "1"
+
+    popup = browser.popup(tab)
+    assert popup.locator("#site").text_content() == "ownsite.example"
+    popup.locator("li[data-domain='google-analytics.com']").wait_for()
+    assert popup.locator("li[data-domain='ownsite.example']").count() == 0
+    assert popup.locator("li[data-domain='img.ownsite.example']").count() == 0
 
 
 def test_a_font_counts_once_and_a_cached_font_reaches_no_one(browser, companion):
