@@ -8,7 +8,7 @@ CHROMIUM := /usr/lib/chromium/chromium
 FIREFOX  := /usr/bin/firefox-esr
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean
+.PHONY: run test test-python test-js bench bench-quick bench-scale install chromium firefox clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
+
+## Ten million requests (issue 14): size, every history page, start, retention, export. Takes many minutes.
+bench-scale: $(STAMP)
+	$(PY) bench/run.py bench_scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -22,6 +22,7 @@ from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .storage.checkpoint import Checkpointer
 from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
@@ -116,6 +117,7 @@ class Companion:
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def token(self) -> str:
@@ -299,5 +301,15 @@ class Companion:
     def redeem_pairing_code(self, code: str) -> bool:
         return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)
 
+    def start_checkpointer(self) -> None:
+        """Checkpoint the WAL in a background thread (the server's): recording batches then never
+        wait for SQLite's automatic checkpoint (companion/storage/checkpoint.py)."""
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer(self.store.path).start()
+            self.store.leave_checkpoints_to_thread()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.store.close()

@@ -33,6 +33,7 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
     actual = server.effective_port
     app.config["PORT"] = actual
     companion = app.extensions["crumbs"]
+    companion.start_checkpointer()
     code = companion.new_pairing_code()
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")

@@ -2,6 +2,7 @@
 forgetting and retention. Answers are plain rows and dicts; what they mean is history's job."""
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,14 +153,52 @@ class HistoryMixin:
     def forget_everything(self) -> dict[str, int]:
         return self._forget("1", "1", lambda: ((), ()), lambda: self._forget_breakage("1", ()))
 
+    # Retention deletes this many request rows per transaction: the lock (and SQLite's write lock)
+    # is released between them, so a recording batch waits for one small delete at most, never for
+    # a whole day of detail (issue 14: a batch is never held more than 100 ms).
+    RETENTION_BATCH_ROWS = 1_000
+
     def delete_detail_before(self, cutoff: int) -> dict[str, int]:
-        """Retention: delete request detail older than ``cutoff`` (epoch ms); daily totals stay."""
+        """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
+        daily totals stay.
+
+        Every request's site and domain are also in ``daily``, which retention keeps, so no
+        domain becomes an orphan here; hosts can, and are deleted when no request names them any
+        more (an indexed check per host of the deleted rows, not a scan of the table). Filters
+        are left: a few thousand list lines, not history (forgetting removes them)."""
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
-        with self.transaction():
-            removed["requests"] = self.conn.execute("DELETE FROM requests WHERE time < ?", (cutoff,)).rowcount
-            if removed["requests"]:
-                removed.update(self._delete_orphans())
+        while True:
+            started = time.monotonic()
+            with self.transaction():
+                ids = self.conn.execute(
+                    "SELECT id, host_id FROM requests WHERE time < ? ORDER BY time LIMIT ?",
+                    (cutoff, self.RETENTION_BATCH_ROWS),
+                ).fetchall()
+                if not ids:
+                    break
+                self.conn.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i, _ in ids])
+                removed["requests"] += len(ids)
+                removed["hosts"] += self._delete_orphan_hosts({h for _, h in ids})
+            if len(ids) < self.RETENTION_BATCH_ROWS:
+                break
+            # Python's lock is not fair: without a pause this loop would take it straight back and
+            # a waiting recording batch would wait for the whole pass. Pausing as long as the
+            # delete took leaves writers at least half the time.
+            time.sleep(max(0.001, time.monotonic() - started))
         return removed
+
+    def _delete_orphan_hosts(self, candidates: set[int]) -> int:
+        """Delete the hosts among ``candidates`` no request refers to (caller holds the transaction)."""
+        conn = self.conn
+        doomed = [
+            (h,) for h in candidates
+            if conn.execute("SELECT 1 FROM requests WHERE host_id = ? LIMIT 1", (h,)).fetchone() is None
+        ]
+        if doomed:
+            conn.executemany("DELETE FROM hosts WHERE id = ?", doomed)
+            gone = {h for (h,) in doomed}
+            self._host_ids = {name: i for name, i in self._host_ids.items() if i not in gone}
+        return len(doomed)
 
     def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
