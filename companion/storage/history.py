@@ -2,6 +2,7 @@
 forgetting and retention. Answers are plain rows and dicts; what they mean is history's job."""
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -42,7 +43,9 @@ class HistoryMixin:
         with self.lock:
             counts = {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("requests", "daily", "hosts", "domains")}
-            oldest = self.conn.execute("SELECT min(time) FROM requests").fetchone()[0]
+            # The first ids are the oldest rows (recording order): no scan, no index on time.
+            oldest = self.conn.execute(
+                "SELECT min(time) FROM (SELECT time FROM requests ORDER BY id LIMIT 1000)").fetchone()[0]
             oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
@@ -162,43 +165,68 @@ class HistoryMixin:
         """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
         daily totals stay.
 
+        There is no index on time (it cost 20 bytes per request): ids follow recording order, and
+        recording order follows time, so the old rows are the first ids. The walk goes through the
+        table in id order, ``RETENTION_BATCH_ROWS`` at a time, deletes the rows older than the
+        cutoff and stops at the first stretch with none (a row reported with a time far older than
+        its neighbours' may stay until a pass reaches it).
+
         Every request's site and domain are also in ``daily``, which retention keeps, so no
-        domain becomes an orphan here; hosts can, and are deleted when no request names them any
-        more (an indexed check per host of the deleted rows, not a scan of the table). Filters
-        are left: a few thousand list lines, not history (forgetting removes them)."""
+        domain becomes an orphan here; hosts can (see :meth:`_delete_orphan_hosts`). Filters are
+        left: a few thousand list lines, not history (forgetting removes them)."""
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
+        candidates: set[int] = set()
+        after = 0
         while True:
             started = time.monotonic()
             with self.transaction():
-                ids = self.conn.execute(
-                    "SELECT id, host_id FROM requests WHERE time < ? ORDER BY time LIMIT ?",
-                    (cutoff, self.RETENTION_BATCH_ROWS),
+                rows = self.conn.execute(
+                    "SELECT id, time, host_id FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, self.RETENTION_BATCH_ROWS),
                 ).fetchall()
-                if not ids:
-                    break
-                self.conn.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i, _ in ids])
-                removed["requests"] += len(ids)
-                removed["hosts"] += self._delete_orphan_hosts({h for _, h in ids})
-            if len(ids) < self.RETENTION_BATCH_ROWS:
+                old = [(i, h) for i, t, h in rows if t < cutoff]
+                if old:
+                    self.conn.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i, _ in old])
+            removed["requests"] += len(old)
+            candidates.update(h for _, h in old)
+            if not old or len(rows) < self.RETENTION_BATCH_ROWS:
                 break
+            after = rows[-1][0]
             # Python's lock is not fair: without a pause this loop would take it straight back and
             # a waiting recording batch would wait for the whole pass. Pausing as long as the
             # delete took leaves writers at least half the time.
             time.sleep(max(0.001, time.monotonic() - started))
+        if candidates:
+            removed["hosts"] = self._delete_orphan_hosts(candidates)
         return removed
 
+    def _used_host_ids(self) -> tuple[set[int], int]:
+        """(host ids the detail names, the highest request id seen), read on a connection of its own:
+        a scan of the table, so it must not hold the store's lock (WAL: it reads a snapshot)."""
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            reader.execute("BEGIN")
+            top = reader.execute("SELECT max(id) FROM requests").fetchone()[0] or 0
+            used = {h for (h,) in reader.execute("SELECT DISTINCT host_id FROM requests WHERE id <= ?", (top,))}
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        return used, top
+
     def _delete_orphan_hosts(self, candidates: set[int]) -> int:
-        """Delete the hosts among ``candidates`` no request refers to (caller holds the transaction)."""
-        conn = self.conn
-        doomed = [
-            (h,) for h in candidates
-            if conn.execute("SELECT 1 FROM requests WHERE host_id = ? LIMIT 1", (h,)).fetchone() is None
-        ]
-        if doomed:
-            conn.executemany("DELETE FROM hosts WHERE id = ?", doomed)
-            gone = {h for (h,) in doomed}
-            self._host_ids = {name: i for name, i in self._host_ids.items() if i not in gone}
-        return len(doomed)
+        """Delete the hosts among ``candidates`` no request names: the scan runs outside the lock; the
+        delete re-checks the rows recorded since (a few, found by id) in one short transaction."""
+        used, top = self._used_host_ids()
+        doomed = candidates - used
+        if not doomed:
+            return 0
+        with self.transaction():
+            since = {h for (h,) in self.conn.execute("SELECT DISTINCT host_id FROM requests WHERE id > ?", (top,))}
+            gone = [(h,) for h in doomed - since]
+            self.conn.executemany("DELETE FROM hosts WHERE id = ?", gone)
+            ids = {h for (h,) in gone}
+            self._host_ids = {name: i for name, i in self._host_ids.items() if i not in ids}
+        return len(gone)
 
     def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
@@ -222,9 +250,8 @@ class HistoryMixin:
     def _delete_orphans(self) -> dict[str, int]:
         """Hosts, domains and filters nothing refers to any more (caller holds the transaction)."""
         conn = self.conn
-        hosts = conn.execute(
-            "DELETE FROM hosts WHERE NOT EXISTS (SELECT 1 FROM requests WHERE requests.host_id = hosts.id)"
-        ).rowcount
+        # One pass over the detail for the used hosts (no index on host_id: see migration 4).
+        hosts = _delete_ids_except(conn, "hosts", {h for (h,) in conn.execute("SELECT DISTINCT host_id FROM requests")})
         used_filters = {f for (f,) in conn.execute("SELECT DISTINCT filter_id FROM requests") if f is not None}
         used = {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM hosts")}
         used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM requests") if s is not None}
