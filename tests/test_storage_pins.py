@@ -195,3 +195,16 @@ def test_migration_4_drops_the_time_and_host_indexes_of_an_older_database(tmp_pa
         assert s.count_requests() == 1
     finally:
         s.close()
+
+
+def test_deleting_orphans_does_not_check_each_against_the_unindexed_detail(store, make_verdict):
+    # requests.host_id has no index: with foreign-key checks on, every deleted host would scan the table.
+    store.conn.execute("DELETE FROM requests")
+    store.record([RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
+                                NOW - 50 * DAY_MS + i) for i in range(3)])
+    store.record([RecordedEvent(make_verdict("new.example", "y.tracker.example", "tracker.example"), NOW)])
+    statements = _statements(store, lambda: store.delete_detail_before((TODAY - 5) * DAY_MS))
+    assert "PRAGMA foreign_keys=OFF" in statements and statements[-1] == "PRAGMA foreign_keys=ON"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER,
@@ -220,7 +221,7 @@ class HistoryMixin:
         doomed = candidates - used
         if not doomed:
             return 0
-        with self.transaction():
+        with self._without_fk_checks(), self.transaction():
             since = {h for (h,) in self.conn.execute("SELECT DISTINCT host_id FROM requests WHERE id > ?", (top,))}
             gone = [(h,) for h in doomed - since]
             self.conn.executemany("DELETE FROM hosts WHERE id = ?", gone)
@@ -232,8 +233,21 @@ class HistoryMixin:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
         return None if row is None else ((row[0],), (row[0],))
 
+    @contextmanager
+    def _without_fk_checks(self):
+        """Foreign-key checks off (under the lock) for deletes of rows already known to be unreferenced:
+        SQLite checks a deleted host against requests.host_id, which has no index (migration 4), so
+        the check would scan the whole detail once per host."""
+        with self.lock:
+            self.conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA foreign_keys=ON")
+
     def _forget(self, requests_where: str, daily_where: str, params, breakage) -> dict[str, int]:
-        with self.transaction():
+        # The orphans deleted at the end are found by scanning what refers to them: see _without_fk_checks.
+        with self._without_fk_checks(), self.transaction():
             reports = breakage()  # even when no request is left for the name: a report may outlive them
             found = params()
             if found is None:
