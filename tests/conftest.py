@@ -387,7 +387,7 @@ def daily_disagreements():
     def check(store, from_day: int | None = None) -> list[tuple]:
         lo = -(2**62) if from_day is None else from_day
         detail = {
-            (day, s, d): (n, t, b)
+            (day, s, d): (n, t, b, n - b)
             for day, s, d, n, t, b in store.conn.execute(
                 """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
                           sum((r.flags & ?) != 0)
@@ -397,9 +397,9 @@ def daily_disagreements():
             )
         }
         daily = {
-            (day, s, d): (n, t, b)
-            for day, s, d, n, t, b in store.conn.execute(
-                "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
+            (day, s, d): (n, t, b, r)
+            for day, s, d, n, t, b, r in store.conn.execute(
+                "SELECT day, site_id, domain_id, requests, trackers, blocked, reached FROM daily WHERE day >= ?", (lo,)
             )
         }
         return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))

@@ -28,8 +28,9 @@ class DataMixin:
     # -- export ---------------------------------------------------------------------------
 
     REQUEST_COLUMNS = ("id", "time", "site", "host", "domain", "type", "third_party", "tracker", "blocked",
-                       "same_owner", "browser_blocked", "exception", "decided_by", "filter", "list", "flags")
-    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked")
+                       "same_owner", "browser_blocked", "exception", "blocked_by_rule", "outcome_reported", "decided_by",
+                       "filter", "list", "flags")
+    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked", "reached")
 
     def iter_requests(self) -> Iterator[dict[str, Any]]:
         """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""

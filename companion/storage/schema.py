@@ -12,8 +12,11 @@ import sqlite_utils
 
 from ..classify import DECIDED_BY, REQUEST_TYPES
 
-# Bits of requests.flags.
+# Bits of requests.flags. BLOCKED: the browser stopped the request (what it did, from the reported
+# outcome); before schema 3 it was set from the companion's verdict too. RULE_BLOCKED: the
+# companion's decision was to block (what was meant). OUTCOME: the extension reported the outcome.
 THIRD_PARTY, TRACKER, BLOCKED, SAME_OWNER, BROWSER_BLOCKED, EXCEPTION = 1, 2, 4, 8, 16, 32
+RULE_BLOCKED, OUTCOME = 64, 128
 
 TYPE_CODES = {name: i for i, name in enumerate(REQUEST_TYPES)}
 TYPE_NAMES = {i: name for name, i in TYPE_CODES.items()}
@@ -112,7 +115,31 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    # Per-request outcome (issue 10): a request counts as blocked from what the browser did, never
+    # from the verdict alone. daily.reached counts requests that left the browser; every reported
+    # request is reached or blocked (cache hits and failures are not reported), so for rows written
+    # from now on requests = reached + blocked. Rows written before kept 'blocked' as it was counted
+    # then (the verdict or the browser), and what was not blocked was shown as allowed: that is
+    # what they keep saying (reached = requests - blocked), and their detail rows are marked as
+    # blocked by rule where they were blocked, without the OUTCOME bit.
+    columns = {row[1] for row in db.conn.execute("PRAGMA table_info(daily)")}
+    if "reached" not in columns:
+        db.conn.execute("ALTER TABLE daily ADD COLUMN reached INTEGER NOT NULL DEFAULT 0")
+    # Which sign-in code opened a session: a used link opened again in the browser that holds the
+    # session it created goes to the history instead of saying 'already used' (issue 10, item 11).
+    if "code_hash" not in {row[1] for row in db.conn.execute("PRAGMA table_info(web_sessions)")}:
+        db.conn.execute("ALTER TABLE web_sessions ADD COLUMN code_hash TEXT")
+    _run_script(
+        db,
+        f"""
+        UPDATE daily SET reached = requests - blocked;
+        UPDATE requests SET flags = flags | {RULE_BLOCKED} WHERE (flags & {BLOCKED}) != 0
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -45,7 +45,7 @@ def fill(make_verdict, data_dir: Path) -> None:
     for site, host, domain, tracker, blocked, n in plan:
         for i in range(n):
             # spread over the last three days so the chart has several bars
-            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - (i % 3) * 86_400_000 - i))
+            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - (i % 3) * 86_400_000 - i, blocked))
     store = Store(DataPaths.at(data_dir).database)
     try:
         store.record(events)
