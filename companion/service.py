@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import auth
+from . import auth, breakage
 from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
 from .sites import MAX_URL_LENGTH, NotANetworkURL
@@ -24,6 +24,7 @@ from .history.views import why_it_got_through
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -206,6 +207,7 @@ class Companion:
         now = now_ms() if now is None else now
         choices = self.choices()
         trusted = site in choices.trusted and choices.is_trusted(site, now)
+        scripts = self.store.site_hosts_of_type(site, "script")  # for stand_ins: script hosts only
         third_parties = []
         site_id = self.store.find_domain_id(site)
         through: dict[str, list[dict[str, Any]]] = {}
@@ -250,6 +252,9 @@ class Companion:
                     },
                     "blocked_now": decided.blocked,
                     "decided_by": decided.decided_by,
+                    # Stand-ins the browser serves for this third party's scripts while it is blocked here.
+                    "stand_ins": [s.title for s in for_hosts([h for h in row["hosts"] if h in scripts], domain)]
+                    if decided.blocked else [],
                 }
             )
         until = choices.trusted.get(site)
@@ -278,6 +283,31 @@ class Companion:
 
     def set_report_only(self, on: bool) -> None:
         self.store.set_setting("report_only", "1" if on else "0")
+
+    # -- "Page broken?" and Global Privacy Control (issue 12) -------------------------------
+
+    def report_breakage(self, body: Any) -> dict[str, Any]:
+        """Check and record a breakage report (:func:`companion.breakage.clean_report`); returns it."""
+        site, trackers = breakage.clean_report(body)
+        return breakage.add_report(self.store, site, trackers)
+
+    def breakage_reports(self) -> list[dict[str, Any]]:
+        return self.store.breakage_reports()
+
+    def breakage_for(self, tracker: str) -> dict[str, int]:
+        return breakage.tracker_summary(self.store, tracker)
+
+    def forget_breakage(self, report_id: int | None = None) -> int:
+        """Forget one report, or all of them (None); returns how many went."""
+        return self.store.forget_breakage_report(report_id)
+
+    @property
+    def gpc(self) -> bool:
+        """The extension's copy of its GPC switch (on unless it said off); the browser's copy applies."""
+        return self.store.get_setting("gpc", "1") == "1"
+
+    def set_gpc(self, on: bool) -> None:
+        self.store.set_setting("gpc", "1" if on else "0")
 
     # -- web sign-in ------------------------------------------------------------------------
 

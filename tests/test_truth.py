@@ -84,7 +84,8 @@ def test_the_openapi_document_names_the_outcome(client, auth):
 
 
 def test_migration_keeps_old_data_meaning(tmp_path, make_verdict):
-    """A database of schema 2 (blocked counted from the verdict or the browser) upgrades in place:
+    """A database of schema 2 (blocked counted from the verdict or the browser) upgrades in place
+    (through 3, breakage reports, and 4, outcomes):
     what was blocked stays blocked, what was not is what got through."""
     path = tmp_path / "old.sqlite3"
     s = Store(path)
@@ -97,6 +98,8 @@ def test_migration_keeps_old_data_meaning(tmp_path, make_verdict):
             requests INTEGER NOT NULL, trackers INTEGER NOT NULL, blocked INTEGER NOT NULL,
             PRIMARY KEY (day, site_id, domain_id)) WITHOUT ROWID;
         DROP TABLE web_sessions;
+        DROP TABLE breakage_trackers;
+        DROP TABLE breakage_reports;
         CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
         INSERT INTO domains (id, name) VALUES (1, 'news.example'), (2, 'doubleclick.net');
         INSERT INTO hosts (id, name, domain_id) VALUES (1, 'ad.doubleclick.net', 2);

@@ -12,6 +12,8 @@ import { RuleSync } from './enforcement.js';
 import { render, renderAll } from './badge.js';
 import { hostOf } from './domains.js';
 import * as storage from './storage.js';
+import { startGpc } from './gpc.js';
+import { startClickToLoad } from './clicktoload.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -106,6 +108,7 @@ observe(chrome.webRequest, {
   started: (d) => { ready.then(() => reporter.started(d)); },
   answered: (d) => { ready.then(() => reporter.answered(d)); },
   failed: (d) => { ready.then(() => reporter.failed(d)); },
+  redirected: (d) => { ready.then(() => reporter.redirected(d)); },
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.
@@ -125,6 +128,14 @@ chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status || change.url) ready.then(() => render(tabs, tabId, status));
 });
 chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(tabId); saveTabs(); }); });
+
+// ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----
+const gpc = startGpc({ chrome, onError: (err) => console.warn('Crumbs GPC:', err) });
+const clickToLoad = startClickToLoad({ chrome, client, syncRules: () => ready.then(syncRules),
+  pageSite: (tabId) => { const t = tabs.tabs.get(tabId); return t ? t.pageDomain : null; },
+  onError: (err) => console.warn('Crumbs click-to-load:', err) });
+self.crumbsExtras = { gpc, clickToLoad }; // tests wait on these
+// ---- end issue 12 ----
 
 chrome.alarms.onAlarm.addListener((alarm) => { if (alarm.name === ALARM) tick(); });
 chrome.alarms.create(ALARM, { periodInMinutes: 0.5 }); // rules reach the browser within 60 s of any change

@@ -4,7 +4,7 @@
  * chrome.storage.local (survives restarts): the pairing {companion, token}, the offline report queue,
  * and the rules last applied. chrome.storage.session (survives the service worker being stopped, not
  * the browser): per-tab badge state and the companion status. Web pages can read none of it: the
- * extension has no content scripts and exposes no pages or messages to the web.
+ * extension exposes no pages or messages to the web, and its page scripts (content/) never read storage.
  */
 const local = () => chrome.storage.local;
 const session = () => chrome.storage.session;
