@@ -37,7 +37,7 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")
     click.echo(f"Lists: {', '.join(p.name for p in companion.list_paths)}")
-    click.echo(f"To pair the extension, open its popup, choose 'Pair' and type the code {code[:4]} {code[4:]}")
+    click.echo(f"To pair the extension, open its popup, choose 'Pair now' and type the code {code[:4]} {code[4:]}")
     click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one). Press Ctrl+C to stop.")
     sys.stdout.flush()
     try:
@@ -69,4 +69,5 @@ def token(rotate: bool, data_dir: str | None) -> None:
 def pair(data_dir: str | None) -> None:
     """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
     code = open_companion(data_dir).new_pairing_code()
-    click.echo(f"Pairing code: {code[:4]} {code[4:]}  (type it in the extension's popup within 10 minutes)")
+    click.echo(f"Pairing code: {code[:4]} {code[4:]}  (in the extension's popup choose 'Pair now' and type it "
+               "within 10 minutes)")

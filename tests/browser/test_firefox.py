@@ -145,7 +145,7 @@ def test_firefox_news_page_trackers_blocked_recorded_and_counted(firefox, compan
 
     # The badge: three distinct tracker domains, all blocked (green).
     badge = wait_for(lambda: (b := firefox.badge(tab))["text"] == "3" and b, what="badge 3")
-    assert "3 blocked, 0 allowed" in badge["title"]
+    assert "3 trackers on this page: all blocked, none of their requests got through" in badge["title"]
     assert badge["color"][:3] == [0x1B, 0x7F, 0x3B]
     assert firefox.bg("crumbs.status()") == "ok"
 
