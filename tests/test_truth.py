@@ -344,6 +344,46 @@ def test_times_are_shown_in_the_machines_time_zone_and_it_says_which(paris, sign
     assert "Europe/Paris (UTC+01:00)" in zone or "Europe/Paris (UTC+02:00)" in zone  # the offset today
 
 
+@pytest.fixture
+def auckland():
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Auckland"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ")
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_days_are_the_machines_days(auckland, tmp_path, make_verdict, daily_disagreements, small_trackers):
+    """2026-01-15 20:00 UTC is already 2026-01-16 09:00 in Auckland (UTC+13:00 in summer): that is its day."""
+    from companion.history import day_to_iso
+    from companion.storage import day_of, day_start
+
+    when = 1_768_507_200_000  # 2026-01-15T20:00:00Z
+    assert day_to_iso(day_of(when)) == "2026-01-16"
+    assert day_start(day_of(when)) == 1_768_474_800_000  # 2026-01-16T00:00+13:00 = 2026-01-15T11:00Z
+    store = Store(tmp_path / "tz.sqlite3")
+    try:
+        store.record([RecordedEvent(make_verdict("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, "||x^"),
+                                    when, True),
+                      RecordedEvent(make_verdict("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, "||x^"),
+                                    1_768_474_800_000 - 1, True)])  # one millisecond before local midnight
+        days = sorted(day_to_iso(d) for (d,) in store.conn.execute("SELECT day FROM daily"))
+        assert days == ["2026-01-15", "2026-01-16"]
+        h = History(store, small_trackers)
+        today = period("today", when)
+        assert h.overview(h.snapshot(today))["third_party_requests"] == 1
+        assert h.site("news.example", today)["third_parties"][0]["first_seen"] == when
+        removed = h.forget_days(day_of(when), day_of(when))
+        assert removed["requests"] == 1 and removed["daily"] == 1
+        assert daily_disagreements(store) == []
+    finally:
+        store.close()
+
+
 def test_a_utc_machine_says_utc(signed_in):
     before = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
@@ -356,7 +396,7 @@ def test_a_utc_machine_says_utc(signed_in):
         else:
             os.environ["TZ"] = before
         time.tzset()
-    assert "Times are in UTC (UTC+00:00)" in text_of(html, "time-zone")
+    assert "Times and days are in UTC (UTC+00:00)" in text_of(html, "time-zone")
 
 
 # -- a reloaded sign-in link ---------------------------------------------------------------

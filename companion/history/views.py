@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from ..storage import DAY_MS
+from ..storage import day_start
 from .periods import Period
 from .sums import UNKNOWN_SITE, Snapshot, Tally, _Part, merge_pairs, outcome_state
 
@@ -130,9 +130,8 @@ class ViewsMixin:
     def _got_through(self, site_id: int, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
         """Per domain: the hosts whose requests left the browser on this site, and what let them."""
         out: dict[str, list[dict[str, Any]]] = {}
-        start = max(lo, 0) * DAY_MS
         for domain, host, tracker, meant, exception, decided_by, ftext, flist, n in \
-                self.store.site_got_through(site_id, start, (hi + 1) * DAY_MS):
+                self.store.site_got_through(site_id, day_start(max(lo, 0)), day_start(hi + 1)):
             out.setdefault(domain, []).append({
                 "host": host, "requests": n, "filter": ftext, "list": flist, "decided_by": decided_by,
                 "why": why_it_got_through(tracker, meant, exception, decided_by, ftext, flist),

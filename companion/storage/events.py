@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..classify import Verdict
-from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
-                     THIRD_PARTY, TRACKER, TYPE_CODES)
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
+                     THIRD_PARTY, TRACKER, TYPE_CODES, day_of)
 
 
 @dataclass(slots=True)
@@ -53,7 +53,7 @@ class EventsMixin:
                     | (OUTCOME if event.outcome_reported else 0)
                 )
                 rows.append((event.time, site_id, host_id, TYPE_CODES[v.type], flags, DECIDED_CODES[v.decided_by], filter_id))
-                key = (event.time // DAY_MS, site_id or 0, self.domain_id(v.domain))
+                key = (day_of(event.time), site_id or 0, self.domain_id(v.domain))
                 total = totals.setdefault(key, [0, 0, 0, 0])
                 total[0] += 1
                 total[1] += 1 if v.tracker else 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
-                     THIRD_PARTY, TRACKER, TYPE_NAMES)
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
+                     THIRD_PARTY, TRACKER, TYPE_NAMES, day_start)
 
 _NOTHING_REMOVED = {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
@@ -110,7 +110,7 @@ class HistoryMixin:
                         """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
                            FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
                            WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
-                        (site_id, lo * DAY_MS, (hi + 1) * DAY_MS),
+                        (site_id, day_start(max(lo, 0)), day_start(hi + 1)),
                     )
                 }
         return first_party, detail
@@ -168,7 +168,7 @@ class HistoryMixin:
     def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
         if last_day < first_day:
             raise ValueError("the period ends before it starts")
-        span = (first_day * DAY_MS, (last_day + 1) * DAY_MS)
+        span = (day_start(first_day), day_start(last_day + 1))
         return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?", lambda: (span, (first_day, last_day)),
                             lambda: self._forget_breakage("time >= ? AND time < ?", span))
 

@@ -5,6 +5,7 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 """
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,22 @@ DECIDED_CODES = {name: i for i, name in enumerate(DECIDED_BY)}
 DECIDED_NAMES = {i: name for name, i in DECIDED_CODES.items()}
 
 DAY_MS = 86_400_000
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def day_of(ms: int) -> int:
+    """The day number (days since 1970-01-01) of an epoch-ms time in this machine's time zone.
+
+    Days are the person's days: 'today' and the daily totals begin at local midnight, as the times
+    the pages show do (issue 10). Totals recorded before schema 4 were counted in UTC days.
+    """
+    return (ms + time.localtime(ms / 1000).tm_gmtoff * 1000) // DAY_MS
+
+
+def day_start(day: int) -> int:
+    """Epoch ms of local midnight at the start of ``day`` (a day number of :func:`day_of`)."""
+    date = datetime.date.fromordinal(day + _EPOCH_ORDINAL)
+    return int(time.mktime((date.year, date.month, date.day, 0, 0, 0, 0, 0, -1)) * 1000)
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:

@@ -27,7 +27,7 @@ from ..sites import NotANetworkURL, site_of
 from ..auth import SESSION_TTL_MS
 from ..history import PERIODS, RETENTION_CHOICES, History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
-from ..storage import DAY_MS, now_ms
+from ..storage import day_of, now_ms
 from .security import own_origin
 
 COOKIE = "crumbs_session"
@@ -348,7 +348,7 @@ def data_page():
     counts, oldest, oldest_day = crumbs().store.data_summary()
     h = history()
     return _render("data.html", counts=counts, oldest=oldest, oldest_day=oldest_day, retention=h.retention_days(),
-                   retention_choices=RETENTION_CHOICES, today=day_to_iso(now_ms() // DAY_MS))
+                   retention_choices=RETENTION_CHOICES, today=day_to_iso(day_of(now_ms())))
 
 
 @bp.get("/data/export.json")
@@ -383,7 +383,7 @@ def _forget_target() -> tuple[str, str, Any]:
             raise Refused(400, str(exc)) from None
         if last < first:
             raise Refused(400, "The period ends before it starts.")
-        return what, f"everything recorded from {day_to_iso(first)} to {day_to_iso(last)} (UTC days, both included)", \
+        return what, f"everything recorded from {day_to_iso(first)} to {day_to_iso(last)} (days in this computer's time zone, both included)", \
             lambda: h.forget_days(first, last)
     if what == "everything":
         return what, "your whole history (your choices are kept)", h.forget_everything
