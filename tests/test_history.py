@@ -100,7 +100,8 @@ def test_site_lists_third_parties_with_owner_and_first_last_seen(h):
     assert dc["first_seen"] == NOW - 4 * 60_000 and dc["last_seen"] == NOW
     assert dc["hosts"] == ["stats.g.doubleclick.net"]
     assert parties["news-static.example"]["tracker"] is False
-    assert "first_party_requests" not in report  # first-party requests are never reported: no false figure
+    assert "first_party_requests" not in report  # requests to the page's own host are never reported: no false figure
+    assert report["own_other_hosts_requests"] == 2  # www.news.example from news.example pages: reported, first party
     assert (report["trackers_reached"], report["trackers_stopped"]) == (1, 1)
     assert h.site("nowhere.example", period("7d", NOW)) is None
 

@@ -142,6 +142,7 @@ def test_partly_blocked_names_the_host_that_got_through_and_what_let_it(client, 
     assert "Partly blocked" in words and "1 of 2 requests got through" in words
     assert "www.google.com (1): no filter list names this request" in words
     assert "The site's own requests" not in html
+    assert "Requests to this site's other hosts of its own (such as a cdn. or static. host): 0." in text_of(html, "own-hosts")
 
 
 def test_a_request_meant_to_be_blocked_that_got_through_says_so(client, auth):

@@ -84,9 +84,8 @@ class ViewsMixin:
             return None
         snap = snap or self.snapshot(p)
         lo, hi = self._day_range(p)
-        detail: dict[str, tuple[int, int, str]] = {}
         with_detail = p.first_day is not None and p.last_day - p.first_day < self.DETAIL_DAYS
-        _, detail = self.store.site_detail(site_id, lo, hi, with_detail)
+        detail = self.store.site_detail(site_id, lo, hi) if with_detail else {}
         through = self._got_through(site_id, lo, hi)
         parties = []
         for x in merge_pairs(x for x in snap.pairs if x.site == site):
@@ -118,6 +117,8 @@ class ViewsMixin:
         trackers = [x for x in parties if x["tracker"]]
         return {
             "site": site,
+            # Requests to the page's own host are never reported; those to the site's other hosts are.
+            "own_other_hosts_requests": self.store.site_other_hosts_requests(site_id, lo, hi),
             "third_parties": parties,
             "trackers": len(trackers),
             "trackers_reached": sum(1 for x in trackers if x["reached"]),

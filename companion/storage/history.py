@@ -94,26 +94,28 @@ class HistoryMixin:
                 )
             ]
 
-    def site_detail(self, site_id: int, lo: int, hi: int, with_detail: bool) -> tuple[int, dict[str, tuple]]:
-        """A site's own (first-party) requests over days ``lo``..``hi`` and, when ``with_detail``,
-        {third-party domain: (first time, last time, "host,host")} from the request detail."""
-        detail: dict[str, tuple[int, int, str]] = {}
+    def site_other_hosts_requests(self, site_id: int, lo: int, hi: int) -> int:
+        """Requests a site's pages made to the site's own other hosts (cdn.example.com from www.example.com)
+        over days ``lo``..``hi``: reported (their host differs from the page's), then found first-party."""
         with self.lock:
-            first_party = self.conn.execute(
+            return self.conn.execute(
                 "SELECT sum(requests) FROM daily WHERE site_id = ? AND domain_id = ? AND day BETWEEN ? AND ?",
                 (site_id, site_id, lo, hi),
             ).fetchone()[0] or 0
-            if with_detail:
-                detail = {
-                    d: (first, last, hosts)
-                    for d, first, last, hosts in self.conn.execute(
-                        """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
-                           FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
-                           WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
-                        (site_id, day_start(max(lo, 0)), day_start(hi + 1)),
-                    )
-                }
-        return first_party, detail
+
+    def site_detail(self, site_id: int, lo: int, hi: int) -> dict[str, tuple]:
+        """{third-party domain: (first time, last time, "host,host")} on a site over days ``lo``..``hi``,
+        from the request detail. (A site's own requests are never reported, so there is no count of them.)"""
+        with self.lock:
+            return {
+                d: (first, last, hosts)
+                for d, first, last, hosts in self.conn.execute(
+                    """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
+                       FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
+                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
+                    (site_id, day_start(max(lo, 0)), day_start(hi + 1)),
+                )
+            }
 
     # -- export -----------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ hosts and paths. Its request log is the truth about what left the browser. For e
 - no domain presented as blocked (API, popup, site page) had a request reach the server;
 - the badge is green only when no request to a tracker domain reached the server;
 - per domain, requests = reached + blocked, and reached = the requests the server got;
-- popup, site page and tracker page show the same category label for the same tracker.
+- popup, site page and tracker page show the same category label for the same tracker;
+- the site page's count of requests to the site's own other hosts is what those hosts got.
 
 Then across pages: each row of the overview's "reached you on N of M sites" has N = the sites
 where the server got at least one request of that company's (or tracker's) domains, and M = the pages.
@@ -145,6 +146,8 @@ def test_every_number_and_word_matches_what_reached_the_servers(browser, compani
 
         # The history's site page: the same states, the same labels.
         html = history.get(f"{companion.base}/site/{site}?p=today", timeout=10).text
+        own = re.search(r'id="own-hosts">Requests to this site\'s other hosts of its own [^:]*: ([\d,]+)\.', html)
+        assert int(own.group(1).replace(",", "")) == hits.get(site, 0), (site, own.group(1), hits.get(site, 0))
         site_rows = dict(re.findall(r'data-domain="([^"]+)" data-state="([a-z-]+)"', html))
         site_labels = dict(re.findall(r'data-domain="([^"]+)"[^>]*>.*?<td class="category">([^<]*)</td>', html, re.S))
         for d, state in site_rows.items():
@@ -173,6 +176,7 @@ def test_every_number_and_word_matches_what_reached_the_servers(browser, compani
             "trackers_reached": sum(1 for d in trackers if parties[d]["reached"]),
             "trackers_stopped": sum(1 for d in trackers if not parties[d]["reached"]),
             "requests_recorded": sum(t["requests"] for t in parties.values()),
+            "own_other_hosts": hits.get(site, 0),
             "reached": sum(t["reached"] for t in parties.values()),
             "blocked": sum(t["blocked"] for t in parties.values()),
             "badge": badge["text"], "badge_green": colour == GREEN, "badge_title": badge["title"],
