@@ -127,6 +127,14 @@ def redeem_signin_code(store, code: str) -> tuple[str, str] | None:
     return session, csrf
 
 
+def opened_by(store, session: str | None, code: str) -> bool:
+    """True when ``session`` is live and was opened by the sign-in ``code`` (a used link opened again
+    in the browser that signed in with it)."""
+    if not session or len(session) > 100 or not code or len(code) > 100:
+        return False
+    return store.session_opened_by(hash_code(session), hash_code(code))
+
+
 def session_csrf(store, session: str | None) -> str | None:
     """The CSRF token of a live session, or None when the session is unknown or expired."""
     if not session or len(session) > 100:
