@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import __version__, auth
 from ..domains import NotANetworkURL, site_of
+from ..pairing_state import mark_paired
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..service import MAX_BATCH, Companion
 from .openapi import openapi_document
@@ -82,6 +83,7 @@ def pair():
     if not companion().redeem_pairing_code(code.strip()):
         return json_error(403, "wrong or expired pairing code: run 'crumbs pair' for a new one")
     port = current_app.config["PORT"]
+    mark_paired(companion().store, companion().token)  # companion/pairing_state.py: no code at the next start
     return jsonify({"companion": f"http://127.0.0.1:{port}", "token": companion().token})
 
 

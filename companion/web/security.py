@@ -28,6 +28,7 @@ from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import tokens_equal
+from ..pairing_state import note_extension_call
 
 log = logging.getLogger("crumbs.web")
 
@@ -97,6 +98,8 @@ def _check_auth():
         return json_error(401, "missing 'Authorization: Bearer TOKEN' (run 'crumbs token' or pair the extension)")
     if not tokens_equal(given.strip(), current_app.extensions["crumbs"].token):
         return json_error(401, "wrong token")
+    if is_extension_origin(request.headers.get("Origin")):  # a browser holds the token: no code at next start
+        note_extension_call(current_app.extensions["crumbs"])
     return None
 
 
