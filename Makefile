@@ -8,7 +8,7 @@ CHROMIUM := /usr/lib/chromium/chromium
 FIREFOX  := /usr/bin/firefox-esr
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean
+.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean dist lint-firefox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,5 +55,24 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
 
+## web-ext (npm) lints the Firefox package; installed locally from package-lock.json, never globally.
+WEB_EXT := node_modules/.bin/web-ext
+$(WEB_EXT): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The wheel and sdist (python -m build) and the two store packages of the extension, all in dist/.
+dist: $(STAMP) $(WEB_EXT)
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+	$(PY) tools/extension_zips.py --out dist
+	$(MAKE) lint-firefox
+
+## web-ext lint on the Firefox zip as AMO would see it: errors fail the build, warnings are printed.
+lint-firefox: $(WEB_EXT)
+	rm -rf build/firefox-lint && mkdir -p build/firefox-lint
+	cd build/firefox-lint && unzip -q ../../dist/crumbs-firefox.zip
+	$(WEB_EXT) lint --source-dir build/firefox-lint
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache dist build node_modules

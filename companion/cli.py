@@ -285,6 +285,10 @@ from .cli_history import open_history  # noqa: E402
 
 main.add_command(open_history)
 
+from .cli_setup import setup  # noqa: E402  (native messaging: companion/cli_setup.py)
+
+main.add_command(setup)
+
 
 if __name__ == "__main__":
     main()
