@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian's Chromium: the real binary, not the /usr/bin shell wrapper (see tests/browser).
 CHROMIUM := /usr/lib/chromium/chromium
 FIREFOX  := /usr/bin/firefox-esr
+# web-ext (npm, pinned in package-lock.json) lints the Firefox package: `make dist` and the tests use it.
+WEB_EXT  := node_modules/.bin/web-ext
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test test-python test-js bench bench-quick install chromium firefox clean dist lint-firefox
@@ -39,7 +41,7 @@ firefox:
 	fi
 	@test -x $(FIREFOX)
 
-test: $(STAMP) chromium firefox test-js test-python
+test: $(STAMP) $(WEB_EXT) chromium firefox test-js test-python
 
 test-python: $(STAMP)
 	$(PY) -m pytest
@@ -56,7 +58,6 @@ bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
 
 ## web-ext (npm) lints the Firefox package; installed locally from package-lock.json, never globally.
-WEB_EXT := node_modules/.bin/web-ext
 $(WEB_EXT): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@

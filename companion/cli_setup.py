@@ -25,6 +25,9 @@ from .hostsetup import BROWSERS, SetupError, install, remove
 def setup(browser: str, profile_dir: str | None, undo: bool, data_dir: str | None) -> None:
     """Let the browser start the companion and pair Crumbs by itself (no code to type)."""
     browsers = list(BROWSERS) if browser == "all" else [browser]
+    if profile_dir and browser == "firefox":
+        raise click.ClickException("--profile-dir is a Chromium --user-data-dir; Firefox reads its hosts from "
+                                   "~/.mozilla/native-messaging-hosts")
     if profile_dir and browser == "all":
         browsers = ["chromium"]
     root = DataPaths.at(data_dir).root

@@ -13,8 +13,12 @@ import sys
 
 def main() -> None:
     from .cli import main as cli
+    from .resources import require_rules
 
     try:
+        # Before any command: without its shipped rules every command would misbehave in its own way
+        # (and the list registry would drop the shipped lists it no longer sees).
+        require_rules()
         cli(prog_name="crumbs")
     except (ValueError, OSError) as exc:
         detail = str(exc) or exc.__class__.__name__
