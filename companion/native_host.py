@@ -18,8 +18,8 @@ detached (its own session via setsid, stdin from /dev/null, stdout and stderr ap
 group, never takes the companion down with it. ``crumbs serve``'s lock settles any race that is left.
 
 Who may call: the browser starts the host only for the extensions its manifest names (see
-:mod:`companion.hostsetup`); as a second check the host refuses a Chromium caller whose origin (the
-first argument Chromium passes) is not Crumbs' own extension.
+:mod:`companion.hostsetup`); as a second check the host refuses a caller that the browser names as another
+extension (Chromium passes the caller's origin first, Firefox the manifest path and the add-on id).
 
 Run by the launcher ``crumbs setup`` writes: ``python -I -m companion.native_host [--data-dir DIR] [browser args]``.
 """
@@ -44,7 +44,7 @@ from typing import Any, BinaryIO
 from . import __version__
 from .config import DEFAULT_PORT, HOST, DataPaths
 from .instance import Running, owner_alive, running
-from .resources import EXTENSION_ID
+from .resources import EXTENSION_ID, GECKO_ID
 
 MAX_IN = 64 * 1024  # browser -> host: a request is a few dozen bytes
 MAX_OUT = 1024 * 1024  # host -> browser: Chromium's own limit
@@ -203,11 +203,13 @@ def answer(message: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def caller_allowed(args: list[str]) -> bool:
-    """Chromium passes the caller's origin first; Firefox passes the manifest path and the add-on id."""
-    for arg in args:
-        if arg.startswith("chrome-extension://"):
-            return arg.rstrip("/") == f"chrome-extension://{EXTENSION_ID}"
-    return True  # Firefox (or a person testing by hand): the browser already checked allowed_extensions
+    """Chromium passes the caller's origin first; Firefox passes the manifest's path and the add-on id.
+    Anything else (a person testing by hand) is allowed: the browser's own allow-list is the real gate."""
+    if args and args[0].startswith("chrome-extension://"):
+        return args[0].rstrip("/") == f"chrome-extension://{EXTENSION_ID}"
+    if len(args) >= 2 and args[0].endswith(".json"):
+        return args[1] == GECKO_ID
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -216,6 +216,9 @@ def test_host_refuses_another_extension_oversized_messages_and_unknown_requests(
     done = run_host(launcher, frame({"type": "companion"}), "chrome-extension://abcdefghijklmnopabcdefghijklmnop/")
     assert done.returncode != 0 and done.stdout == b"" and b"refusing" in done.stderr
     assert running(tmp_path / "data") is None
+    done = run_host(launcher, frame({"type": "companion"}), "/x/org.crumbs.companion.json", "other@addon.example")
+    assert done.returncode != 0 and done.stdout == b"" and b"refusing" in done.stderr
+    assert running(tmp_path / "data") is None
     done = run_host(launcher, struct.pack("=I", 10 * 1024 * 1024) + b"{", ORIGIN)
     assert done.returncode != 0 and done.stdout == b"" and b"limit" in done.stderr
     done = run_host(launcher, frame({"type": "token please"}), ORIGIN)
