@@ -199,7 +199,28 @@ def answer(message: dict[str, Any], root: Path) -> dict[str, Any]:
         found = ensure_companion(root, token)
     except (HostError, OSError, ValueError) as exc:
         return {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__}
+    _note_paired(root, token)
     return {"ok": True, "companion": found.address, "token": token, "version": __version__}
+
+
+def _note_paired(root: Path, token: str) -> None:
+    """The browser now holds the token: the next `crumbs serve` prints no pairing code (pairing_state.py)."""
+    import sqlite3
+
+    from .pairing_state import mark_paired
+    from .storage import Store
+
+    try:
+        store = Store(DataPaths.at(root).database)
+    except (sqlite3.Error, OSError, ValueError) as exc:  # the companion runs: its own checks will speak
+        print(f"crumbs native host: could not note the pairing: {exc}", file=sys.stderr)
+        return
+    try:
+        mark_paired(store, token)
+    except sqlite3.Error as exc:
+        print(f"crumbs native host: could not note the pairing: {exc}", file=sys.stderr)
+    finally:
+        store.close()
 
 
 def caller_allowed(args: list[str]) -> bool:
