@@ -59,6 +59,7 @@ bench-quick: $(STAMP)
 
 ## web-ext (npm) lints the Firefox package; installed locally from package-lock.json, never globally.
 $(WEB_EXT): package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -71,8 +72,8 @@ dist: $(STAMP) $(WEB_EXT)
 
 ## web-ext lint on the Firefox zip as AMO would see it: errors fail the build, warnings are printed.
 lint-firefox: $(WEB_EXT)
-	rm -rf build/firefox-lint && mkdir -p build/firefox-lint
-	cd build/firefox-lint && unzip -q ../../dist/crumbs-firefox.zip
+	rm -rf build/firefox-lint
+	$(PY) -m zipfile -e dist/crumbs-firefox.zip build/firefox-lint
 	$(WEB_EXT) lint --source-dir build/firefox-lint
 
 clean:
