@@ -191,6 +191,10 @@ def remove(browsers: list[str], data_root: Path, profile_dir: Path | None = None
         if path.is_file() and _ours(path):
             path.unlink()
             report.removed.append(path)
+            try:
+                path.parent.rmdir()  # the hosts folder, when nothing else is in it (setup may have made it)
+            except OSError:
+                pass
     launcher = launcher_path(data_root)
     remaining = [b for b in BROWSERS if os.name != "nt" and _points_at(host_dir(b, None, home) / MANIFEST_FILE, launcher)]
     if launcher.exists() and not remaining:  # another browser's manifest still points at it: keep it

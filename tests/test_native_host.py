@@ -128,6 +128,8 @@ def test_setup_writes_private_manifests_naming_only_crumbs_and_remove_undoes_it(
     done = setup_cli("--remove", "--data-dir", str(data), home=home)
     assert done.returncode == 0, done.stderr
     assert not any(p.exists() for p in manifests.values())
+    assert not manifests["firefox"].parent.exists() and not manifests["chrome"].parent.exists()
+    assert manifests["chromium"].parent.exists()  # another program's manifest is still in there
     assert not launcher.exists() and not launcher.parent.exists()
     assert other.exists()
 

@@ -174,8 +174,9 @@ storage.onConfigChanged(async () => {
 
 chrome.runtime.onInstalled.addListener(async (details) => {
   await ready;
-  if (details.reason === 'install' && !config.token && !(await pairByHost())) {
-    chrome.tabs.create({ url: chrome.runtime.getURL('pairing/pairing.html') });
+  if (details.reason === 'install' && !config.token) {
+    await pairByHost(); // may join (or follow) the start-up ask: whether the host answered is what counts
+    if (!native.available) chrome.tabs.create({ url: chrome.runtime.getURL('pairing/pairing.html') });
   }
   tick();
 });
