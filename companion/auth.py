@@ -7,6 +7,8 @@
   can make one that the running server accepts.
 - The proof lets the extension check that the server on the port is really this companion
   before it sends the token: HMAC-SHA256 of a nonce the extension chose, keyed by the token.
+- Whether a browser holds the token (decides if ``crumbs serve`` prints a pairing code): see
+  :func:`is_paired`.
 """
 
 from __future__ import annotations
@@ -57,6 +59,34 @@ def issue_pairing_code(store) -> str:
     return code
 
 
+# -- whether a browser holds the token ----------------------------------------------------
+#
+# When an extension receives the token (a pairing code redeemed, the native messaging host handing
+# it over) or makes its first authenticated call from an extension origin (which covers a browser
+# paired by other means), the companion stores a short hash of the token in force under the
+# ``paired_token`` setting. A browser counts as paired while that hash matches the current token, so
+# ``crumbs token --rotate`` (after which every browser must pair again) brings the code back by
+# itself, and deleting the database does too. The hash is a SHA-256 prefix of a salted string: it
+# says which token was handed out without storing anything that would let someone rebuild it.
+
+PAIRED_SETTING = "paired_token"
+
+
+def paired_mark(token: str) -> str:
+    return hashlib.sha256(("crumbs-paired:" + token).encode("utf-8")).hexdigest()[:16]
+
+
+def is_paired(store, token: str) -> bool:
+    """True when a browser received ``token`` (``store``: a :class:`companion.storage.Store`)."""
+    return store.get_setting(PAIRED_SETTING) == paired_mark(token)
+
+
+def mark_paired(store, token: str) -> None:
+    """Record that a browser holds ``token`` (idempotent: writes only when the mark changes)."""
+    if not is_paired(store, token):
+        store.set_setting(PAIRED_SETTING, paired_mark(token))
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
@@ -100,3 +130,40 @@ class TokenFile:
             self._value = load_or_create_token(self.path)
             self._stamp = stamp
         return self._value
+
+
+# -- web sign-in (the history pages) ------------------------------------------------------
+
+SIGNIN_CODE_TTL_MS = 2 * 60 * 1000
+SESSION_TTL_MS = 12 * 3_600_000
+
+
+def new_signin_code(store, ttl_ms: int = SIGNIN_CODE_TTL_MS) -> str:
+    """A one-time code for ``/signin/<code>``; only its hash is stored, so any process may make one."""
+    from .storage import now_ms
+    code = secrets.token_urlsafe(32)
+    store.add_signin_code(hash_code(code), now_ms() + ttl_ms)
+    return code
+
+
+def redeem_signin_code(store, code: str) -> tuple[str, str] | None:
+    """Consume a code (single use) and open a session: returns (session id, CSRF token), or None."""
+    from .storage import now_ms
+    if not code or len(code) > 100:
+        return None
+    session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    if not store.open_session(hash_code(code), hash_code(session), csrf, now_ms() + SESSION_TTL_MS):
+        return None
+    return session, csrf
+
+
+def session_csrf(store, session: str | None) -> str | None:
+    """The CSRF token of a live session, or None when the session is unknown or expired."""
+    if not session or len(session) > 100:
+        return None
+    return store.session_csrf(hash_code(session))
+
+
+def end_session(store, session: str | None) -> None:
+    if session:
+        store.end_session(hash_code(session))

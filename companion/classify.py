@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from .domains import NotANetworkURL, URLParts, parse_url
+from .sites import NotANetworkURL, URLParts, parse_url
 
 if TYPE_CHECKING:
     from .engine import Engine

@@ -204,23 +204,24 @@ def answer(message: dict[str, Any], root: Path) -> dict[str, Any]:
 
 
 def _note_paired(root: Path, token: str) -> None:
-    """The browser now holds the token: the next `crumbs serve` prints no pairing code (pairing_state.py)."""
+    """The browser now holds the token: the next `crumbs serve` prints no pairing code (auth.is_paired).
+    Written through Companion, like every other write outside the server."""
     import sqlite3
 
-    from .pairing_state import mark_paired
-    from .storage import Store
+    from .service import Companion
 
     try:
-        store = Store(DataPaths.at(root).database)
+        companion = Companion(root, with_engine=False)
     except (sqlite3.Error, OSError, ValueError) as exc:  # the companion runs: its own checks will speak
         print(f"crumbs native host: could not note the pairing: {exc}", file=sys.stderr)
         return
     try:
-        mark_paired(store, token)
+        if companion.token == token:  # rotated in between: the browser holds the old one, which is no pairing
+            companion.mark_paired()
     except sqlite3.Error as exc:
         print(f"crumbs native host: could not note the pairing: {exc}", file=sys.stderr)
     finally:
-        store.close()
+        companion.close()
 
 
 def caller_allowed(args: list[str]) -> bool:

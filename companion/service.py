@@ -17,7 +17,7 @@ from typing import Any
 from . import auth
 from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
-from .domains import MAX_URL_LENGTH, NotANetworkURL
+from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
@@ -84,16 +84,25 @@ class Companion:
         data_dir: str | Path | None = None,
         lists: Sequence[str | Path] | None = None,
         trackers: TrackerDB | None = None,
+        with_engine: bool = True,
     ) -> None:
+        """``with_engine=False``: the store, the token and the list registry only, for the command
+        line's writes (choices, pairing, lists); nothing can be classified, and list changes are
+        left for the running server to swap in (it watches ``lists_rev``)."""
         self.paths = DataPaths.at(data_dir)
         self.store = Store(self.paths.database)
         self._token = auth.TokenFile(self.paths.token)
         self.trackers = trackers or TrackerDB.load()
         # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
-        # subscriptions; see companion/lists.py). ``lists=[paths]`` overrides it with fixed files:
+        # subscriptions; see companion/lists/). ``lists=[paths]`` overrides it with fixed files:
         # then ``self.lists`` is None and nothing can be subscribed.
         self.lists: Lists | None = None
-        if lists is not None:
+        self.engine: Engine | None = None
+        self.classifier: Classifier | None = None
+        if not with_engine:
+            self.lists = Lists(self.paths, self.store)
+            self.list_paths = []
+        elif lists is not None:
             self.list_paths = [Path(p) for p in lists]
             self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
         else:
@@ -101,10 +110,12 @@ class Companion:
             self.engine = self.lists.load_engine()
             self.list_paths = self.lists.paths_in_force()
             self.lists.on_engine = self.use_engine
-        self.classifier = Classifier(self.engine, self.trackers)
+        if self.engine is not None:
+            self.classifier = Classifier(self.engine, self.trackers)
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+        self._paired_for: str | None = None  # the token a browser was last noted to hold (one write per token)
 
     @property
     def token(self) -> str:
@@ -213,13 +224,71 @@ class Companion:
         until = choices.trusted.get(site)
         return {"site": site, "trusted": {"until": until} if trusted else None, "third_parties": third_parties}
 
+    # -- choices and settings (every write of the web layer and the CLI comes through here) --
+
+    def list_choices(self) -> dict[str, list[dict[str, Any]]]:
+        return self.store.list_choices()
+
+    def set_site_tracker(self, site: str, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` on ``site``; None clears the choice."""
+        self.store.set_site_tracker(site, tracker, action)
+
+    def set_tracker(self, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` everywhere; None clears the choice."""
+        self.store.set_tracker(tracker, action)
+
+    def set_trust(self, site: str, duration: str | None) -> int | None:
+        """Trust ``site`` for a duration (None revokes); returns the expiry, None for always or revoked."""
+        return self.store.set_trust(site, duration)
+
+    @property
+    def report_only(self) -> bool:
+        return self.store.get_setting("report_only") == "1"
+
+    def set_report_only(self, on: bool) -> None:
+        self.store.set_setting("report_only", "1" if on else "0")
+
+    # -- web sign-in ------------------------------------------------------------------------
+
+    def new_signin_code(self) -> str:
+        return auth.new_signin_code(self.store)
+
+    def redeem_signin_code(self, code: str) -> tuple[str, str] | None:
+        return auth.redeem_signin_code(self.store, code)
+
+    def session_csrf(self, session: str | None) -> str | None:
+        return auth.session_csrf(self.store, session)
+
+    def end_session(self, session: str | None) -> None:
+        auth.end_session(self.store, session)
+
     # -- pairing --------------------------------------------------------------------------
 
     def new_pairing_code(self) -> str:
         return auth.issue_pairing_code(self.store)
 
     def redeem_pairing_code(self, code: str) -> bool:
-        return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)
+        """Consume a pairing code; on success the caller hands out the token, so a browser now holds it."""
+        if not self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES):
+            return False
+        self.mark_paired()
+        return True
+
+    def is_paired(self) -> bool:
+        """Whether a browser holds the token in force (``crumbs serve`` prints a pairing code only when not)."""
+        return auth.is_paired(self.store, self.token)
+
+    def mark_paired(self) -> None:
+        """A browser received the token (a redeemed code, the native messaging host)."""
+        token = self.token
+        auth.mark_paired(self.store, token)
+        self._paired_for = token
+
+    def note_extension_call(self) -> None:
+        """An authenticated call came from an extension origin: that browser holds the token.
+        Writes at most once per token in this process, so the API's hot path stays read-free."""
+        if self._paired_for != self.token:
+            self.mark_paired()
 
     def close(self) -> None:
         self.store.close()

@@ -174,14 +174,13 @@ def test_host_starts_one_detached_companion_and_answers_its_address_and_token(la
     assert stat.S_IMODE(log.stat().st_mode) == 0o600 and stat.S_IMODE((data / "token").stat().st_mode) == 0o600
 
     # The browser holds the token now: a companion started later prints no pairing code.
-    from companion.pairing_state import is_paired
-    from companion.storage import Store
+    from companion.service import Companion
 
-    store = Store(data / "crumbs.sqlite3")
+    companion = Companion(data, with_engine=False)
     try:
-        assert is_paired(store, answer["token"])
+        assert companion.token == answer["token"] and companion.is_paired()
     finally:
-        store.close()
+        companion.close()
 
     # Asked again: the same companion, none started.
     (again,) = unframe(run_host(launcher, frame({"type": "companion"}), ORIGIN).stdout)

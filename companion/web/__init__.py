@@ -13,7 +13,7 @@ import orjson
 from flask import Flask
 from flask.json.provider import JSONProvider
 
-from ..browser_rules import BrowserRules
+from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..resources import EXTENSION_ID
 from ..service import Companion

@@ -28,7 +28,6 @@ from flask import Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ..auth import tokens_equal
-from ..pairing_state import note_extension_call
 
 log = logging.getLogger("crumbs.web")
 
@@ -99,7 +98,7 @@ def _check_auth():
     if not tokens_equal(given.strip(), current_app.extensions["crumbs"].token):
         return json_error(401, "wrong token")
     if is_extension_origin(request.headers.get("Origin")):  # a browser holds the token: no code at next start
-        note_extension_call(current_app.extensions["crumbs"])
+        current_app.extensions["crumbs"].note_extension_call()
     return None
 
 

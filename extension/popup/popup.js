@@ -7,7 +7,7 @@
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  */
 import { CompanionClient, isLoopbackBase } from '../src/companion.js';
-import { guessSite, hostOf } from '../src/domains.js';
+import { hostOf } from '../src/domains.js';
 import { getConfig } from '../src/storage.js';
 import { activeControl, arrange, offText, plural, stateLabel, summary, trustText } from './view.js';
 
@@ -139,7 +139,8 @@ async function main() {
   tabId = tab ? tab.id : null;
   const info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
   const host = hostOf(tab && tab.url);
-  site = (info.tab && info.tab.pageDomain) || guessSite(host);
+  // The companion's site for this page when it has answered; else the host (the companion reduces it).
+  site = (info.tab && info.tab.pageDomain) || host;
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
   $('status').textContent = off ? offText(info.status, info.statusText) : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.');

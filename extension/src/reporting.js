@@ -11,7 +11,7 @@
  */
 import { Batcher, backoffDelay } from './batcher.js';
 import { BoundedQueue } from './queue.js';
-import { hostOf, maybeThirdParty } from './domains.js';
+import { hostOf } from './domains.js';
 
 export const MAX_BATCH = 1000; // the companion takes at most 1000 events per POST
 const PENDING_MAX = 5000;
@@ -42,7 +42,8 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   const pageHost = hostOf(pageUrl);
   if (!host || !pageHost) return null;
   if (companionHost && host === companionHost) return null;
-  if (!maybeThirdParty(host, pageHost)) return null;
+  // Same host: first-party for sure. Anything else goes to the companion, which knows sites.
+  if (host === pageHost) return null;
   return {
     url: details.url,
     page_url: pageUrl,

@@ -28,6 +28,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 FIREFOX = os.environ.get("CRUMBS_FIREFOX", "/usr/bin/firefox-esr")
+# The fake internet's host names (tests/browser/fakeweb.py), sent through the tunnel by pac().
+FAKE_HOSTS = r"(^|\.)(example|test)$|(^|\.)(google-analytics\.com|doubleclick\.net|facebook\.net)$"
 
 
 class Tunnel:

@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from companion.instance import running
+from companion.resources import GECKO_ID
 
 from .conftest import ROOT, wait_for
-from .firefox import FIREFOX, Firefox, Tunnel, new_uuid, pac
-from .test_firefox import FAKE_HOSTS, GECKO_ID
+from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, pac
 
 pytestmark = pytest.mark.browser
 
@@ -88,14 +88,13 @@ def test_firefox_pairs_through_the_native_host_from_the_store_package(tmp_path, 
             return r.ok and {t["domain"] for t in r.json()["third_parties"]} >= {"google-analytics.com", "widgets.test"}
 
         wait_for(reported, timeout=60, what="the page's third parties reported by the extension")
-        from companion.pairing_state import is_paired
-        from companion.storage import Store
+        from companion.service import Companion
 
-        store = Store(data / "crumbs.sqlite3")
+        companion = Companion(data, with_engine=False)
         try:
-            assert is_paired(store, token)
+            assert companion.token == token and companion.is_paired()
         finally:
-            store.close()
+            companion.close()
         # No pairing page was opened: nothing had to be typed.
         assert not [c for c in ff.contexts() if c["url"].startswith(f"moz-extension://{ext_uuid}/pairing")]
     finally:

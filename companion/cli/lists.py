@@ -9,27 +9,16 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timezone
 
 import click
 
-from .config import DataPaths
-from .lists import ListError, ListInfo, Lists, Outcome
-from .storage import Store
+from ..lists import ListError, ListInfo, Lists, Outcome
+from .common import data_dir_option, open_companion, when
 
 
 def _registry(data_dir: str | None) -> Lists:
-    paths = DataPaths.at(data_dir)
-    return Lists(paths, Store(paths.database))
-
-
-def _data_dir_option(f):
-    return click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False),
-        envvar="CRUMBS_HOME",
-        help="Folder holding the database and lists (default: CRUMBS_HOME or the user data folder).",
-    )(f)
+    """The list registry of ``data_dir``, through the companion (the running server swaps the engine in)."""
+    return open_companion(data_dir).lists
 
 
 class _ProgressLine:
@@ -58,12 +47,6 @@ class _ProgressLine:
             self._last = ""
 
 
-def _when(ms: int | None) -> str:
-    if not ms:
-        return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def _duration(ms: int | None) -> str:
     if not ms:
         return "-"
@@ -85,9 +68,9 @@ def _describe(info: ListInfo) -> list[str]:
         f"    filters   {_count(info.used)} used, {_count(info.skipped)} skipped, {_count(info.rejected)} rejected"
     )
     if info.kind != "shipped":
-        lines.append(f"    updated   {_when(info.updated)}   checked {_when(info.last_checked)}")
+        lines.append(f"    updated   {when(info.updated)}   checked {when(info.last_checked)}")
     if info.kind == "url":
-        lines.append(f"    expires   every {_duration(info.expires_ms)}; next update {_when(info.next_update)}")
+        lines.append(f"    expires   every {_duration(info.expires_ms)}; next update {when(info.next_update)}")
     if info.last_error:
         lines.append(f"    ERROR     {info.last_error}  (the last good version stays in force)")
     return lines
@@ -113,7 +96,7 @@ def _report(outcomes: list[Outcome]) -> bool:
 
 @click.group("lists", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the lists as JSON.")
-@_data_dir_option
+@data_dir_option
 @click.pass_context
 def lists(ctx: click.Context, as_json: bool, data_dir: str | None) -> None:
     """Show every filter list, or change them (add, enable, disable, remove, update).
@@ -133,7 +116,7 @@ def lists(ctx: click.Context, as_json: bool, data_dir: str | None) -> None:
 @lists.command()
 @click.argument("source")
 @click.option("--name", help="Name for the list (default: from the known name, URL or file name).")
-@_data_dir_option
+@data_dir_option
 def add(source: str, name: str | None, data_dir: str | None) -> None:
     """Subscribe to SOURCE (easylist, easyprivacy, an http(s) URL or a local file) and fetch it now."""
     registry = _registry(data_dir)
@@ -154,7 +137,7 @@ def add(source: str, name: str | None, data_dir: str | None) -> None:
 
 @lists.command()
 @click.argument("name")
-@_data_dir_option
+@data_dir_option
 def enable(name: str, data_dir: str | None) -> None:
     """Use list NAME again (fetching it if it never was)."""
     progress = _ProgressLine()
@@ -171,7 +154,7 @@ def enable(name: str, data_dir: str | None) -> None:
 
 @lists.command()
 @click.argument("name")
-@_data_dir_option
+@data_dir_option
 def disable(name: str, data_dir: str | None) -> None:
     """Stop using list NAME (it stays known; 'enable' brings it back)."""
     try:
@@ -183,7 +166,7 @@ def disable(name: str, data_dir: str | None) -> None:
 
 @lists.command()
 @click.argument("name")
-@_data_dir_option
+@data_dir_option
 def remove(name: str, data_dir: str | None) -> None:
     """Unsubscribe from list NAME and delete its copy."""
     try:
@@ -196,7 +179,7 @@ def remove(name: str, data_dir: str | None) -> None:
 @lists.command()
 @click.argument("name", required=False)
 @click.option("--force", is_flag=True, help="Download in full and accept a much smaller new version.")
-@_data_dir_option
+@data_dir_option
 def update(name: str | None, force: bool, data_dir: str | None) -> None:
     """Update list NAME, or every enabled subscribed list, now."""
     progress = _ProgressLine()

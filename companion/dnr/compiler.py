@@ -17,7 +17,8 @@ Browsers cap dynamic rules (Chrome 30,000 and 1,000 regex rules; Firefox 5,000),
 one rule wherever the rest of the condition is equal, and when the lists hold more than fits, the filters this
 person actually meets (given first by the caller) are kept and the least-met ones are dropped.
 
-Pure: no Flask, no I/O. The one dependency is the engine's translation of one ABP filter into a DNR condition.
+Pure: no Flask, no I/O, no filter text: list filters arrive parsed by the engine (their exception and
+$important flags included), and :mod:`.condition` turns each into a DNR condition.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+from ..engine import ParsedFilter
+from .condition import to_dnr_condition
 
 PRIORITY_SITE_TRACKER = 400
 PRIORITY_TRUST = 300
@@ -40,18 +44,11 @@ CHROME_MAX_REGEX = 1_000
 FIREFOX_MAX_RULES = 5_000
 
 Condition = dict[str, Any]
-Translate = Callable[[str], "Condition | None"]
+Translate = Callable[[ParsedFilter], "Condition | None"]
 
 # `||host^` with nothing else: the same as requestDomains=[host] (both match the host and its subdomains),
 # so many of them fold into one rule.
 _BARE_HOST = re.compile(r"^\|\|([a-z0-9][a-z0-9.-]*[a-z0-9])\^$")
-
-
-def _default_translate() -> Translate:
-    """The engine's translator, imported late so this module stays importable while the engine changes."""
-    from companion.engine.dnr import to_dnr_condition
-
-    return to_dnr_condition
 
 
 def _key(obj: Any) -> str:
@@ -175,30 +172,30 @@ def _list_rule(condition: Condition, is_exception: bool, is_important: bool) -> 
 
 
 def compile_rules(*, site_tracker: Sequence[tuple[str, str, str]], trusted_sites: Sequence[str],
-                  everywhere: Sequence[tuple[str, str]], list_filters: Sequence[tuple[str, bool, bool]],
+                  everywhere: Sequence[tuple[str, str]], list_filters: Iterable[ParsedFilter],
                   report_only: bool, max_rules: int = CHROME_MAX_RULES, max_regex: int = CHROME_MAX_REGEX,
                   translate: Translate | None = None) -> tuple[str, list[dict[str, Any]]]:
     """Compile choices and list filters into DNR rules with ids 1..N; return (version, rules).
 
     site_tracker: (site, tracker, "allow"|"block"); trusted_sites: sites trusted now (expired trust already
-    removed by the caller); everywhere: (tracker, "allow"|"block"); list_filters: (filter_text, is_exception,
-    is_important), most-met first. With report_only the lists block nothing (the person's choices still apply).
-    translate: filter text -> DNR condition or None (default: companion.engine.dnr.to_dnr_condition).
+    removed by the caller); everywhere: (tracker, "allow"|"block"); list_filters: the engine's parsed filters,
+    most-met first. With report_only the lists block nothing (the person's choices still apply).
+    translate: parsed filter -> DNR condition or None (default: :func:`.condition.to_dnr_condition`).
     """
     if max_rules < 0 or max_regex < 0:
         raise ValueError("limits must not be negative")
     rules = _choice_rules(site_tracker, trusted_sites, everywhere)[:max_rules]
     regex_used = sum(1 for r in rules if "regexFilter" in r["condition"])
 
-    if not report_only and list_filters:
-        translate = translate or _default_translate()
+    if not report_only:
+        translate = translate or to_dnr_condition
         budget = max_rules - len(rules)
         packer = _Packer()
-        for text, is_exception, is_important in list_filters:
-            condition = translate(text)
+        for parsed in list_filters:
+            condition = translate(parsed)
             if not condition:
                 continue
-            made = _list_rule(condition, is_exception, is_important)
+            made = _list_rule(condition, parsed.exception, parsed.important)
             if made is None:
                 continue
             action, priority, condition = made

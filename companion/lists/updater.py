@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from .lists import Lists
+from .registry import Lists
 
 log = logging.getLogger("crumbs.updater")
 

@@ -1,9 +1,17 @@
-"""companion.engine.dnr.to_dnr_condition: one ABP filter -> one declarativeNetRequest condition."""
+"""companion.dnr.condition.to_dnr_condition: one filter, parsed by the engine -> one declarativeNetRequest condition."""
 from __future__ import annotations
 
 import pytest
 
-from companion.engine.dnr import to_dnr_condition as dnr
+from companion.dnr import to_dnr_condition
+from companion.engine import parse_filter
+
+
+def dnr(text: str) -> dict | None:
+    """The condition for a filter line, the way the companion gets there: the engine parses, the DNR side translates.
+    A line that is not an active network filter never reaches the translator (the engine does not expose it)."""
+    parsed = parse_filter(text)
+    return None if parsed is None else to_dnr_condition(parsed)
 
 
 def test_plain_host_filter():

@@ -1,4 +1,4 @@
-"""The browser's blocking rules, compiled from the person's choices and lists, and kept current.
+"""The cache that knows when to recompile the browser's blocking rules from the person's choices and lists.
 
 Compiling is not free (thousands of filters), so the result is cached and rebuilt when
 something it depends on changes:
@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .dnr import CHROME_MAX_RULES, compile_rules
-from .service import Companion
-from .storage import now_ms
+from ..engine import ParsedFilter, parse_filter
+from ..storage import now_ms
+from .compiler import CHROME_MAX_RULES, compile_rules
+
+if TYPE_CHECKING:
+    from ..service import Companion
 
 # Beyond the filters this person met, the list filters offered to the compiler, in list order.
 MAX_LIST_FILTERS = 60_000
 
 
 class BrowserRules:
-    def __init__(self, companion: Companion, min_interval: float = 30.0, max_rules: int = CHROME_MAX_RULES) -> None:
+    """The compiled rules of one companion, with the version the extension compares."""
+
+    def __init__(self, companion: "Companion", min_interval: float = 30.0, max_rules: int = CHROME_MAX_RULES) -> None:
         self.companion = companion
         self.min_interval = min_interval
         self.max_rules = max_rules
@@ -66,18 +71,20 @@ class BrowserRules:
 
     def _compile(self, choices, trusted_now) -> tuple[str, list[dict[str, Any]]]:
         engine = self.companion.engine
-        list_filters: list[tuple[str, bool, bool]] = []
+        list_filters: list[ParsedFilter] = []
         seen: set[str] = set()
         for _list, text, _n in self.companion.store.met_filters():
             if text not in seen:
                 seen.add(text)
-                list_filters.append((text, text.startswith("@@"), _is_important(text)))
-        for text, _list, is_exception, is_important in engine.filters():
+                parsed = parse_filter(text)  # the engine parses the filters stored as met
+                if parsed is not None:
+                    list_filters.append(parsed)
+        for parsed, _list in engine.network_filters():
             if len(list_filters) >= MAX_LIST_FILTERS:
                 break
-            if text not in seen:
-                seen.add(text)
-                list_filters.append((text, is_exception, is_important))
+            if parsed.text not in seen:
+                seen.add(parsed.text)
+                list_filters.append(parsed)
         return compile_rules(
             site_tracker=[(s, t, a) for (s, t), a in sorted(choices.site_tracker.items())],
             trusted_sites=list(trusted_now),
@@ -87,7 +94,3 @@ class BrowserRules:
             max_rules=self.max_rules,
         )
 
-
-def _is_important(text: str) -> bool:
-    _, dollar, options = text.rpartition("$")
-    return bool(dollar) and "important" in options.lower().split(",")

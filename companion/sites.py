@@ -1,10 +1,19 @@
-"""Hosts and registrable domains: who a request really goes to.
+"""Hosts and sites: the ONE rule Crumbs uses to say whether two hosts are the same site.
 
-A request is third-party when its registrable domain (eTLD+1, e.g. ``bbc.co.uk``) differs
-from the page's. Registrable domains come from tldextract's *bundled* Public Suffix List
-snapshot, with ICANN suffixes only: Crumbs never downloads the list at run time, and
-private suffixes (``blogspot.com``) are left out so that a company's customer subdomains
-count as that company, the way tracker lists see them.
+A site is a registrable domain (eTLD+1, e.g. ``bbc.co.uk``). A request is third-party when its
+site differs from the page's. The engine's ``$third-party`` option, classification's
+third-party test and the tracker database's parent-domain walk all go through this module;
+the extension does not guess (it reports every request whose host differs from the page's
+host and lets the companion decide).
+
+Why this reading of the Public Suffix List: registrable domains come from tldextract's
+*bundled* snapshot (Crumbs never downloads the list at run time) *including its private
+section*. So ``github.io``, ``blogspot.com`` and ``cloudfront.net`` are boundaries between
+sites: ``bob.github.io`` is a third party on ``alice.github.io``. That is what browsers use for
+cookies, ``Sec-Fetch-Site`` and their notion of "site", and what adblock-rust uses for
+``$third-party`` - so the rule Crumbs records with is the rule the browser's compiled rules
+block with, and the two can never disagree about a request. (An ICANN-only reading would
+merge every customer of a hosting suffix into one "site", which no browser does.)
 
 Cases handled on purpose, each with a test:
 
@@ -32,8 +41,9 @@ import tldextract
 NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 MAX_URL_LENGTH = 8192
 
-# suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside tldextract, never fetch.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=False)
+# The one extractor. suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside
+# tldextract, never fetch. Private suffixes included: see the module docstring.
+_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 class NotANetworkURL(ValueError):
@@ -76,18 +86,57 @@ def normalise_host(host: str) -> str:
     return host
 
 
-@lru_cache(maxsize=65536)
+# host -> (registrable domain, public suffix). A plain dict, public on purpose: the engine's
+# per-request hot path reads it inline before calling split_host. Bounded by clearing.
+SPLIT_CACHE: dict[str, tuple[str, str]] = {}
+_MAX_SPLIT_CACHE = 65536
+
+
+def split_host(host: str) -> tuple[str, str]:
+    """(registrable domain, public suffix) of a lower-case host name.
+
+    IP addresses (v4, v6, bracketed or not) and single-label hosts are their own registrable
+    domain with no suffix; a host that is itself a public suffix (``com.ar``) is its own
+    registrable domain; an unknown TLD follows the PSL's default rule ``*`` (the last label
+    is the suffix, the registrable domain is the last two labels).
+    """
+    hit = SPLIT_CACHE.get(host)
+    if hit is not None:
+        return hit
+    if len(SPLIT_CACHE) > _MAX_SPLIT_CACHE:
+        SPLIT_CACHE.clear()
+    bare = host.strip("[]")
+    if not bare or "." not in bare or ":" in bare or bare.replace(".", "").isdigit() or _is_ip(bare):
+        result = (host, "")
+    else:
+        parts = _EXTRACT(bare)
+        if parts.suffix and parts.domain:
+            result = (f"{parts.domain}.{parts.suffix}", parts.suffix)
+        elif parts.suffix:  # the host is itself a public suffix (e.g. "com.ar"): nothing above it
+            result = (host, parts.suffix)
+        else:  # unknown TLD: the PSL's default rule "*" makes the last label the suffix
+            result = (".".join(bare.rsplit(".", 2)[-2:]), bare.rsplit(".", 1)[1])
+    SPLIT_CACHE[host] = result
+    return result
+
+
 def registrable_domain(host: str) -> str:
-    """The registrable domain (eTLD+1) of a normalised host; see the module docstring for the edge cases."""
-    if _is_ip(host) or "." not in host:
-        return host
-    parts = _EXTRACT(host)
-    if parts.suffix and parts.domain:
-        return f"{parts.domain}.{parts.suffix}"
-    if parts.suffix:  # the host is itself a public suffix (e.g. "com.ar"): nothing above it
-        return host
-    # Unknown TLD: the PSL's default rule "*" makes the last label the suffix.
-    return ".".join(host.rsplit(".", 2)[-2:])
+    """The registrable domain (eTLD+1), i.e. the site, of a normalised host."""
+    return split_host(host)[0]
+
+
+def parent_domains(host: str):
+    """``a.b.example.com`` -> ``a.b.example.com``, ``b.example.com``, ``example.com``, ``com``.
+
+    The parent-domain walk (longest first), used by the tracker database and the engine's
+    ``domain=`` tests: a name listed for a domain also covers its subdomains.
+    """
+    while host:
+        yield host
+        dot = host.find(".")
+        if dot < 0:
+            return
+        host = host[dot + 1:]
 
 
 def parse_url(url: str) -> URLParts:

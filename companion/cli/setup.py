@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from .config import DataPaths
-from .hostsetup import BROWSERS, SetupError, install, remove
+from ..config import DataPaths
+from ..hostsetup import BROWSERS, SetupError, install, remove
+from .common import data_dir_option
 
 
 @click.command("setup")
@@ -20,8 +21,7 @@ from .hostsetup import BROWSERS, SetupError, install, remove
 @click.option("--profile-dir", type=click.Path(file_okay=False), default=None,
               help="A Chromium --user-data-dir to register in, instead of the user's default folder.")
 @click.option("--remove", "undo", is_flag=True, help="Undo: delete the host manifests and launcher setup wrote.")
-@click.option("--data-dir", type=click.Path(file_okay=False), envvar="CRUMBS_HOME",
-              help="Data folder the browser's companion uses (default: CRUMBS_HOME or the user data folder).")
+@data_dir_option
 def setup(browser: str, profile_dir: str | None, undo: bool, data_dir: str | None) -> None:
     """Let the browser start the companion and pair Crumbs by itself (no code to type)."""
     browsers = list(BROWSERS) if browser == "all" else [browser]

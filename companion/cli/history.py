@@ -11,25 +11,20 @@ import webbrowser
 
 import click
 
-from .config import DEFAULT_PORT, HOST, DataPaths
-from .history import SIGNIN_CODE_TTL_MS, new_signin_code
-from .storage import Store
-
-_data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    envvar="CRUMBS_HOME",
-    help="Folder holding the database and token (default: CRUMBS_HOME or the user data folder).",
-)
+from ..auth import SIGNIN_CODE_TTL_MS
+from ..config import DEFAULT_PORT, HOST, DataPaths
+from ..instance import port_for_cli
+from ..service import Companion
+from .common import data_dir_option
 
 
 def signin_link(data_dir: str | None, port: int) -> str:
     """A fresh one-time sign-in link for the companion serving ``data_dir`` on ``port``."""
-    store = Store(DataPaths.at(data_dir).database)
+    companion = Companion(data_dir, with_engine=False)
     try:
-        code = new_signin_code(store)
+        code = companion.new_signin_code()
     finally:
-        store.close()
+        companion.close()
     return f"http://{HOST}:{port}/signin/{code}"
 
 
@@ -37,11 +32,9 @@ def signin_link(data_dir: str | None, port: int) -> str:
 @click.option("--print", "print_only", is_flag=True, help="Print the link instead of opening a browser.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port the companion listens on (default: the running companion's, found in the data folder).")
-@_data_dir_option
+@data_dir_option
 def open_history(print_only: bool, port: int | None, data_dir: str | None) -> None:
     """Open your Crumbs history in the browser, signed in (the companion must be running)."""
-    from .instance import port_for_cli
-
     port, note = port_for_cli(DataPaths.at(data_dir).root, port, DEFAULT_PORT)
     if note:
         click.echo(f"Note: {note}", err=True)

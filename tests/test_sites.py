@@ -2,7 +2,7 @@
 
 import pytest
 
-from companion.domains import NotANetworkURL, parse_url, registrable_domain, site_of
+from companion.sites import (NotANetworkURL, parent_domains, parse_url, registrable_domain, site_of, split_host)
 
 
 @pytest.mark.parametrize(
@@ -30,10 +30,30 @@ def test_parse_url(url, host, domain):
     assert (parts.host, parts.domain) == (host, domain)
 
 
-def test_private_suffixes_are_ignored():
-    # ICANN suffixes only: a company's customer subdomains count as the company.
-    assert registrable_domain("foo.blogspot.com") == "blogspot.com"
-    assert registrable_domain("d1234.cloudfront.net") == "cloudfront.net"
+def test_private_suffixes_are_boundaries_between_sites():
+    # Private PSL suffixes count, as in browsers (cookies, Sec-Fetch-Site) and adblock-rust.
+    # (This test read the ICANN-only rule before sites.py became the one site rule.)
+    assert registrable_domain("foo.blogspot.com") == "foo.blogspot.com"
+    assert registrable_domain("d1234.cloudfront.net") == "d1234.cloudfront.net"
+    assert registrable_domain("bob.github.io") == "bob.github.io"
+    assert registrable_domain("alice.github.io") != registrable_domain("bob.github.io")
+    assert registrable_domain("www.alice.github.io") == "alice.github.io"
+
+
+def test_hosts_under_a_public_government_suffix_are_different_sites():
+    assert registrable_domain("a.gob.mx") == "a.gob.mx"
+    assert registrable_domain("b.gob.mx") == "b.gob.mx"
+    assert registrable_domain("www.a.gob.mx") == "a.gob.mx"
+
+
+def test_parent_domain_walk_goes_longest_first():
+    assert list(parent_domains("a.b.example.com")) == ["a.b.example.com", "b.example.com", "example.com", "com"]
+    assert list(parent_domains("localhost")) == ["localhost"]
+
+
+def test_ip_addresses_and_bracketed_ipv6_are_their_own_site():
+    assert split_host("192.168.1.10") == ("192.168.1.10", "")
+    assert split_host("[::1]") == ("[::1]", "")
 
 
 def test_public_suffix_itself():
@@ -58,15 +78,13 @@ def test_site_of_accepts_hosts_and_urls():
     assert site_of("WWW.Example.COM") == "example.com"
 
 
-def test_the_fast_split_agrees_with_urllib_on_real_requests():
+def test_the_fast_split_agrees_with_urllib_on_real_requests(corpus_path):
     import json
     from urllib.parse import urlsplit
 
-    from companion.domains import normalise_host
+    from companion.sites import normalise_host
 
-    from conftest import CORPUS
-
-    with CORPUS.open(encoding="utf-8") as handle:
+    with corpus_path.open(encoding="utf-8") as handle:
         urls = [json.loads(line)["url"] for line, _ in zip(handle, range(20000))]
     for url in urls:
         assert parse_url(url).host == normalise_host(urlsplit(url).hostname), url

@@ -1,4 +1,6 @@
-"""Translate one network filter into a Chrome declarativeNetRequest `condition`.
+"""One filter -> one condition: a parsed network filter as a declarativeNetRequest `condition`.
+
+The filter arrives parsed by the engine (:func:`companion.engine.parse_filter`); nothing here reads filter text.
 
 DNR's `urlFilter` speaks nearly the same language as ABP patterns (`||`, `|`, `*`, `^`), so the
 pattern is carried over as is; options map to condition keys:
@@ -16,13 +18,13 @@ pattern is carried over as is; options map to condition keys:
 None means "cannot be expressed faithfully": cosmetic, non-blocking (popup, csp=, removeparam...),
 inactive or unparsable filters, `$badfilter`, entity domains (`domain=google.*`), regexes RE2
 refuses, non-ASCII patterns, and a pattern starting `||*` (which DNR rejects).
-Whether the rule blocks or allows (`@@`) and its priority (`$important`) are the caller's business.
+Whether the rule blocks or allows (`pf.exception`) and its priority (`pf.important`) are the compiler's business.
 """
 from __future__ import annotations
 
-from .parser import (ALL_TYPES, CSP_REPORT, DOCUMENT, FONT, IMAGE, MEDIA, OBJECT, OTHER, PING,
-                     SCRIPT, STYLESHEET, SUBDOCUMENT, WEBSOCKET, XHR, Kind, parse_line)
-from .patterns import RegexRejected, compile_regex_filter
+from ..engine.parser import (ALL_TYPES, CSP_REPORT, DOCUMENT, FONT, IMAGE, MEDIA, OBJECT, OTHER, PING, SCRIPT,
+                             STYLESHEET, SUBDOCUMENT, WEBSOCKET, XHR, ParsedFilter)
+from ..engine.patterns import RegexRejected, compile_regex_filter
 
 # Our type bits -> DNR resource type names (same order as the DNR documentation).
 DNR_TYPES = (
@@ -37,12 +39,8 @@ def _ascii(s: str) -> bool:
     return all(ord(c) < 128 for c in s)
 
 
-def to_dnr_condition(filter_text: str) -> dict | None:
-    """DNR `condition` for one ABP network filter, or None when DNR cannot say the same thing."""
-    out = parse_line(filter_text)
-    if out.kind is not Kind.NETWORK or out.filter is None:
-        return None
-    pf = out.filter
+def to_dnr_condition(pf: ParsedFilter) -> dict | None:
+    """DNR `condition` for one parsed network filter, or None when DNR cannot say the same thing."""
     if pf.badfilter:
         return None
     cond: dict = {}
