@@ -22,6 +22,7 @@ from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -187,6 +188,7 @@ class Companion:
         now = now_ms() if now is None else now
         choices = self.choices()
         trusted = site in choices.trusted and choices.is_trusted(site, now)
+        scripts = self.store.site_hosts_of_type(site, "script")  # for stand_ins: script hosts only
         third_parties = []
         for row in self.store.site_third_parties(site):
             domain = row["domain"]
@@ -219,6 +221,9 @@ class Companion:
                     },
                     "blocked_now": decided.blocked,
                     "decided_by": decided.decided_by,
+                    # Stand-ins the browser serves for this third party's scripts while it is blocked here.
+                    "stand_ins": [s.title for s in for_hosts([h for h in row["hosts"] if h in scripts], domain)]
+                    if decided.blocked else [],
                 }
             )
         until = choices.trusted.get(site)

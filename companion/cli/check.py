@@ -48,3 +48,5 @@ def check(url: str, page_url: str, request_type: str, as_json: bool, data_dir: s
     if v.learns:
         click.echo(f"  What it can learn: {v.learns}")
     click.echo(f"  => {'BLOCKED' if v.blocked else 'allowed'} (decided by {v.decided_by})")
+    if v.surrogate:
+        click.echo(f"  replaced with a stand-in: {v.surrogate} (the page's calls keep working; nothing is sent)")

@@ -2,7 +2,8 @@
 
 Rooms: :mod:`.condition` (one parsed filter -> one DNR condition), :mod:`.compiler` (choices and
 filters -> numbered rules with priorities, packed to fit the browsers' limits; pure) and
-:mod:`.cache` (:class:`BrowserRules`: the compiled rules of a running companion, and when to recompile).
+:mod:`.cache` (:class:`BrowserRules`: the compiled rules of a running companion, and when to recompile);
+:mod:`.redirects` (the stand-in scripts' redirect rules, one priority above each block level).
 """
 from __future__ import annotations
 

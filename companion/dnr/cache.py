@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..engine import ParsedFilter, parse_filter
 from ..storage import now_ms
 from .compiler import CHROME_MAX_RULES, compile_rules
+from .redirects import engine_verdict, redirect_rules
 
 if TYPE_CHECKING:
     from ..service import Companion
@@ -85,12 +86,18 @@ class BrowserRules:
             if parsed.text not in seen:
                 seen.add(parsed.text)
                 list_filters.append(parsed)
+        site_tracker = [(s, t, a) for (s, t), a in sorted(choices.site_tracker.items())]
+        everywhere = sorted(choices.everywhere.items())
+        # Stand-in scripts wherever a block applies (see :mod:`.redirects` for the precedence).
+        redirects = redirect_rules(site_tracker=site_tracker, everywhere=everywhere,
+                                   report_only=choices.report_only, lists=engine_verdict(engine))
         return compile_rules(
-            site_tracker=[(s, t, a) for (s, t), a in sorted(choices.site_tracker.items())],
+            site_tracker=site_tracker,
             trusted_sites=list(trusted_now),
-            everywhere=sorted(choices.everywhere.items()),
+            everywhere=everywhere,
             list_filters=list_filters,
             report_only=choices.report_only,
             max_rules=self.max_rules,
+            redirects=redirects,
         )
 

@@ -13,6 +13,10 @@ applies the highest-priority matching rule:
     PRIORITY_LIST_EXCEPTION (120) list exceptions (@@)
     PRIORITY_LIST_BLOCK   (100)  the list default: block classified third-party trackers
 
+Stand-in scripts (:mod:`.redirects`) add a redirect one above each block level (401, 201, 131,
+101), scoped like that block, so the browser serves the stand-in wherever the block would apply, and
+whatever beats the block (an allow, trusting the site) beats the stand-in too: the real script loads.
+
 Browsers cap dynamic rules (Chrome 30,000 and 1,000 regex rules; Firefox 5,000), so domains are packed into
 one rule wherever the rest of the condition is equal, and when the lists hold more than fits, the filters this
 person actually meets (given first by the caller) are kept and the least-met ones are dropped.
@@ -174,17 +178,19 @@ def _list_rule(condition: Condition, is_exception: bool, is_important: bool) -> 
 def compile_rules(*, site_tracker: Sequence[tuple[str, str, str]], trusted_sites: Sequence[str],
                   everywhere: Sequence[tuple[str, str]], list_filters: Iterable[ParsedFilter],
                   report_only: bool, max_rules: int = CHROME_MAX_RULES, max_regex: int = CHROME_MAX_REGEX,
-                  translate: Translate | None = None) -> tuple[str, list[dict[str, Any]]]:
+                  translate: Translate | None = None,
+                  redirects: Sequence[dict[str, Any]] = ()) -> tuple[str, list[dict[str, Any]]]:
     """Compile choices and list filters into DNR rules with ids 1..N; return (version, rules).
 
     site_tracker: (site, tracker, "allow"|"block"); trusted_sites: sites trusted now (expired trust already
     removed by the caller); everywhere: (tracker, "allow"|"block"); list_filters: the engine's parsed filters,
     most-met first. With report_only the lists block nothing (the person's choices still apply).
     translate: parsed filter -> DNR condition or None (default: :func:`.condition.to_dnr_condition`).
+    redirects: stand-in redirect rules without ids (:mod:`.redirects`); kept like choices, before lists.
     """
     if max_rules < 0 or max_regex < 0:
         raise ValueError("limits must not be negative")
-    rules = _choice_rules(site_tracker, trusted_sites, everywhere)[:max_rules]
+    rules = (_choice_rules(site_tracker, trusted_sites, everywhere) + [dict(r) for r in redirects])[:max_rules]
     regex_used = sum(1 for r in rules if "regexFilter" in r["condition"])
 
     if not report_only:

@@ -88,6 +88,20 @@ class EventsMixin:
                 dict(zip(columns, r)) | {"hosts": sorted(r[-1].split(","))} for r in cursor.fetchall()
             ]
 
+    def site_hosts_of_type(self, site: str, request_type: str) -> set[str]:
+        """The hosts ``site``'s pages requested ``request_type`` resources from (any time in the kept history).
+
+        The site report asks it for scripts: a tracker seen there only through a pixel must not be said to
+        have had its script replaced by a stand-in (companion/surrogates.py)."""
+        with self.lock:
+            rows = self.conn.execute(
+                """SELECT DISTINCT h.name FROM requests r
+                     JOIN hosts h ON h.id = r.host_id JOIN domains s ON s.id = r.site_id
+                    WHERE s.name = ? AND r.type = ?""",
+                (site, TYPE_CODES[request_type]),
+            ).fetchall()
+        return {r[0] for r in rows}
+
     def met_filters(self, limit: int | None = None) -> list[tuple[str, str, int]]:
         """The filters that decided verdicts for this person, most-met first: (list, text, times)."""
         with self.lock:

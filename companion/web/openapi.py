@@ -34,6 +34,9 @@ _VERDICT = {
         "decided_by": {
             "enum": ["site-tracker", "site-trust", "tracker-everywhere", "list-default", "report-only", "not-a-tracker"]
         },
+        "surrogate": {"type": ["string", "null"],
+                      "description": "the stand-in script the browser serves instead of this blocked script "
+                                     "(e.g. 'google-analytics'); null: none"},
     },
 }
 _EVENT = {
@@ -119,7 +122,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                                 {"type": "object", "properties": {"version": {"type": "string"},
                                                                   "rules": {"type": "array"}}})},
             "/sites/{site}": {"get": {**_op("Every third party seen on a site with owner, category, counts "
-                                            "and the current choice."), "parameters": [site]}},
+                                            "and the current choice; 'stand_ins' names the stand-in scripts "
+                                            "served for its blocked scripts."), "parameters": [site]}},
             "/choices": {"get": _op("Every choice: site+tracker, tracker everywhere, trusted sites.")},
             "/choices/sites/{site}/trackers/{tracker}": {
                 "parameters": [site, tracker],

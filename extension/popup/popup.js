@@ -46,7 +46,9 @@ function renderRow(tp) {
   const state = stateLabel(tp);
   li.classList.add(state.tone);
   setText(li, '.domain', tp.domain);
-  setText(li, '.state', state.text).classList.add(state.tone);
+  const stateEl = setText(li, '.state', state.text);
+  stateEl.classList.add(state.tone);
+  if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
   setText(li, '.owner', tp.owner || 'Owner unknown');
   setText(li, '.category', tp.category_label || tp.category);
   const requests = plural(tp.requests, 'request');

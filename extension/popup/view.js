@@ -13,9 +13,14 @@ export function plural(n, word, many = `${word}s`) {
  * 'blocked', 'allowed' (a tracker that gets through) or 'neutral' (not a known tracker).
  */
 export function stateLabel(tp) {
-  const label = decisionWords(tp);
+  let label = decisionWords(tp);
   // Letting a non-tracker load is nothing to worry about.
-  return label.tone === 'allowed' && !tp.tracker ? { ...label, tone: 'neutral' } : label;
+  if (label.tone === 'allowed' && !tp.tracker) label = { ...label, tone: 'neutral' };
+  // Its scripts are answered by Crumbs' stand-ins, so the page keeps working while nothing reaches it.
+  if (tp.blocked_now && Array.isArray(tp.stand_ins) && tp.stand_ins.length) {
+    label = { ...label, text: `${label.text} · replaced with a stand-in`, standIns: tp.stand_ins.join(', ') };
+  }
+  return label;
 }
 
 function decisionWords(tp) {

@@ -142,6 +142,7 @@ observe(chrome.webRequest, {
   started: (d) => { ready.then(() => reporter.started(d)); },
   answered: (d) => { ready.then(() => reporter.answered(d)); },
   failed: (d) => { ready.then(() => reporter.failed(d)); },
+  redirected: (d) => { ready.then(() => reporter.redirected(d)); },
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.

@@ -22,6 +22,11 @@ export function blockedByBrowser(error) {
   return typeof error === 'string' && (error.includes('ERR_BLOCKED_BY_CLIENT') || error === 'NS_ERROR_ABORT');
 }
 
+/** A redirect target inside an extension: the browser served a stand-in script instead of the request. */
+export function replacedByStandIn(url) {
+  return typeof url === 'string' && /^(chrome|moz)-extension:\/\//.test(url);
+}
+
 /** The top-level page URL of a request: the tab's committed page, else what the browser tells us. */
 export function pageUrlOf(details, tabPageUrl) {
   if (tabPageUrl) return tabPageUrl;
@@ -97,6 +102,15 @@ export class Reporter {
 
   /** The request got an answer (or was redirected away): it was not blocked. */
   answered(details) { this.settle(details.requestId, false); }
+
+  /**
+   * webRequest.onBeforeRedirect: a redirect to an extension resource is a stand-in script served by the
+   * browser's rules instead of the tracker's (the tracker was never contacted), so it counts as blocked.
+   * Any other redirect (an HSTS upgrade, a server's 30x) keeps the request pending until it settles.
+   */
+  redirected(details) {
+    if (replacedByStandIn(details.redirectUrl)) this.settle(details.requestId, true);
+  }
 
   /** webRequest.onErrorOccurred: blocked by the browser's rules, or failed for another reason. */
   failed(details) { this.settle(details.requestId, blockedByBrowser(details.error)); }
@@ -183,5 +197,6 @@ export function observe(webRequest, reporter) {
   const filter = { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] };
   webRequest.onBeforeRequest.addListener((d) => reporter.started(d), filter);
   webRequest.onResponseStarted.addListener((d) => reporter.answered(d), filter);
+  webRequest.onBeforeRedirect.addListener((d) => reporter.redirected(d), filter);
   webRequest.onErrorOccurred.addListener((d) => reporter.failed(d), filter);
 }

@@ -55,6 +55,8 @@ def page_html(title: str) -> str:
 class FakeWeb:
     log: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Pages a test serves itself: (host, path) -> (body, content type). Checked before everything else.
+    pages: dict[tuple[str, str], tuple[bytes | str, str]] = field(default_factory=dict)
 
     def __call__(self, environ, start_response):
         req = Request(environ)
@@ -62,7 +64,10 @@ class FakeWeb:
         with self.lock:
             self.log.append({"host": host, "path": req.path, "scheme": req.scheme,
                              "referer": req.headers.get("Referer", "")})
-        if req.path.endswith(".js"):
+        if (host, req.path) in self.pages:
+            body, content_type = self.pages[(host, req.path)]
+            resp = Response(body, content_type=content_type)
+        elif req.path.endswith(".js"):
             resp = Response("/* fake */", content_type="application/javascript")
         elif req.path.endswith((".gif", ".png")) or "pixel" in req.path:
             resp = Response(GIF, content_type="image/gif")
