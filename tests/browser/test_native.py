@@ -152,13 +152,16 @@ def test_the_host_manifest_names_only_crumbs_and_setup_remove_undoes_it(tmp_path
 
 def test_a_web_page_cannot_reach_the_native_host(tmp_path, web, chromium_zip):
     """The extension has no externally_connectable: a page has no chrome.runtime to message it with, and no
-    sendNativeMessage at all; so it can neither get the token nor start the companion."""
+    sendNativeMessage at all; so it can neither get the token nor start the companion. The only resources a
+    page may load from the extension are the stand-in scripts, which run in the page with no extension API."""
     from playwright.sync_api import sync_playwright
 
     profile, data = tmp_path / "profile", tmp_path / "data"
     crumbs("setup", "--browser", "chromium", "--profile-dir", str(profile), "--data-dir", str(data))
     manifest = json.loads((chromium_zip / "manifest.json").read_text())
-    assert "externally_connectable" not in manifest and "web_accessible_resources" not in manifest
+    assert "externally_connectable" not in manifest
+    exposed = [r for entry in manifest.get("web_accessible_resources", []) for r in entry["resources"]]
+    assert all(r.startswith("surrogates/") and r.endswith(".js") for r in exposed), exposed
     with sync_playwright() as p:
         ctx = launch(p, profile, chromium_zip, web, dict(os.environ))
         try:
