@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import auth
+from . import auth, breakage
 from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
 from .sites import MAX_URL_LENGTH, NotANetworkURL
@@ -252,6 +252,31 @@ class Companion:
 
     def set_report_only(self, on: bool) -> None:
         self.store.set_setting("report_only", "1" if on else "0")
+
+    # -- "Page broken?" and Global Privacy Control (issue 12) -------------------------------
+
+    def report_breakage(self, body: Any) -> dict[str, Any]:
+        """Check and record a breakage report (:func:`companion.breakage.clean_report`); returns it."""
+        site, trackers = breakage.clean_report(body)
+        return breakage.add_report(self.store, site, trackers)
+
+    def breakage_reports(self) -> list[dict[str, Any]]:
+        return self.store.breakage_reports()
+
+    def breakage_for(self, tracker: str) -> dict[str, int]:
+        return breakage.tracker_summary(self.store, tracker)
+
+    def forget_breakage(self, report_id: int | None = None) -> int:
+        """Forget one report, or all of them (None); returns how many went."""
+        return self.store.forget_breakage_report(report_id)
+
+    @property
+    def gpc(self) -> bool:
+        """The extension's copy of its GPC switch (on unless it said off); the browser's copy applies."""
+        return self.store.get_setting("gpc", "1") == "1"
+
+    def set_gpc(self, on: bool) -> None:
+        self.store.set_setting("gpc", "1" if on else "0")
 
     # -- web sign-in ------------------------------------------------------------------------
 

@@ -48,12 +48,15 @@ def test_migration_from_schema_1_keeps_data(verdict, tmp_path):
     s.conn.execute("DROP TABLE lists")
     s.conn.execute("DROP TABLE web_sessions")
     s.conn.execute("DROP TABLE signin_codes")
+    s.conn.execute("DROP TABLE breakage_trackers")  # migration 3's tables: a schema-1 file has none
+    s.conn.execute("DROP TABLE breakage_reports")
     s.conn.execute("PRAGMA user_version = 1")
     s.close()
     s = Store(path)
     assert s.schema_version == SCHEMA_VERSION
     assert s.count_requests() == 1
     assert s.conn.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+    assert s.conn.execute("SELECT count(*) FROM breakage_reports").fetchone()[0] == 0
     s.close()
 
 

@@ -111,7 +111,7 @@ def pair(port: int | None, data_dir: str | None) -> None:
     """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
     port, note = port_for_cli(DataPaths.at(data_dir).root, port, DEFAULT_PORT)
     code = open_companion(data_dir).new_pairing_code()
-    click.echo(f"Pairing code: {code[:4]} {code[4:]}  (type it on the extension's pairing page within 10 minutes, "
-               f"with the port {port})")
+    click.echo(f"Pairing code: {code[:4]} {code[4:]}  (in the extension's popup choose 'Pair now' and type it "
+               f"within 10 minutes, with the port {port})")
     if note:
         click.echo(f"Note: {note}", err=True)

@@ -24,11 +24,12 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
 interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
-:mod:`.lists` (the filter-list registry).
+:mod:`.lists` (the filter-list registry), :mod:`.breakage` ("Page broken?" reports).
 """
 from __future__ import annotations
 
 from .base import StoreBase, Transaction
+from .breakage import BreakageMixin
 from .choices import ChoicesMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
@@ -39,7 +40,8 @@ from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NA
 from .sessions import SessionsMixin
 
 
-class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, StoreBase):
+class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, BreakageMixin,
+            StoreBase):
     """The companion's database. Thread-safe: one connection, serialised by a lock.
 
     SQLite allows one writer at a time anyway; a single connection keeps the interning

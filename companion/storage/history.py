@@ -129,22 +129,28 @@ class HistoryMixin:
 
     # -- forgetting and retention -----------------------------------------------------------
 
+    # Each forget also forgets the breakage reports it matches (storage/breakage.py), in the same
+    # transaction: a report names a site and trackers, so it is history too.
+
     def forget_site(self, site: str) -> dict[str, int]:
-        return self._forget("site_id = ?", "site_id = ?", lambda: self._id_params(site))
+        return self._forget("site_id = ?", "site_id = ?", lambda: self._id_params(site),
+                            lambda: self._forget_breakage("site = ?", (site,)))
 
     def forget_domain(self, domain: str) -> dict[str, int]:
         return self._forget(
-            "host_id IN (SELECT id FROM hosts WHERE domain_id = ?)", "domain_id = ?", lambda: self._id_params(domain)
+            "host_id IN (SELECT id FROM hosts WHERE domain_id = ?)", "domain_id = ?", lambda: self._id_params(domain),
+            lambda: self._forget_breakage(tracker=domain),
         )
 
     def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
         if last_day < first_day:
             raise ValueError("the period ends before it starts")
-        return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?",
-                            lambda: ((first_day * DAY_MS, (last_day + 1) * DAY_MS), (first_day, last_day)))
+        span = (first_day * DAY_MS, (last_day + 1) * DAY_MS)
+        return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?", lambda: (span, (first_day, last_day)),
+                            lambda: self._forget_breakage("time >= ? AND time < ?", span))
 
     def forget_everything(self) -> dict[str, int]:
-        return self._forget("1", "1", lambda: ((), ()))
+        return self._forget("1", "1", lambda: ((), ()), lambda: self._forget_breakage("1", ()))
 
     def delete_detail_before(self, cutoff: int) -> dict[str, int]:
         """Retention: delete request detail older than ``cutoff`` (epoch ms); daily totals stay."""
@@ -159,17 +165,19 @@ class HistoryMixin:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
         return None if row is None else ((row[0],), (row[0],))
 
-    def _forget(self, requests_where: str, daily_where: str, params) -> dict[str, int]:
+    def _forget(self, requests_where: str, daily_where: str, params, breakage) -> dict[str, int]:
         with self.transaction():
+            reports = breakage()  # even when no request is left for the name: a report may outlive them
             found = params()
             if found is None:
-                return dict(_NOTHING_REMOVED)
+                return {**_NOTHING_REMOVED, "breakage_reports": reports}
             conn = self.conn
             removed = {
                 "requests": conn.execute(f"DELETE FROM requests WHERE {requests_where}", found[0]).rowcount,
                 "daily": conn.execute(f"DELETE FROM daily WHERE {daily_where}", found[1]).rowcount,
             }
             removed.update(self._delete_orphans())
+            removed["breakage_reports"] = reports
         return removed
 
     def _delete_orphans(self) -> dict[str, int]:

@@ -112,7 +112,30 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite_utils.Database) -> None:
+    # "Page broken?" reports (companion/breakage.py, storage/breakage.py): when, which site, and the
+    # tracker domains the browser had blocked on the page then. Registrable domains only.
+    _run_script(
+        db,
+        """
+        CREATE TABLE breakage_reports (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,              -- epoch ms
+            site TEXT NOT NULL                  -- registrable domain of the page
+        );
+        CREATE INDEX breakage_reports_site ON breakage_reports(site);
+        CREATE INDEX breakage_reports_time ON breakage_reports(time);
+        CREATE TABLE breakage_trackers (
+            report_id INTEGER NOT NULL REFERENCES breakage_reports(id) ON DELETE CASCADE,
+            tracker TEXT NOT NULL,              -- registrable domain blocked on the page then
+            PRIMARY KEY (report_id, tracker)
+        ) WITHOUT ROWID;
+        CREATE INDEX breakage_trackers_tracker ON breakage_trackers(tracker)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

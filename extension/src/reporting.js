@@ -12,15 +12,13 @@
 import { Batcher, backoffDelay } from './batcher.js';
 import { BoundedQueue } from './queue.js';
 import { hostOf } from './domains.js';
+import { REPORTED, blockedByBrowser, outcomeOfError, outcomeOfRedirect, outcomeOfResponse } from './outcome.js';
+
+export { blockedByBrowser }; // its home is outcome.js; kept here for older imports
 
 export const MAX_BATCH = 1000; // the companion takes at most 1000 events per POST
 const PENDING_MAX = 5000;
 const PENDING_TTL_MS = 60_000;
-
-/** Chrome's and Firefox's error strings for a request cancelled by an extension's rules. */
-export function blockedByBrowser(error) {
-  return typeof error === 'string' && (error.includes('ERR_BLOCKED_BY_CLIENT') || error === 'NS_ERROR_ABORT');
-}
 
 /** A redirect target inside an extension: the browser served a stand-in script instead of the request. */
 export function replacedByStandIn(url) {
@@ -39,7 +37,8 @@ export function pageUrlOf(details, tabPageUrl) {
 
 /**
  * The event to report for a webRequest `details`, or null when it is not worth reporting
- * (the page itself, the browser's own traffic, the companion's own API, first-party requests).
+ * (the page itself, the browser's own traffic, the companion's own API, requests to the page's own host;
+ * another host of the same site is reported, and the companion's verdict says it is first-party).
  */
 export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   if (details.type === 'main_frame' || !(details.tabId >= 0) || !pageUrl) return null;
@@ -56,6 +55,7 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
     tab_id: details.tabId,
     time: Math.round(details.timeStamp || Date.now()),
     browser_blocked: false,
+    outcome: null, // set when it settles: see outcome.js
   };
 }
 
@@ -64,7 +64,7 @@ export class Reporter {
    * @param {{client: {post: Function}, queue?: BoundedQueue, persist?: (q: BoundedQueue) => any,
    *   pageOf: (tabId: number) => ({pageUrl: string|null, nav: number}|null),
    *   onDelivered?: (item: object, result: object) => void, onAnswer?: (body: object) => void,
-   *   onFailure?: (err: Error) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
+   *   onFailure?: (err: Error) => void, onSettled?: (item: object) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
    *   setTimer?: Function, clearTimer?: Function, now?: () => number}} opts
    */
   constructor(opts) {
@@ -75,6 +75,8 @@ export class Reporter {
     this.onDelivered = opts.onDelivered || (() => {});
     this.onAnswer = opts.onAnswer || (() => {});
     this.onFailure = opts.onFailure || (() => {});
+    this.onSettled = opts.onSettled || (() => {}); // every settled request, reported or not (the page's own record)
+    this.seq = 0; // makes each request's id unique across a real redirect's hops (they share the browser's id)
     this.companionHost = opts.companionHost || (() => null);
     this.enabled = opts.enabled || (() => true);
     this.setTimer = opts.setTimer || ((fn, ms) => setTimeout(fn, ms));
@@ -96,31 +98,38 @@ export class Reporter {
     const page = this.pageOf(details.tabId);
     const event = eventFor(details, pageUrlOf(details, page && page.pageUrl), { companionHost: this.companionHost() });
     if (!event) return;
-    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0 }, since: this.now() });
+    this.seq += 1;
+    const rid = `${details.requestId}.${this.seq}`;
+    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0, rid }, since: this.now() });
     if (this.pending.size > PENDING_MAX) this.sweep(true);
   }
 
-  /** The request got an answer (or was redirected away): it was not blocked. */
-  answered(details) { this.settle(details.requestId, false); }
+  /** webRequest.onResponseStarted: its server answered, or the browser's cache did. */
+  answered(details) { this.settle(details.requestId, outcomeOfResponse(details)); }
 
   /**
-   * webRequest.onBeforeRedirect: a redirect to an extension resource is a stand-in script served by the
-   * browser's rules instead of the tracker's (the tracker was never contacted), so it counts as blocked.
-   * Any other redirect (an HSTS upgrade, a server's 30x) keeps the request pending until it settles.
+   * webRequest.onBeforeRedirect: a server's redirect settles this hop as reached (the target is then a
+   * new request, seen by onBeforeRequest under the same browser id); a rule's redirect to a local
+   * resource settles it as blocked; an internal redirect (HSTS, upgrade) changes nothing.
    */
   redirected(details) {
-    if (replacedByStandIn(details.redirectUrl)) this.settle(details.requestId, true);
+    const outcome = outcomeOfRedirect(details);
+    if (outcome) this.settle(details.requestId, outcome);
   }
 
-  /** webRequest.onErrorOccurred: blocked by the browser's rules, or failed for another reason. */
-  failed(details) { this.settle(details.requestId, blockedByBrowser(details.error)); }
+  /** webRequest.onErrorOccurred: blocked by the browser's rules, failed, or a cache-only attempt (dropped). */
+  failed(details) { this.settle(details.requestId, outcomeOfError(details)); }
 
-  settle(requestId, blocked) {
+  /** Settle a held request with its outcome; a null outcome drops it (it was no real request). */
+  settle(requestId, outcome) {
     const p = this.pending.get(requestId);
     if (!p) return;
     this.pending.delete(requestId);
-    p.item.event.browser_blocked = blocked;
-    this.enqueue([p.item]);
+    if (!outcome) return;
+    p.item.event.outcome = outcome;
+    p.item.event.browser_blocked = outcome === 'blocked';
+    this.onSettled(p.item);
+    if (REPORTED.has(outcome)) this.enqueue([p.item]);
   }
 
   /** Report requests that never settled (long polls, lost events) as not blocked; `all` when over the cap. */
@@ -130,7 +139,7 @@ export class Reporter {
     for (const [id, p] of this.pending) {
       if (all ? this.pending.size - old.length > PENDING_MAX / 2 : p.since < cutoff) old.push(id);
     }
-    for (const id of old) this.settle(id, false);
+    for (const id of old) this.settle(id, 'reached'); // still open (a socket, a long poll): it left the browser
   }
 
   enqueue(items) {

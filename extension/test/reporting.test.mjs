@@ -18,7 +18,7 @@ const req = (id, url, extra = {}) => ({ requestId: String(id), url, type: 'scrip
 test('which requests become events', () => {
   assert.deepEqual(eventFor(req(1, 'https://www.google-analytics.com/ga.js'), page),
     { url: 'https://www.google-analytics.com/ga.js', page_url: page, type: 'script', tab_id: 4,
-      time: 1700000000000, browser_blocked: false });
+      time: 1700000000000, browser_blocked: false, outcome: null });
   assert.equal(eventFor(req(1, 'http://news.example/logo.png'), page), null, 'first party');
   // Another host of the same site is still reported: the companion, not a guess, decides sites.
   assert.equal(eventFor(req(1, 'http://cdn.news.example/x.js'), page).url, 'http://cdn.news.example/x.js');
@@ -104,8 +104,8 @@ test('a request is reported once it settles, with whether the browser blocked it
   assert.equal(comp.batches.length, 0, 'waits for the batch delay');
   await clk.advance(300);
   assert.equal(comp.batches.length, 1);
-  assert.deepEqual(comp.batches[0].map((e) => [e.url, e.browser_blocked]),
-    [['http://www.google-analytics.com/ga.js', true], ['https://connect.facebook.net/sdk.js', false]]);
+  assert.deepEqual(comp.batches[0].map((e) => [e.url, e.browser_blocked, e.outcome]),
+    [['http://www.google-analytics.com/ga.js', true, 'blocked'], ['https://connect.facebook.net/sdk.js', false, 'reached']]);
   assert.equal(delivered.length, 2);
   assert.equal(delivered[0][0].nav, 1);
 });

@@ -27,7 +27,8 @@ test('a script answered by a stand-in is reported as blocked at once; other redi
   r.started(req(1, 'https://www.google-analytics.com/analytics.js'));
   r.started(req(2, 'http://www.googletagmanager.com/gtm.js'));
   r.redirected({ requestId: '1', redirectUrl: 'chrome-extension://abc/surrogates/google-analytics.js' });
-  r.redirected({ requestId: '2', redirectUrl: 'https://www.googletagmanager.com/gtm.js' }); // an HTTPS upgrade
+  r.redirected({ requestId: '2', redirectUrl: 'https://www.googletagmanager.com/gtm.js', statusCode: 307,
+    statusLine: 'HTTP/1.1 307 Internal Redirect' }); // Chromium's HTTPS upgrade: the same request goes on
   assert.deepEqual(queued.map((i) => [i.event.url, i.event.browser_blocked]),
     [['https://www.google-analytics.com/analytics.js', true]]);
   r.answered({ requestId: '2' });

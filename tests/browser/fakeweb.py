@@ -16,6 +16,8 @@ from pathlib import Path
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from . import embedpages
+
 # Tracker hosts the shipped lists flag, served over https (several are HSTS-preloaded in Chromium).
 TRACKERS = {
     "ga": "https://www.google-analytics.com/analytics.js",
@@ -63,10 +65,13 @@ class FakeWeb:
         host = (req.host or "").split(":")[0]
         with self.lock:
             self.log.append({"host": host, "path": req.path, "scheme": req.scheme,
-                             "referer": req.headers.get("Referer", "")})
+                             "referer": req.headers.get("Referer", ""), "gpc": req.headers.get("Sec-GPC")})
+        extra = embedpages.answer(host, req.path)  # click-to-load and GPC pages (issue 12)
         if (host, req.path) in self.pages:
             body, content_type = self.pages[(host, req.path)]
             resp = Response(body, content_type=content_type)
+        elif extra is not None:
+            resp = Response(extra[0], content_type=extra[1])
         elif req.path.endswith(".js"):
             resp = Response("/* fake */", content_type="application/javascript")
         elif req.path.endswith((".gif", ".png")) or "pixel" in req.path:
