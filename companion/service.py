@@ -133,6 +133,7 @@ class Companion:
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+        self._paired_for: str | None = None  # the token a browser was last noted to hold (one write per token)
 
     @property
     def token(self) -> str:
@@ -332,7 +333,27 @@ class Companion:
         return auth.issue_pairing_code(self.store)
 
     def redeem_pairing_code(self, code: str) -> bool:
-        return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)
+        """Consume a pairing code; on success the caller hands out the token, so a browser now holds it."""
+        if not self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES):
+            return False
+        self.mark_paired()
+        return True
+
+    def is_paired(self) -> bool:
+        """Whether a browser holds the token in force (``crumbs serve`` prints a pairing code only when not)."""
+        return auth.is_paired(self.store, self.token)
+
+    def mark_paired(self) -> None:
+        """A browser received the token (a redeemed code, the native messaging host)."""
+        token = self.token
+        auth.mark_paired(self.store, token)
+        self._paired_for = token
+
+    def note_extension_call(self) -> None:
+        """An authenticated call came from an extension origin: that browser holds the token.
+        Writes at most once per token in this process, so the API's hot path stays read-free."""
+        if self._paired_for != self.token:
+            self.mark_paired()
 
     def close(self) -> None:
         self.store.close()

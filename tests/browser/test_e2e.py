@@ -246,6 +246,10 @@ def test_a_web_page_cannot_read_the_companion_or_pair_itself(browser, companion)
     assert browser.ev("chrome.storage.local.get(['companion', 'token'])") == {
         "companion": companion.base, "token": companion.token}
     wait_for(lambda: browser.status() == "ok", what="paired status")
+    # The page keeps showing the port it paired on, also when opened again (not the default 8737).
+    assert pairing.input_value("#port") == str(companion.port)
+    pairing.reload()
+    wait_for(lambda: pairing.input_value("#port") == str(companion.port), what="the paired port on the page")
 
 
 def test_the_popup_opens_the_history_page_signed_in(browser, companion):
