@@ -73,7 +73,7 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-5"
+    VERSION = "crumbs-engine-6"  # 6: regex filters capped (program size, repetitions)
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
 
