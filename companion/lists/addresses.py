@@ -101,14 +101,17 @@ def check_source(url: str, allow_http: bool = False) -> str:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError:
         raise ListError("the URL's port is not a number between 0 and 65535") from None
-    infos = check_host(parts.hostname or "", port)
-    if scheme == "http" and not allow_http:
-        all_loopback = all(_unwrap(ipaddress.ip_address(i[4][0].split("%", 1)[0])).is_loopback for i in infos)
+    host = parts.hostname or ""
+    if scheme == "http" and not allow_http:  # said first: it is the person's fix whatever the address
+        infos = resolve(host, port)
+        all_loopback = bool(infos) and all(
+            _unwrap(ipaddress.ip_address(i[4][0].split("%", 1)[0])).is_loopback for i in infos)
         if not (loopback_allowed() and all_loopback):
             raise ListError(
                 "plain http:// lists can be changed by anyone on the network path; use https://, or say so "
                 "explicitly ('crumbs lists add --allow-http', or 'allow_http': true)"
             )
+    check_host(host, port)
     return url
 
 

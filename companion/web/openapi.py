@@ -146,7 +146,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                 "post": _op("Subscribe to a list: a known name (easylist, easyprivacy) or an http(s) URL; "
                             "downloads it now.", {"type": "object"},
                             {"type": "object", "required": ["source"], "properties": {
-                                "source": {"type": "string"}, "name": {"type": "string"}}},
+                                "source": {"type": "string"}, "name": {"type": "string"},
+                                "allow_http": {"type": "boolean"}}},
                             errors=(400, 401, 403, 409, 422)),
             },
             "/lists/update": {"post": _op("Update every list now (conditional requests; force=true ignores "
