@@ -8,6 +8,7 @@ runs) applies to the very next event without a restart.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .storage.integrity import damage_of
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -173,7 +175,15 @@ class Companion:
             if event.tab_id is not None and event.tab_id >= 0 and verdict.tracker:
                 seen = tabs.setdefault(event.tab_id, {})
                 seen[verdict.domain] = seen.get(verdict.domain, False) or verdict.blocked or event.browser_blocked
-        self.store.record(recorded)
+        try:
+            self.store.record(recorded)
+        except sqlite3.DatabaseError as exc:
+            # A page gone bad under a running server: the batch is not recorded (and not acknowledged);
+            # what was committed before stays. The caller answers 503 with the one-line reason.
+            damage = damage_of(self.store.path, exc)
+            if damage is not None:
+                raise damage from None
+            raise
         tab_counts = {
             str(tab): {"trackers": len(seen), "blocked": sum(seen.values())} for tab, seen in tabs.items()
         }

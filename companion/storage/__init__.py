@@ -33,6 +33,7 @@ from .choices import ChoicesMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
 from .history import HistoryMixin
+from .integrity import DatabaseDamaged
 from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
                      SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
@@ -49,7 +50,7 @@ class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixi
 
 
 __all__ = [
-    "Store", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
+    "Store", "DatabaseDamaged", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
     "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION",
     "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS",
 ]
