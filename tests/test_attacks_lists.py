@@ -166,7 +166,7 @@ def test_progress_shows_on_the_lists_page_and_in_crumbs_lists(companion, list_se
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "::1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "fe80::1", "fc00::1",
     "224.0.0.1", "ff02::1", "240.0.0.1", "0.0.0.0", "::", "100.64.0.1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-    "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+    "2002:7f00:1::1", "64:ff9b::7f00:1",  # 6to4 and NAT64 of 127.0.0.1
 ])
 def test_non_public_addresses_are_refused(address, monkeypatch):
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV)

@@ -229,3 +229,12 @@ def test_events_on_a_page_gone_bad_answer_503_json_and_keep_what_was_accepted(ma
     # Nothing accepted was reset: repair salvages all but the rows of the one bad page.
     assert run_cli(["repair"], data_dir).exit_code == 0
     assert acknowledged - 300 <= requests_count(database) <= acknowledged
+
+
+def test_an_empty_database_in_a_folder_from_before_the_marker_is_refused_too(data_dir):
+    fill(data_dir, 20)
+    database = data_dir / "crumbs.sqlite3"
+    marker_path(database).unlink()  # as a data folder written by an earlier release has it
+    damage("zero-length", database)
+    result = run_cli(["choices"], data_dir)
+    assert result.exit_code == 1 and "empty" in result.output

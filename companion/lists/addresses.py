@@ -28,6 +28,7 @@ from .checks import ListError, check_url
 ALLOW_LOOPBACK_ENV = "CRUMBS_TEST_ALLOW_LOOPBACK_LISTS"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 def loopback_allowed() -> bool:
@@ -44,6 +45,8 @@ def _unwrap(ip: IPAddress) -> IPAddress:
             return ip.sixtofour
         if ip.teredo is not None:
             return ip.teredo[1]
+        if ip in _NAT64:  # 64:ff9b::a.b.c.d reaches a.b.c.d through a NAT64 gateway
+            return ipaddress.IPv4Address(ip.packed[12:])
         packed = ip.packed
         if packed[:12] == bytes(12) and packed[12:] not in (bytes(4), b"\0\0\0\1"):  # ::a.b.c.d (deprecated)
             return ipaddress.IPv4Address(packed[12:])

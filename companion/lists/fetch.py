@@ -142,12 +142,29 @@ def fetch(
     http for this list. ``into``: stream the body to that file instead of memory. Error messages
     never quote what the server sent.
     """
-    addresses.check_source(url, allow_http)
     deadline = _Deadline(limits.total_timeout)
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            addresses.check_source(url, allow_http)
+            box["result"] = _fetch(url, etag, last_modified, limits, progress, allow_http, into, deadline)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    # The watchdog cuts sockets; a name look-up (getaddrinfo) cannot be cut, so the caller waits for
+    # the worker no longer than the deadline (plus a moment for the watchdog's cut to land) either way.
+    worker = threading.Thread(target=run, name="crumbs-list-download", daemon=True)
+    worker.start()
     try:
-        return _fetch(url, etag, last_modified, limits, progress, allow_http, into, deadline)
+        worker.join(limits.total_timeout + 1.0)
     finally:
         deadline.cancel()
+    if worker.is_alive():
+        raise ListError(f"the download took longer than {limits.total_timeout:g} s")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
 
 
 def _fetch(url, etag, last_modified, limits, progress, allow_http, into, deadline) -> Fetched:  # noqa: ANN001

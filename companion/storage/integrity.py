@@ -77,7 +77,9 @@ def check(path: Path) -> None:
     """Refuse (raise :class:`DatabaseDamaged`) a database that is gone, empty, not SQLite or corrupt
     while data was expected. A first start (no marker, no file or an empty one) passes."""
     path = Path(path)
-    expected = marker_path(path).exists()
+    # A folder from before the marker existed: its lists/ folder is made only after the database was
+    # written successfully, so it says the same.
+    expected = marker_path(path).exists() or (path.parent / "lists").is_dir()
     try:
         size = os.stat(path).st_size
     except FileNotFoundError:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .integrity import marker_path, quick_check
+from .integrity import quick_check
 from .snapshots import list_snapshots
 
 _BATCH = 500
@@ -71,28 +72,29 @@ def restore(database: Path, root: Path, snapshot: Path | None = None) -> tuple[P
 def repair(database: Path, make_store) -> Salvage:
     """Salvage ``database`` into a new file made by ``make_store(path)`` (a Store with the current schema),
     then swap it in and keep the damaged one aside."""
-    staged = database.with_name(f".repairing-{database.name}")
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(staged) + suffix).unlink(missing_ok=True)
-    result = Salvage()
-    fresh = make_store(staged)
+    workdir = Path(tempfile.mkdtemp(prefix=".repair-", dir=database.parent))  # same file system: os.replace
     try:
-        _copy_readable(database, fresh.conn, result)
-        fresh.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        staged = workdir / database.name
+        result = Salvage()
+        fresh = make_store(staged)
+        try:
+            _copy_readable(database, fresh.conn, result)
+            fresh.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            fresh.close()
+        conn = sqlite3.connect(staged)
+        try:
+            conn.execute("PRAGMA journal_mode=DELETE")
+            ok = conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        finally:
+            conn.close()
+        if not ok:
+            raise RuntimeError("the salvaged copy failed its integrity check; nothing was changed")
+        result.aside = _aside(database) if database.exists() else None
+        _put_in_place(staged, database)
+        return result
     finally:
-        fresh.close()
-        marker_path(staged).unlink(missing_ok=True)
-    conn = sqlite3.connect(staged)
-    try:
-        conn.execute("PRAGMA journal_mode=DELETE")
-        ok = conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        conn.close()
-    if not ok:
-        raise RuntimeError("the salvaged copy failed its integrity check; nothing was changed")
-    result.aside = _aside(database) if database.exists() else None
-    _put_in_place(staged, database)
-    return result
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _copy_readable(damaged: Path, target: sqlite3.Connection, result: Salvage) -> None:
