@@ -24,7 +24,8 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
 interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
-:mod:`.lists` (the filter-list registry).
+:mod:`.lists` (the filter-list registry), :mod:`.integrity` (a damaged database is refused, never reset),
+:mod:`.snapshots` (daily backups) and :mod:`.recovery` (``crumbs repair`` / ``crumbs restore``).
 """
 from __future__ import annotations
 
