@@ -320,3 +320,16 @@ def test_a_fifo_at_the_engine_cache_path_does_not_hang_start_up(data_dir, caplog
     assert box["c"].engine is not None
     assert "not a regular file" in caplog.text
     box["c"].close()
+
+
+@pytest.mark.parametrize("text, verdict", [
+    ("127.0.0.1 localhost\n::1 localhost ip6-localhost\n", False),  # /etc/hosts
+    ("[core]\n\trepositoryformatversion = 0\n\tbare = false\n", False),  # a config file
+    ("Dear reader,\nthis is a letter.\nRegards\n", False),
+    ("||ads.example^\nexample.com##.banner\n/track/*.gif\n@@||ok.example^$script\n/ads\\d+/\n", True),
+    ("tracker.example\nads.example.net\n", True),  # bare host names are filters too
+])
+def test_what_reads_as_a_filter_list(text, verdict):
+    from companion.lists.checks import looks_like_filters
+
+    assert looks_like_filters(text) is verdict

@@ -204,25 +204,30 @@ def check_text(raw: bytes, kind: str, content_type: str | None = None) -> str:
     return text
 
 
-# A line a filter list would hold: a comment, an element-hiding rule, an exception, an anchored or
-# regex filter, or a pattern naming a host (``ads.example.com``, ``/banner/*.gif``). A text file of
-# another kind (``/etc/passwd``: ``root:x:0:0:root:/root:/bin/bash``) has almost none of these.
-_FILTER_LINE = re.compile(
-    r"""^(?:[!\[]|@@|\|\|?|/.*/(?:\$.*)?$|.*#[@?$%]?#|[^\s:]*(?:[a-z0-9-]+\.)+[a-z]{2,}[\^/|$*]?|"""
-    r"""[*/]?[\w.-]*[/*^][\w.*/^?=&-]*(?:\$[\w,~=|.-]+)?$)""",
-    re.I,
-)
+# A line a filter list would hold: a comment or header, an exception (``@@``), an anchored filter
+# (``|``, ``||``), a regex filter (``/…/``), an element-hiding rule (``##``, ``#@#``, ``#?#``…), or a
+# pattern naming a host or a path (``ads.example.com``, ``/banner/*.gif``, ``-ad-300x250.``).
+_FILTER_START = re.compile(r"^(?:[!\[]|@@|\|)")
+_COSMETIC = re.compile(r"#[@?$%]{0,2}#")
+_REGEX_FILTER = re.compile(r"^/.+/(?:\$[\w,~=|.-]*)?$")
+_PATTERN = re.compile(r"^[\w.*/^?=&%+~-]+(?:\$[\w,~=|.*-]+)?$")
+
+
+def _reads_as_filter(line: str) -> bool:
+    if _FILTER_START.match(line) or _COSMETIC.search(line) or _REGEX_FILTER.match(line):
+        return True
+    # A text file of another kind (``/etc/passwd``: ``root:x:0:0:root:/root:/bin/bash``, a config file,
+    # prose) has spaces, colons or ``=`` settings where filters have none of these.
+    return bool(_PATTERN.match(line)) and ("." in line or "/" in line or "*" in line or "^" in line)
 
 
 def looks_like_filters(text: str, sample: int = 2000) -> bool:
-    """True if most of the first ``sample`` non-blank lines read as Adblock Plus filters (a share of at
-    least :data:`MIN_USABLE_SHARE`); used for local files, which need no header."""
+    """True if at least :data:`MIN_USABLE_SHARE` of the first ``sample`` non-blank lines read as Adblock
+    Plus filters; used for local files, which need no header."""
     lines = [line.strip() for line in text.splitlines() if line.strip()][:sample]
     if not lines:
         return False
-    good = sum(1 for line in lines if ":" not in line.split("$", 1)[0].replace("://", "") or line.startswith(("!", "[")) or "#" in line
-               if _FILTER_LINE.match(line))
-    return good >= len(lines) * MIN_USABLE_SHARE
+    return sum(1 for line in lines if _reads_as_filter(line)) >= len(lines) * MIN_USABLE_SHARE
 
 
 # -- downloading ---------------------------------------------------------------------------
