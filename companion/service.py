@@ -8,6 +8,7 @@ runs) applies to the very next event without a restart.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
 from .surrogates import for_hosts
+from .storage.integrity import damage_of
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -193,7 +195,15 @@ class Companion:
                 seen = tabs.setdefault(event.tab_id, {})
                 # A domain is blocked on the tab only when none of its requests got through.
                 seen[verdict.domain] = seen.get(verdict.domain, True) and event.browser_blocked
-        self.store.record(recorded)
+        try:
+            self.store.record(recorded)
+        except sqlite3.DatabaseError as exc:
+            # A page gone bad under a running server: the batch is not recorded (and not acknowledged);
+            # what was committed before stays. The caller answers 503 with the one-line reason.
+            damage = damage_of(self.store.path, exc)
+            if damage is not None:
+                raise damage from None
+            raise
         tab_counts = {
             str(tab): {"trackers": len(seen), "blocked": sum(seen.values()),
                        "reached": sum(not b for b in seen.values())}

@@ -30,6 +30,15 @@ PORT = 8737
 BASE = f"http://127.0.0.1:{PORT}"
 
 
+@pytest.fixture(autouse=True)
+def _loopback_list_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests' list servers run on 127.0.0.1, which the companion refuses by default (SSRF): the
+    tests-only switch lets loopback through. Tests of that refusal delete it (monkeypatch.delenv)."""
+    from companion.lists.addresses import ALLOW_LOOPBACK_ENV
+
+    monkeypatch.setenv(ALLOW_LOOPBACK_ENV, "1")
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"

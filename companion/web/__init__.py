@@ -48,7 +48,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     lists_api.init_app(app)  # /api/v1/lists; the list updater thread only when config UPDATER is true
     lists_pages.init_app(app)  # /settings/lists: the lists on the history pages
     breakage.init_app(app)  # /api/v1/breakage, /api/v1/settings/gpc and /broken (issue 12)
+    _answer_damage_with_503(app)
+    if app.config.get("UPDATER"):  # `crumbs serve`: a daily snapshot of the database, taken while it runs
+        from ..storage.snapshots import Snapshotter
+
+        app.extensions["crumbs_snapshots"] = Snapshotter(companion.store, companion.paths.root).start()
     return app
+
+
+def _answer_damage_with_503(app: Flask) -> None:
+    """A database page gone bad while serving: 503 with the one-line reason (JSON), never a traceback.
+    Nothing already committed is touched; the extension keeps the batch and sends it again later."""
+    import sqlite3
+
+    from ..storage import DatabaseDamaged
+    from ..storage.integrity import damage_of
+    from .security import json_error
+
+    def damaged(exc: Exception):
+        damage = exc if isinstance(exc, DatabaseDamaged) else damage_of(companion_path(), exc)
+        if damage is None:
+            raise exc
+        return json_error(503, str(damage), kind="database-damaged")
+
+    def companion_path():
+        return app.extensions["crumbs"].store.path
+
+    app.register_error_handler(DatabaseDamaged, damaged)
+    app.register_error_handler(sqlite3.DatabaseError, damaged)
 
 
 class FastJSON(JSONProvider):

@@ -76,6 +76,17 @@ def _op(summary: str, response: dict[str, Any] | None = None, body: dict[str, An
     return op
 
 
+def _in_background(op: dict[str, Any]) -> dict[str, Any]:
+    """A list operation whose download outlasts about a second answers 202 and goes on in the background."""
+    op["responses"]["202"] = {"description": "the download goes on in the background; see each list's "
+                              "'downloading', 'updated' and 'last_error'",
+                              "content": {"application/json": {"schema": {"type": "object", "required": ["status"],
+                                                                          "properties": {"status": {"enum": ["downloading"]},
+                                                                                         "lists": {"type": "array"},
+                                                                                         "list": {"type": "object"}}}}}}
+    return op
+
+
 def _action(values: list[str], key: str = "action") -> dict[str, Any]:
     return {"type": "object", "required": [key], "properties": {key: {"enum": values}}}
 
@@ -118,7 +129,7 @@ def openapi_document(port: int) -> dict[str, Any]:
                     "rules_version": {"type": "string"}}},
                 {"type": "object", "required": ["events"], "properties": {
                     "events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}},
-                errors=(400, 401, 403, 413, 415))},
+                errors=(400, 401, 403, 413, 415, 503))},
             "/check": {"post": _op("Classify one request without recording it.",
                                    {"$ref": "#/components/schemas/Verdict"},
                                    {"type": "object", "required": ["url"], "properties": {
@@ -157,26 +168,27 @@ def openapi_document(port: int) -> dict[str, Any]:
             "/lists": {
                 "get": _op("Every filter list: source, enabled, filters used/skipped/rejected, updated, expiry, "
                            "last error.", {"type": "object", "properties": {"lists": {"type": "array"}}}),
-                "post": _op("Subscribe to a list: a known name (easylist, easyprivacy) or an http(s) URL; "
-                            "downloads it now.", {"type": "object"},
+                "post": _in_background(_op("Subscribe to a list: a known name (easylist, easyprivacy) or an https URL "
+                            "of a public server (plain http only with allow_http); downloads it now.", {"type": "object"},
                             {"type": "object", "required": ["source"], "properties": {
-                                "source": {"type": "string"}, "name": {"type": "string"}}},
-                            errors=(400, 401, 403, 409, 422)),
+                                "source": {"type": "string"}, "name": {"type": "string"},
+                                "allow_http": {"type": "boolean"}}},
+                            errors=(400, 401, 403, 409, 422))),
             },
-            "/lists/update": {"post": _op("Update every list now (conditional requests; force=true ignores "
-                                          "freshness).", {"type": "object"},
-                                          {"type": "object", "properties": {"force": {"type": "boolean"}}})},
+            "/lists/update": {"post": _in_background(_op("Update every list now (conditional requests; force=true "
+                                                         "ignores freshness).", {"type": "object"},
+                                                         {"type": "object", "properties": {"force": {"type": "boolean"}}}))},
             "/lists/{name}": {
                 "parameters": [name],
                 "get": _op("One list.", {"type": "object"}, errors=(401, 403, 404)),
-                "put": _op("Enable or disable a list.", {"type": "object"},
+                "put": _in_background(_op("Enable or disable a list.", {"type": "object"},
                            {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}},
-                           errors=(400, 401, 403, 404)),
+                           errors=(400, 401, 403, 404))),
                 "delete": _op("Remove a list (shipped lists can only be disabled).", {"type": "object"},
                               errors=(400, 401, 403, 404)),
             },
-            "/lists/{name}/update": {"parameters": [name], "post": _op("Update one list now.", {"type": "object"},
-                                                                       errors=(400, 401, 403, 404))},
+            "/lists/{name}/update": {"parameters": [name], "post": _in_background(_op(
+                "Update one list now.", {"type": "object"}, errors=(400, 401, 403, 404)))},
             # issue 12: "Page broken?" reports and the extension's Global Privacy Control setting
             "/breakage": {
                 "post": _op("Record that a page of a site broke, with the tracker domains blocked on it then "
