@@ -24,17 +24,36 @@ from .config import RULES_DIR
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 
 # How the bench and the tests judge that a description says what a tracker does with a person's data: it must
-# contain at least one of these verbs in the third person ("records the pages you read", "syncs an ID with...").
-# A label such as "Opera Ads ad exchange." has none and fails. Kept here so bench and tests share one definition.
+# contain one of these verbs, in any simple form (record, records, recorded; not the -ing noun-like form), as in
+# "records the pages you read" or "syncs an ID with ad partners". A label such as "Opera Ads ad exchange." has
+# none and fails. Kept here so that the bench and the tests share one definition.
 DATA_VERBS: tuple[str, ...] = (
-    "assigns", "attributes", "auctions", "bids", "builds", "buys", "captures", "checks", "collects", "compares",
-    "counts", "fingerprints", "follows", "forwards", "gathers", "identifies", "infers", "joins", "keeps", "learns",
-    "links", "logs", "maps", "matches", "measures", "monitors", "notes", "pairs", "passes", "profiles", "reads",
-    "receives", "recognises", "records", "relays", "replays", "reports", "retargets", "saves", "scores", "sees",
-    "segments", "sells", "sends", "shares", "sorts", "stores", "syncs", "tags", "targets", "tells", "ties", "times",
-    "tracks", "uploads", "watches",
+    "assign", "attribute", "auction", "bid", "build", "buy", "capture", "check", "collect", "combine", "compare",
+    "convert", "count", "detect", "fingerprint", "follow", "forward", "gather", "identify", "infer", "keep", "learn",
+    "link", "log", "map", "match", "measure", "merge", "monitor", "note", "pair", "pass", "profile", "read",
+    "receive", "recognise", "record", "relay", "replay", "report", "retarget", "save", "score", "see", "segment",
+    "sell", "send", "share", "store", "sync", "tag", "target", "tell", "tie", "time", "track", "upload", "watch",
 )
-_DATA_VERB_RX = re.compile(r"\b(" + "|".join(DATA_VERBS) + r")\b", re.IGNORECASE)
+_IRREGULAR = {"build": ("built",), "buy": ("bought",), "keep": ("kept",), "learn": ("learnt",), "log": ("logged",),
+              "map": ("mapped",), "see": ("saw", "seen"), "sell": ("sold",), "send": ("sent",), "tag": ("tagged",),
+              "tell": ("told",), "bid": ("bids",), "tie": ("ties", "tied")}
+
+
+def _verb_forms(verb: str) -> set[str]:
+    forms = {verb, *_IRREGULAR.get(verb, ())}
+    if verb.endswith("y"):
+        forms |= {verb[:-1] + "ies", verb[:-1] + "ied"}
+    elif verb.endswith(("s", "sh", "ch", "x")):
+        forms |= {verb + "es", verb + "ed"}
+    elif verb.endswith("e"):
+        forms |= {verb + "s", verb + "d"}
+    else:
+        forms |= {verb + "s", verb + "ed"}
+    return forms
+
+
+_DATA_VERB_RX = re.compile(r"\b(" + "|".join(sorted({f for v in DATA_VERBS for f in _verb_forms(v)})) + r")\b",
+                           re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
 
 
