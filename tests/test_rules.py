@@ -195,5 +195,6 @@ def test_no_sentence_is_shared_by_more_than_five_entries(db):
 def test_shared_hosting_is_nobodys_tracker(db):
     # A CDN customer is not the CDN's owner: d123.cloudfront.net is somebody's site, not Amazon's tracker.
     for host in ("d1234.cloudfront.net", "bucket.s3.amazonaws.com", "x.azureedge.net", "x.akamaized.net",
-                 "lh3.googleusercontent.com", "x.global.ssl.fastly.net", "x.b-cdn.net", "x.blob.core.windows.net"):
+                 "lh3.googleusercontent.com", "x.global.ssl.fastly.net", "x.b-cdn.net", "x.blob.core.windows.net", "x.vo.msecnd.net",
+                 "shop.vtexcommercestable.com.br", "x.my.salesforce-sites.force.com"):
         assert db.lookup(host) is None and db.owner_of(host) is None, host
