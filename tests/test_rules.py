@@ -130,8 +130,15 @@ def test_google_collection_paths_on_every_country_domain(engine, db, host, path)
     assert db.lookup(host).owner == "Google"  # and every one of those hosts is explained
 
 
+@pytest.mark.parametrize("host", ["adservice.google.com", "adservice.google.co.uk", "adservice.google.de",
+                                  "adservice.google.com.ar"])
+def test_google_ad_service_host_on_every_country_domain(engine, host):
+    assert engine.match(f"https://{host}/adsid/integrator.js?domain=example.com", NEWS, "script").blocked, host
+
+
 @pytest.mark.parametrize("url", ["https://www.google.com.ar/search?q=/pagead/", "https://www.notgoogle.com/pagead/x",
-                                 "https://www.google.de/maps/place/x", "https://google.example.com/pagead/x"])
+                                 "https://www.google.de/maps/place/x", "https://google.example.com/pagead/x",
+                                 "https://adservice.google.example.com/x", "https://notadservice.google.de/x"])
 def test_google_country_pattern_stays_on_google(engine, url):
     match = engine.match(url, NEWS, "image")
     assert match is None or not match.blocked, url
