@@ -209,3 +209,17 @@ def test_every_company_has_a_domain_and_every_tracker_a_real_owner(shipped):
     for name, company in shipped.companies.items():
         assert company["domains"], name
     assert len(shipped) >= 300
+
+
+def test_data_verb_rule_and_sentence_split():
+    from companion.trackerdb import says_what_it_does, sentences
+    assert not says_what_it_does("Opera Ads ad exchange.")
+    assert not says_what_it_does("CJ affiliate network click and impression tracking.")  # a noun is not an action
+    for text in ("Records the pages you read.", "Its paths record conversions.", "It synced IDs.",
+                 "Sees your IP address.", "Identifies the device.", "The pixel logged the visit."):
+        assert says_what_it_does(text), text
+    assert sentences("One here. Two (e.g. this) there! 3 more.") == ["One here.", "Two (e.g. this) there!", "3 more."]
+    assert sentences("") == []
+    db = TrackerDB(small())
+    assert db.descriptions() == {"acme.example": "Acme's site.", "stats.acme.example": "Acme Stats.",
+                                 "pixel.example": "A pixel."}
