@@ -175,8 +175,9 @@ def generate(store, n_requests: int, n_sites: int = 5000, n_hosts: int = 5000, s
             conn.executemany(
                 "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)",
                 rows)
-            conn.executemany("INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked) VALUES (?,?,?,?,?,?)",
-                             [(*k, *v) for k, v in daily.items()])
+            conn.executemany(
+                "INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) VALUES (?,?,?,?,?,?,?)",
+                [(*k, *v, v[0] - v[2]) for k, v in daily.items()])
         made += len(rows)
     conn.execute("ANALYZE")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

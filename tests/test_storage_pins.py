@@ -179,7 +179,7 @@ def test_a_checkpoint_never_blocks_a_writer(store, make_verdict):
     other.close()
 
 
-def test_migration_4_drops_the_time_and_host_indexes_of_an_older_database(tmp_path, make_verdict):
+def test_migration_5_drops_the_time_and_host_indexes_of_an_older_database(tmp_path, make_verdict):
     path = tmp_path / "old.sqlite3"
     s = Store(path)
     s.record([RecordedEvent(make_verdict("a.example", "h.t.example", "t.example"), NOW)])
@@ -189,7 +189,7 @@ def test_migration_4_drops_the_time_and_host_indexes_of_an_older_database(tmp_pa
     s.close()
     s = Store(path)
     try:
-        assert s.schema_version >= 4
+        assert s.schema_version >= 5
         names = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "requests_time" not in names and "requests_host_time" not in names and "requests_site_time" in names
         assert s.count_requests() == 1
