@@ -31,11 +31,12 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 
-from .filters import ALWAYS, RE2_SEARCH, RE_AFTER_HOST, RE_FROM_START, Filter
+from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, RE2_SEARCH,
+                      RE_AFTER_HOST, RE_FROM_START, SEP_AFTER, Filter)
 from .domains import entity_keys
 from .parser import ALL_TYPES, ParsedFilter, parse_line
-from .patterns import (BAD_TOKENS, abp_to_regex, longest_literal, pattern_tokens, pick_token,
-                       regex_literal, regex_tokens)
+from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
+                       pick_token, regex_literal, regex_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 
@@ -56,14 +57,48 @@ def _leading_host(body: str) -> str:
     return ""
 
 
+def _find_form(body: str, pf: ParsedFilter, after_host: bool) -> tuple[tuple[str, ...], int] | None:
+    """(pieces, anchor bits) when the pattern can be decided with str.find (filters.FIND_*):
+    not match-case, no `||` left to match (the index matched the hostname, or there was none),
+    `^` at most once and only at the very end; None otherwise (the regex decides)."""
+    if pf.match_case or (pf.host_anchor and not after_host):
+        return None
+    sep_after = body.endswith("^")
+    core = body[:-1] if sep_after else body
+    if "^" in core or (sep_after and pf.end_anchor):
+        return None
+    parts = core.lower().split("*")
+    pieces = tuple(p for p in parts if p)
+    if not pieces:
+        return None
+    anchors = 0
+    if (after_host or pf.start_anchor) and parts[0] != "":
+        anchors |= ANCHORED
+    if pf.end_anchor and parts[-1] != "":
+        anchors |= END
+    if sep_after and parts[-1] != "":
+        anchors |= SEP_AFTER
+    elif sep_after:
+        return None  # `*^`: a separator anywhere after the pieces; rare, the regex does it
+    return pieces, anchors
+
+
 def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | None, list[str]]:
     """Where a parsed filter goes and its compiled form: ("plain", host, None, []),
     ("host", host, filter, []) or ("token", "", filter, candidate tokens). Used when building
     and again when a filter stored in the cache is first needed."""
     def make(kind: int, src: str | None, lit_from: str) -> Filter:
+        pieces = literal_pieces(lit_from) if kind in (RE_FROM_START, RE_AFTER_HOST) else ()
+        anchors = 0
+        if kind in (RE_FROM_START, RE_AFTER_HOST):
+            find = _find_form(lit_from, pf, kind == RE_AFTER_HOST)
+            if find is not None:
+                kind, src = (FIND_AFTER_HOST if kind == RE_AFTER_HOST else FIND_FROM_START), None
+                pieces, anchors = find
         return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
                       pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
-                      longest_literal(lit_from))
+                      longest_literal(lit_from),
+                      pieces if (len(pieces) > 1 or kind >= FIND_FROM_START) else None, anchors)
 
     if pf.is_regex:
         f = make(RE2_SEARCH, pf.body, "")

@@ -1,0 +1,175 @@
+"""What the engine's speed (and its slowest 1 %) relies on, pinned without timing anything.
+
+1. Patterns made of literal pieces and `*` (plus at most a trailing `^`) are decided with
+   str.find (filters.FIND_*), never compiled to a regex; they must decide exactly like the regex
+   they replace.
+2. Regex-kind filters check their literal pieces in order before running (or compiling) the
+   regex.
+3. Plain ASCII hostnames are split into registrable domain and suffix by set lookups
+   (domains._fast_split), which must agree with tldextract on every host of the corpus and on
+   every suffix rule of the list.
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from companion.engine import Engine
+from companion.engine import domains as D
+from companion.engine.engine import _AUTHORITY_MATCH
+from companion.engine.filters import (ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
+                                      RE_AFTER_HOST, RE_FROM_START, SEP_AFTER)
+from companion.engine.index import _leading_host, compile_filter
+from companion.engine.parser import parse_line
+from companion.engine.patterns import abp_to_regex
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+LISTS = [SHARED / "data" / "lists" / "easylist.txt", SHARED / "data" / "lists" / "easyprivacy.txt"]
+CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
+
+
+def compiled(text: str):
+    return compile_filter(parse_line(text).filter, 0)[2]
+
+
+def reference_regex(text: str):
+    """The regex the engine used before the FIND kinds (still used for the other patterns)."""
+    pf = parse_line(text).filter
+    host = _leading_host(pf.body) if pf.host_anchor else ""
+    if host:
+        return re.compile(abp_to_regex(pf.body[len(host):], False, False, pf.end_anchor,
+                                       rest_of_host=True)), True
+    return re.compile(abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)), False
+
+
+@pytest.mark.parametrize("text,kind,pieces,anchors", [
+    ("/collect?v=", FIND_FROM_START, ("/collect?v=",), 0),
+    ("/ads/*/track.js", FIND_FROM_START, ("/ads/", "/track.js"), 0),
+    ("|https://a.example/x", FIND_FROM_START, ("https://a.example/x",), ANCHORED),
+    ("/pixel.gif|", FIND_FROM_START, ("/pixel.gif",), END),
+    ("/banner/ad^", FIND_FROM_START, ("/banner/ad",), SEP_AFTER),
+    ("||google.com/pagead/1p-conversion/", FIND_AFTER_HOST, ("/pagead/1p-conversion/",), ANCHORED),
+    ("||connect.facebook.net/*/fbds.js$third-party", FIND_AFTER_HOST, ("/", "/fbds.js"), ANCHORED),
+    ("||google.com/log^$domain=~accounts.google.com", FIND_AFTER_HOST, ("/log",),
+     ANCHORED | SEP_AFTER),
+])
+def test_literal_patterns_take_the_find_form(text, kind, pieces, anchors):
+    f = compiled(text)
+    assert (f.kind, f.pieces, f.anchors, f.src) == (kind, pieces, anchors, None)
+
+
+@pytest.mark.parametrize("text", [
+    "/ads^banner",              # `^` inside the pattern
+    "||ads.*.example.com^",     # `||` left to match inside the URL
+    "/Track.js$match-case",     # case matters: the regex works on the original URL
+    "/ads/*^",                  # a separator anywhere after the pieces
+])
+def test_other_patterns_keep_the_regex_with_a_pieces_prefilter(text):
+    f = compiled(text)
+    assert f.kind in (RE_FROM_START, RE_AFTER_HOST)
+    assert f.src
+
+
+def test_a_pieces_prefilter_rejects_before_compiling():
+    f = compiled("/ads^*/banner/*/track^")
+    assert f.pieces == ("/ads", "/banner/", "/track")
+    url = "https://x.example/ads/other/thing"
+    assert not f.test(url, url, "x.example", len("https://x.example"), "", 0xFFFFFFFF, True)
+    assert f.rx is None  # never compiled: a piece was missing
+    url = "https://x.example/ads/x/banner/1/track?"
+    assert f.test(url, url, "x.example", len("https://x.example"), "", 0xFFFFFFFF, True)
+
+
+def _random_cases(seed: int, n: int):
+    rng = random.Random(seed)
+    alphabet = "ab/.?=&-_%1"
+    for _ in range(n):
+        pieces = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                  for _ in range(rng.randint(1, 3))]
+        body = "*".join(pieces)
+        if rng.random() < 0.3:
+            body = "*" + body
+        if rng.random() < 0.3:
+            body += "^"
+        elif rng.random() < 0.3:
+            body += "*"
+        prefix = rng.choice(["", "|https://h.example/", "||h.example/", "||h.example^"])
+        suffix = "|" if rng.random() < 0.25 and not body.endswith("^") else ""
+        text = prefix + body + suffix
+        url = "https://h.example/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        yield text, url
+
+
+def test_find_form_decides_like_the_regex_on_random_patterns():
+    checked = 0
+    for text, url in _random_cases(14, 6000):
+        pf = parse_line(text).filter
+        if pf is None:
+            continue
+        f = compile_filter(pf, 0)[2]
+        if f is None or f.kind not in (FIND_FROM_START, FIND_AFTER_HOST):
+            continue
+        rx, after_host = reference_regex(text)
+        host_end = _AUTHORITY_MATCH(url).end(1)
+        if after_host and not url.startswith("https://h.example"):
+            continue
+        pos = host_end if f.kind == FIND_AFTER_HOST else 0
+        assert f._find(url, pos) == (rx.match(url, pos) is not None), (text, url)
+        checked += 1
+    assert checked > 2000  # the generator really exercises the FIND form
+
+
+@pytest.fixture(scope="module")
+def corpus_hosts() -> set[str]:
+    hosts = set()
+    with CORPUS.open(encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            hosts.add(D.host_of(r["url"]))
+            hosts.add(D.host_of(r["source_url"]))
+    return {h for h in hosts if h}
+
+
+def _tldextract_split(h: str) -> tuple[str, str]:
+    ext = D._extractor()(h)
+    if ext.domain and ext.suffix:
+        return ext.domain + "." + ext.suffix, ext.suffix
+    if not ext.suffix and "." in h:
+        return ".".join(h.rsplit(".", 2)[-2:]), h.rsplit(".", 1)[1]
+    return h, ext.suffix
+
+
+def test_fast_hostname_split_agrees_with_tldextract(corpus_hosts):
+    rules = [r.lstrip("*.!") for r in D._extractor().tlds if r.isascii()]
+    hosts = set(corpus_hosts) | set(rules) | {"a.b." + r for r in rules} | {
+        "www.ck", "a.www.ck", "foo.ck", "unknowntld.zzz", "a.b.zzz", "localhost", "_dmarc.x.com"}
+    fast = 0
+    for h in hosts:
+        if h.replace(".", "").isdigit() or ":" in h or h.startswith("["):
+            continue
+        got = D._fast_split(h)
+        if got is not None:
+            fast += 1
+            assert got == _tldextract_split(h), h
+    assert fast / len(hosts) > 0.99  # nearly every host takes the fast way
+
+
+def test_corpus_decisions_compile_almost_no_regex():
+    """With EasyList+EasyPrivacy, deciding the whole corpus compiles only a handful of regexes
+    (each was a ~100 us first-use cost); the FIND form decides the rest."""
+    engine = Engine.from_lists([(p.stem, p.read_text(encoding="utf-8")) for p in LISTS])
+    with CORPUS.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % 4 == 0:
+                r = json.loads(line)
+                engine.match(r["url"], r["source_url"], r["type"])
+    compiled_now = [f for idx in (engine._blocks, engine._exceptions)
+                    for f in idx.filters if f.rx is not None]
+    find = sum(f.kind in (FIND_FROM_START, FIND_AFTER_HOST)
+               for idx in (engine._blocks, engine._exceptions) for f in idx.filters)
+    assert len(compiled_now) < 40, [f.text for f in compiled_now][:40]
+    assert find > 10000
