@@ -173,3 +173,26 @@ def test_corpus_decisions_compile_almost_no_regex():
                for idx in (engine._blocks, engine._exceptions) for f in idx.filters)
     assert len(compiled_now) < 40, [f.text for f in compiled_now][:40]
     assert find > 10000
+
+
+def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_path):
+    """Index.find_rest skips a candidate whose other tokens are not in the URL without scanning
+    the URL; the token set must survive the cache (filters are rebuilt from their text)."""
+    lst = tmp_path / "mini.txt"
+    lst.write_text("/stats/collect/*$image\n/stats/other.js\n", encoding="utf-8")
+    built = Engine.from_files([lst])
+    cached_dir = tmp_path / "cache"
+    Engine.from_files([lst], cache_dir=cached_dir)
+    loaded = Engine.from_files([lst], cache_dir=cached_dir)
+    for engine in (built, loaded):
+        assert engine.match("https://t.example/stats/collect/x.gif", "https://site.example/", "image")
+        assert engine.match("https://t.example/stats/other.js", "https://site.example/", "script")
+        assert engine.match("https://t.example/stats/collectx/x.gif", "https://site.example/",
+                            "image") is None
+        index = engine._blocks
+        fs = [f for key in list(index.by_token) for f in (
+            index._bucket(index.by_token, key) if isinstance(index.by_token[key], int)
+            else index.by_token[key])]
+        assert {f.text: f.toks for f in fs} == {
+            "/stats/collect/*$image": frozenset({b"stats", b"collect"}),
+            "/stats/other.js": frozenset({b"stats", b"other"})}  # `js` may go on (`.jsx`)

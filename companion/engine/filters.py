@@ -31,7 +31,7 @@ class Filter:
 
     __slots__ = ("text", "list_id", "exception", "important", "types", "party", "include",
                  "exclude", "has_entity", "denyallow", "match_case", "kind", "src", "rx", "hit", "lit",
-                 "pieces", "anchors")
+                 "pieces", "anchors", "toks")
 
     def __init__(self, text: str, list_id: int, exception: bool, important: bool, types: int,
                  party: int, include, exclude, denyallow, match_case: bool, kind: int,
@@ -49,6 +49,10 @@ class Filter:
         # For the FIND kinds: all the pieces, and the ANCHORED / END / SEP_AFTER bits.
         self.pieces = pieces
         self.anchors = anchors
+        # The filter's tokens (bytes) when it has two or more: a filter found through one token
+        # is skipped unless the URL has all of them, a set test that costs no scan of the URL
+        # (set by the index; see Index.find_rest).
+        self.toks: frozenset[bytes] | None = None
         self.list_id = list_id
         self.exception = exception
         self.important = important

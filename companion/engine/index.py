@@ -95,6 +95,10 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
             if find is not None:
                 kind, src = (FIND_AFTER_HOST if kind == RE_AFTER_HOST else FIND_FROM_START), None
                 pieces, anchors = find
+                if kind == FIND_AFTER_HOST and anchors & ANCHORED:
+                    # `||host/path`: startswith at the end of the hostname rejects it in O(len
+                    # path); a `lit in url` test first would scan the whole (maybe 5 kB) URL.
+                    lit_from = ""
         return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
                       pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
                       longest_literal(lit_from),
@@ -121,9 +125,18 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
             pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
 
 
+def _set_tokens(f: Filter, tokens: list[str]) -> None:
+    """Give a token-indexed filter its set of required tokens (see Filter.toks)."""
+    toks = frozenset(t.encode("ascii") for t in tokens)
+    f.toks = toks if len(toks) > 1 else None
+
+
 def _filter_from_text(text: str, list_id: int) -> Filter:
     out = parse_line(text)
-    return compile_filter(out.filter, list_id)[2]  # type: ignore[arg-type]
+    where, _, f, tokens = compile_filter(out.filter, list_id)
+    if where == "token":
+        _set_tokens(f, tokens)  # type: ignore[arg-type]
+    return f  # type: ignore[return-value]
 
 
 def _pack(buckets: dict, ids: dict[int, int]) -> tuple[str, bytes, bytes]:
@@ -322,12 +335,21 @@ class Index:
         `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
         bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
         by_token = self.by_token
+        tokset = None
         # One C-level set intersection instead of a dict lookup per URL token in Python.
         for tok in (by_token.keys() & tokens) if tokens is not None else list(by_token):
             bucket = by_token[tok]
             if type(bucket) is int:  # first use since loaded from the cache
                 bucket = self._bucket(by_token, tok)
             for f in bucket:
+                need = f.toks
+                if need is not None and tokens is not None:
+                    # A filter's other tokens are a set test away; `lit in url` scans the URL,
+                    # which is what made long URLs (1-5 kB of query) the slow ones.
+                    if tokset is None:
+                        tokset = set(tokens)
+                    if not need <= tokset:
+                        continue
                 if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                     return f
         if page_host:
@@ -382,6 +404,7 @@ class IndexBuilder:
         by_domain: dict[str, list[Filter]] = {}
         generic: list[Filter] = []
         for f, toks in self._pending:
+            _set_tokens(f, toks)
             tok = pick_token(toks, counts)
             if f.include is not None and (tok is None or tok in BAD_TOKENS):
                 # Scoped to a few sites and no distinctive token: a candidate on those sites only.
