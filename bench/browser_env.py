@@ -81,6 +81,8 @@ def chromium_with_extension(cdp_port: int | None = None):
                                         CompanionProcess, free_port)
     from tests.browser.fakeweb import Server, make_cert
 
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per fake-web request otherwise
     tmp = Path(tempfile.mkdtemp(prefix="crumbs-bench-"))
     app = BenchWeb()
     http = Server(app)

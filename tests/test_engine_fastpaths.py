@@ -184,7 +184,15 @@ def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_pa
     cached_dir = tmp_path / "cache"
     Engine.from_files([lst], cache_dir=cached_dir)
     loaded = Engine.from_files([lst], cache_dir=cached_dir)
+    long_query = "?" + "&".join(f"k{i}=v{i}" for i in range(60))  # past index._LONG_URL
     for engine in (built, loaded):
+        for q in ("", long_query):  # short URLs scan for the literal, long ones test tokens first
+            assert engine.match("https://t.example/stats/collect/x.gif" + q, "https://site.example/",
+                                "image")
+            assert engine.match("https://t.example/stats/collectx/x.gif" + q,
+                                "https://site.example/", "image") is None
+            assert engine.match("https://t.example/x.gif?u=/stats/collect/&" + q[1:],
+                                "https://site.example/", "image")
         assert engine.match("https://t.example/stats/collect/x.gif", "https://site.example/", "image")
         assert engine.match("https://t.example/stats/other.js", "https://site.example/", "script")
         assert engine.match("https://t.example/stats/collectx/x.gif", "https://site.example/",

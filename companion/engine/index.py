@@ -39,6 +39,7 @@ from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal
                        pick_token, regex_literal, regex_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
+_LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
@@ -95,10 +96,6 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
             if find is not None:
                 kind, src = (FIND_AFTER_HOST if kind == RE_AFTER_HOST else FIND_FROM_START), None
                 pieces, anchors = find
-                if kind == FIND_AFTER_HOST and anchors & ANCHORED:
-                    # `||host/path`: startswith at the end of the hostname rejects it in O(len
-                    # path); a `lit in url` test first would scan the whole (maybe 5 kB) URL.
-                    lit_from = ""
         return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
                       pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
                       longest_literal(lit_from),
@@ -344,11 +341,12 @@ class Index:
             for f in bucket:
                 need = f.toks
                 if need is not None and tokens is not None:
-                    # A filter's other tokens are a set test away; `lit in url` scans the URL,
-                    # which is what made long URLs (1-5 kB of query) the slow ones.
+                    # On a long URL (1-5 kB of query string: the slowest requests) a filter's
+                    # other tokens are a set test away, where `lit in url` scans the whole URL.
+                    # On a short URL the scan is cheaper than making the set.
                     if tokset is None:
-                        tokset = set(tokens)
-                    if not need <= tokset:
+                        tokset = set(tokens) if len(lurl) > _LONG_URL else False
+                    if tokset is not False and not need <= tokset:
                         continue
                 if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                     return f
