@@ -79,8 +79,9 @@ class WorkerProfiler:
         targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
         target = next(t for t in targets if t.get("type") == "service_worker"
                       and t.get("url", "").startswith(url_prefix))
-        self.ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self.ws = connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=10)  # noqa: SIM115
         self.n = 0
+        self.top: dict[str, float] = {}  # self time by function, over every profile taken
         self.lock = threading.Lock()
         self.call("Profiler.enable")
         self.call("Profiler.setSamplingInterval", interval=100)
@@ -108,9 +109,15 @@ class WorkerProfiler:
             name = node["callFrame"]["functionName"]
             kind[node["id"]] = ("idle" if name == "(idle)" else "program" if name == "(program)"
                                 else "gc" if name == "(garbage collector)" else "js")
+        where = {n["id"]: f"{n['callFrame']['functionName'] or '(anonymous)'} "
+                          f"{n['callFrame']['url'].rsplit('/', 1)[-1]}:{n['callFrame']['lineNumber'] + 1}"
+                 for n in prof["nodes"]}
         out = {"js": 0.0, "gc": 0.0, "program": 0.0, "idle": 0.0}
         for sid, dt in zip(prof["samples"], prof["timeDeltas"]):
-            out[kind.get(sid, "js")] += dt / 1000
+            k = kind.get(sid, "js")
+            out[k] += dt / 1000
+            if k != "idle":
+                self.top[where.get(sid, "?")] = self.top.get(where.get(sid, "?"), 0.0) + dt / 1000
         return out
 
     def close(self) -> None:
@@ -167,6 +174,7 @@ def run(quick: bool) -> None:
         for i in range(loads_down):
             rows.append(("down", i + 1, _one_load(env, profiler, page)))
         env["companion"].start()
+        top = sorted(profiler.top.items(), key=lambda kv: -kv[1])[:10] if profiler else []
         if profiler:
             profiler.close()
 
@@ -197,6 +205,9 @@ def run(quick: bool) -> None:
                 b[1] += n
     print("where the handler time goes (companion up, all loads): " + ", ".join(
         f"{name} {ms / max(1, n) * 1000:.0f} us x {n}" for name, (ms, n) in sorted(by.items(), key=lambda kv: -kv[1][0])))
+    if top:
+        print("worker self time by function (all loads, companion up and down): " + "; ".join(
+            f"{name} {ms:.0f} ms" for name, ms in top))
     first, last = per_req_up[0], statistics.median(per_req_up[-3:])
     print(f"targets: handlers {statistics.median(per_req_up):.3f} ms/request median (< 0.2), worker CPU "
           f"{statistics.median(cpu_up):.3f} ms/request (< 0.2); growth over {loads_up} loads: "
