@@ -40,7 +40,7 @@ TRACKERS = 30
 # Runs in the popup before its own scripts: records when things happen, on the popup's clock.
 POPUP_PROBE = """
 (() => {
-  if (!location.href.includes('/popup/popup.html')) return;
+  if (!location.pathname.startsWith('/popup/')) return;
   const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, rows: 0});
   const f = window.fetch.bind(window);
   window.fetch = async (url, init) => {

@@ -204,3 +204,29 @@ def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_pa
         assert {f.text: f.toks for f in fs} == {
             "/stats/collect/*$image": frozenset({b"stats", b"collect"}),
             "/stats/other.js": frozenset({b"stats", b"other"})}  # `js` may go on (`.jsx`)
+
+
+@pytest.mark.parametrize("text,head,lit", [
+    ("||google.com/pagead/1p-conversion/", "/pagead/1p-conversion/", ""),
+    ("||google.com/log^$domain=~accounts.google.com", "/log", ""),
+    ("||ads.example/b/*/big.gif", "/b/", "/big.gif"),
+    ("||connect.facebook.net^*/fbds.js$third-party", "", "/fbds.js"),
+])
+def test_hostname_filters_test_what_follows_the_host_first(text, head, lit):
+    """Index.find_by_host and Engine.match test `url.startswith(head, host_end)` before the
+    literal scan: a host with many path filters and kilobytes of query costs little."""
+    f = compiled(text)
+    assert (f.head, f.lit) == (head, lit)
+
+
+def test_hostname_filters_still_match_long_urls():
+    engine = Engine.from_lists([("l", "||track.example/pagead/1p-conversion/\n"
+                                      "||track.example/log^\n@@||track.example/log/ok^\n")])
+    q = "?" + "&".join(f"k{i}=v{i}" for i in range(300))
+    page = "https://site.example/"
+    assert engine.match("https://www.track.example/pagead/1p-conversion/1/" + q, page, "image")
+    assert engine.match("https://track.example/log" + q, page, "image")
+    assert engine.match("https://track.example/logs" + q, page, "image") is None
+    allowed = engine.match("https://track.example/log/ok" + q, page, "image")
+    assert allowed and not allowed.blocked
+    assert engine.match("https://track.example/x" + q + "/pagead/1p-conversion/", page, "image") is None

@@ -31,7 +31,7 @@ class Filter:
 
     __slots__ = ("text", "list_id", "exception", "important", "types", "party", "include",
                  "exclude", "has_entity", "denyallow", "match_case", "kind", "src", "rx", "hit", "lit",
-                 "pieces", "anchors", "toks")
+                 "pieces", "anchors", "toks", "head")
 
     def __init__(self, text: str, list_id: int, exception: bool, important: bool, types: int,
                  party: int, include, exclude, denyallow, match_case: bool, kind: int,
@@ -53,6 +53,12 @@ class Filter:
         # is skipped unless the URL has all of them, a set test that costs no scan of the URL
         # (set by the index; see Index.find_rest).
         self.toks: frozenset[bytes] | None = None
+        # For filters found through their hostname (`||host/path...`): the literal text that must
+        # follow the hostname, lowercased ("" when none). The index tests
+        # `url.startswith(head, host_end)` first: it costs the length of the head, where
+        # `lit in url` scans the whole URL, and a popular host (google.com) has many path filters
+        # while its URLs carry kilobytes of query string.
+        self.head = ""
         self.list_id = list_id
         self.exception = exception
         self.important = important

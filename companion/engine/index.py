@@ -28,6 +28,7 @@ Cache layout: see Index.__getstate__ (texts and integer arrays; Filter objects r
 """
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter
 
@@ -116,7 +117,12 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
                 return "plain", host, None, []
             return "host", host, make(ALWAYS, None, ""), []
         src = abp_to_regex(rest, False, False, pf.end_anchor, rest_of_host=True)
-        return "host", host, make(RE_AFTER_HOST if src else ALWAYS, src, rest), []
+        f = make(RE_AFTER_HOST if src else ALWAYS, src, rest)
+        if src:
+            f.head = re.split(r"[*^]", rest.lower(), maxsplit=1)[0]
+            if f.lit == f.head:
+                f.lit = ""  # the head test already proves it, without scanning the URL
+        return "host", host, f, []
     src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
     return ("token", "", make(RE_FROM_START if src else ALWAYS, src, pf.body),
             pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
@@ -321,8 +327,9 @@ class Index:
             cands = self.host_candidates(host)
         if type(cands) is str:
             return cands
-        for f in cands:
-            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+        for f in cands:  # see Filter.head
+            if (lurl.startswith(f.head, host_end) and f.lit in lurl
+                    and f.test(lurl, url, host, host_end, page_host, tbit, third)):
                 return f
         return None
 
