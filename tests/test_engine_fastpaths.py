@@ -21,7 +21,7 @@ import pytest
 from companion.engine import Engine
 from companion.engine import domains as D
 from companion.engine.engine import _AUTHORITY_MATCH
-from companion.engine.filters import (ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
+from companion.engine.filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
                                       RE_AFTER_HOST, RE_FROM_START, SEP_AFTER)
 from companion.engine.index import _leading_host, compile_filter
 from companion.engine.parser import parse_line
@@ -47,12 +47,12 @@ def reference_regex(text: str):
 
 
 @pytest.mark.parametrize("text,kind,pieces,anchors", [
-    ("/collect?v=", FIND_FROM_START, ("/collect?v=",), 0),
+    ("/collect?v=", ALWAYS, ("/collect?v=",), 0),  # the index's `lit in url` is the whole test
     ("/ads/*/track.js", FIND_FROM_START, ("/ads/", "/track.js"), 0),
     ("|https://a.example/x", FIND_FROM_START, ("https://a.example/x",), ANCHORED),
     ("/pixel.gif|", FIND_FROM_START, ("/pixel.gif",), END),
     ("/banner/ad^", FIND_FROM_START, ("/banner/ad",), SEP_AFTER),
-    ("||google.com/pagead/1p-conversion/", FIND_AFTER_HOST, ("/pagead/1p-conversion/",), ANCHORED),
+    ("||google.com/pagead/1p-conversion/", ALWAYS, ("/pagead/1p-conversion/",), ANCHORED),
     ("||connect.facebook.net/*/fbds.js$third-party", FIND_AFTER_HOST, ("/", "/fbds.js"), ANCHORED),
     ("||google.com/log^$domain=~accounts.google.com", FIND_AFTER_HOST, ("/log",),
      ANCHORED | SEP_AFTER),
@@ -110,15 +110,16 @@ def test_find_form_decides_like_the_regex_on_random_patterns():
         pf = parse_line(text).filter
         if pf is None:
             continue
-        f = compile_filter(pf, 0)[2]
-        if f is None or f.kind not in (FIND_FROM_START, FIND_AFTER_HOST):
+        where, _, f, _ = compile_filter(pf, 0)
+        if f is None or f.kind not in (FIND_FROM_START, FIND_AFTER_HOST, ALWAYS):
             continue
         rx, after_host = reference_regex(text)
         host_end = _AUTHORITY_MATCH(url).end(1)
-        if after_host and not url.startswith("https://h.example"):
-            continue
-        pos = host_end if f.kind == FIND_AFTER_HOST else 0
-        assert f._find(url, pos) == (rx.match(url, pos) is not None), (text, url)
+        pos = host_end if after_host else 0
+        # The index's whole protocol: head after the host, literal anywhere, then test().
+        decided = (url.startswith(f.head, host_end) and f.lit in url
+                   and f.test(url, url, "h.example", host_end, "", 0xFFFFFFFF, True))
+        assert decided == (rx.match(url, pos) is not None), (text, url, f.kind)
         checked += 1
     assert checked > 2000  # the generator really exercises the FIND form
 
@@ -169,7 +170,7 @@ def test_corpus_decisions_compile_almost_no_regex():
                 engine.match(r["url"], r["source_url"], r["type"])
     compiled_now = [f for idx in (engine._blocks, engine._exceptions)
                     for f in idx.filters if f.rx is not None]
-    find = sum(f.kind in (FIND_FROM_START, FIND_AFTER_HOST)
+    find = sum(f.pieces is not None and f.src is None  # decided by the index or str.find
                for idx in (engine._blocks, engine._exceptions) for f in idx.filters)
     assert len(compiled_now) < 40, [f.text for f in compiled_now][:40]
     assert find > 10000

@@ -122,9 +122,14 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
             f.head = re.split(r"[*^]", rest.lower(), maxsplit=1)[0]
             if f.lit == f.head:
                 f.lit = ""  # the head test already proves it, without scanning the URL
+            if f.kind == FIND_AFTER_HOST and f.pieces == (f.head,) and f.anchors == ANCHORED:
+                f.kind = ALWAYS  # `||host/path`: the head test is the whole pattern
         return "host", host, f, []
     src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
-    return ("token", "", make(RE_FROM_START if src else ALWAYS, src, pf.body),
+    f = make(RE_FROM_START if src else ALWAYS, src, pf.body)
+    if f.kind == FIND_FROM_START and f.anchors == 0 and f.pieces == (f.lit,):
+        f.kind = ALWAYS  # one literal anywhere: the index's `lit in url` test is the whole pattern
+    return ("token", "", f,
             pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
 
 
