@@ -28,6 +28,8 @@ function debounce(fn, ms) {
 }
 const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
 
+const saveQueueSoon = debounce(() => storage.saveQueue(reporter.queue), 1000);
+
 // A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
 // once after it (a microtask, so no later), not three browser calls per verdict. Measured by
 // bench/bench_extension.py: per-verdict redraws were most of the worker's time per request.
@@ -58,7 +60,10 @@ async function setStatus(next) {
 const reporter = new Reporter({
   client,
   queue: new BoundedQueue(QUEUE_MAX),
-  persist: (q) => storage.saveQueue(q),
+  // While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole
+  // queue (up to 5,000 events) to storage: per-request work that grew with the backlog
+  // (bench/bench_extension.py, companion down). At most one write a second instead.
+  persist: () => saveQueueSoon(),
   pageOf: (tabId) => {
     const t = tabs.tabs.get(tabId);
     return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
