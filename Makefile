@@ -49,10 +49,10 @@ test-js:
 	node --test extension/test/
 
 ## Speed lives here, not in timed tests. Ratios are against peers measured in the same run.
-bench: $(STAMP)
+bench: $(STAMP) chromium
 	$(PY) bench/run.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) chromium
 	$(PY) bench/run.py --quick
 
 clean:
