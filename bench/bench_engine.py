@@ -25,9 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared"
-LISTS = [SHARED / "data" / "lists" / "easylist.txt", SHARED / "data" / "lists" / "easyprivacy.txt"]
-CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import CORPUS, LISTS  # noqa: E402
 
 ABP_OPTIONS = ["script", "image", "stylesheet", "object", "xmlhttprequest", "subdocument",
                "document", "elemhide", "other", "background", "xbl", "ping", "dtd", "media",
@@ -79,7 +79,13 @@ def _abp_rules(texts, limit: int | None = None):
 
 
 def _abp_options(url, source, rtype):
-    from companion.engine.domains import host_of, registrable
+    from companion.engine.domains import AUTHORITY_RE
+    from companion.sites import registrable_domain as registrable
+
+    def host_of(url: str) -> str:
+        m = AUTHORITY_RE.match(url.lower()) if url else None
+        return m.group(1) if m else ""
+
     host, page = host_of(url), host_of(source)
     opts = {o: False for o in ABP_OPTIONS if o not in ("domain", "third-party")}
     opts[ABP_TYPE.get(rtype, rtype)] = True

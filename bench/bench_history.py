@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from companion import auth  # noqa: E402
 from companion import history as core  # noqa: E402
 from companion.storage import BLOCKED, DAY_MS, THIRD_PARTY, TRACKER, TYPE_CODES, now_ms  # noqa: E402
 
@@ -166,7 +167,7 @@ def run(quick: bool) -> None:
         app = create_app({"COMPANION": companion, "PORT": PORT})
         app.test_client_class = _loopback_client()
         client = app.test_client()
-        code = core.new_signin_code(companion.store)
+        code = auth.new_signin_code(companion.store)
         assert client.get(f"/signin/{code}").status_code == 200
         pages = [("sign-in page (floor: no query)", "/signin/expired-code")]
         for key in core.PERIODS:

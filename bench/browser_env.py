@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def tracker_domains(k: int) -> list[str]:
     """K hostnames that the shipped list blocks outright (`||host^`), one per registrable domain."""
-    from companion.engine.domains import registrable
+    from companion.sites import registrable_domain as registrable
 
     seen, out = set(), []
     for line in (ROOT / "rules" / "crumbs-trackers.txt").read_text(encoding="utf-8").splitlines():

@@ -1,15 +1,29 @@
-"""Helpers the benchmarks share: where the data is, and percentiles."""
+"""Helpers the benchmarks share: the shared data (located by tests/shared_data.py, the one place
+that names it) and percentiles. A missing shared data folder ends the benchmark with one line."""
 
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-LISTS = [SHARED / "data" / "lists" / "easylist.txt", SHARED / "data" / "lists" / "easyprivacy.txt"]
-CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
+sys.path.insert(0, str(ROOT / "tests"))
+
+import shared_data  # noqa: E402
+
+
+def shared(path: Path) -> Path:
+    """``path`` of the shared data folder, or exit with a one-line reason."""
+    try:
+        return shared_data.require(path)
+    except shared_data.SharedDataMissing as exc:
+        raise SystemExit(str(exc)) from None
+
+
+LISTS = [shared(shared_data.EASYLIST), shared(shared_data.EASYPRIVACY)]
+CORPUS = shared(shared_data.CORPUS)
 
 
 def load_corpus(limit: int | None = None) -> list[dict]:

@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # bench_popup and bench_extension drive the real Chromium (tests/browser's set-up; `make chromium`).
-BENCHMARKS = ["bench_engine", "bench_rules", "bench_api", "bench_history", "bench_popup",
-              "bench_extension"]
+BENCHMARKS = ["bench_engine", "bench_rules", "bench_api", "bench_history", "bench_surrogates",
+              "bench_popup", "bench_extension"]
 
 
 def main() -> int:

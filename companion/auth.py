@@ -100,3 +100,40 @@ class TokenFile:
             self._value = load_or_create_token(self.path)
             self._stamp = stamp
         return self._value
+
+
+# -- web sign-in (the history pages) ------------------------------------------------------
+
+SIGNIN_CODE_TTL_MS = 2 * 60 * 1000
+SESSION_TTL_MS = 12 * 3_600_000
+
+
+def new_signin_code(store, ttl_ms: int = SIGNIN_CODE_TTL_MS) -> str:
+    """A one-time code for ``/signin/<code>``; only its hash is stored, so any process may make one."""
+    from .storage import now_ms
+    code = secrets.token_urlsafe(32)
+    store.add_signin_code(hash_code(code), now_ms() + ttl_ms)
+    return code
+
+
+def redeem_signin_code(store, code: str) -> tuple[str, str] | None:
+    """Consume a code (single use) and open a session: returns (session id, CSRF token), or None."""
+    from .storage import now_ms
+    if not code or len(code) > 100:
+        return None
+    session, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    if not store.open_session(hash_code(code), hash_code(session), csrf, now_ms() + SESSION_TTL_MS):
+        return None
+    return session, csrf
+
+
+def session_csrf(store, session: str | None) -> str | None:
+    """The CSRF token of a live session, or None when the session is unknown or expired."""
+    if not session or len(session) > 100:
+        return None
+    return store.session_csrf(hash_code(session))
+
+
+def end_session(store, session: str | None) -> None:
+    if session:
+        store.end_session(hash_code(session))

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from .domains import NotANetworkURL, URLParts, parse_url
+from .sites import NotANetworkURL, URLParts, parse_url
+from .surrogates import find as find_surrogate
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -73,6 +74,8 @@ class Verdict:
     overridden_filter: str | None  # the block an exception overrode, or the exception an $important block overrode
     blocked: bool
     decided_by: str
+    # The stand-in script the browser serves instead of this (blocked) script, by catalog name, else None.
+    surrogate: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies every value, and this runs once per reported request.
@@ -168,7 +171,14 @@ def with_decision(verdict: Verdict, blocked: bool, decided_by: str) -> Verdict:
     """Record the policy's decision in ``verdict`` (a fresh object from :meth:`Classifier.classify`)."""
     verdict.blocked = blocked
     verdict.decided_by = decided_by
+    # A blocked script with a stand-in is answered by the stand-in (see companion/surrogates.py).
+    verdict.surrogate = _surrogate_name(verdict.url, verdict.type) if blocked and verdict.type == "script" else None
     return verdict
+
+
+def _surrogate_name(url: str, request_type: str) -> str | None:
+    found = find_surrogate(url, request_type)
+    return found.name if found else None
 
 
 __all__ = ["Classifier", "Verdict", "NotANetworkURL", "REQUEST_TYPES", "DECIDED_BY", "normalise_type", "with_decision"]

@@ -53,8 +53,3 @@ class DataPaths:
     @property
     def lists(self) -> Path:
         return self.root / "lists"
-
-
-def shipped_lists() -> list[Path]:
-    """The filter lists shipped in ``rules/`` (Adblock Plus syntax, ``*.txt``)."""
-    return sorted(RULES_DIR.glob("*.txt"))

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import auth
+from . import auth, breakage
 from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
-from .domains import MAX_URL_LENGTH, NotANetworkURL
+from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .surrogates import for_hosts
 from .trackerdb import TrackerDB
 
 MAX_BATCH = 1000
@@ -84,16 +85,25 @@ class Companion:
         data_dir: str | Path | None = None,
         lists: Sequence[str | Path] | None = None,
         trackers: TrackerDB | None = None,
+        with_engine: bool = True,
     ) -> None:
+        """``with_engine=False``: the store, the token and the list registry only, for the command
+        line's writes (choices, pairing, lists); nothing can be classified, and list changes are
+        left for the running server to swap in (it watches ``lists_rev``)."""
         self.paths = DataPaths.at(data_dir)
         self.store = Store(self.paths.database)
         self._token = auth.TokenFile(self.paths.token)
         self.trackers = trackers or TrackerDB.load()
         # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
-        # subscriptions; see companion/lists.py). ``lists=[paths]`` overrides it with fixed files:
+        # subscriptions; see companion/lists/). ``lists=[paths]`` overrides it with fixed files:
         # then ``self.lists`` is None and nothing can be subscribed.
         self.lists: Lists | None = None
-        if lists is not None:
+        self.engine: Engine | None = None
+        self.classifier: Classifier | None = None
+        if not with_engine:
+            self.lists = Lists(self.paths, self.store)
+            self.list_paths = []
+        elif lists is not None:
             self.list_paths = [Path(p) for p in lists]
             self.engine = Engine.from_files(self.list_paths, cache_dir=self.paths.cache)
         else:
@@ -101,7 +111,8 @@ class Companion:
             self.engine = self.lists.load_engine()
             self.list_paths = self.lists.paths_in_force()
             self.lists.on_engine = self.use_engine
-        self.classifier = Classifier(self.engine, self.trackers)
+        if self.engine is not None:
+            self.classifier = Classifier(self.engine, self.trackers)
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
@@ -176,6 +187,7 @@ class Companion:
         now = now_ms() if now is None else now
         choices = self.choices()
         trusted = site in choices.trusted and choices.is_trusted(site, now)
+        scripts = self.store.site_hosts_of_type(site, "script")  # for stand_ins: script hosts only
         third_parties = []
         for row in self.store.site_third_parties(site):
             domain = row["domain"]
@@ -208,10 +220,76 @@ class Companion:
                     },
                     "blocked_now": decided.blocked,
                     "decided_by": decided.decided_by,
+                    # Stand-ins the browser serves for this third party's scripts while it is blocked here.
+                    "stand_ins": [s.title for s in for_hosts([h for h in row["hosts"] if h in scripts], domain)]
+                    if decided.blocked else [],
                 }
             )
         until = choices.trusted.get(site)
         return {"site": site, "trusted": {"until": until} if trusted else None, "third_parties": third_parties}
+
+    # -- choices and settings (every write of the web layer and the CLI comes through here) --
+
+    def list_choices(self) -> dict[str, list[dict[str, Any]]]:
+        return self.store.list_choices()
+
+    def set_site_tracker(self, site: str, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` on ``site``; None clears the choice."""
+        self.store.set_site_tracker(site, tracker, action)
+
+    def set_tracker(self, tracker: str, action: str | None) -> None:
+        """Allow or block ``tracker`` everywhere; None clears the choice."""
+        self.store.set_tracker(tracker, action)
+
+    def set_trust(self, site: str, duration: str | None) -> int | None:
+        """Trust ``site`` for a duration (None revokes); returns the expiry, None for always or revoked."""
+        return self.store.set_trust(site, duration)
+
+    @property
+    def report_only(self) -> bool:
+        return self.store.get_setting("report_only") == "1"
+
+    def set_report_only(self, on: bool) -> None:
+        self.store.set_setting("report_only", "1" if on else "0")
+
+    # -- "Page broken?" and Global Privacy Control (issue 12) -------------------------------
+
+    def report_breakage(self, body: Any) -> dict[str, Any]:
+        """Check and record a breakage report (:func:`companion.breakage.clean_report`); returns it."""
+        site, trackers = breakage.clean_report(body)
+        return breakage.add_report(self.store, site, trackers)
+
+    def breakage_reports(self) -> list[dict[str, Any]]:
+        return self.store.breakage_reports()
+
+    def breakage_for(self, tracker: str) -> dict[str, int]:
+        return breakage.tracker_summary(self.store, tracker)
+
+    def forget_breakage(self, report_id: int | None = None) -> int:
+        """Forget one report, or all of them (None); returns how many went."""
+        return self.store.forget_breakage_report(report_id)
+
+    @property
+    def gpc(self) -> bool:
+        """The extension's copy of its GPC switch (on unless it said off); the browser's copy applies."""
+        return self.store.get_setting("gpc", "1") == "1"
+
+    def set_gpc(self, on: bool) -> None:
+        self.store.set_setting("gpc", "1" if on else "0")
+
+    # -- web sign-in ------------------------------------------------------------------------
+
+    def new_signin_code(self) -> str:
+        return auth.new_signin_code(self.store)
+
+    def redeem_signin_code(self, code: str) -> tuple[str, str] | None:
+        return auth.redeem_signin_code(self.store, code)
+
+    def session_csrf(self, session: str | None) -> str | None:
+        return auth.session_csrf(self.store, session)
+
+    def end_session(self, session: str | None) -> None:
+        auth.end_session(self.store, session)
 
     # -- pairing --------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RULES_DIR
+from .sites import parent_domains
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 
@@ -41,16 +42,6 @@ def _normalise(host: str) -> str:
     if host.startswith("[") or host.count(":") > 1:  # IPv6 literal: never a listed name
         return host
     return host.split(":", 1)[0]
-
-
-def _suffixes(host: str):
-    """``a.b.example.com`` → ``a.b.example.com``, ``b.example.com``, ``example.com``, ``com`` (longest first)."""
-    while host:
-        yield host
-        dot = host.find(".")
-        if dot < 0:
-            return
-        host = host[dot + 1:]
 
 
 class TrackerDB:
@@ -136,7 +127,7 @@ class TrackerDB:
     def lookup(self, host: str) -> TrackerInfo | None:
         """The entry for the longest listed suffix of ``host`` (``www.google-analytics.com`` →
         ``google-analytics.com``), or None when nothing about it is known."""
-        for suffix in _suffixes(_normalise(host)):
+        for suffix in parent_domains(_normalise(host)):
             info = self._trackers.get(suffix)
             if info is not None:
                 return info
@@ -144,7 +135,7 @@ class TrackerDB:
 
     def owner_of(self, domain: str) -> str | None:
         """The company that owns ``domain`` (a registrable domain; a longer host also works), or None."""
-        for suffix in _suffixes(_normalise(domain)):
+        for suffix in parent_domains(_normalise(domain)):
             owner = self._owner_by_domain.get(suffix)
             if owner is not None:
                 return owner

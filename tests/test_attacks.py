@@ -22,8 +22,6 @@ from companion import auth as auth_mod
 from companion import history as core
 from companion.config import HOST
 from companion.web import create_app
-from conftest import csrf_of, sign_in
-from test_lists import ListServer
 
 PORT = 8737
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -64,7 +62,7 @@ def history(client, auth):
 
 
 @pytest.fixture
-def signed_in(history, companion):
+def signed_in(sign_in, history, companion):
     return sign_in(history, companion)
 
 
@@ -192,7 +190,7 @@ def test_state_changing_urls_do_nothing_on_get(app, signed_in, auth, companion):
     {"Origin": "http://localhost:8737.evil.example"},
     {"Origin": EVIL, "Sec-Fetch-Site": "same-origin"},  # a lying header pair: either one refuses
 ])
-def test_page_forms_from_anywhere_else_are_refused_even_with_the_csrf_token(signed_in, companion, headers):
+def test_page_forms_from_anywhere_else_are_refused_even_with_the_csrf_token(csrf_of, signed_in, companion, headers):
     token = csrf_of(signed_in)
     before = companion.store.count_requests()
     forms = [("/choice", {"kind": "everywhere", "tracker": "x.com", "action": "allow"}),
@@ -207,7 +205,7 @@ def test_page_forms_from_anywhere_else_are_refused_even_with_the_csrf_token(sign
     assert signed_in.get("/").status_code == 200
 
 
-def test_a_csrf_token_works_only_with_its_own_session(history, app, companion):
+def test_a_csrf_token_works_only_with_its_own_session(csrf_of, sign_in, history, app, companion):
     person = sign_in(history, companion)
     token = csrf_of(person)
     attacker = sign_in(app.test_client(), companion)  # the attacker's own session (same app, other browser)
@@ -225,7 +223,7 @@ def test_a_csrf_token_works_only_with_its_own_session(history, app, companion):
     "//evil.example", "///evil.example", "/\\evil.example", "\\/evil.example", "https://evil.example/",
     "javascript:alert(1)", " //evil.example", "\t//evil.example", "/\x7f/evil.example",
 ])
-def test_next_never_leaves_the_companion(signed_in, target):
+def test_next_never_leaves_the_companion(csrf_of, signed_in, target):
     token = csrf_of(signed_in)
     r = signed_in.post("/choice", data={"csrf": token, "kind": "everywhere", "tracker": "x.com", "action": "reset",
                                         "next": target})
@@ -234,7 +232,7 @@ def test_next_never_leaves_the_companion(signed_in, target):
     assert location == "/choices", (target, location)
 
 
-def test_next_keeps_working_for_our_own_pages(signed_in):
+def test_next_keeps_working_for_our_own_pages(csrf_of, signed_in):
     token = csrf_of(signed_in)
     r = signed_in.post("/choice", data={"csrf": token, "kind": "everywhere", "tracker": "x.com", "action": "reset",
                                         "next": "/site/news.example?p=all"})
@@ -271,7 +269,7 @@ def test_the_token_is_never_echoed_nor_logged(app, history, auth, companion, cap
     assert token not in caplog.text and token[:-2] not in caplog.text
 
 
-def test_tokens_and_csrf_are_compared_in_constant_time(client, auth, monkeypatch, companion):
+def test_tokens_and_csrf_are_compared_in_constant_time(sign_in, client, auth, monkeypatch, companion):
     calls = []
     real = auth_mod.hmac.compare_digest
 
@@ -312,7 +310,7 @@ def test_the_signin_code_does_not_travel_further(history, companion, auth):
 def test_signing_in_never_adopts_a_session_id_the_browser_brings(history, companion):
     """A page on another loopback port can set cookies for 127.0.0.1 (cookies ignore ports)."""
     history.set_cookie("crumbs_session", "attacker-chosen-id-" + "x" * 30, domain="127.0.0.1")
-    code = core.new_signin_code(companion.store)
+    code = auth_mod.new_signin_code(companion.store)
     r = history.get(f"/signin/{code}")
     cookie = r.headers["Set-Cookie"]
     assert "attacker-chosen" not in cookie
@@ -324,8 +322,9 @@ def test_signing_in_never_adopts_a_session_id_the_browser_brings(history, compan
 
 def test_an_expired_session_is_refused(signed_in, companion, monkeypatch):
     assert signed_in.get("/").status_code == 200
-    later = core.now_ms() + core.SESSION_TTL_MS + 1000
-    monkeypatch.setattr(core, "now_ms", lambda: later)
+    later = core.now_ms() + auth_mod.SESSION_TTL_MS + 1000
+    from companion.storage import sessions  # where a session's expiry is read
+    monkeypatch.setattr(sessions, "now_ms", lambda: later)
     assert signed_in.get("/").status_code == 401
 
 
@@ -351,7 +350,7 @@ def assert_inert(html: str) -> None:
     assert "\u202e" not in html
 
 
-def test_hostile_urls_from_the_extension_are_inert_on_every_page(client, auth, companion):
+def test_hostile_urls_from_the_extension_are_inert_on_every_page(sign_in, client, auth, companion):
     results = report(client, auth, HOSTILE_EVENTS)
     stored = companion.store.count_requests()
     ok = [r["ok"] for r in results]
@@ -378,7 +377,7 @@ def test_reflected_values_are_escaped(signed_in, path):
     assert_inert(r.get_data(as_text=True))
 
 
-def test_form_values_echoed_on_confirm_and_error_pages_are_escaped(signed_in):
+def test_form_values_echoed_on_confirm_and_error_pages_are_escaped(csrf_of, signed_in):
     token = csrf_of(signed_in)
     evil = '"><script>alert(1)</script>'
     confirm = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "news.example",
@@ -404,9 +403,9 @@ def test_api_answers_are_json_that_cannot_be_sniffed_as_html(client, auth):
 # == 6. Clickjacking and 14. cache headers, on every kind of answer ============================
 
 
-def test_every_html_answer_forbids_framing_and_caching(history, companion, monkeypatch):
+def test_every_html_answer_forbids_framing_and_caching(csrf_of, history, companion, monkeypatch):
     answers = [history.get("/"), history.get("/signin/not-a-code")]  # 401 pages
-    code = core.new_signin_code(companion.store)
+    code = auth_mod.new_signin_code(companion.store)
     answers.append(history.get(f"/signin/{code}"))  # the sign-in page itself
     token = csrf_of(history)
     answers += [history.get(p) for p in PAGES]
@@ -438,8 +437,8 @@ def test_exports_static_and_errors_are_never_cached(signed_in, auth, app, monkey
 # == 7. ReDoS through a subscribed list ========================================================
 
 
-def test_a_catastrophic_regex_in_a_subscribed_list_cannot_stall_classification(client, auth, monkeypatch):
-    server = ListServer()
+def test_a_catastrophic_regex_in_a_subscribed_list_cannot_stall_classification(make_list_server, client, auth, monkeypatch):
+    server = make_list_server()
     try:
         server.serve_list("/evil.txt", b"[Adblock Plus 2.0]\n! Title: evil\n/(a+)+$/\n||real-tracker.example^\n")
         r = client.post("/api/v1/lists", json={"source": server.url("/evil.txt"), "name": "evil"}, headers=auth)
@@ -494,7 +493,7 @@ def test_ten_megabytes_are_refused_before_parsing(client, auth, ext_origin, path
     assert r.status_code == 413 and r.get_json()["error"]
 
 
-def test_malformed_and_oversize_page_forms_are_refused_cleanly(signed_in, companion):
+def test_malformed_and_oversize_page_forms_are_refused_cleanly(csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     before = companion.store.count_requests()
     answers = {
@@ -526,8 +525,8 @@ def test_non_network_urls_are_ignored(client, auth, companion, url):
     assert client.post("/api/v1/check", json={"url": url}, headers=auth).status_code == 400
 
 
-def test_a_list_server_answering_garbage_fails_that_list_only(client, auth, companion):
-    server = ListServer()
+def test_a_list_server_answering_garbage_fails_that_list_only(make_list_server, client, auth, companion):
+    server = make_list_server()
 
     def garbage(h):
         h.close_connection = True
@@ -551,7 +550,7 @@ def test_a_list_server_answering_garbage_fails_that_list_only(client, auth, comp
 # == 9. SQL injection and LIKE tricks ==========================================================
 
 
-def test_sql_and_like_metacharacters_are_only_text(history, auth, companion):
+def test_sql_and_like_metacharacters_are_only_text(sign_in, history, auth, companion):
     for path in ("/api/v1/choices/trackers/x.com'--", "/api/v1/choices/trackers/%25", "/api/v1/sites/'%20OR%201=1--"):
         r = history.open(path, method="PUT" if "choices" in path else "GET", json={"action": "block"}, headers=auth)
         assert r.status_code == 400, path
@@ -594,7 +593,7 @@ def test_list_names_in_the_path_cannot_climb_out(client, auth, companion):
     assert companion.paths.token.exists() and companion.paths.token.read_text().strip() == companion.token
 
 
-def test_an_uploaded_file_name_is_never_used(signed_in, data_dir, tmp_path):
+def test_an_uploaded_file_name_is_never_used(csrf_of, signed_in, data_dir, tmp_path):
     token = csrf_of(signed_in)
     before = set(tmp_path.rglob("*"))
     for name in ("../../.bashrc", "/tmp/evil.json", "..\\..\\evil.json"):
@@ -667,7 +666,7 @@ def test_csv_cells_that_a_spreadsheet_would_run_start_with_a_quote(value):
     assert core.csv_cell(value) == "'" + value
 
 
-def test_csv_export_of_hostile_hostnames_recorded_through_the_api(client, auth, companion):
+def test_csv_export_of_hostile_hostnames_recorded_through_the_api(sign_in, client, auth, companion):
     results = report(client, auth, [{"url": "https://-evil.example/p.gif", "page_url": "https://-site.example/",
                                      "type": "image"}])
     assert results[0]["ok"], results

@@ -6,8 +6,6 @@ from companion.classify import Classifier
 from companion.engine import Engine
 from companion.trackerdb import TrackerDB
 
-from conftest import LISTS_DIR
-
 LIST = """[Adblock Plus 2.0]
 ! Title: test list
 ||tracker.test^
@@ -24,10 +22,26 @@ def classifier():
     return Classifier(Engine.from_lists([("test", LIST)]), TrackerDB.load())
 
 
+def test_a_private_suffix_neighbour_is_a_third_party():
+    # The one site rule (companion.sites): bob.github.io is another site than alice.github.io,
+    # for the engine's $third-party and for classification alike.
+    c = Classifier(Engine.from_lists([("t", "||bob.github.io^$third-party\n")]), TrackerDB.load())
+    v = c.classify("https://bob.github.io/t.js", "https://alice.github.io/", "script")
+    assert v.third_party and v.tracker and v.blocked
+    assert v.filter == "||bob.github.io^$third-party"
+    same = c.classify("https://bob.github.io/t.js", "https://bob.github.io/page", "script")
+    assert not same.third_party and not same.tracker and same.filter is None
+
+
+def test_two_hosts_under_gob_mx_are_different_sites(classifier):
+    v = classifier.classify("https://b.gob.mx/x.js", "https://a.gob.mx/", "script")
+    assert v.third_party and (v.domain, v.page_domain) == ("b.gob.mx", "a.gob.mx")
+
+
 @pytest.fixture(scope="module")
-def big():
+def big(list_paths):
     """EasyList + EasyPrivacy, as a person who subscribed to them has."""
-    engine = Engine.from_files([LISTS_DIR / "easylist.txt", LISTS_DIR / "easyprivacy.txt"])
+    engine = Engine.from_files(list_paths)
     return Classifier(engine, TrackerDB.load())
 
 

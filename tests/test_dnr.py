@@ -7,13 +7,33 @@ import re
 import pytest
 
 from companion import dnr
-from companion.dnr import compile_rules
+from companion.dnr import compile_rules as _compile_parsed
+from companion.engine import parse_filter
 
 
-def standin(text: str) -> dict | None:
-    """A tiny translator for the shapes these tests use (the engine's real one is tested in test_dnr_real_*)."""
+def as_parsed(filters):
+    """The engine's parsed filters for (text, is_exception, is_important) triples; the flags the compiler
+    reads come from the parse, and must be what the test says. Lines the engine would not expose (non-blocking
+    options such as $csp) are left out, as the engine leaves them out."""
+    out = []
+    for text, is_exception, is_important in filters:
+        parsed = parse_filter(text)
+        if parsed is None:
+            continue
+        assert (parsed.exception, parsed.important) == (is_exception, is_important), text
+        out.append(parsed)
+    return out
+
+
+def compile_rules(*, list_filters, **kw):
+    return _compile_parsed(list_filters=as_parsed(list_filters), **kw)
+
+
+def standin(parsed) -> dict | None:
+    """A tiny translator for the shapes these tests use (the real one is tested in test_dnr_real_* and
+    test_dnr_condition.py)."""
     opts = {}
-    text = text.removeprefix("@@")
+    text = parsed.text.removeprefix("@@")
     if "$" in text:
         text, raw = text.split("$", 1)
         for opt in raw.split(","):
@@ -178,8 +198,8 @@ def test_firefox_limit_with_many_list_filters():
 
 def test_first_party_only_filters_never_block():
     # The companion's list default blocks third parties only.
-    def translate(text):
-        return {"urlFilter": text, "domainType": "firstParty"}
+    def translate(parsed):
+        return {"urlFilter": parsed.text, "domainType": "firstParty"}
     _, rules = compile_(list_filters=[("||a.net^", False, False)], translate=translate)
     assert rules == []
 
@@ -191,16 +211,14 @@ def test_bad_action_is_refused():
 
 # ---- with the engine's real translator, on the real lists ----
 
-from pathlib import Path  # noqa: E402
+import shared_data  # noqa: E402
 
 
-LISTS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lists"
-
-
-def list_filters() -> list[tuple[str, bool, bool]]:
+@pytest.fixture(scope="module")
+def real_list_filters(shared_file) -> list[tuple[str, bool, bool]]:
     out = []
-    for name in ("easyprivacy.txt", "easylist.txt"):
-        for line in (LISTS / name).read_text(encoding="utf-8").splitlines():
+    for path in (shared_data.EASYPRIVACY, shared_data.EASYLIST):
+        for line in shared_file(path).read_text(encoding="utf-8").splitlines():
             line = line.strip()
             if not line or line.startswith(("!", "[")) or "#" in line.split("$")[0]:
                 continue
@@ -220,8 +238,8 @@ def test_real_translator_packs_bare_hosts():
 
 
 @pytest.mark.parametrize("max_rules", [dnr.CHROME_MAX_RULES, dnr.FIREFOX_MAX_RULES])
-def test_real_lists_fit_the_browser_limits(max_rules):
-    filters = list_filters()
+def test_real_lists_fit_the_browser_limits(max_rules, real_list_filters):
+    filters = real_list_filters
     assert len(filters) > 50_000  # EasyList + EasyPrivacy network filters
     choices = [(f"site{i}.example", "doubleclick.net", "allow") for i in range(50)]
     version, rules = compile_rules(site_tracker=choices, trusted_sites=["t.example"], everywhere=[("x.net", "block")],

@@ -282,7 +282,7 @@ def test_badfilter_disables_the_same_filter_across_lists():
     assert not blocked(e, "https://bad.example/")
     assert not blocked(e, "https://bad2.example/")
     assert e.stats["a"].disabled == 2
-    assert ("bad.example", "a") not in set(e.blocking_hostnames())
+    assert ("||bad.example^", "a", False, False) not in set(e.filters())
 
 
 def test_denyallow():
@@ -348,9 +348,14 @@ def test_unknown_request_type_is_other_and_non_http_urls_are_ignored():
     assert e.match("", PAGE, "other") is None
 
 
-def test_blocking_hostnames_only_bare_host_filters():
+def test_bare_host_filters_are_the_only_plain_hosts():
+    # Only `||host^` with nothing else goes to the plain-host index (listed first by filters());
+    # options, paths and exceptions keep their own text.
     e = eng("||plain.example^", "||opt.example^$third-party", "||path.example/x", "@@||exc.example^")
-    assert list(e.blocking_hostnames()) == [("plain.example", "t")]
+    plain = list(e._blocks.plain.items())
+    assert [(host, e.lists[list_id]) for host, list_id in plain] == [("plain.example", "t")]
+    assert sorted(t for t, *_ in e.filters()) == sorted(
+        ["||plain.example^", "||opt.example^$third-party", "||path.example/x", "@@||exc.example^"])
 
 
 def test_filters_lists_every_active_network_filter():
@@ -372,6 +377,12 @@ def test_private_suffixes_count_as_public_for_party():
     e = eng("||blogspot.com^$third-party")
     assert blocked(e, "https://a.blogspot.com/x", "https://b.blogspot.com/")
     assert not blocked(e, "https://a.blogspot.com/x", "https://a.blogspot.com/")
+
+
+def test_a_github_io_neighbour_is_third_party():
+    e = eng("||bob.github.io^$third-party")
+    assert blocked(e, "https://bob.github.io/t.js", "https://alice.github.io/")
+    assert not blocked(e, "https://bob.github.io/t.js", "https://bob.github.io/")
 
 
 def test_snippet_and_html_filters_are_cosmetic():

@@ -8,16 +8,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import adblock
 import pytest
 
 from companion.engine import Engine
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-LISTS = [SHARED / "data" / "lists" / "easylist.txt", SHARED / "data" / "lists" / "easyprivacy.txt"]
-CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
 
 
 def rust_engine(text: str) -> adblock.Engine:
@@ -27,20 +23,20 @@ def rust_engine(text: str) -> adblock.Engine:
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory):
-    ours = Engine.from_files(LISTS, cache_dir=tmp_path_factory.mktemp("cache"))
+def both(tmp_path_factory, list_paths):
+    ours = Engine.from_files(list_paths, cache_dir=tmp_path_factory.mktemp("cache"))
     fs = adblock.FilterSet(debug=True)
-    for p in LISTS:
+    for p in list_paths:
         fs.add_filter_list(p.read_text(encoding="utf-8"))
     return ours, adblock.Engine(fs, optimize=False)
 
 
-def test_whole_corpus_agrees_with_adblock_rust(both):
+def test_whole_corpus_agrees_with_adblock_rust(both, corpus_path):
     ours, rust = both
     total = same = 0
     blocked = excepted = 0
     differences = []
-    with CORPUS.open(encoding="utf-8") as fh:
+    with corpus_path.open(encoding="utf-8") as fh:
         for line in fh:
             r = json.loads(line)
             m = ours.match(r["url"], r["source_url"], r["type"])
@@ -60,10 +56,10 @@ def test_whole_corpus_agrees_with_adblock_rust(both):
     assert same / total >= 0.995, differences[:20]
 
 
-def test_cached_engine_decides_like_a_fresh_one(both, tmp_path):
+def test_cached_engine_decides_like_a_fresh_one(both, tmp_path, list_paths, corpus_path):
     ours, _ = both
-    fresh = Engine.from_files(LISTS)
-    with CORPUS.open(encoding="utf-8") as fh:
+    fresh = Engine.from_files(list_paths)
+    with corpus_path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if i % 7:
                 continue

@@ -5,31 +5,23 @@
    they replace.
 2. Regex-kind filters check their literal pieces in order before running (or compiling) the
    regex.
-3. Plain ASCII hostnames are split into registrable domain and suffix by set lookups
-   (domains._fast_split), which must agree with tldextract on every host of the corpus and on
-   every suffix rule of the list.
+(Plain ASCII hostnames are split into registrable domain and suffix by set lookups in
+companion/sites.py, the one site rule; its agreement with tldextract is tested in test_sites.py.)
 """
 from __future__ import annotations
 
 import json
 import random
 import re
-from pathlib import Path
-
 import pytest
 
 from companion.engine import Engine
-from companion.engine import domains as D
 from companion.engine.engine import _AUTHORITY_MATCH
 from companion.engine.filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
                                       RE_AFTER_HOST, RE_FROM_START, SEP_AFTER)
 from companion.engine.index import _leading_host, compile_filter
 from companion.engine.parser import parse_line
 from companion.engine.patterns import abp_to_regex
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-LISTS = [SHARED / "data" / "lists" / "easylist.txt", SHARED / "data" / "lists" / "easyprivacy.txt"]
-CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
 
 
 def compiled(text: str):
@@ -124,46 +116,11 @@ def test_find_form_decides_like_the_regex_on_random_patterns():
     assert checked > 2000  # the generator really exercises the FIND form
 
 
-@pytest.fixture(scope="module")
-def corpus_hosts() -> set[str]:
-    hosts = set()
-    with CORPUS.open(encoding="utf-8") as fh:
-        for line in fh:
-            r = json.loads(line)
-            hosts.add(D.host_of(r["url"]))
-            hosts.add(D.host_of(r["source_url"]))
-    return {h for h in hosts if h}
-
-
-def _tldextract_split(h: str) -> tuple[str, str]:
-    ext = D._extractor()(h)
-    if ext.domain and ext.suffix:
-        return ext.domain + "." + ext.suffix, ext.suffix
-    if not ext.suffix and "." in h:
-        return ".".join(h.rsplit(".", 2)[-2:]), h.rsplit(".", 1)[1]
-    return h, ext.suffix
-
-
-def test_fast_hostname_split_agrees_with_tldextract(corpus_hosts):
-    rules = [r.lstrip("*.!") for r in D._extractor().tlds if r.isascii()]
-    hosts = set(corpus_hosts) | set(rules) | {"a.b." + r for r in rules} | {
-        "www.ck", "a.www.ck", "foo.ck", "unknowntld.zzz", "a.b.zzz", "localhost", "_dmarc.x.com"}
-    fast = 0
-    for h in hosts:
-        if h.replace(".", "").isdigit() or ":" in h or h.startswith("["):
-            continue
-        got = D._fast_split(h)
-        if got is not None:
-            fast += 1
-            assert got == _tldextract_split(h), h
-    assert fast / len(hosts) > 0.99  # nearly every host takes the fast way
-
-
-def test_corpus_decisions_compile_almost_no_regex():
+def test_corpus_decisions_compile_almost_no_regex(list_paths, corpus_path):
     """With EasyList+EasyPrivacy, deciding the whole corpus compiles only a handful of regexes
     (each was a ~100 us first-use cost); the FIND form decides the rest."""
-    engine = Engine.from_lists([(p.stem, p.read_text(encoding="utf-8")) for p in LISTS])
-    with CORPUS.open(encoding="utf-8") as fh:
+    engine = Engine.from_lists([(p.stem, p.read_text(encoding="utf-8")) for p in list_paths])
+    with corpus_path.open(encoding="utf-8") as fh:
         for i, line in enumerate(fh):
             if i % 4 == 0:
                 r = json.loads(line)

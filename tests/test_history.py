@@ -9,55 +9,16 @@ import json
 
 import pytest
 
+from companion import auth
 from companion import history as core
-from companion.classify import Verdict
-from companion.history import History, daily_disagreements, period
+from companion.history import History, period
 from companion.storage import DAY_MS, RecordedEvent, Store
-from companion.trackerdb import TrackerDB
 
 NOW = 20_300 * DAY_MS + 12 * 3_600_000  # noon of a fixed UTC day
 TODAY = NOW // DAY_MS
 
 
-def small_trackers():
-    """A real TrackerDB over a handful of known trackers (a knowledge-base file of its own, so the
-    figures below do not move when the shipped rules/trackers.json grows)."""
-    import tempfile
-    from pathlib import Path
-
-    categories = {
-        "advertising": {"label": "Advertising", "learns": "What you read and buy, to target ads."},
-        "analytics": {"label": "Analytics", "learns": "How you use sites."},
-    }
-    known = {
-        "doubleclick.net": ("Google", "advertising"),
-        "google-analytics.com": ("Google", "analytics"),
-        "facebook.net": ("Meta", "advertising"),
-    }
-    data = {
-        "categories": categories,
-        "companies": {
-            "Google": {"url": "https://about.google", "domains": ["doubleclick.net", "google-analytics.com"]},
-            "Meta": {"url": "https://about.meta.com", "domains": ["facebook.net"]},
-        },
-        "trackers": {d: {"owner": o, "category": c, "description": f"{o} {c}"} for d, (o, c) in known.items()},
-    }
-    path = Path(tempfile.mkdtemp()) / "trackers.json"
-    path.write_text(json.dumps(data), encoding="utf-8")
-    return TrackerDB.from_file(path)
-
-
-def verdict(site: str | None, host: str, domain: str, tracker: bool, blocked: bool, filt: str | None = None) -> Verdict:
-    third = site != domain
-    return Verdict(
-        url=f"https://{host}/x", type="script", host=host, domain=domain, page_domain=site, third_party=third,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter=filt, list="test" if filt else None, exception=False, overridden_filter=None,
-        blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
-    )
-
-
-def fill(store: Store) -> None:
+def fill(make_verdict, store: Store) -> None:
     """Three sites over five days, with Google (two domains), Meta and a harmless CDN."""
     events = []
     plan = [
@@ -74,22 +35,22 @@ def fill(store: Store) -> None:
     ]
     for offset, site, host, domain, tracker, blocked, count in plan:
         for i in range(count):
-            events.append(RecordedEvent(verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
+            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
                                         NOW + offset * DAY_MS - i * 60_000))
     store.record(events)
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, make_verdict):
     s = Store(tmp_path / "h.sqlite3")
-    fill(s)
+    fill(make_verdict, s)
     yield s
     s.close()
 
 
 @pytest.fixture
-def h(store):
-    return History(store, small_trackers())
+def h(store, small_trackers):
+    return History(store, small_trackers)
 
 
 def test_overview_counts_third_parties_of_the_period(h):
@@ -165,7 +126,7 @@ def test_graph_links_sites_to_shared_trackers(h):
     assert all(d != "news-static.example" for _, d, _ in g["edges"])  # not a tracker
 
 
-def test_daily_totals_agree_with_the_detail(store):
+def test_daily_totals_agree_with_the_detail(daily_disagreements, store):
     assert daily_disagreements(store) == []
     store.conn.execute(
         "UPDATE daily SET requests = requests + 1 WHERE day = ? AND domain_id = (SELECT id FROM domains WHERE name = ?)",
@@ -183,7 +144,7 @@ def _names(store):
         {n for (n,) in store.conn.execute("SELECT name FROM hosts")}
 
 
-def test_forget_site_removes_it_from_every_table(h, store):
+def test_forget_site_removes_it_from_every_table(daily_disagreements, h, store):
     removed = h.forget_site("blog.example")
     assert removed["requests"] == 6 and removed["daily"] == 1
     assert "blog.example" not in _names(store)
@@ -195,7 +156,7 @@ def test_forget_site_removes_it_from_every_table(h, store):
     assert "stats.g.doubleclick.net" in _names(store)
 
 
-def test_forget_tracker_removes_hosts_domain_and_totals(h, store):
+def test_forget_tracker_removes_hosts_domain_and_totals(daily_disagreements, h, store):
     h.forget_tracker("facebook.net")
     names = _names(store)
     assert "facebook.net" not in names and "connect.facebook.net" not in names
@@ -204,7 +165,7 @@ def test_forget_tracker_removes_hosts_domain_and_totals(h, store):
     assert all(r["name"] != "Meta" for r in h.reach(h.snapshot(period("all", NOW)), None))
 
 
-def test_forget_days_and_everything(h, store):
+def test_forget_days_and_everything(daily_disagreements, h, store):
     h.forget_days(TODAY - 1, TODAY)
     assert store.conn.execute("SELECT count(*) FROM requests WHERE time >= ?", ((TODAY - 1) * DAY_MS,)).fetchone()[0] == 0
     assert store.conn.execute("SELECT count(*) FROM daily WHERE day >= ?", (TODAY - 1,)).fetchone()[0] == 0
@@ -216,15 +177,15 @@ def test_forget_days_and_everything(h, store):
     assert _table_counts(store) == {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
 
-def test_recording_after_forget_still_works(h, store):
+def test_recording_after_forget_still_works(daily_disagreements, make_verdict, h, store):
     """The store interns ids in caches: after deleting orphans it must not hand out dead ids."""
     h.forget_tracker("facebook.net")
-    store.record([RecordedEvent(verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
     assert daily_disagreements(store) == []
     assert h.tracker("facebook.net", period("today", NOW))["requests"] == 1
 
 
-def test_retention_deletes_old_detail_keeps_totals(h, store):
+def test_retention_deletes_old_detail_keeps_totals(daily_disagreements, h, store):
     before = h.overview(h.snapshot(period("all", NOW)))
     h.set_retention_days(7)
     removed = h.apply_retention(NOW)
@@ -257,8 +218,8 @@ def test_export_json_is_exactly_what_is_stored(h, store):
     assert doc["settings"] == {"retention_days": 90}
 
 
-def test_export_csv_round_trip_and_formula_neutralised(h, store):
-    store.record([RecordedEvent(verdict("=cmd.example", "@evil.test", "+evil.test", False, False), NOW)])
+def test_export_csv_round_trip_and_formula_neutralised(make_verdict, h, store):
+    store.record([RecordedEvent(make_verdict("=cmd.example", "@evil.test", "+evil.test", False, False), NOW)])
     rows = list(csv.DictReader(io.StringIO("".join(h.export_csv()))))
     assert len(rows) == _table_counts(store)["requests"]
     last = rows[-1]
@@ -289,26 +250,26 @@ def test_import_choices_round_trip(h, store):
 
 
 def test_signin_codes_are_single_use_and_hashed(store):
-    code = core.new_signin_code(store)
+    code = auth.new_signin_code(store)
     assert code not in json.dumps(store.conn.execute("SELECT * FROM signin_codes").fetchall())
-    opened = core.redeem_signin_code(store, code)
+    opened = auth.redeem_signin_code(store, code)
     assert opened is not None
     session, csrf = opened
-    assert core.session_csrf(store, session) == csrf
+    assert auth.session_csrf(store, session) == csrf
     assert session not in json.dumps(store.conn.execute("SELECT * FROM web_sessions").fetchall())
-    assert core.redeem_signin_code(store, code) is None
-    assert core.session_csrf(store, "forged") is None
-    core.end_session(store, session)
-    assert core.session_csrf(store, session) is None
-    expired = core.new_signin_code(store, ttl_ms=-1)
-    assert core.redeem_signin_code(store, expired) is None
+    assert auth.redeem_signin_code(store, code) is None
+    assert auth.session_csrf(store, "forged") is None
+    auth.end_session(store, session)
+    assert auth.session_csrf(store, session) is None
+    expired = auth.new_signin_code(store, ttl_ms=-1)
+    assert auth.redeem_signin_code(store, expired) is None
 
 
-def test_kept_sums_follow_new_events_and_forgetting(h, store):
+def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
     """Past days are summed once and kept in memory; live days and deletions must still show."""
     before = h.overview(h.snapshot(period("all", NOW)))
     assert h._frozen  # the past days are now kept
-    store.record([RecordedEvent(verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
     after = h.overview(h.snapshot(period("all", NOW)))
     assert after["third_party_requests"] == before["third_party_requests"] + 1
     h.forget_site("old.example")  # 20 days ago: inside the kept sums
@@ -317,14 +278,14 @@ def test_kept_sums_follow_new_events_and_forgetting(h, store):
     assert merged[("blog.example", "doubleclick.net")]["requests"] == 7  # kept 6 + live 1, one row
 
 
-def test_map_keeps_the_busiest_200_sites_and_draws_them(tmp_path):
-    from companion import svg
+def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, small_trackers, tmp_path):
+    from companion.web import svg
 
     store = Store(tmp_path / "m.sqlite3")
-    events = [RecordedEvent(verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
+    events = [RecordedEvent(make_verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
                             NOW - j * 1000) for i in range(260) for j in range(1 + i % 5)]
     store.record(events)
-    h = History(store, small_trackers())
+    h = History(store, small_trackers)
     g = h.graph(h.snapshot(period("all", NOW)))
     # The 52 sites with a single request (i % 5 == 0) are left out, and with them the 6 trackers seen only there.
     assert len(g["sites"]) == 200 and len(g["trackers"]) == 24

@@ -10,15 +10,12 @@ import re
 
 import pytest
 from click.testing import CliRunner
-from flask.testing import FlaskClient
 
+from companion import auth
 from companion import history as core
-from companion.classify import Verdict
-from companion.history import History, daily_disagreements
+from companion.history import History
 from companion.storage import DAY_MS, RecordedEvent, now_ms
 
-from conftest import csrf_of
-from test_history import small_trackers
 
 PORT = 8737
 ORIGIN = f"http://127.0.0.1:{PORT}"
@@ -32,25 +29,8 @@ LONG_SITE = "a" * 250 + ".example"
 UNICODE_SITE = "bücher-ünïcødé-例え.example"
 
 
-class LoopbackClient(FlaskClient):
-    """Talks to the app at its own loopback address, as the browser does (the Host check)."""
-
-    def open(self, *args, **kwargs):
-        kwargs.setdefault("base_url", ORIGIN)
-        return super().open(*args, **kwargs)
-
-
-def verdict(site, host, domain, tracker, blocked):
-    return Verdict(
-        url=f"https://{host}/", type="script", host=host, domain=domain, page_domain=site, third_party=site != domain,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter="||x^" if tracker else None, list="test" if tracker else None, exception=False,
-        overridden_filter=None, blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
-    )
-
-
 @pytest.fixture
-def web(app, companion):
+def web(make_verdict, small_trackers, app, companion):
     """The app with a history of today, owners from a small fake tracker base."""
     now = now_ms()
     events = []
@@ -65,10 +45,9 @@ def web(app, companion):
         (UNICODE_SITE, "=cmd|' /C calc'!A0", "=cmd.example", True, True, 1),
     ]
     for site, host, domain, tracker, blocked, n in plan:
-        events += [RecordedEvent(verdict(site, host, domain, tracker, blocked), now - i * 1000) for i in range(n)]
+        events += [RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - i * 1000) for i in range(n)]
     companion.store.record(events)
-    app.extensions["crumbs_history"] = History(companion.store, small_trackers())
-    app.test_client_class = LoopbackClient
+    app.extensions["crumbs_history"] = History(companion.store, small_trackers)
     return app
 
 
@@ -80,7 +59,7 @@ def anon(web):
 @pytest.fixture
 def signed_in(web, companion):
     client = web.test_client()
-    code = core.new_signin_code(companion.store)
+    code = auth.new_signin_code(companion.store)
     assert client.get(f"/signin/{code}").status_code == 200
     return client
 
@@ -155,7 +134,7 @@ def test_pages_render_with_security_headers(signed_in, path):
     assert re.search(r"<script(?![^>]*\bsrc=)", html) is None
 
 
-def test_signout_ends_the_session(signed_in):
+def test_signout_ends_the_session(csrf_of, signed_in):
     token = csrf_of(signed_in)
     assert signed_in.post("/signout", data={"csrf": token}).status_code == 303
     assert signed_in.get("/").status_code == 401
@@ -240,7 +219,7 @@ def test_hostile_site_and_tracker_pages_render(signed_in):
 # -- controls and CSRF --------------------------------------------------------------------
 
 
-def test_choice_needs_csrf_and_same_origin(signed_in, companion):
+def test_choice_needs_csrf_and_same_origin(csrf_of, signed_in, companion):
     form = {"kind": "everywhere", "tracker": "doubleclick.net", "action": "block"}
     assert signed_in.post("/choice", data=form).status_code == 403
     assert signed_in.post("/choice", data={**form, "csrf": "wrong"}).status_code == 403
@@ -257,7 +236,7 @@ def test_choice_needs_csrf_and_same_origin(signed_in, companion):
     assert companion.choices().everywhere["doubleclick.net"] == "block"
 
 
-def test_controls_set_and_undo_every_kind_of_choice(signed_in, companion):
+def test_controls_set_and_undo_every_kind_of_choice(csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     post = lambda **f: signed_in.post("/choice", data={"csrf": token, **f})
     post(kind="site_tracker", site="news.example", tracker="doubleclick.net", action="allow")
@@ -273,7 +252,7 @@ def test_controls_set_and_undo_every_kind_of_choice(signed_in, companion):
     assert post(kind="nonsense", action="block").status_code == 400
 
 
-def test_next_cannot_redirect_elsewhere(signed_in):
+def test_next_cannot_redirect_elsewhere(csrf_of, signed_in):
     token = csrf_of(signed_in)
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         response = signed_in.post("/choice", data={"csrf": token, "kind": "everywhere", "tracker": "x.com",
@@ -281,7 +260,7 @@ def test_next_cannot_redirect_elsewhere(signed_in):
         assert response.headers["Location"] == "/choices"
 
 
-def test_choices_export_and_import(signed_in, companion):
+def test_choices_export_and_import(csrf_of, signed_in, companion):
     companion.store.set_tracker("facebook.net", "block")
     companion.store.set_trust("news.example", "always")
     exported = signed_in.get("/choices/export.json")
@@ -321,7 +300,7 @@ def test_export_csv_neutralises_formulas(signed_in, companion):
     assert sum(int(r["requests"]) for r in daily) == len(rows)
 
 
-def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
+def test_forget_site_asks_then_deletes_everywhere(daily_disagreements, csrf_of, signed_in, companion):
     token = csrf_of(signed_in)
     before = companion.store.count_requests()
     ask = signed_in.post("/data/forget", data={"csrf": token, "what": "site", "site": "https://www.news.example/x"})
@@ -338,7 +317,7 @@ def test_forget_site_asks_then_deletes_everywhere(signed_in, companion):
     assert "news.example" not in signed_in.get("/?p=today").get_data(as_text=True)
 
 
-def test_forget_tracker_period_and_everything(signed_in, companion):
+def test_forget_tracker_period_and_everything(csrf_of, make_verdict, signed_in, companion):
     token = csrf_of(signed_in)
     forget = lambda **f: signed_in.post("/data/forget", data={"csrf": token, "confirm": "yes", **f})
     assert "Deleted from the database" in forget(what="tracker", tracker="facebook.net").get_data(as_text=True)
@@ -347,7 +326,7 @@ def test_forget_tracker_period_and_everything(signed_in, companion):
     assert forget(what="period", **{"from": "2026-13-01", "to": today}).status_code == 400
     forget(what="period", **{"from": today, "to": today})
     assert companion.store.count_requests() == 0
-    companion.store.record([RecordedEvent(verdict("a.example", "t.b.example", "b.example", True, True), now_ms())])
+    companion.store.record([RecordedEvent(make_verdict("a.example", "t.b.example", "b.example", True, True, "||x^"), now_ms())])
     forget(what="everything")
     for table in ("requests", "daily", "hosts", "domains", "filters"):
         assert companion.store.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0, table
@@ -355,9 +334,9 @@ def test_forget_tracker_period_and_everything(signed_in, companion):
     assert 'id="sites-visited">0<' in html
 
 
-def test_retention_setting(signed_in, companion):
+def test_retention_setting(csrf_of, make_verdict, signed_in, companion):
     old = now_ms() - 40 * DAY_MS
-    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True), old)])
+    companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"), old)])
     token = csrf_of(signed_in)
     assert 'value="90" selected' in signed_in.get("/data").get_data(as_text=True)
     response = signed_in.post("/data/retention", data={"csrf": token, "days": "30"})
@@ -368,11 +347,11 @@ def test_retention_setting(signed_in, companion):
     assert signed_in.post("/data/retention", data={"csrf": token, "days": "3"}).status_code == 400
 
 
-def test_retention_is_applied_automatically(web, companion):
-    companion.store.record([RecordedEvent(verdict("old.example", "t.b.example", "b.example", True, True),
+def test_retention_is_applied_automatically(make_verdict, web, companion):
+    companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"),
                                           now_ms() - 100 * DAY_MS)])
     client = web.test_client()
-    client.get(f"/signin/{core.new_signin_code(companion.store)}")
+    client.get(f"/signin/{auth.new_signin_code(companion.store)}")
     client.get("/")
     assert companion.store.conn.execute("SELECT count(*) FROM requests WHERE time < ?",
                                         (now_ms() - 95 * DAY_MS,)).fetchone()[0] == 0

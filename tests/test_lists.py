@@ -11,10 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -33,164 +30,17 @@ from companion.lists import (
     parse_expires,
     suggest_name,
 )
+import shared_data
 from companion.storage import Store
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_LISTS = ROOT.parent / "shared" / "data" / "lists"
-CORPUS = ROOT.parent / "shared" / "data" / "requests" / "corpus.jsonl"
-EASYPRIVACY = (SHARED_LISTS / "easyprivacy.txt").read_bytes()
 # Fast limits for the hostile cases; the size bound stays the real default (30 MB).
 TEST_LIMITS = Limits(total_timeout=5.0, stall_timeout=0.5)
 
 
-# -- the local test server ------------------------------------------------------------------
-
-
-class ListServer:
-    """An in-process HTTP server on 127.0.0.1:0 whose answers each test sets per path.
-
-    A route is a function taking the request handler; ``serve_list`` answers with a body, an ETag and a
-    Last-Modified, and honours ``If-None-Match`` with 304 like a real list server.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
-        self.hits: dict[str, int] = {}
-        self.conditional: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                path = self.path.split("?")[0]
-                server.hits[path] = server.hits.get(path, 0) + 1
-                server.conditional.append((path, self.headers.get("If-None-Match")))
-                route = server.routes.get(path)
-                if route is None:
-                    self.send_error(404)
-                    return
-                try:
-                    route(self)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up, as it should for oversized or stalled answers
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_port}{path}"
-
-    def serve_list(self, path: str, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-
-        def route(h: BaseHTTPRequestHandler) -> None:
-            if h.headers.get("If-None-Match") == etag:
-                h.send_response(304)
-                h.send_header("ETag", etag)
-                h.send_header("Content-Length", "0")
-                h.end_headers()
-                return
-            h.send_response(200)
-            h.send_header("Content-Type", content_type)
-            h.send_header("Content-Length", str(len(body)))
-            h.send_header("ETag", etag)
-            h.send_header("Last-Modified", "Tue, 14 Jul 2026 09:53:00 GMT")
-            h.end_headers()
-            h.wfile.write(body)
-
-        self.routes[path] = route
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def route_status(status: int, body: bytes = b"", content_type: str = "text/plain") -> Callable:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(status)
-        h.send_header("Content-Type", content_type)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        h.wfile.write(body)
-
-    return route
-
-
-def route_redirect(location: str) -> Callable:
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(302)
-        h.send_header("Location", location)
-        h.send_header("Content-Length", "0")
-        h.end_headers()
-
-    return route
-
-
-def route_stall(first: bytes, seconds: float) -> Callable:
-    """Headers and a first part, then silence (a server that hangs mid-download)."""
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        h.send_header("Content-Length", str(len(first) * 4))
-        h.end_headers()
-        h.wfile.write(first)
-        h.wfile.flush()
-        time.sleep(seconds)
-
-    return route
-
-
-def route_cut(body: bytes, declared: int | None) -> Callable:
-    """Send ``body`` then close: with ``declared`` the length promised is larger (a truncated download);
-    without, the body is delimited by the connection closing (no way to tell from HTTP alone)."""
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        if declared is not None:
-            h.send_header("Content-Length", str(declared))
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.wfile.write(body)
-        h.wfile.flush()
-        h.close_connection = True
-
-    return route
-
-
-def route_stream(total: int, declare: bool) -> Callable:
-    """A ``total``-byte list-looking stream generated on the fly (the 200 MB case)."""
-    line = b"||tracker-in-a-huge-list.example^\n" * 2000
-
-    def route(h: BaseHTTPRequestHandler) -> None:
-        h.send_response(200)
-        h.send_header("Content-Type", "text/plain")
-        if declare:
-            h.send_header("Content-Length", str(total))
-        h.send_header("Connection", "close")
-        h.end_headers()
-        h.close_connection = True
-        sent = 0
-        h.wfile.write(b"[Adblock Plus 2.0]\n")
-        while sent < total:
-            h.wfile.write(line)
-            sent += len(line)
-
-    return route
-
-
 @pytest.fixture
-def server():
-    s = ListServer()
-    yield s
-    s.close()
+def server(list_server):
+    return list_server
 
 
 # -- a registry on a temp data folder -------------------------------------------------------
@@ -226,7 +76,7 @@ class Applied:
 
 
 @pytest.fixture
-def make_registry(tmp_path: Path, rules_dir: Path, engine_cache: Path, server: ListServer):
+def make_registry(tmp_path: Path, rules_dir: Path, engine_cache: Path, server):
     made = []
 
     def make(limits: Limits = TEST_LIMITS, data: Path | None = None) -> tuple[Lists, Applied]:
@@ -246,33 +96,32 @@ def make_registry(tmp_path: Path, rules_dir: Path, engine_cache: Path, server: L
         store.close()
 
 
-def sample_requests(n: int = 3000) -> list[tuple[str, str, str]]:
-    out = []
-    with CORPUS.open(encoding="utf-8") as handle:
+@pytest.fixture(scope="session")
+def decisions(corpus_path):
+    """``decisions(engine)``: the engine's answers for 3,000 requests of the shared corpus."""
+    sample = []
+    with corpus_path.open(encoding="utf-8") as handle:
         for line in handle:
             row = json.loads(line)
             if row["type"] != "main_frame":
-                out.append((row["url"], row["source_url"], row["type"]))
-            if len(out) >= n:
+                sample.append((row["url"], row["source_url"], row["type"]))
+            if len(sample) >= 3000:
                 break
-    return out
 
+    def decide(engine: Engine) -> list[tuple[bool, str, str] | None]:
+        out = []
+        for url, source, rtype in sample:
+            m = engine.match(url, source, rtype)
+            out.append(None if m is None else (m.blocked, m.filter, m.list))
+        return out
 
-SAMPLE = sample_requests()
-
-
-def decisions(engine: Engine) -> list[tuple[bool, str, str] | None]:
-    out = []
-    for url, source, rtype in SAMPLE:
-        m = engine.match(url, source, rtype)
-        out.append(None if m is None else (m.blocked, m.filter, m.list))
-    return out
+    return decide
 
 
 @pytest.fixture
-def subscribed(make_registry, server: ListServer):
+def subscribed(decisions, easyprivacy, make_registry, server):
     """EasyPrivacy (the real July 2026 file) subscribed and in force, with the sample's decisions under it."""
-    server.serve_list("/easyprivacy.txt", EASYPRIVACY)
+    server.serve_list("/easyprivacy.txt", easyprivacy)
     registry, applied = make_registry()
     info, outcome = registry.add("easyprivacy")
     assert outcome.status == "updated", outcome
@@ -286,28 +135,34 @@ def in_force(registry: Lists, name: str = "easyprivacy") -> bytes:
     return (registry.dir / f"{name}.txt").read_bytes()
 
 
-def assert_kept(registry: Lists, applied: Applied, before, error_part: str, engines_before: int) -> None:
-    """The failure is recorded, the last good version is in force, and no engine change happened."""
-    info = registry.get("easyprivacy")
-    assert info.last_error and error_part in info.last_error, info.last_error
-    assert in_force(registry) == EASYPRIVACY
-    assert info.sha256 == hashlib.sha256(EASYPRIVACY).hexdigest()
-    assert len(applied.engines) == engines_before, "a failed update must not swap the engine"
-    # What the server would load after a restart classifies as before.
-    assert decisions(registry.build_engine()) == before
+@pytest.fixture
+def assert_kept(decisions, easyprivacy):
+    """``assert_kept(registry, applied, before, error_part, engines_before)``: the failure is recorded,
+    the last good version is in force, and no engine change happened."""
+
+    def check(registry: Lists, applied: Applied, before, error_part: str, engines_before: int) -> None:
+        info = registry.get("easyprivacy")
+        assert info.last_error and error_part in info.last_error, info.last_error
+        assert in_force(registry) == easyprivacy
+        assert info.sha256 == hashlib.sha256(easyprivacy).hexdigest()
+        assert len(applied.engines) == engines_before, "a failed update must not swap the engine"
+        # What the server would load after a restart classifies as before.
+        assert decisions(registry.build_engine()) == before
+
+    return check
 
 
 # -- the happy paths ------------------------------------------------------------------------
 
 
-def test_first_download_puts_the_list_in_force(subscribed, server):
+def test_first_download_puts_the_list_in_force(easyprivacy, subscribed, server):
     registry, applied, before = subscribed
     info = registry.get("easyprivacy")
     assert (info.kind, info.source, info.enabled, info.in_force) == ("url", server.url("/easyprivacy.txt"), True, True)
     assert info.used > 50_000 and info.rejected < 10 and info.last_error is None
     assert info.expires_ms == 4 * 24 * 3_600_000  # the list's own "! Expires: 4 days"
     assert info.next_update == info.last_checked + info.expires_ms
-    assert in_force(registry) == EASYPRIVACY
+    assert in_force(registry) == easyprivacy
     m = applied.engines[-1].match("https://www.google-analytics.com/g/collect?v=2", "https://news.example/", "ping")
     assert m is not None and m.blocked and m.list == "easyprivacy"
     # The shipped list stays in force beside it.
@@ -316,7 +171,7 @@ def test_first_download_puts_the_list_in_force(subscribed, server):
     assert {i.name for i in registry.all()} == {"shipped", "easyprivacy"}
 
 
-def test_second_update_sends_the_etag_and_a_304_keeps_everything(subscribed, server):
+def test_second_update_sends_the_etag_and_a_304_keeps_everything(easyprivacy, subscribed, server):
     registry, applied, before = subscribed
     engines = len(applied.engines)
     [outcome] = registry.update("easyprivacy")
@@ -324,10 +179,10 @@ def test_second_update_sends_the_etag_and_a_304_keeps_everything(subscribed, ser
     assert server.conditional[-1][1] is not None, "the update must be a conditional request"
     assert len(applied.engines) == engines
     info = registry.get("easyprivacy")
-    assert info.last_error is None and in_force(registry) == EASYPRIVACY
+    assert info.last_error is None and in_force(registry) == easyprivacy
 
 
-def test_a_changed_list_replaces_the_old_one_and_only_the_changed_filters_change(subscribed, server):
+def test_a_changed_list_replaces_the_old_one_and_only_the_changed_filters_change(decisions, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
     # The new version drops the filter that decided most sample requests and adds one.
     counts: dict[str, int] = {}
@@ -335,7 +190,7 @@ def test_a_changed_list_replaces_the_old_one_and_only_the_changed_filters_change
         if d and d[0]:
             counts[d[1]] = counts.get(d[1], 0) + 1
     dropped = max(counts, key=counts.get)
-    lines = EASYPRIVACY.decode().split("\n")
+    lines = easyprivacy.decode().split("\n")
     assert dropped in lines
     v2 = "\n".join(line for line in lines if line != dropped) + "\n||brand-new-tracker.example^\n"
     server.serve_list("/easyprivacy.txt", v2.encode())
@@ -355,9 +210,9 @@ def test_a_changed_list_replaces_the_old_one_and_only_the_changed_filters_change
 # -- hostile servers: the last good version stays in force ---------------------------------------
 
 
-def test_a_server_that_stalls_is_abandoned(subscribed, server):
+def test_a_server_that_stalls_is_abandoned(assert_kept, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_stall(EASYPRIVACY[:1000], seconds=3)
+    server.routes["/easyprivacy.txt"] = server.route_stall(easyprivacy[:1000], seconds=3)
     started = time.monotonic()
     [outcome] = registry.update("easyprivacy", force=True)
     assert time.monotonic() - started < 2.5, "the stall timeout (0.5 s here) must end the download"
@@ -365,15 +220,15 @@ def test_a_server_that_stalls_is_abandoned(subscribed, server):
     assert_kept(registry, applied, before, "stalled", 1)
 
 
-def test_a_500_is_reported(subscribed, server):
+def test_a_500_is_reported(assert_kept, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(500, b"oops")
+    server.routes["/easyprivacy.txt"] = server.route_status(500, b"oops")
     [outcome] = registry.update("easyprivacy")
     assert outcome.status == "failed" and "500" in outcome.error
     assert_kept(registry, applied, before, "500", 1)
 
 
-def test_an_html_error_page_is_not_a_list(subscribed, server):
+def test_an_html_error_page_is_not_a_list(assert_kept, subscribed, server):
     registry, applied, before = subscribed
     page = b"<!DOCTYPE html><html><head><title>Rate limited</title></head><body>Try later</body></html>"
     server.serve_list("/easyprivacy.txt", page, content_type="text/html")
@@ -386,18 +241,18 @@ def test_an_html_error_page_is_not_a_list(subscribed, server):
     assert_kept(registry, applied, before, "HTML", 1)
 
 
-def test_a_download_cut_short_of_its_content_length(subscribed, server):
+def test_a_download_cut_short_of_its_content_length(assert_kept, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_cut(EASYPRIVACY[: len(EASYPRIVACY) // 3], declared=len(EASYPRIVACY))
+    server.routes["/easyprivacy.txt"] = server.route_cut(easyprivacy[: len(easyprivacy) // 3], declared=len(easyprivacy))
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "cut short", 1)
 
 
-def test_a_truncated_list_without_length_is_caught_by_the_shrink_guard(subscribed, server):
+def test_a_truncated_list_without_length_is_caught_by_the_shrink_guard(assert_kept, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
-    truncated = EASYPRIVACY[: len(EASYPRIVACY) // 4]
-    server.routes["/easyprivacy.txt"] = route_cut(truncated, declared=None)
+    truncated = easyprivacy[: len(easyprivacy) // 4]
+    server.routes["/easyprivacy.txt"] = server.route_cut(truncated, declared=None)
     [outcome] = registry.update("easyprivacy", force=False)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "probably truncated", 1)
@@ -414,29 +269,29 @@ def test_a_truncated_list_with_a_checksum_is_refused(make_registry, server):
     registry, applied = make_registry()
     info, outcome = registry.add(server.url("/summed.txt"))
     assert outcome.status == "updated" and info.name == "summed"
-    server.routes["/summed.txt"] = route_cut(summed.encode()[:-40], declared=None)
+    server.routes["/summed.txt"] = server.route_cut(summed.encode()[:-40], declared=None)
     [outcome] = registry.update("summed", force=True)
     assert outcome.status == "failed" and "checksum" in outcome.error
     assert in_force(registry, "summed") == summed.encode()
 
 
-def test_a_200_mb_stream_is_cut_at_the_size_limit(subscribed, server):
+def test_a_200_mb_stream_is_cut_at_the_size_limit(assert_kept, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_stream(200 * 1024 * 1024, declare=False)
+    server.routes["/easyprivacy.txt"] = server.route_stream(200 * 1024 * 1024, declare=False)
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed" and "larger than the limit" in outcome.error
     assert_kept(registry, applied, before, "limit", 1)
     # A server that announces 200 MB is refused before a byte of the body is read.
-    server.routes["/easyprivacy.txt"] = route_stream(200 * 1024 * 1024, declare=True)
+    server.routes["/easyprivacy.txt"] = server.route_stream(200 * 1024 * 1024, declare=True)
     [outcome] = registry.update("easyprivacy", force=True)
     assert "too large" in outcome.error
     assert_kept(registry, applied, before, "too large", 1)
 
 
-def test_a_redirect_loop_ends(subscribed, server):
+def test_a_redirect_loop_ends(assert_kept, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_redirect(server.url("/loop"))
-    server.routes["/loop"] = route_redirect(server.url("/easyprivacy.txt"))
+    server.routes["/easyprivacy.txt"] = server.route_redirect(server.url("/loop"))
+    server.routes["/loop"] = server.route_redirect(server.url("/easyprivacy.txt"))
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed" and "redirect" in outcome.error
     assert server.hits["/loop"] <= 5
@@ -444,9 +299,9 @@ def test_a_redirect_loop_ends(subscribed, server):
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.1/list.txt", "data:text/plain,||a^"])
-def test_a_redirect_to_a_non_http_url_is_refused(subscribed, server, target):
+def test_a_redirect_to_a_non_http_url_is_refused(assert_kept, subscribed, server, target):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_redirect(target)
+    server.routes["/easyprivacy.txt"] = server.route_redirect(target)
     [outcome] = registry.update("easyprivacy", force=True)
     assert outcome.status == "failed"
     assert_kept(registry, applied, before, "refused redirect", 1)
@@ -454,7 +309,7 @@ def test_a_redirect_to_a_non_http_url_is_refused(subscribed, server, target):
 
 def test_a_redirect_to_another_http_address_is_followed(make_registry, server):
     server.serve_list("/moved.txt", b"[Adblock Plus 2.0]\n||moved-tracker.example^\n")
-    server.routes["/old.txt"] = route_redirect(server.url("/moved.txt"))
+    server.routes["/old.txt"] = server.route_redirect(server.url("/moved.txt"))
     registry, applied = make_registry()
     info, outcome = registry.add(server.url("/old.txt"), name="moved")
     assert outcome.status == "updated"
@@ -472,7 +327,7 @@ def test_a_redirect_to_another_http_address_is_followed(make_registry, server):
         (b"[Adblock Plus 2.0]\n! only comments\n##.ad-banner\n", "no network filter"),
     ],
 )
-def test_broken_bodies_are_refused(subscribed, server, body, reason):
+def test_broken_bodies_are_refused(assert_kept, subscribed, server, body, reason):
     registry, applied, before = subscribed
     server.serve_list("/easyprivacy.txt", body)
     [outcome] = registry.update("easyprivacy", force=True)
@@ -480,9 +335,9 @@ def test_broken_bodies_are_refused(subscribed, server, body, reason):
     assert_kept(registry, applied, before, reason, 1)
 
 
-def test_a_server_without_validators_serving_the_same_list_changes_nothing(subscribed, server):
+def test_a_server_without_validators_serving_the_same_list_changes_nothing(easyprivacy, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(200, EASYPRIVACY)  # no ETag, no Last-Modified
+    server.routes["/easyprivacy.txt"] = server.route_status(200, easyprivacy)  # no ETag, no Last-Modified
     [outcome] = registry.update("easyprivacy")
     assert outcome.status == "unchanged"
     assert len(applied.engines) == 1 and registry.get("easyprivacy").last_error is None
@@ -500,12 +355,12 @@ def test_staging_leftovers_of_a_killed_update_are_swept(make_registry, tmp_path)
     assert not old.exists() and fresh.exists()
 
 
-def test_after_a_failure_a_good_update_clears_the_error(subscribed, server):
+def test_after_a_failure_a_good_update_clears_the_error(easyprivacy, subscribed, server):
     registry, applied, before = subscribed
-    server.routes["/easyprivacy.txt"] = route_status(503)
+    server.routes["/easyprivacy.txt"] = server.route_status(503)
     registry.update("easyprivacy")
     assert registry.get("easyprivacy").last_error
-    server.serve_list("/easyprivacy.txt", EASYPRIVACY + b"||one-more.example^\n")
+    server.serve_list("/easyprivacy.txt", easyprivacy + b"||one-more.example^\n")
     [outcome] = registry.update("easyprivacy")
     assert outcome.status == "updated"
     assert registry.get("easyprivacy").last_error is None
@@ -514,8 +369,8 @@ def test_after_a_failure_a_good_update_clears_the_error(subscribed, server):
 # -- adding, naming, enabling, removing ------------------------------------------------------
 
 
-def test_nothing_is_downloaded_until_asked(make_registry, server):
-    server.serve_list("/easyprivacy.txt", EASYPRIVACY)
+def test_nothing_is_downloaded_until_asked(easyprivacy, make_registry, server):
+    server.serve_list("/easyprivacy.txt", easyprivacy)
     registry, applied = make_registry()
     # Known by name, but not subscribed, and no automatic update fetches what was never fetched.
     assert [i.name for i in registry.all()] == ["shipped"]
@@ -561,8 +416,8 @@ def test_suggested_names():
     assert suggest_name("https://x.example/%00%00") == "00-00"
 
 
-def test_duplicates_conflict(make_registry, server):
-    server.serve_list("/easyprivacy.txt", EASYPRIVACY)
+def test_duplicates_conflict(easyprivacy, make_registry, server):
+    server.serve_list("/easyprivacy.txt", easyprivacy)
     registry, _ = make_registry()
     registry.add("easyprivacy")
     with pytest.raises(Conflict):
@@ -573,7 +428,7 @@ def test_duplicates_conflict(make_registry, server):
         registry.add(server.url("/other.txt"), name="shipped")
 
 
-def test_disable_enable_remove_follow_at_once(subscribed, server):
+def test_disable_enable_remove_follow_at_once(decisions, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
     url, page = "https://www.google-analytics.com/g/collect?v=2", "https://news.example/"
     registry.set_enabled("easyprivacy", False)
@@ -592,8 +447,8 @@ def test_disable_enable_remove_follow_at_once(subscribed, server):
     assert applied.engines[-1].match("https://shipped-tracker.example/", page, "script") is None
 
 
-def test_a_failed_first_download_keeps_the_list_registered_without_a_version(make_registry, server):
-    server.routes["/easylist.txt"] = route_status(404)
+def test_a_failed_first_download_keeps_the_list_registered_without_a_version(shared_file, make_registry, server):
+    server.routes["/easylist.txt"] = server.route_status(404)
     registry, applied = make_registry()
     info, outcome = registry.add("easylist")
     assert outcome.status == "failed" and "404" in outcome.error
@@ -601,7 +456,7 @@ def test_a_failed_first_download_keeps_the_list_registered_without_a_version(mak
     assert applied.engines == []
     # Never fetched successfully: the automatic updater leaves it alone; the person retries.
     assert registry.update(due_only=True) == []
-    server.serve_list("/easylist.txt", (SHARED_LISTS / "easylist.txt").read_bytes())
+    server.serve_list("/easylist.txt", shared_file(shared_data.EASYLIST).read_bytes())
     [outcome] = registry.update("easylist")
     assert outcome.status == "updated" and registry.get("easylist").in_force
 
@@ -615,10 +470,10 @@ def test_expired_lists_are_updated_by_due_only(subscribed, server):
     assert outcome.status == "not-modified"
 
 
-def test_a_symlink_in_the_lists_dir_is_not_read(subscribed, tmp_path):
+def test_a_symlink_in_the_lists_dir_is_not_read(easyprivacy, subscribed, tmp_path):
     registry, applied, before = subscribed
     target = tmp_path / "elsewhere.txt"
-    target.write_bytes(EASYPRIVACY)
+    target.write_bytes(easyprivacy)
     copy = registry.dir / "easyprivacy.txt"
     copy.unlink()
     copy.symlink_to(target)
@@ -677,8 +532,8 @@ def test_a_symlink_given_by_the_person_is_resolved_once(make_registry, tmp_path)
     assert outcome.status == "updated" and info.source == str(real.resolve())
 
 
-def test_another_process_change_is_noticed_through_lists_rev(make_registry, server, tmp_path):
-    server.serve_list("/easyprivacy.txt", EASYPRIVACY)
+def test_another_process_change_is_noticed_through_lists_rev(easyprivacy, make_registry, server, tmp_path):
+    server.serve_list("/easyprivacy.txt", easyprivacy)
     serving, applied = make_registry()
     assert serving.reload_if_changed_elsewhere() is False
     cli, _ = make_registry()  # a second registry on the same data folder, as `crumbs lists add` is
@@ -701,7 +556,7 @@ def test_parse_expires():
     assert parse_expires("! Title: x\n") is None
 
 
-def test_lists_naming(subscribed, server):
+def test_lists_naming(list_paths, easyprivacy, subscribed, server):
     registry, applied, before = subscribed
     assert lists_naming(registry, "www.google-analytics.com") == ["easyprivacy"]
     assert lists_naming(registry, "shipped-tracker.example") == ["shipped"]
@@ -711,7 +566,7 @@ def test_lists_naming(subscribed, server):
         "x.shipped-tracker.example": ["shipped"], "example.org": []
     }
     # Paths work too, and a host named by two lists gets both, in list order.
-    both = [SHARED_LISTS / "easylist.txt", SHARED_LISTS / "easyprivacy.txt"]
+    both = list_paths  # easylist, then easyprivacy
     assert lists_naming(both, "x.bidswitch.net") == ["easylist", "easyprivacy"]
     assert lists_naming(both, "www.google-analytics.com") == ["easyprivacy"]
     registry.set_enabled("easyprivacy", False)

@@ -16,26 +16,16 @@ from click.testing import CliRunner
 from companion.cli import main
 from companion.lists import lists_naming
 from companion.service import Companion
-from companion.updater import Updater
+from companion.lists.updater import Updater
 from companion.web import create_app
-from test_lists import ListServer, route_status
 
-SMALL = (
-    "[Adblock Plus 2.0]\n! Title: Small privacy list\n! Expires: 1 day\n"
-    "||api-tracker.example^\n||pixel.api-tracker-two.example^$image\n"
-)
 TRACKER = {"url": "https://api-tracker.example/t.js", "page_url": "https://news.example/story", "type": "script"}
 PORT = 8737
 
 
 @pytest.fixture
-def server(monkeypatch):
-    s = ListServer()
-    s.serve_list("/easyprivacy.txt", SMALL.encode())
-    monkeypatch.setenv("CRUMBS_LIST_URL_EASYPRIVACY", s.url("/easyprivacy.txt"))
-    monkeypatch.setenv("CRUMBS_LIST_URL_EASYLIST", s.url("/easylist.txt"))
-    yield s
-    s.close()
+def server(small_list_server):
+    return small_list_server
 
 
 def check(client, auth) -> dict:
@@ -104,7 +94,7 @@ def test_add_follow_disable_update_remove_through_the_api(client, auth, server, 
         {"name": "easyprivacy", "status": "not-modified", "error": None, "used": None}
     ]
 
-    server.routes["/easyprivacy.txt"] = route_status(500, b"down")
+    server.routes["/easyprivacy.txt"] = server.route_status(500, b"down")
     response = client.post("/api/v1/lists/update", json={"force": True}, headers=auth)
     [result] = response.get_json()["results"]
     assert result["status"] == "failed" and "500" in result["error"]
@@ -156,7 +146,7 @@ def test_api_errors(client, auth, server):
 
 
 def test_a_failed_first_download_answers_422_and_keeps_the_subscription(client, auth, server):
-    server.routes["/easylist.txt"] = route_status(404)
+    server.routes["/easylist.txt"] = server.route_status(404)
     response = client.post("/api/v1/lists", json={"source": "easylist"}, headers=auth)
     assert response.status_code == 422
     body = response.get_json()
@@ -207,7 +197,7 @@ def test_cli_add_list_update_disable_remove(run, server):
     assert [i["name"] for i in as_json if i["kind"] == "url"] == ["easyprivacy"]
 
     assert "not modified" in run("update").output
-    server.routes["/easyprivacy.txt"] = route_status(500)
+    server.routes["/easyprivacy.txt"] = server.route_status(500)
     result = run("update", "easyprivacy", "--force")
     assert result.exit_code == 1 and "FAILED" in result.stderr and "last good version stays" in result.stderr
     assert "ERROR" in run().output
@@ -224,7 +214,7 @@ def test_cli_add_list_update_disable_remove(run, server):
 def test_cli_refuses_file_urls_and_reports_failed_downloads(run, server):
     result = run("add", "file:///etc/passwd")
     assert result.exit_code != 0 and "only http:// and https://" in result.output
-    server.routes["/easylist.txt"] = route_status(404)
+    server.routes["/easylist.txt"] = server.route_status(404)
     result = run("add", "easylist")
     assert result.exit_code != 0 and "404" in result.output and "crumbs lists update easylist" in result.output
     assert "enabled, no version yet" in run().output
@@ -276,7 +266,7 @@ def test_the_server_follows_changes_made_from_the_command_line(companion, server
     assert not updater.running
 
 
-def test_the_updater_refreshes_expired_lists_and_survives_failures(companion, server):
+def test_the_updater_refreshes_expired_lists_and_survives_failures(companion, server, small_list):
     registry = companion.lists
     registry.add("easyprivacy")
     updater = Updater(registry)
@@ -284,14 +274,14 @@ def test_the_updater_refreshes_expired_lists_and_survives_failures(companion, se
     assert server.hits["/easyprivacy.txt"] == 1, "not due yet: no request"
     with registry.store.transaction():
         registry.store.conn.execute("UPDATE lists SET last_checked = last_checked - 2 * 86400000")
-    server.serve_list("/easyprivacy.txt", (SMALL + "||api-tracker-three.example^\n").encode())
+    server.serve_list("/easyprivacy.txt", (small_list + "||api-tracker-three.example^\n").encode())
     updater.tick()
     assert registry.get("easyprivacy").used == 3
     assert companion.check("https://api-tracker-three.example/", "https://a.example/", "script").list == "easyprivacy"
     # A failure is recorded and retried later, not at every tick.
     with registry.store.transaction():
         registry.store.conn.execute("UPDATE lists SET last_checked = last_checked - 2 * 86400000")
-    server.routes["/easyprivacy.txt"] = route_status(503)
+    server.routes["/easyprivacy.txt"] = server.route_status(503)
     hits = server.hits["/easyprivacy.txt"]
     updater.tick()
     updater.tick()

@@ -9,29 +9,38 @@ from __future__ import annotations
 
 import re
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 
 import pytest
 
+from companion.config import RULES_DIR
 from companion.service import Companion
 from companion.storage import RecordedEvent, now_ms
-from companion.web import create_app
-from conftest import PORT, LoopbackClient, csrf_of, sign_in
-from test_history_pages import verdict
-from test_lists_api import SMALL, server  # noqa: F401  (the same small list, served locally)
 
-ROOT = Path(__file__).resolve().parents[1]
-BIGGER = SMALL + "||third-tracker.example^\n"
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
 
 
 @pytest.fixture
-def web(client, companion, server):
-    return sign_in(client.application.test_client(), companion)
+def server(small_list_server):
+    """The same small list the lists API tests use, served locally."""
+    return small_list_server
 
 
-def post(client, path: str, **form):
-    return client.post(path, data={"csrf": csrf_of(client, "/settings/lists"), **form})
+@pytest.fixture
+def bigger(small_list) -> str:
+    return small_list + "||third-tracker.example^\n"
+
+
+@pytest.fixture
+def web(sign_in, client, companion, server):
+    return sign_in(client, companion)
+
+
+@pytest.fixture
+def post(csrf_of):
+    """``post(client, path, **form)``: a form post from the lists page, with its CSRF token."""
+    def send(client, path: str, **form):
+        return client.post(path, data={"csrf": csrf_of(client, "/settings/lists"), **form})
+    return send
 
 
 def page(client) -> str:
@@ -64,12 +73,10 @@ def test_the_page_lists_every_list_with_its_figures_and_is_in_the_navigation(web
     assert "Add EasyPrivacy" in html and "Add EasyList" in html  # the known names, one click each
 
 
-def test_fixed_lists_are_shown_and_cannot_be_changed(tmp_path):
-    fixed = Companion(tmp_path / "data", [ROOT / "rules" / "crumbs-trackers.txt"])
+def test_fixed_lists_are_shown_and_cannot_be_changed(make_app, sign_in, post, tmp_path):
+    fixed = Companion(tmp_path / "data", [RULES_DIR / "crumbs-trackers.txt"])
     try:
-        app = create_app({"COMPANION": fixed, "PORT": PORT})
-        app.test_client_class = LoopbackClient
-        client = sign_in(app.test_client(), fixed)
+        client = sign_in(make_app(fixed).test_client(), fixed)
         html = page(client)
         assert "started with fixed lists" in html and "Crumbs trackers" in html
         assert "Add and download" not in html
@@ -81,7 +88,7 @@ def test_fixed_lists_are_shown_and_cannot_be_changed(tmp_path):
 # -- the controls ------------------------------------------------------------------------------
 
 
-def test_add_a_known_name_downloads_it_and_puts_it_in_force(web, companion, server):
+def test_add_a_known_name_downloads_it_and_puts_it_in_force(post, web, companion, server):
     response = post(web, "/settings/lists/add", source="easyprivacy")
     assert response.status_code == 303
     assert response.headers["Location"].startswith("/settings/lists?done=added&list=easyprivacy")
@@ -95,24 +102,24 @@ def test_add_a_known_name_downloads_it_and_puts_it_in_force(web, companion, serv
     assert "Add EasyPrivacy" not in html  # already subscribed
 
 
-def test_add_a_url_under_a_chosen_name(web, companion, server):
-    server.serve_list("/mine.txt", BIGGER.encode())
+def test_add_a_url_under_a_chosen_name(bigger, post, web, companion, server):
+    server.serve_list("/mine.txt", bigger.encode())
     assert post(web, "/settings/lists/add", source=server.url("/mine.txt"), name="my-list").status_code == 303
     assert companion.lists.get("my-list").used == 3
     assert server.url("/mine.txt") in row(page(web), "my-list")
 
 
 @pytest.mark.parametrize("source", ["{path}", "file:///etc/passwd", "ftp://127.0.0.1/x.txt", "not a list"])
-def test_local_paths_and_other_schemes_cannot_be_added_here(web, companion, server, tmp_path, source):
+def test_local_paths_and_other_schemes_cannot_be_added_here(post, small_list, web, companion, server, tmp_path, source):
     local = tmp_path / "local.txt"
-    local.write_text(SMALL)
+    local.write_text(small_list)
     response = post(web, "/settings/lists/add", source=source.format(path=local))
     assert response.status_code == 400
     assert {i.name for i in companion.lists.all()} == {"crumbs-trackers"}
     assert server.hits == {}
 
 
-def test_a_failed_first_download_is_reported_in_the_row(web, companion, server):
+def test_a_failed_first_download_is_reported_in_the_row(post, web, companion, server):
     response = post(web, "/settings/lists/add", source="easylist")  # the server has no /easylist.txt: 404
     assert "done=add-failed&list=easylist" in response.headers["Location"]
     html = web.get(response.headers["Location"]).get_data(as_text=True)
@@ -121,7 +128,7 @@ def test_a_failed_first_download_is_reported_in_the_row(web, companion, server):
     assert "not downloaded yet" in cells and "the server answered 404" in cells
 
 
-def test_disable_and_enable_follow_at_once(web, companion):
+def test_disable_and_enable_follow_at_once(post, web, companion):
     assert companion.lists.get("crumbs-trackers").enabled
     response = post(web, "/settings/lists/crumbs-trackers/enabled", enabled="no")
     assert response.status_code == 303 and "done=disabled" in response.headers["Location"]
@@ -135,11 +142,11 @@ def test_disable_and_enable_follow_at_once(web, companion):
     assert post(web, "/settings/lists/crumbs-trackers/enabled", enabled="maybe").status_code == 400
 
 
-def test_update_now_fetches_the_new_version(web, companion, server):
+def test_update_now_fetches_the_new_version(bigger, post, web, companion, server):
     post(web, "/settings/lists/add", source="easyprivacy")
     response = post(web, "/settings/lists/easyprivacy/update")
     assert "done=not-modified" in response.headers["Location"]  # the server answered 304 to our ETag
-    server.serve_list("/easyprivacy.txt", BIGGER.encode())
+    server.serve_list("/easyprivacy.txt", bigger.encode())
     response = post(web, "/settings/lists/easyprivacy/update")
     assert "done=updated&list=easyprivacy" in response.headers["Location"]
     assert companion.lists.get("easyprivacy").used == 3
@@ -147,15 +154,15 @@ def test_update_now_fetches_the_new_version(web, companion, server):
     assert server.hits["/easyprivacy.txt"] == 3
 
 
-def test_update_every_list(web, companion, server):
+def test_update_every_list(bigger, post, web, companion, server):
     post(web, "/settings/lists/add", source="easyprivacy")
-    server.serve_list("/easyprivacy.txt", BIGGER.encode())
+    server.serve_list("/easyprivacy.txt", bigger.encode())
     response = post(web, "/settings/lists/update")
     assert response.status_code == 303 and "done=updated-all" in response.headers["Location"]
     assert companion.lists.get("easyprivacy").used == 3
 
 
-def test_remove_asks_first_then_removes(web, companion, server):
+def test_remove_asks_first_then_removes(post, web, companion, server):
     post(web, "/settings/lists/add", source="easyprivacy")
     copy = companion.lists.dir / "easyprivacy.txt"
     assert copy.exists()
@@ -170,7 +177,7 @@ def test_remove_asks_first_then_removes(web, companion, server):
     assert 'id="list-easyprivacy"' not in page(web)
 
 
-def test_shipped_and_unknown_lists_cannot_be_removed(web, companion):
+def test_shipped_and_unknown_lists_cannot_be_removed(post, web, companion):
     assert post(web, "/settings/lists/crumbs-trackers/remove", confirm="yes").status_code == 409
     assert companion.lists.get("crumbs-trackers")
     assert post(web, "/settings/lists/nope/remove", confirm="yes").status_code == 404
@@ -180,7 +187,7 @@ def test_shipped_and_unknown_lists_cannot_be_removed(web, companion):
 # -- refusals ----------------------------------------------------------------------------------
 
 
-def test_no_session_no_page_and_no_change(client, companion, server):
+def test_no_session_no_page_and_no_change(post, client, companion, server):
     assert client.get("/settings/lists").status_code == 401
     assert client.post("/settings/lists/add", data={"source": "easyprivacy"}).status_code == 401
     assert client.post("/settings/lists/crumbs-trackers/enabled", data={"enabled": "no"}).status_code == 401
@@ -188,7 +195,7 @@ def test_no_session_no_page_and_no_change(client, companion, server):
     assert server.hits == {} and companion.lists.get("crumbs-trackers").enabled
 
 
-def test_posts_without_the_csrf_token_or_from_another_site_are_refused(web, companion, server):
+def test_posts_without_the_csrf_token_or_from_another_site_are_refused(post, csrf_of, web, companion, server):
     response = web.post("/settings/lists/add", data={"source": "easyprivacy"})
     assert response.status_code == 403 and "security token" in response.get_data(as_text=True)
     assert web.post("/settings/lists/add", data={"source": "easyprivacy", "csrf": "forged"}).status_code == 403
@@ -205,7 +212,7 @@ def test_posts_without_the_csrf_token_or_from_another_site_are_refused(web, comp
     assert {i.name for i in companion.lists.all()} == {"crumbs-trackers"}
 
 
-def test_every_form_on_the_page_carries_the_token(web, companion, server):
+def test_every_form_on_the_page_carries_the_token(post, csrf_of, web, companion, server):
     post(web, "/settings/lists/add", source="easyprivacy")
     html = page(web)
     forms = re.findall(r'<form[^>]*method="post".*?</form>', html, re.S)
@@ -217,7 +224,7 @@ def test_every_form_on_the_page_carries_the_token(web, companion, server):
 # -- escaping ----------------------------------------------------------------------------------
 
 
-def test_hostile_errors_sources_and_names_are_escaped(web, companion, server):
+def test_hostile_errors_sources_and_names_are_escaped(post, web, companion, server):
     def hostile_reason(h: BaseHTTPRequestHandler) -> None:
         h.send_response(500, HOSTILE)  # the reason phrase ends up in last_error
         h.send_header("Content-Length", "0")
@@ -248,14 +255,14 @@ def test_hostile_errors_sources_and_names_are_escaped(web, companion, server):
 # -- the tracker and site pages name the lists ---------------------------------------------------
 
 
-def record(companion, site, host, domain):
-    companion.store.record([RecordedEvent(verdict(site, host, domain, True, True), now_ms())])
+def record(make_verdict, companion, site, host, domain):
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, True, True, "||x^"), now_ms())])
 
 
-def test_the_tracker_page_names_the_lists_that_name_it(web, companion, server):
-    record(companion, "news.example", "stats.g.doubleclick.net", "doubleclick.net")
-    record(companion, "news.example", "api-tracker.example", "api-tracker.example")
-    record(companion, "news.example", "pixel.api-tracker-two.example", "api-tracker-two.example")
+def test_the_tracker_page_names_the_lists_that_name_it(post, web, companion, server, make_verdict):
+    record(make_verdict, companion, "news.example", "stats.g.doubleclick.net", "doubleclick.net")
+    record(make_verdict, companion, "news.example", "api-tracker.example", "api-tracker.example")
+    record(make_verdict, companion, "news.example", "pixel.api-tracker-two.example", "api-tracker-two.example")
 
     html = web.get("/tracker/doubleclick.net?p=all").get_data(as_text=True)
     assert re.search(r'Named by: <a href="/settings/lists#list-crumbs-trackers">Crumbs trackers</a>', html)

@@ -4,20 +4,19 @@ import sqlite3
 
 import pytest
 
-from companion.classify import Verdict
 from companion.storage import BLOCKED, SCHEMA_VERSION, TRACKER, RecordedEvent, Store
 
 T0 = 1_780_000_000_000
 
 
-def verdict(host="www.google-analytics.com", domain="google-analytics.com", page="news.example", tracker=True,
-            filter_="||google-analytics.com^", list_="crumbs-trackers", decided_by="list-default", type_="script"):
-    return Verdict(
-        url=f"https://{host}/x", type=type_, host=host, domain=domain, page_domain=page, third_party=True,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter=filter_, list=list_, exception=False, overridden_filter=None, blocked=tracker,
-        decided_by=decided_by,
-    )
+@pytest.fixture
+def verdict(make_verdict):
+    """A third-party request with its list filter: the storage tests' shape of the shared verdict factory."""
+    def make(host="www.google-analytics.com", domain="google-analytics.com", page="news.example", tracker=True,
+             filter_="||google-analytics.com^", list_="crumbs-trackers", decided_by="list-default", type_="script"):
+        return make_verdict(page, host, domain, tracker, filter=filter_, list=list_, third_party=True, type=type_,
+                            decided_by=decided_by)
+    return make
 
 
 @pytest.fixture
@@ -42,23 +41,26 @@ def test_database_from_a_newer_release_is_refused(tmp_path):
         Store(path)
 
 
-def test_migration_from_schema_1_keeps_data(tmp_path):
+def test_migration_from_schema_1_keeps_data(verdict, tmp_path):
     path = tmp_path / "db.sqlite3"
     s = Store(path)
     s.record([RecordedEvent(verdict(), T0)])
     s.conn.execute("DROP TABLE lists")
     s.conn.execute("DROP TABLE web_sessions")
     s.conn.execute("DROP TABLE signin_codes")
+    s.conn.execute("DROP TABLE breakage_trackers")  # migration 3's tables: a schema-1 file has none
+    s.conn.execute("DROP TABLE breakage_reports")
     s.conn.execute("PRAGMA user_version = 1")
     s.close()
     s = Store(path)
     assert s.schema_version == SCHEMA_VERSION
     assert s.count_requests() == 1
     assert s.conn.execute("SELECT count(*) FROM lists").fetchone()[0] == 0
+    assert s.conn.execute("SELECT count(*) FROM breakage_reports").fetchone()[0] == 0
     s.close()
 
 
-def test_records_are_interned_and_survive_a_restart(tmp_path):
+def test_records_are_interned_and_survive_a_restart(verdict, tmp_path):
     path = tmp_path / "db.sqlite3"
     s = Store(path)
     s.record([RecordedEvent(verdict(), T0 + i) for i in range(50)])
@@ -79,7 +81,7 @@ def test_records_are_interned_and_survive_a_restart(tmp_path):
     s.close()
 
 
-def test_daily_totals_agree_with_the_detail(store):
+def test_daily_totals_agree_with_the_detail(verdict, store):
     events = [RecordedEvent(verdict(), T0 + i * 3_600_000) for i in range(60)]  # 60 hours: 3 days
     events += [RecordedEvent(verdict(host="cdn.example", domain="cdn.example", tracker=False, filter_=None,
                                       list_=None, decided_by="not-a-tracker"), T0)]
@@ -92,7 +94,7 @@ def test_daily_totals_agree_with_the_detail(store):
     assert detail == daily
 
 
-def test_a_failed_batch_leaves_nothing_behind(store):
+def test_a_failed_batch_leaves_nothing_behind(verdict, store):
     bad = verdict(type_="not-a-type")  # TYPE_CODES lookup fails midway through the batch
     with pytest.raises(KeyError):
         store.record([RecordedEvent(verdict(), T0), RecordedEvent(bad, T0)])
@@ -101,7 +103,7 @@ def test_a_failed_batch_leaves_nothing_behind(store):
     assert store.count_requests() == 1
 
 
-def test_hostile_names_are_stored_literally(store):
+def test_hostile_names_are_stored_literally(verdict, store):
     evil = "x'); DROP TABLE requests;--"
     store.record([RecordedEvent(verdict(host=evil, domain=evil, page=evil), T0)])
     assert store.conn.execute("SELECT name FROM hosts").fetchone()[0] == evil

@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from . import cache as _cache
-from .domains import AUTHORITY_RE, _split_cache, split_host
+from ..sites import SPLIT_CACHE, split_host
+from .domains import AUTHORITY_RE
 from .index import Index, IndexBuilder
-from .parser import OTHER, REQUEST_TYPES, Kind, badfilter_target, parse_line
+from .parser import OTHER, REQUEST_TYPES, Kind, ParsedFilter, badfilter_target, parse_filter, parse_line
 from .patterns import RegexRejected, compile_regex_filter, url_tokens
 
 
 _AUTHORITY_MATCH = AUTHORITY_RE.match
-_SPLIT_CACHE = _split_cache
+_SPLIT_CACHE = SPLIT_CACHE
 _PAGE_HOSTS: dict[str, str] = {}  # source URL -> page hostname: a page makes many requests
 
 
@@ -286,16 +287,6 @@ class Engine:
         """List names, in the order they were given."""
         return list(self._names)
 
-    def blocking_hostnames(self) -> Iterator[tuple[str, str]]:
-        """(hostname, list name) for every active block filter that is exactly `||hostname^`:
-        no option at all, no path, not disabled by `$badfilter`. Filters with options (even
-        `$third-party` or a resource type) are NOT included, because a bare hostname cannot carry
-        them; get those from `filters()` and translate them with `dnr.to_dnr_condition`.
-        An exception may still allow some requests to these hosts (see `filters()`)."""
-        names = self._names
-        for host, list_id in self._blocks.plain.items():
-            yield host, names[list_id]
-
     def filters(self) -> Iterator[tuple[str, str, bool, bool]]:
         """(filter text, list name, is_exception, is_important) for every active network filter
         (not cosmetic, non-blocking, inactive, rejected or badfiltered ones)."""
@@ -307,13 +298,13 @@ class Engine:
             for text, list_id, important in index.iter_filters():
                 yield text, names[list_id], exception, important
 
+    def network_filters(self) -> Iterator[tuple[ParsedFilter, str]]:
+        """(parsed filter, list name) for every active network filter, in the order of :meth:`filters`:
+        what the DNR compiler needs (pattern, options, exception, important), parsed here once."""
+        for text, list_name, _exception, _important in self.filters():
+            parsed = parse_filter(text)
+            if parsed is not None:
+                yield parsed, list_name
+
     def __len__(self) -> int:
         return len(self._blocks) + len(self._exceptions)
-
-    def index_summary(self) -> dict[str, int]:
-        """Sizes of the index parts (for the benchmark and for curiosity)."""
-        out = {}
-        for role, idx in (("block", self._blocks), ("exception", self._exceptions)):
-            for part, n in idx.sizes().items():
-                out[f"{role}.{part}"] = n
-        return out

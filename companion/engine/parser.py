@@ -245,3 +245,10 @@ def badfilter_target(text: str) -> str:
     kept = [o for o in (opts or "").split(",") if o.strip().lower() != "badfilter"]
     out = pat + ("$" + ",".join(kept) if kept else "")
     return ("@@" if exception else "") + out
+
+
+def parse_filter(text: str) -> ParsedFilter | None:
+    """The parsed network filter of one line, or None when the line is not an active network filter
+    (comment, cosmetic, rejected, non-blocking or inactive). What the DNR compiler is given."""
+    out = parse_line(text)
+    return out.filter if out.kind is Kind.NETWORK else None

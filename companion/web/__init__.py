@@ -14,7 +14,7 @@ import orjson
 from flask import Flask
 from flask.json.provider import JSONProvider
 
-from ..browser_rules import BrowserRules
+from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..service import Companion
 
@@ -41,13 +41,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
 
-    from . import api, lists_api, lists_pages, pages, security
+    from . import api, breakage, lists_api, lists_pages, pages, security
 
     security.init_app(app)
     app.register_blueprint(api.bp)
     pages.init_app(app)  # the history pages and the popup's sign-in link
     lists_api.init_app(app)  # /api/v1/lists; the list updater thread only when config UPDATER is true
     lists_pages.init_app(app)  # /settings/lists: the lists on the history pages
+    breakage.init_app(app)  # /api/v1/breakage, /api/v1/settings/gpc and /broken (issue 12)
     return app
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import __version__, auth
-from ..domains import NotANetworkURL, site_of
+from ..sites import NotANetworkURL, site_of
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..service import MAX_BATCH, Companion
 from .openapi import openapi_document
@@ -146,7 +146,7 @@ def site(site: str):
 
 @bp.get("/choices")
 def choices():
-    return jsonify(companion().store.list_choices())
+    return jsonify(companion().list_choices())
 
 
 def _action_body() -> str:
@@ -166,7 +166,7 @@ def _changed(**extra: Any):
 def site_tracker_choice(site: str, tracker: str):
     site, tracker = domain_arg(site, "site"), domain_arg(tracker, "tracker")
     action = _action_body() if request.method == "PUT" else None
-    companion().store.set_site_tracker(site, tracker, action)
+    companion().set_site_tracker(site, tracker, action)
     return _changed(site=site, tracker=tracker, action=action)
 
 
@@ -174,7 +174,7 @@ def site_tracker_choice(site: str, tracker: str):
 def tracker_choice(tracker: str):
     tracker = domain_arg(tracker, "tracker")
     action = _action_body() if request.method == "PUT" else None
-    companion().store.set_tracker(tracker, action)
+    companion().set_tracker(tracker, action)
     return _changed(tracker=tracker, action=action)
 
 
@@ -187,17 +187,17 @@ def trust(site: str):
         duration = body.get("duration") if isinstance(body, dict) else None
         if duration not in TRUST_DURATIONS_MS:
             raise BadRequest(400, f"'duration' must be one of {', '.join(TRUST_DURATIONS_MS)}")
-    until = companion().store.set_trust(site, duration)
+    until = companion().set_trust(site, duration)
     return _changed(site=site, trusted=duration is not None, until=until)
 
 
 @bp.route("/settings", methods=["GET", "PUT"])
 def settings():
-    store = companion().store
+    crumbs = companion()
     if request.method == "PUT":
         body = json_body()
         if not isinstance(body, dict) or set(body) - {"report_only"} or not isinstance(body.get("report_only"), bool):
             raise BadRequest(400, "settings accepts {'report_only': true|false}")
-        store.set_setting("report_only", "1" if body["report_only"] else "0")
+        crumbs.set_report_only(body["report_only"])
         return _changed(report_only=body["report_only"])
-    return jsonify({"report_only": store.get_setting("report_only") == "1"})
+    return jsonify({"report_only": crumbs.report_only})

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request
 
 from ..lists import Conflict, ListError, Lists, NotFound
-from ..updater import Updater
+from ..lists.updater import Updater
 from .api import BadRequest, json_body
 from .security import json_error
 

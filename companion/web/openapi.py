@@ -34,6 +34,9 @@ _VERDICT = {
         "decided_by": {
             "enum": ["site-tracker", "site-trust", "tracker-everywhere", "list-default", "report-only", "not-a-tracker"]
         },
+        "surrogate": {"type": ["string", "null"],
+                      "description": "the stand-in script the browser serves instead of this blocked script "
+                                     "(e.g. 'google-analytics'); null: none"},
     },
 }
 _EVENT = {
@@ -119,7 +122,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                                 {"type": "object", "properties": {"version": {"type": "string"},
                                                                   "rules": {"type": "array"}}})},
             "/sites/{site}": {"get": {**_op("Every third party seen on a site with owner, category, counts "
-                                            "and the current choice."), "parameters": [site]}},
+                                            "and the current choice; 'stand_ins' names the stand-in scripts "
+                                            "served for its blocked scripts."), "parameters": [site]}},
             "/choices": {"get": _op("Every choice: site+tracker, tracker everywhere, trusted sites.")},
             "/choices/sites/{site}/trackers/{tracker}": {
                 "parameters": [site, tracker],
@@ -163,6 +167,27 @@ def openapi_document(port: int) -> dict[str, Any]:
             },
             "/lists/{name}/update": {"parameters": [name], "post": _op("Update one list now.", {"type": "object"},
                                                                        errors=(400, 401, 403, 404))},
+            # issue 12: "Page broken?" reports and the extension's Global Privacy Control setting
+            "/breakage": {
+                "post": _op("Record that a page of a site broke, with the tracker domains blocked on it then "
+                            "(kept on this computer; shown on the history pages).",
+                            {"type": "object", "properties": {
+                                "ok": {"type": "boolean"}, "id": {"type": "integer"}, "time": {"type": "integer"},
+                                "site": {"type": "string"}, "trackers": {"type": "array", "items": {"type": "string"}}}},
+                            {"type": "object", "required": ["site"], "additionalProperties": False, "properties": {
+                                "site": {"type": "string"},
+                                "trackers": {"type": "array", "maxItems": 200, "items": {"type": "string"}}}},
+                            errors=(400, 401, 403, 413, 415)),
+                "get": _op("Every breakage report, newest first.",
+                           {"type": "object", "properties": {"reports": {"type": "array"}}}),
+            },
+            "/settings/gpc": {
+                "get": _op("Whether the extension sends Global Privacy Control (default true).",
+                           {"type": "object", "properties": {"gpc": {"type": "boolean"}}}),
+                "put": _op("Store the extension's Global Privacy Control setting.",
+                           {"type": "object", "properties": {"gpc": {"type": "boolean"}}},
+                           {"type": "object", "required": ["gpc"], "properties": {"gpc": {"type": "boolean"}}}),
+            },
             "/settings": {
                 "get": _op("Settings.", {"type": "object", "properties": {"report_only": {"type": "boolean"}}}),
                 "put": _op("Change settings.", _CHANGED, {"type": "object", "properties": {

@@ -5,7 +5,7 @@ makes a one-time code; ``GET /signin/<code>`` consumes it and sets an HttpOnly,
 SameSite=Strict session cookie. Without a live session every page answers 401 with a page
 saying how to sign in. Every POST needs the session's CSRF token and, when the browser
 sends them, a same-origin ``Origin`` and ``Sec-Fetch-Site``. Codes and sessions are stored
-hashed (see :mod:`companion.history`).
+hashed (see :mod:`companion.auth` and :mod:`companion.storage.sessions`).
 
 Every value shown comes from URLs attackers control: templates autoescape, hrefs are built
 with ``url_for`` (never from raw values), and the CSP (security.py) forbids inline script.
@@ -23,9 +23,9 @@ from flask import (
     url_for,
 )
 
-from .. import history as core
-from ..domains import NotANetworkURL, site_of
-from ..history import History, Period, day_to_iso, iso_to_day, period
+from ..sites import NotANetworkURL, site_of
+from ..auth import SESSION_TTL_MS
+from ..history import PERIODS, RETENTION_CHOICES, History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
 from ..storage import DAY_MS, now_ms
 from .security import own_origin
@@ -46,8 +46,9 @@ def history() -> History:
     return found
 
 
-def store():
-    return current_app.extensions["crumbs"].store
+def crumbs():
+    """The :class:`companion.service.Companion`: every write of these pages goes through it."""
+    return current_app.extensions["crumbs"]
 
 
 # -- access -------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ def _refused(exc: Refused):
 def _require_session():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    csrf = core.session_csrf(store(), request.cookies.get(COOKIE))
+    csrf = crumbs().session_csrf(request.cookies.get(COOKIE))
     if csrf is None:
         return render_template("unauthorized.html", signed_in=False), 401
     g.csrf = csrf
@@ -95,21 +96,21 @@ def _check_post(csrf: str) -> None:
 
 @bp.get("/signin/<code>")
 def signin(code: str):
-    opened = core.redeem_signin_code(store(), code)
+    opened = crumbs().redeem_signin_code(code)
     if opened is None:
         return render_template("unauthorized.html", signed_in=False, expired=True), 401
     session, _ = opened
     # A page, not a redirect: a SameSite=Strict cookie set on a navigation that came from elsewhere
     # (the popup) is only sent on the next same-site navigation, which the refresh below is.
     response = Response(render_template("signin.html", signed_in=False), 200)
-    response.set_cookie(COOKIE, session, max_age=core.SESSION_TTL_MS // 1000, httponly=True, samesite="Strict",
+    response.set_cookie(COOKIE, session, max_age=SESSION_TTL_MS // 1000, httponly=True, samesite="Strict",
                         path="/", secure=False)  # plain http on loopback: a Secure cookie would never be sent back
     return response
 
 
 @bp.post("/signout")
 def signout():
-    core.end_session(store(), request.cookies.get(COOKIE))
+    crumbs().end_session(request.cookies.get(COOKIE))
     response = redirect(url_for("pages.signed_out"), 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Strict")
     return response
@@ -124,7 +125,7 @@ def signed_out():
 @api_bp.post("/history-link")
 def history_link():
     """A one-time sign-in link for the popup (this route is behind the API token, like every /api/ route)."""
-    code = core.new_signin_code(store())
+    code = crumbs().new_signin_code()
     return jsonify({"url": f"http://127.0.0.1:{current_app.config['PORT']}/signin/{code}"})
 
 
@@ -136,7 +137,7 @@ def _period() -> Period:
 
 
 def _render(template: str, **context: Any) -> str:
-    return render_template(template, csrf=g.get("csrf"), signed_in=True, periods=core.PERIODS, **context)
+    return render_template(template, csrf=g.get("csrf"), signed_in=True, periods=PERIODS, **context)
 
 
 def _safe_next(default: str) -> str:
@@ -184,7 +185,7 @@ def _pct(value: float) -> str:
 
 @bp.get("/")
 def overview():
-    from .. import svg
+    from . import svg
 
     p = _period()
     h = history()
@@ -233,7 +234,7 @@ def company(owner: str):
 
 @bp.get("/map")
 def site_map():
-    from .. import svg
+    from . import svg
 
     p = _period()
     h = history()
@@ -266,14 +267,14 @@ def learn():
 
 @bp.get("/choices")
 def choices_page():
-    listed = store().list_choices()
+    listed = crumbs().list_choices()
     return _render("choices.html", listed=listed, imported=request.args.get("imported"))
 
 
 @bp.post("/choice")
 def set_choice():
     """One control of any page: allow/block a tracker here or everywhere, reset it, trust a site."""
-    s = store()
+    s = crumbs()
     kind = request.form.get("kind")
     action = request.form.get("action")
     if kind == "site_tracker":
@@ -296,7 +297,7 @@ def set_choice():
 
 @bp.get("/choices/export.json")
 def export_choices():
-    body = json.dumps(store().list_choices(), indent=2, ensure_ascii=False)
+    body = json.dumps(crumbs().list_choices(), indent=2, ensure_ascii=False)
     return Response(body, mimetype="application/json",
                     headers={"Content-Disposition": 'attachment; filename="crumbs-choices.json"'})
 
@@ -317,15 +318,10 @@ def import_choices():
 
 @bp.get("/data")
 def data_page():
-    s = store()
-    with s.lock:
-        counts = {t: s.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                  for t in ("requests", "daily", "hosts", "domains")}
-        oldest = s.conn.execute("SELECT min(time) FROM requests").fetchone()[0]
-        oldest_day = s.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
+    counts, oldest, oldest_day = crumbs().store.data_summary()
     h = history()
     return _render("data.html", counts=counts, oldest=oldest, oldest_day=oldest_day, retention=h.retention_days(),
-                   retention_choices=core.RETENTION_CHOICES, today=day_to_iso(now_ms() // DAY_MS))
+                   retention_choices=RETENTION_CHOICES, today=day_to_iso(now_ms() // DAY_MS))
 
 
 @bp.get("/data/export.json")

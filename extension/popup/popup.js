@@ -7,9 +7,10 @@
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  */
 import { CompanionClient, isLoopbackBase } from '../src/companion.js';
-import { guessSite, hostOf } from '../src/domains.js';
+import { hostOf } from '../src/domains.js';
 import { getConfig } from '../src/storage.js';
-import { activeControl, arrange, offText, plural, stateLabel, summary, trustText } from './view.js';
+import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
+  siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const client = new CompanionClient({ getConfig });
@@ -17,7 +18,10 @@ const enc = encodeURIComponent;
 
 let tabId = null;
 let site = null;
-let off = false; // the status line keeps saying why Crumbs is off
+let off = false; // the status line keeps saying why Crumbs is off, or that the companion is away
+let away = false; // the companion is away: the page's own record is shown, choices wait in the browser
+let info = null; // the background's answer about this tab
+let siteExact = false; // whether `site` is the companion's word for this page's site
 let shownOrder = []; // domains in the order first shown: rows stay put after a change
 
 function show(el, on) { el.hidden = !on; }
@@ -40,17 +44,43 @@ function setText(li, selector, text) {
   return el;
 }
 
+/** This page's record of a domain (what each of its requests did), or null if the page did not use it. */
+function onPage(domain) {
+  const domains = (info && info.tab && info.tab.domains) || [];
+  return domains.find((d) => d.domain === domain) || null;
+}
+
+/** The requests that got through, each with what let it: host and path, and the filter or lack of one. */
+function renderThrough(li, page) {
+  const box = li.querySelector('.through');
+  const rows = page && page.reached ? page.through : [];
+  box.querySelector('.through-list').replaceChildren(...rows.map((r) => {
+    const item = document.createElement('li');
+    const where = document.createElement('code');
+    where.textContent = `${r.host}${r.path}`;
+    item.append(where, document.createTextNode(` — let through by ${whyText(r.why)}`));
+    return item;
+  }));
+  const more = page ? page.reached - rows.length : 0;
+  box.querySelector('summary').textContent = `What got through (${page ? page.reached : 0})`;
+  box.querySelector('.through-more').textContent = more > 0 ? `and ${plural(more, 'more request')}` : '';
+  show(box, rows.length > 0);
+}
+
 function renderRow(tp) {
   const li = $('row').content.firstElementChild.cloneNode(true);
   li.dataset.domain = tp.domain;
-  const state = stateLabel(tp);
+  const page = onPage(tp.domain);
+  const state = page ? pageStateLabel(page, away ? null : tp) : siteStateLabel(tp);
   li.classList.add(state.tone);
   setText(li, '.domain', tp.domain);
-  setText(li, '.state', state.text).classList.add(state.tone);
+  const stateEl = setText(li, '.state', state.text);
+  stateEl.classList.add(state.tone);
+  if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
   setText(li, '.owner', tp.owner || 'Owner unknown');
   setText(li, '.category', tp.category_label || tp.category);
-  const requests = plural(tp.requests, 'request');
-  setText(li, '.counts', tp.blocked ? `${requests}, ${tp.blocked} blocked` : requests);
+  setText(li, '.counts', page ? pageCountsText(page) : siteCountsText(tp));
+  renderThrough(li, page);
   show(setText(li, '.description', tp.description), Boolean(tp.description));
   setText(li, '.learns', tp.learns);
   show(li.querySelector('.more'), Boolean(tp.learns));
@@ -73,7 +103,61 @@ function renderThirdParties(data) {
   show($('others'), others.length > 0);
   show($('empty'), parties.length === 0);
   show($('parties'), true);
-  if (!off) $('status').textContent = summary(parties, data.trusted);
+  if (!off) {
+    // What this page did, when the extension saw it load; else what the companion knows of the site.
+    const onThisPage = (info && info.tab && info.tab.domains) || [];
+    $('status').textContent = onThisPage.length ? pageSummary(onThisPage) : summary(parties, data.trusted);
+  }
+}
+
+/**
+ * The companion is away: this page's third parties as the extension saw them, named from the
+ * companion's last answers, with the choices made meanwhile shown as in force.
+ */
+function renderAway() {
+  const domains = (info.tab && info.tab.domains) || [];
+  const pending = info.offlineChoices || [];
+  const rows = domains.map((d) => ({ ...d, choice: pendingChoice(pending, d.domain) }));
+  renderThirdParties({ third_parties: rows });
+  const trust = pending.find((o) => o.kind === 'trust' && o.site === site);
+  const trusted = trust && trust.duration ? { until: trust.until } : null;
+  $('trust-state').textContent = trustText(trusted);
+  $('trust').classList.toggle('on', Boolean(trusted));
+  show($('trust-on'), !trusted);
+  show($('trust-off'), Boolean(trusted));
+  show($('trust'), true);
+  $('page-summary').textContent = pageSummary(domains);
+  show($('page-summary'), true);
+}
+
+function pendingChoice(ops, domain) {
+  const here = ops.find((o) => o.kind === 'site-tracker' && o.site === site && o.tracker === domain);
+  const everywhere = ops.find((o) => o.kind === 'tracker' && o.tracker === domain);
+  return { here: here ? here.action : null, everywhere: everywhere ? everywhere.action : null };
+}
+
+/** Make a choice in the browser now, for the companion later (it is away). */
+async function chooseAway(op) {
+  const answer = await chrome.runtime.sendMessage({ type: 'offline-choice', op });
+  if (!answer || answer.error) throw new Error(answer ? answer.error : 'the extension did not answer');
+  info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
+  renderAway();
+  $('away-note').textContent = answer.applied
+    ? 'Done in this browser now. The companion gets this choice when it is back.'
+    : 'The companion gets this choice when it is back; until then the browser keeps the last rules.';
+  show($('away-note'), true);
+  show($('reload'), true);
+}
+
+/** The op a button stands for, in the companion's terms (see src/offline.js). */
+function awayOp(tp, action) {
+  const exact = Boolean(tp.named);
+  const base = { site, tracker: tp.domain, exact: exact && siteExact, pageUrl: info.tab && info.tab.pageUrl,
+    trackerUrl: tp.through && tp.through[0] ? `https://${tp.through[0].host}/` : `https://${tp.domain}/` };
+  if (action === 'block-here') return [{ kind: 'site-tracker', ...base, action: 'block' }];
+  if (action === 'allow-here') return [{ kind: 'site-tracker', ...base, action: 'allow' }];
+  if (action === 'allow-everywhere') return [{ kind: 'tracker', ...base, action: 'allow' }, { kind: 'site-tracker', ...base, action: null }];
+  return [{ kind: 'site-tracker', ...base, action: null }, { kind: 'tracker', ...base, action: null }];
 }
 
 async function loadSite() {
@@ -95,10 +179,26 @@ async function changed() {
 
 async function run(fn) {
   showError(null);
-  try { await fn(); } catch (err) { showError(err); }
+  try {
+    await fn();
+  } catch (err) {
+    if (err && err.kind === 'unreachable' && !away && site) {
+      // The companion stopped answering while the popup was open: from now on choices wait in the browser.
+      info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
+      away = true;
+      off = true;
+      $('status').textContent = awayText('unreachable');
+      $('status').classList.add('away');
+      renderAway();
+      showError(new Error('The companion stopped answering, so that choice was not made. Choose again: it then applies in this browser at once and reaches the companion when it is back.'));
+      return;
+    }
+    showError(err);
+  }
 }
 
 function choose(tp, action) {
+  if (away) return run(async () => { for (const op of awayOp(tp, action)) await chooseAway(op); });
   return run(async () => {
     const here = `/api/v1/choices/sites/${enc(site)}/trackers/${enc(tp.domain)}`;
     const everywhere = `/api/v1/choices/trackers/${enc(tp.domain)}`;
@@ -119,11 +219,14 @@ function choose(tp, action) {
 async function main() {
   $('open-pairing').addEventListener('click', () => chrome.tabs.create({ url: chrome.runtime.getURL('pairing/pairing.html') }));
   $('reload-tab').addEventListener('click', async () => { await chrome.tabs.reload(tabId); show($('reload'), false); });
+  const trustOp = (duration) => ({ kind: 'trust', site, duration, exact: siteExact, pageUrl: info.tab && info.tab.pageUrl });
   $('trust-on').addEventListener('click', () => run(async () => {
+    if (away) { await chooseAway(trustOp($('trust-duration').value)); return; }
     await client.put(`/api/v1/choices/trust/${enc(site)}`, { duration: $('trust-duration').value });
     await changed();
   }));
   $('trust-off').addEventListener('click', () => run(async () => {
+    if (away) { await chooseAway(trustOp(null)); return; }
     await client.del(`/api/v1/choices/trust/${enc(site)}`);
     await changed();
   }));
@@ -137,15 +240,22 @@ async function main() {
 
   const tab = await currentTab();
   tabId = tab ? tab.id : null;
-  const info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
+  info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
   const host = hostOf(tab && tab.url);
-  site = (info.tab && info.tab.pageDomain) || guessSite(host);
+  // The companion's site for this page when it has named one (this page's verdicts, or its last answer
+  // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
+  site = info.site || (info.tab && info.tab.pageDomain) || host;
+  siteExact = Boolean(info.site || (info.tab && info.tab.pageDomain));
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
-  $('status').textContent = off ? offText(info.status, info.statusText) : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.');
-  $('status').classList.toggle('off', off);
-  $('power').textContent = off ? 'Off' : 'On';
-  $('power').classList.toggle('off', off);
+  away = isAwayStatus(info.status);
+  $('status').textContent = away ? awayText(info.status)
+    : off ? offText(info.status, info.statusText) : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.');
+  $('status').classList.toggle('off', off && !away);
+  $('status').classList.toggle('away', away);
+  $('power').textContent = away ? 'Blocking · companion away' : off ? 'Off' : 'On';
+  $('power').classList.toggle('off', off && !away);
+  $('power').classList.toggle('away', away);
   $('power').title = `Rules version ${info.rulesVersion || 'none yet'}`;
   show($('power'), true);
   if (info.dropped) {
@@ -158,7 +268,8 @@ async function main() {
     return;
   }
   if (!site) return;
-  if (off) await loadSite().catch(() => {}); // the status line already says why it failed
+  if (away) renderAway();
+  else if (off) await loadSite().catch(() => {}); // the status line already says why it failed
   else await run(loadSite);
   document.body.dataset.ready = 'true'; // lets tests wait for the first render
 }

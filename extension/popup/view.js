@@ -13,9 +13,14 @@ export function plural(n, word, many = `${word}s`) {
  * 'blocked', 'allowed' (a tracker that gets through) or 'neutral' (not a known tracker).
  */
 export function stateLabel(tp) {
-  const label = decisionWords(tp);
+  let label = decisionWords(tp);
   // Letting a non-tracker load is nothing to worry about.
-  return label.tone === 'allowed' && !tp.tracker ? { ...label, tone: 'neutral' } : label;
+  if (label.tone === 'allowed' && !tp.tracker) label = { ...label, tone: 'neutral' };
+  // Its scripts are answered by Crumbs' stand-ins, so the page keeps working while nothing reaches it.
+  if (tp.blocked_now && Array.isArray(tp.stand_ins) && tp.stand_ins.length) {
+    label = { ...label, text: `${label.text} · replaced with a stand-in`, standIns: tp.stand_ins.join(', ') };
+  }
+  return label;
 }
 
 function decisionWords(tp) {
@@ -105,11 +110,115 @@ export function trustText(trusted, formatTime = shortTime) {
 
 /** Why Crumbs is off, in words for the popup (the badge's words point at the popup itself). */
 const OFF_WORDS = {
-  unpaired: 'Crumbs is off: it is not paired with the companion on this computer yet.',
-  unauthorized: 'Crumbs is off: the companion no longer accepts this browser. Pair it again.',
-  unreachable: 'Crumbs is off: the companion is not answering. Start it with "crumbs serve". Blocking rules still apply.',
+  unpaired: "Crumbs is off: it is not paired with the companion on this computer yet. Choose 'Pair now'.",
+  unauthorized: "Crumbs is off: the companion no longer accepts this browser. Choose 'Pair now' to pair it again.",
 };
 
 export function offText(status, statusText) {
-  return OFF_WORDS[status] || statusText || 'Crumbs is off: the companion is not answering.';
+  return OFF_WORDS[status] || statusText || 'Crumbs is off.';
+}
+
+/** The companion is away, but Crumbs is not off: what goes on meanwhile. */
+const AWAY_WORDS = {
+  unreachable: 'The companion is not answering. Blocking continues with the last rules, and the history will catch up when it is back.',
+  impostor: "The program on the companion's port could not prove it is your companion, so Crumbs tells it nothing. Blocking continues with the last rules, and the history will catch up when the real companion is back.",
+};
+
+export const isAwayStatus = (status) => status in AWAY_WORDS;
+
+export function awayText(status) {
+  return AWAY_WORDS[status] || AWAY_WORDS.unreachable;
+}
+
+/**
+ * Which filter, or lack of one, let a request through, from its verdict's fields
+ * ({decided_by, filter, exception, list, would_block}); null when the companion has not answered.
+ */
+export function whyText(why) {
+  if (!why) return 'not yet known: the companion has not judged it';
+  const from = why.list ? ` (${why.list})` : '';
+  switch (why.decided_by) {
+    case 'site-trust': return 'you trust this site';
+    case 'site-tracker': return 'you allow it on this site';
+    case 'tracker-everywhere': return 'you allow it everywhere';
+    case 'report-only': return 'report-only mode blocks nothing';
+    case 'list-default':
+      // The companion would block it, yet it got through: the browser's rules were not up to date.
+      return "the browser's rules did not have this block yet";
+    default:
+      if (why.exception && why.filter) return `the exception ${why.filter}${from}`;
+      return 'no filter names this address';
+  }
+}
+
+/**
+ * The state of a third party on the page in front of the person, from what each of its requests
+ * did: {text, tone} with tone 'blocked' (none got through), 'partial', 'allowed' or 'neutral'.
+ * `page` is the page's record of the domain (domainsOf), `tp` the companion's row for it, or null.
+ * "Blocked" is said only when none of its requests got through.
+ */
+export function pageStateLabel(page, tp = null) {
+  const policy = tp ? stateLabel(tp) : null;
+  const tracker = Boolean(page.tracker || (tp && tp.tracker));
+  const n = page.reached + page.blocked;
+  if (n === 0) {
+    if (page.cache) return { text: 'Nothing sent: served from the browser\'s cache', tone: 'neutral' };
+    if (page.failed) return { text: 'Nothing reached it: the requests failed', tone: 'neutral' };
+    return policy || { text: 'Waiting for its requests', tone: 'neutral' };
+  }
+  if (page.reached === 0) {
+    return policy && policy.tone === 'blocked' ? policy : { text: 'Blocked on this page', tone: 'blocked' };
+  }
+  if (page.blocked > 0) {
+    return { text: `Partly blocked — ${page.reached} of ${plural(n, 'request')} got through`, tone: tracker ? 'partial' : 'neutral' };
+  }
+  if (policy && policy.tone !== 'blocked') return policy;
+  if (!tracker) return { text: 'Not a known tracker', tone: 'neutral' };
+  return { text: `Not blocked on this page — ${n === 1 ? 'its request' : `all ${n} requests`} got through`, tone: 'allowed' };
+}
+
+/**
+ * The state of a third party the page in front of you did not use, from the site's history: the
+ * current decision, except that "Blocked" is not said of a domain some of whose requests got through.
+ */
+export function siteStateLabel(tp) {
+  const policy = stateLabel(tp);
+  const n = Number(tp.requests) || 0;
+  const blocked = Math.min(Number(tp.blocked) || 0, n);
+  const through = n - blocked;
+  if (policy.tone !== 'blocked' || through === 0) return policy;
+  if (blocked > 0) return { text: `Partly blocked — ${through} of ${plural(n, 'request')} got through`, tone: 'partial' };
+  return { text: `${policy.text} now — ${through} of ${plural(n, 'request')} got through before`, tone: 'partial' };
+}
+
+/** "3 requests on this site, 2 blocked, 1 got through". */
+export function siteCountsText(tp) {
+  const n = Number(tp.requests) || 0;
+  const blocked = Math.min(Number(tp.blocked) || 0, n);
+  const parts = [`${plural(n, 'request')} on this site`];
+  if (blocked) parts.push(`${blocked} blocked`);
+  if (n - blocked && tp.tracker) parts.push(`${n - blocked} got through`);
+  return parts.join(', ');
+}
+
+/** "On this page: 2 requests, 1 blocked, 1 got through" (and what never left the browser). */
+export function pageCountsText(page) {
+  const n = page.reached + page.blocked;
+  const parts = [`On this page: ${plural(n, 'request')}`];
+  if (page.blocked) parts.push(`${page.blocked} blocked`);
+  if (page.reached) parts.push(`${page.reached} got through`);
+  if (page.cache) parts.push(`${page.cache} from the cache`);
+  if (page.failed) parts.push(`${page.failed} failed`);
+  return parts.join(', ');
+}
+
+/** The header line for this page while the companion is away: "3 trackers on this page · 1 got through". */
+export function pageSummary(domains) {
+  const list = Array.isArray(domains) ? domains : [];
+  const trackers = list.filter((d) => d.tracker);
+  if (list.length === 0) return 'No third parties seen on this page yet';
+  if (trackers.length === 0) return `No trackers seen · ${plural(list.length, 'other third party', 'other third parties')}`;
+  const reached = trackers.reduce((s, d) => s + d.reached, 0);
+  const tail = reached === 0 ? 'none got through' : `${plural(reached, 'request')} got through`;
+  return `${plural(trackers.length, 'tracker')} on this page · ${tail}`;
 }

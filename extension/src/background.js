@@ -6,12 +6,17 @@
  */
 import { CompanionClient, CompanionError } from './companion.js';
 import { BoundedQueue } from './queue.js';
-import { TabStates, OFF_REASONS } from './badgestate.js';
+import { TabStates, OFF_REASONS, AWAY_REASONS } from './badgestate.js';
+import { Facts } from './facts.js';
+import { OfflineChoices } from './offline.js';
 import { Reporter, observe } from './reporting.js';
 import { RuleSync } from './enforcement.js';
 import { render, renderAll } from './badge.js';
 import { hostOf } from './domains.js';
 import * as storage from './storage.js';
+import { startGpc } from './gpc.js';
+import { startClickToLoad } from './clicktoload.js';
+import { throttle } from './throttle.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -19,6 +24,7 @@ const QUEUE_MAX = 5000;
 let config = { companion: null, token: null };
 let status = 'unpaired';
 let tabs = new TabStates();
+let facts = new Facts();
 
 const client = new CompanionClient({ getConfig: async () => config });
 
@@ -27,8 +33,15 @@ function debounce(fn, ms) {
   return () => { if (t === null) t = setTimeout(() => { t = null; fn(); }, ms); };
 }
 const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
+const saveFacts = debounce(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000);
 
-const saveQueueSoon = debounce(() => storage.saveQueue(reporter.queue), 1000);
+// While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole queue
+// (up to 5,000 events) to storage: per-request work that grew with the backlog (bench/bench_extension.py,
+// companion down). Now at most one write a second: the first at once, later ones folded into a write at
+// the end of the second. Nothing is dropped by this: Chrome stops an idle worker only after 30 s without
+// events, so the trailing write always runs first; Firefox's event page is told (onSuspend) and writes
+// then. Left: the browser quitting within that second (before, within the batcher's 300 ms).
+const saveQueue = throttle(() => storage.saveQueue(reporter.queue), 1000);
 
 // A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
 // once after it (a microtask, so no later), not three browser calls per verdict. Measured by
@@ -45,7 +58,20 @@ function renderSoon(tabId) {
 }
 
 function statusOf(err) {
-  return err instanceof CompanionError && err.kind in OFF_REASONS ? err.kind : null;
+  return err instanceof CompanionError && (err.kind in OFF_REASONS || err.kind in AWAY_REASONS) ? err.kind : null;
+}
+
+// Choices made in the popup while the companion is away: browser session rules now, the companion later.
+const offline = new OfflineChoices({
+  dnr: chrome.declarativeNetRequest,
+  load: () => storage.loadLocal(storage.KEYS.offlineChoices),
+  save: (ops) => storage.saveLocal(storage.KEYS.offlineChoices, ops),
+});
+
+/** Once the companion answers: hand it the choices made while it was away, then its rules replace ours. */
+async function deliverOfflineChoices() {
+  if (status !== 'ok' || offline.ops.length === 0) return;
+  await offline.deliver(client, async () => { await rules.sync(); return !rules.lastError; });
 }
 
 async function setStatus(next) {
@@ -54,25 +80,36 @@ async function setStatus(next) {
   status = next;
   await storage.saveSession(storage.KEYS.status, status);
   await renderAll(tabs, status);
-  if (status === 'ok' && wasOff) reporter.retryNow(); // deliver what waited while we were off
+  if (status === 'ok' && wasOff) {
+    reporter.retryNow(); // deliver what waited while we were off
+    deliverOfflineChoices();
+  }
 }
 
 const reporter = new Reporter({
   client,
   queue: new BoundedQueue(QUEUE_MAX),
-  // While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole
-  // queue (up to 5,000 events) to storage: per-request work that grew with the backlog
-  // (bench/bench_extension.py, companion down). At most one write a second instead.
-  persist: () => saveQueueSoon(),
+  persist: () => saveQueue(), // at most once a second: see saveQueue
   pageOf: (tabId) => {
     const t = tabs.tabs.get(tabId);
     return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
   },
   enabled: () => Boolean(config.companion && config.token),
   companionHost: () => hostOf(config.companion),
+  onSettled: (item) => {
+    const tabId = item.event.tab_id;
+    const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
+    const pageSite = facts.siteOf(hostOf(item.event.page_url));
+    if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)), pageSite)) {
+      renderSoon(tabId); // sweep() settles many at once
+      saveTabs();
+    }
+  },
   onDelivered: (item, result) => {
     const tabId = item.event.tab_id;
-    if (tabs.addVerdict(tabId, item.nav, result.verdict, item.event.browser_blocked)) {
+    facts.learn(result.verdict, hostOf(item.event.page_url));
+    saveFacts();
+    if (tabs.addVerdict(tabId, item.nav, item.rid, result.verdict)) {
       renderSoon(tabId);
       saveTabs();
     }
@@ -105,6 +142,8 @@ async function tick() {
   reporter.sweep();
   await syncRules();
   if (reporter.queue.length && status === 'ok') await reporter.retryNow();
+  await offline.apply().catch(() => {}); // a trust for an hour or a day that ran out ends here
+  await deliverOfflineChoices();
 }
 
 async function load() {
@@ -112,12 +151,14 @@ async function load() {
   tabs = TabStates.fromJSON(await storage.loadSession(storage.KEYS.tabs));
   const saved = await storage.loadQueue();
   if (saved) reporter.queue = BoundedQueue.fromJSON(saved, QUEUE_MAX);
+  facts = Facts.fromJSON(await storage.loadLocal(storage.KEYS.facts));
+  await offline.start().catch(() => {}); // session rules end with the browser: the queue re-creates them
   status = (await storage.loadSession(storage.KEYS.status)) || (config.token ? 'unreachable' : 'unpaired');
   await renderAll(tabs, status);
 }
 const ready = load();
 // Tests and the popup wait on this; it is not reachable from web pages.
-self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules };
+self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules, offline };
 
 // ---- listeners (top level, synchronous) ----
 
@@ -125,6 +166,7 @@ observe(chrome.webRequest, {
   started: (d) => { ready.then(() => reporter.started(d)); },
   answered: (d) => { ready.then(() => reporter.answered(d)); },
   failed: (d) => { ready.then(() => reporter.failed(d)); },
+  redirected: (d) => { ready.then(() => reporter.redirected(d)); },
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.
@@ -145,6 +187,14 @@ chrome.tabs.onUpdated.addListener((tabId, change) => {
 });
 chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(tabId); saveTabs(); }); });
 
+// ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----
+const gpc = startGpc({ chrome, onError: (err) => console.warn('Crumbs GPC:', err) });
+const clickToLoad = startClickToLoad({ chrome, client, syncRules: () => ready.then(syncRules),
+  pageSite: (tabId) => { const t = tabs.tabs.get(tabId); return t ? t.pageDomain : null; },
+  onError: (err) => console.warn('Crumbs click-to-load:', err) });
+self.crumbsExtras = { gpc, clickToLoad }; // tests wait on these
+// ---- end issue 12 ----
+
 chrome.alarms.onAlarm.addListener((alarm) => { if (alarm.name === ALARM) tick(); });
 chrome.alarms.create(ALARM, { periodInMinutes: 0.5 }); // rules reach the browser within 60 s of any change
 
@@ -156,12 +206,15 @@ storage.onConfigChanged(async () => {
 
 chrome.runtime.onInstalled.addListener(async (details) => {
   await ready;
-  if (details.reason === 'install' && !config.token) {
-    chrome.tabs.create({ url: chrome.runtime.getURL('pairing/pairing.html') });
+  if (details.reason === 'install') {
+    // The welcome page says what the badge means, how to pin it, and pairs (or shows it paired).
+    chrome.tabs.create({ url: chrome.runtime.getURL('welcome/welcome.html') });
   }
   tick();
 });
 chrome.runtime.onStartup.addListener(() => { tick(); });
+// Firefox's event page hears this before it is unloaded (Chrome's service worker never does: see saveQueue).
+if (chrome.runtime.onSuspend) chrome.runtime.onSuspend.addListener(() => saveQueue.flushNow());
 
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
 // and no externally_connectable key: web pages cannot talk to the extension.
@@ -170,15 +223,26 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   (async () => {
     await ready;
     if (msg.type === 'tab-info') {
+      const tab = tabs.summary(msg.tabId);
+      const pageHost = tab ? hostOf(tab.pageUrl) : null;
       return {
-        tab: tabs.summary(msg.tabId),
+        tab,
+        site: (tab && tab.pageDomain) || (pageHost && facts.siteOf(pageHost)) || null,
         status,
-        statusText: OFF_REASONS[status] || null,
+        statusText: OFF_REASONS[status] || AWAY_REASONS[status] || null,
+        companion: config.companion,
+        offlineChoices: offline.list(),
         dropped: reporter.queue.dropped,
         queued: reporter.queue.length,
         rulesVersion: rules.version,
         rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
       };
+    }
+    if (msg.type === 'offline-choice') {
+      // Only while the companion is away (or refuses us): otherwise the popup asks the companion itself.
+      if (status === 'ok') return { error: 'the companion is answering: make the choice there' };
+      const done = await offline.add(msg.op);
+      return { ok: true, applied: done.applied, op: done.op };
     }
     if (msg.type === 'sync-rules') {
       await syncRules();

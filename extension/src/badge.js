@@ -2,9 +2,10 @@
  * The toolbar badge: draws badgeView() for each tab with chrome.action.
  *
  * A tab-specific badge is cleared by the browser on every cross-document navigation, so the
- * default (no tabId) badge carries the "off" state too: a freshly navigated tab still says "off".
+ * default (no tabId) badge carries the "off" (or "companion away") state too: a freshly navigated
+ * tab still says it.
  */
-import { badgeView } from './badgestate.js';
+import { AWAY_REASONS, badgeView } from './badgestate.js';
 
 async function draw(view, tabId) {
   const where = tabId === undefined ? {} : { tabId };
@@ -28,6 +29,7 @@ export function render(tabs, tabId, status) {
 export async function renderAll(tabs, status) {
   const fallback = badgeView(null, status);
   if (status === 'ok') fallback.title = 'Crumbs';
+  else if (status in AWAY_REASONS) fallback.title = `Crumbs: ${AWAY_REASONS[status]}`;
   await draw(fallback);
   let open = [];
   try { open = await chrome.tabs.query({}); } catch { open = []; }

@@ -1,24 +1,73 @@
 /**
- * What each tab's badge should say: the distinct tracker domains on its current page, or "off".
+ * What each tab's page did, request by request, and what its badge says about it.
  *
  * Pure: no chrome APIs, so node can test it. `badge.js` turns a view into chrome.action calls.
- * A page is identified by a navigation number per tab; verdicts that come back for an older page
- * (reports delivered late from the offline queue) are not counted on the new one.
+ * Every third-party request of the current page is kept with its outcome (reached its server, blocked,
+ * served from the cache, failed: see outcome.js) and, once the companion has answered, its verdict.
+ * The extension sees every request to another host; one the companion calls first-party (another host
+ * of the page's site) is dropped when its verdict comes, or at once if an earlier answer said so.
+ * A domain is "blocked" on a page only while none of its requests got through: counting per request,
+ * not per verdict, is what keeps the badge and the popup true. A page is identified by a navigation
+ * number per tab; answers that come back for an older page are not counted on the new one.
  */
 
+import { REPORTED } from './outcome.js';
+
 export const COLOURS = Object.freeze({
-  blocked: '#1b7f3b', // every tracker on the page was blocked
-  allowed: '#c0392b', // at least one tracker got through
+  blocked: '#1b7f3b', // trackers on the page, and none of their requests got through
+  reached: '#c0392b', // at least one tracker request reached its server
   off: '#6b6b6b',
 });
 
-/** Why the badge is off, as the tooltip says it. */
+/**
+ * Statuses in which Crumbs is really off (nothing is reported and the companion does not count it),
+ * with the tooltip saying why and what to do. The names of buttons are the ones on screen.
+ */
 export const OFF_REASONS = Object.freeze({
-  unpaired: 'Crumbs is off: not paired with the companion yet. Open the Crumbs popup to pair.',
-  unreachable: 'Crumbs is off: the companion is not answering. Start it with `crumbs serve`. Blocking rules still apply.',
-  unauthorized: 'Crumbs is off: the companion refused the pairing token. Pair again from the Crumbs popup.',
-  impostor: 'Crumbs is off: the program on the companion\'s port could not prove it is your companion. Blocking rules still apply.',
+  unpaired: "Crumbs is off: not paired with the companion yet. Open the Crumbs popup and choose 'Pair now'.",
+  unauthorized: "Crumbs is off: the companion refused this browser's pairing. Open the Crumbs popup and choose 'Pair now'.",
 });
+
+/**
+ * Statuses in which the companion is away but Crumbs is not off: the browser keeps blocking with the
+ * last rules it got, the popup still shows the page, and reports wait to be delivered.
+ */
+export const AWAY_REASONS = Object.freeze({
+  unreachable: 'The companion is not answering: blocking continues with the last rules, and the history will catch up when it is back.',
+  impostor: 'The program on the companion\'s port could not prove it is your companion, so Crumbs tells it nothing: blocking continues with the last rules, and the history will catch up when the real companion is back.',
+});
+
+/** True when the status means "off" (no number on the badge). */
+export const isOff = (status) => status in OFF_REASONS;
+/** True when the companion is away but blocking goes on. */
+export const isAway = (status) => status in AWAY_REASONS;
+
+const MAX_REQUESTS = 1500; // per page; older answered requests beyond it are folded into counts
+const MAX_PATH = 160;
+
+/** Host and path (no query: it often carries identifiers) of a URL, the path shortened. */
+export function hostPath(url) {
+  try {
+    const u = new URL(url);
+    const path = u.pathname.length > MAX_PATH ? `${u.pathname.slice(0, MAX_PATH - 1)}…` : u.pathname;
+    return { host: u.hostname.toLowerCase(), path };
+  } catch {
+    return { host: null, path: '' };
+  }
+}
+
+/** The verdict fields a request keeps (what the popup explains), from a companion VERDICT. */
+function keep(verdict) {
+  return {
+    domain: verdict.domain || null,
+    tracker: Boolean(verdict.tracker),
+    decided_by: verdict.decided_by || null,
+    filter: verdict.filter || null,
+    exception: Boolean(verdict.exception),
+    list: verdict.list || null,
+    blocked: Boolean(verdict.blocked),
+  };
+}
 
 export class TabStates {
   constructor() { this.tabs = new Map(); }
@@ -27,87 +76,197 @@ export class TabStates {
   get(tabId) {
     let t = this.tabs.get(tabId);
     if (!t) {
-      t = { nav: 0, pageUrl: null, pageDomain: null, trackers: new Map() };
+      t = { nav: 0, pageUrl: null, pageDomain: null, requests: [], folded: {}, about: {} };
       this.tabs.set(tabId, t);
     }
     return t;
   }
 
-  /** A new page was committed in the tab: forget the old page's trackers. Returns the new nav number. */
+  /** A new page was committed in the tab: forget the old page's requests. Returns the new nav number. */
   navigate(tabId, pageUrl) {
     const t = this.get(tabId);
     t.nav += 1;
     t.pageUrl = pageUrl;
     t.pageDomain = null;
-    t.trackers = new Map();
+    t.requests = [];
+    t.folded = {};
+    t.about = {}; // per domain, once: owner, category, description (kept apart from the many requests)
     return t.nav;
   }
 
   remove(tabId) { this.tabs.delete(tabId); }
 
   /**
-   * Count a companion verdict for a request made by page `nav` of the tab.
-   * browserBlocked: whether the browser actually blocked the request (what really happened wins).
-   * Returns true when the tab's badge may have changed.
+   * A request of page `nav` to another host settled with `outcome`. `rid` links the companion's verdict to
+   * it later; `facts` ({domain, tracker, owner, ...} from earlier answers about this host, or null) stand
+   * in until then, and for good while the companion is away. `pageSite` is the site the companion last
+   * gave for this page's host, or null. The extension reports every other host (it does not guess
+   * sites), so a request whose known domain is the page's own site is first-party and is not kept.
+   * Returns true when the badge may have changed.
    */
-  addVerdict(tabId, nav, verdict, browserBlocked) {
+  addRequest(tabId, nav, { rid, url, outcome, type = null }, facts = null, pageSite = null) {
     const t = this.tabs.get(tabId);
-    if (!t || t.nav !== nav || !verdict) return false;
-    if (verdict.page_domain) t.pageDomain = verdict.page_domain;
-    if (!verdict.tracker || !verdict.domain) return false;
-    const blocked = Boolean(browserBlocked);
-    const seen = t.trackers.get(verdict.domain);
-    // A domain counts as blocked only while every request to it on this page was blocked.
-    t.trackers.set(verdict.domain, {
-      blocked: seen ? seen.blocked && blocked : blocked,
-      owner: verdict.owner || null,
-      requests: (seen ? seen.requests : 0) + 1,
-    });
+    if (!t || t.nav !== nav || !outcome) return false;
+    const { host, path } = hostPath(url);
+    if (!host) return false;
+    const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
+    if (known && known.domain === (t.pageDomain || pageSite)) return false; // the page's own site
+    if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
+    t.requests.push({ rid, host, path, type, outcome, v: null, facts: known });
+    if (t.requests.length > MAX_REQUESTS) fold(t);
     return true;
   }
 
-  /** Plain data for the popup. */
+  /** The companion's verdict for request `rid` of page `nav`. Returns true when the badge may have changed. */
+  addVerdict(tabId, nav, rid, verdict) {
+    const t = this.tabs.get(tabId);
+    if (!t || t.nav !== nav || !verdict) return false;
+    if (verdict.page_domain) t.pageDomain = verdict.page_domain;
+    let r = null;
+    for (let i = t.requests.length - 1; i >= 0 && !r; i -= 1) if (t.requests[i].rid === rid) r = t.requests[i]; // answers come soon: look from the end
+    if (!r) return false;
+    if (verdict.third_party === false) {
+      // Another host of the page's own site (the companion's site rule says so): not a third party.
+      t.requests = t.requests.filter((x) => x !== r);
+      return true;
+    }
+    r.v = keep(verdict);
+    if (verdict.domain) t.about[verdict.domain] = describe(verdict);
+    return true;
+  }
+
+  /** Plain data for the popup: the page, and its third parties by domain (see domainsOf). */
   summary(tabId) {
     const t = this.tabs.get(tabId);
     if (!t) return null;
-    return {
-      pageUrl: t.pageUrl,
-      pageDomain: t.pageDomain,
-      trackers: [...t.trackers].map(([domain, v]) => ({ domain, ...v })),
-    };
+    return { pageUrl: t.pageUrl, pageDomain: t.pageDomain, domains: domainsOf(t) };
   }
 
-  toJSON() {
-    return [...this.tabs].map(([id, t]) => [id, { ...t, trackers: [...t.trackers] }]);
-  }
+  toJSON() { return [...this.tabs]; }
 
   static fromJSON(data) {
     const s = new TabStates();
     for (const [id, t] of Array.isArray(data) ? data : []) {
-      s.tabs.set(id, { ...t, trackers: new Map(t.trackers || []) });
+      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t });
     }
     return s;
   }
 }
 
+const describe = (x) => ({ owner: x.owner || null, category_label: x.category_label || null,
+  description: x.description || null });
+
+/** Fold the oldest requests that have a verdict into per-domain counts, so a busy page stays bounded. */
+function fold(t) {
+  const keepFrom = t.requests.length - Math.floor(MAX_REQUESTS * 0.8);
+  const rest = [];
+  t.requests.forEach((r, i) => {
+    if (i < keepFrom && r.v) {
+      const d = domainOfRequest(r);
+      const f = t.folded[d.domain] || (t.folded[d.domain] = { tracker: false, reached: 0, blocked: 0, cache: 0, failed: 0 });
+      f.tracker = f.tracker || d.tracker;
+      f[r.outcome] = (f[r.outcome] || 0) + 1;
+    } else {
+      rest.push(r);
+    }
+  });
+  t.requests = rest.length > MAX_REQUESTS ? rest.slice(rest.length - MAX_REQUESTS) : rest;
+}
+
+/**
+ * Which domain a request belongs to and whether it counts as a tracker's: the companion's verdict,
+ * else what it said about this host before, else (nothing known, e.g. the companion away since
+ * install) the host itself, a tracker if the browser's rules blocked it (the rules block trackers).
+ */
+function domainOfRequest(r) {
+  const known = r.v || r.facts;
+  return {
+    domain: (known && known.domain) || r.host,
+    tracker: known ? Boolean(known.tracker) : r.outcome === 'blocked',
+    known: Boolean(r.v),
+    named: Boolean(known && known.domain), // the companion named this domain (else it is the bare host)
+  };
+}
+
+/**
+ * A page's third parties by domain: [{domain, tracker, owner, category_label, description, requests,
+ * reached, blocked, cache, failed, through: [{host, path, why}], pending, named}], trackers first.
+ * `requests` counts what was sent or stopped (reached + blocked); cache hits and failures are apart.
+ * A domain is a tracker's when any of its requests is; every request to it then counts, because a
+ * request the lists do not name still reaches the same company.
+ */
+export function domainsOf(tab) {
+  const out = new Map();
+  const abouts = (tab && tab.about) || {};
+  const entry = (domain) => {
+    const about = abouts[domain] || {};
+    let e = out.get(domain);
+    if (!e) {
+      e = { domain, tracker: false, owner: null, category_label: null, description: null,
+        requests: 0, reached: 0, blocked: 0, cache: 0, failed: 0, through: [], pending: 0, named: false };
+      out.set(domain, e);
+    }
+    for (const k of ['owner', 'category_label', 'description']) if (!e[k] && about[k]) e[k] = about[k];
+    return e;
+  };
+  for (const [domain, f] of Object.entries((tab && tab.folded) || {})) {
+    const e = entry(domain);
+    e.tracker = e.tracker || f.tracker;
+    e.named = true;
+    for (const k of ['reached', 'blocked', 'cache', 'failed']) e[k] += f[k] || 0;
+  }
+  for (const r of (tab && tab.requests) || []) {
+    const d = domainOfRequest(r);
+    const e = entry(d.domain);
+    e.tracker = e.tracker || d.tracker;
+    e.named = e.named || d.named;
+    e[r.outcome] = (e[r.outcome] || 0) + 1;
+    if (!d.known && REPORTED.has(r.outcome)) e.pending += 1; // the companion's answer is still to come
+    if (r.outcome === 'reached' && e.through.length < 20) {
+      e.through.push({ host: r.host, path: r.path, why: r.v ? whyFields(r.v) : null });
+    }
+  }
+  const list = [...out.values()];
+  for (const e of list) e.requests = e.reached + e.blocked;
+  return list.sort((a, b) => Number(b.tracker) - Number(a.tracker) || b.requests - a.requests
+    || a.domain.localeCompare(b.domain));
+}
+
+const whyFields = (v) => ({ decided_by: v.decided_by, filter: v.filter, exception: v.exception, list: v.list,
+  would_block: v.blocked });
+
+/** The badge's facts for a page: {trackers, blocked, reached, reachedDomains}. */
+export function pageCounts(tab) {
+  const trackers = domainsOf(tab).filter((d) => d.tracker);
+  return {
+    trackers: trackers.length,
+    blocked: trackers.reduce((n, d) => n + d.blocked, 0),
+    reached: trackers.reduce((n, d) => n + d.reached, 0),
+    reachedDomains: trackers.filter((d) => d.reached > 0).length,
+  };
+}
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 /**
  * The badge for one tab: {text, color, title}.
- * status: 'ok' or one of the OFF_REASONS keys.
+ * status: 'ok', an AWAY_REASONS key (still counting, still blocking) or an OFF_REASONS key.
+ * The number is the distinct tracker domains on the page; green only when none of their requests
+ * reached a server; the tooltip says how many did.
  */
 export function badgeView(tab, status) {
-  if (status !== 'ok') {
-    return { text: 'off', color: COLOURS.off, title: OFF_REASONS[status] || OFF_REASONS.unreachable };
+  if (isOff(status)) return { text: 'off', color: COLOURS.off, title: OFF_REASONS[status] };
+  const away = isAway(status) ? `\n${AWAY_REASONS[status]}` : '';
+  const c = pageCounts(tab);
+  if (c.trackers === 0) {
+    return { text: '', color: COLOURS.blocked, title: `Crumbs: no trackers seen on this page${away}` };
   }
-  const trackers = tab ? [...tab.trackers.values()] : [];
-  if (trackers.length === 0) {
-    return { text: '', color: COLOURS.blocked, title: 'Crumbs: no trackers seen on this page' };
+  const head = `Crumbs: ${plural(c.trackers, 'tracker')} on this page`;
+  if (c.reached === 0) {
+    return { text: String(c.trackers), color: COLOURS.blocked,
+      title: `${head}: all blocked, none of their requests got through (${plural(c.blocked, 'request')} blocked)${away}` };
   }
-  const blocked = trackers.filter((t) => t.blocked).length;
-  const allowed = trackers.length - blocked;
-  const n = trackers.length;
-  return {
-    text: String(n),
-    color: allowed ? COLOURS.allowed : COLOURS.blocked,
-    title: `Crumbs: ${n} tracker${n === 1 ? '' : 's'} on this page: ${blocked} blocked, ${allowed} allowed`,
-  };
+  const whom = c.reachedDomains === c.trackers && c.trackers === 1 ? '' : ` (to ${c.reachedDomains} of them)`;
+  return { text: String(c.trackers), color: COLOURS.reached,
+    title: `${head}: ${plural(c.reached, 'request')} got through${whom}, ${c.blocked} blocked${away}` };
 }

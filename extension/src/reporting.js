@@ -11,15 +11,18 @@
  */
 import { Batcher, backoffDelay } from './batcher.js';
 import { BoundedQueue } from './queue.js';
-import { hostOf, maybeThirdParty } from './domains.js';
+import { hostOf } from './domains.js';
+import { REPORTED, blockedByBrowser, outcomeOfError, outcomeOfRedirect, outcomeOfResponse } from './outcome.js';
+
+export { blockedByBrowser }; // its home is outcome.js; kept here for older imports
 
 export const MAX_BATCH = 1000; // the companion takes at most 1000 events per POST
 const PENDING_MAX = 5000;
 const PENDING_TTL_MS = 60_000;
 
-/** Chrome's and Firefox's error strings for a request cancelled by an extension's rules. */
-export function blockedByBrowser(error) {
-  return typeof error === 'string' && (error.includes('ERR_BLOCKED_BY_CLIENT') || error === 'NS_ERROR_ABORT');
+/** A redirect target inside an extension: the browser served a stand-in script instead of the request. */
+export function replacedByStandIn(url) {
+  return typeof url === 'string' && /^(chrome|moz)-extension:\/\//.test(url);
 }
 
 /** The top-level page URL of a request: the tab's committed page, else what the browser tells us. */
@@ -34,7 +37,8 @@ export function pageUrlOf(details, tabPageUrl) {
 
 /**
  * The event to report for a webRequest `details`, or null when it is not worth reporting
- * (the page itself, the browser's own traffic, the companion's own API, first-party requests).
+ * (the page itself, the browser's own traffic, the companion's own API, requests to the page's own host;
+ * another host of the same site is reported, and the companion's verdict says it is first-party).
  */
 export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   if (details.type === 'main_frame' || !(details.tabId >= 0) || !pageUrl) return null;
@@ -42,7 +46,8 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   const pageHost = hostOf(pageUrl);
   if (!host || !pageHost) return null;
   if (companionHost && host === companionHost) return null;
-  if (!maybeThirdParty(host, pageHost)) return null;
+  // Same host: first-party for sure. Anything else goes to the companion, which knows sites.
+  if (host === pageHost) return null;
   return {
     url: details.url,
     page_url: pageUrl,
@@ -50,6 +55,7 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
     tab_id: details.tabId,
     time: Math.round(details.timeStamp || Date.now()),
     browser_blocked: false,
+    outcome: null, // set when it settles: see outcome.js
   };
 }
 
@@ -58,7 +64,7 @@ export class Reporter {
    * @param {{client: {post: Function}, queue?: BoundedQueue, persist?: (q: BoundedQueue) => any,
    *   pageOf: (tabId: number) => ({pageUrl: string|null, nav: number}|null),
    *   onDelivered?: (item: object, result: object) => void, onAnswer?: (body: object) => void,
-   *   onFailure?: (err: Error) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
+   *   onFailure?: (err: Error) => void, onSettled?: (item: object) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
    *   setTimer?: Function, clearTimer?: Function, now?: () => number}} opts
    */
   constructor(opts) {
@@ -69,6 +75,8 @@ export class Reporter {
     this.onDelivered = opts.onDelivered || (() => {});
     this.onAnswer = opts.onAnswer || (() => {});
     this.onFailure = opts.onFailure || (() => {});
+    this.onSettled = opts.onSettled || (() => {}); // every settled request, reported or not (the page's own record)
+    this.seq = 0; // makes each request's id unique across a real redirect's hops (they share the browser's id)
     this.companionHost = opts.companionHost || (() => null);
     this.enabled = opts.enabled || (() => true);
     this.setTimer = opts.setTimer || ((fn, ms) => setTimeout(fn, ms));
@@ -90,22 +98,38 @@ export class Reporter {
     const page = this.pageOf(details.tabId);
     const event = eventFor(details, pageUrlOf(details, page && page.pageUrl), { companionHost: this.companionHost() });
     if (!event) return;
-    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0 }, since: this.now() });
+    this.seq += 1;
+    const rid = `${details.requestId}.${this.seq}`;
+    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0, rid }, since: this.now() });
     if (this.pending.size > PENDING_MAX) this.sweep(true);
   }
 
-  /** The request got an answer (or was redirected away): it was not blocked. */
-  answered(details) { this.settle(details.requestId, false); }
+  /** webRequest.onResponseStarted: its server answered, or the browser's cache did. */
+  answered(details) { this.settle(details.requestId, outcomeOfResponse(details)); }
 
-  /** webRequest.onErrorOccurred: blocked by the browser's rules, or failed for another reason. */
-  failed(details) { this.settle(details.requestId, blockedByBrowser(details.error)); }
+  /**
+   * webRequest.onBeforeRedirect: a server's redirect settles this hop as reached (the target is then a
+   * new request, seen by onBeforeRequest under the same browser id); a rule's redirect to a local
+   * resource settles it as blocked; an internal redirect (HSTS, upgrade) changes nothing.
+   */
+  redirected(details) {
+    const outcome = outcomeOfRedirect(details);
+    if (outcome) this.settle(details.requestId, outcome);
+  }
 
-  settle(requestId, blocked) {
+  /** webRequest.onErrorOccurred: blocked by the browser's rules, failed, or a cache-only attempt (dropped). */
+  failed(details) { this.settle(details.requestId, outcomeOfError(details)); }
+
+  /** Settle a held request with its outcome; a null outcome drops it (it was no real request). */
+  settle(requestId, outcome) {
     const p = this.pending.get(requestId);
     if (!p) return;
     this.pending.delete(requestId);
-    p.item.event.browser_blocked = blocked;
-    this.enqueue([p.item]);
+    if (!outcome) return;
+    p.item.event.outcome = outcome;
+    p.item.event.browser_blocked = outcome === 'blocked';
+    this.onSettled(p.item);
+    if (REPORTED.has(outcome)) this.enqueue([p.item]);
   }
 
   /** Report requests that never settled (long polls, lost events) as not blocked; `all` when over the cap. */
@@ -115,7 +139,7 @@ export class Reporter {
     for (const [id, p] of this.pending) {
       if (all ? this.pending.size - old.length > PENDING_MAX / 2 : p.since < cutoff) old.push(id);
     }
-    for (const id of old) this.settle(id, false);
+    for (const id of old) this.settle(id, 'reached'); // still open (a socket, a long poll): it left the browser
   }
 
   enqueue(items) {
@@ -182,5 +206,6 @@ export function observe(webRequest, reporter) {
   const filter = { urls: ['http://*/*', 'https://*/*', 'ws://*/*', 'wss://*/*'] };
   webRequest.onBeforeRequest.addListener((d) => reporter.started(d), filter);
   webRequest.onResponseStarted.addListener((d) => reporter.answered(d), filter);
+  webRequest.onBeforeRedirect.addListener((d) => reporter.redirected(d), filter);
   webRequest.onErrorOccurred.addListener((d) => reporter.failed(d), filter);
 }

@@ -1,66 +1,166 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TabStates, badgeView, COLOURS, OFF_REASONS } from '../src/badgestate.js';
+import { TabStates, badgeView, domainsOf, pageCounts, COLOURS, OFF_REASONS, AWAY_REASONS } from '../src/badgestate.js';
 
-const v = (domain, extra = {}) => ({ tracker: true, domain, page_domain: 'news.example', ...extra });
+const v = (domain, extra = {}) => ({ tracker: true, domain, host: `www.${domain}`, page_domain: 'news.example',
+  decided_by: 'list-default', blocked: true, ...extra });
 
-test('counts distinct tracker domains on the current page', () => {
-  const s = new TabStates();
-  const nav = s.navigate(7, 'http://news.example/a');
-  s.addVerdict(7, nav, v('doubleclick.net'), true);
-  s.addVerdict(7, nav, v('doubleclick.net'), true);
-  s.addVerdict(7, nav, v('facebook.net'), true);
-  s.addVerdict(7, nav, { tracker: false, domain: 'cdn.example', page_domain: 'news.example' }, false);
+/** A page in tab `tab` with requests [url, outcome, verdict|null]. */
+function pageWith(tab, requests, s = new TabStates()) {
+  const nav = s.navigate(tab, 'http://news.example/a');
+  requests.forEach(([url, outcome, verdict], i) => {
+    s.addRequest(tab, nav, { rid: `r${i}`, url, outcome });
+    if (verdict) s.addVerdict(tab, nav, `r${i}`, verdict);
+  });
+  return { s, nav };
+}
+
+test('counts distinct tracker domains on the current page; green when every request was blocked', () => {
+  const { s } = pageWith(7, [
+    ['https://stats.doubleclick.net/p', 'blocked', v('doubleclick.net')],
+    ['https://ad.doubleclick.net/q', 'blocked', v('doubleclick.net')],
+    ['https://connect.facebook.net/x.js', 'blocked', v('facebook.net')],
+    ['https://cdn.example/lib.js', 'reached', v('cdn.example', { tracker: false, decided_by: 'not-a-tracker', blocked: false })],
+  ]);
   const view = badgeView(s.get(7), 'ok');
   assert.equal(view.text, '2');
   assert.equal(view.color, COLOURS.blocked);
-  assert.match(view.title, /2 trackers.*2 blocked, 0 allowed/);
+  assert.match(view.title, /2 trackers on this page: all blocked, none of their requests got through \(3 requests blocked\)/);
   assert.equal(s.summary(7).pageDomain, 'news.example');
 });
 
-test('one allowed request makes the domain (and the colour) allowed', () => {
-  const s = new TabStates();
-  const nav = s.navigate(1, 'http://news.example/');
-  s.addVerdict(1, nav, v('a.net'), true);
-  s.addVerdict(1, nav, v('b.net'), true);
-  s.addVerdict(1, nav, v('b.net'), false);
+test('a tracker domain with one blocked and one unlisted request that got through is partly blocked, and the badge is not green', () => {
+  // The mrf.io case: the lists name one path, another path of the same company reaches its server.
+  const { s } = pageWith(1, [
+    ['https://www.google.com/pagead/1p-user-list/1', 'blocked', v('google.com', { filter: '||google.com/pagead/' })],
+    ['https://www.google.com/recaptcha/api.js?k=1', 'reached',
+      v('google.com', { tracker: false, decided_by: 'not-a-tracker', blocked: false, filter: null })],
+  ]);
+  const [google] = s.summary(1).domains;
+  assert.equal(google.domain, 'google.com');
+  assert.equal(google.tracker, true);
+  assert.deepEqual([google.requests, google.blocked, google.reached], [2, 1, 1]);
+  assert.deepEqual(google.through, [{ host: 'www.google.com', path: '/recaptcha/api.js',
+    why: { decided_by: 'not-a-tracker', filter: null, exception: false, list: null, would_block: false } }]);
   const view = badgeView(s.get(1), 'ok');
-  assert.equal(view.text, '2');
-  assert.equal(view.color, COLOURS.allowed);
-  assert.match(view.title, /1 blocked, 1 allowed/);
+  assert.equal(view.text, '1');
+  assert.equal(view.color, COLOURS.reached);
+  assert.match(view.title, /1 tracker on this page: 1 request got through, 1 blocked/);
 });
 
-test('navigation resets the count, and late verdicts for the old page are ignored', () => {
+test('the tooltip says how many requests got through, and to how many trackers', () => {
+  const { s } = pageWith(2, [
+    ['https://a.net/1', 'reached', v('a.net', { blocked: false, decided_by: 'site-trust' })],
+    ['https://a.net/2', 'reached', v('a.net', { blocked: false, decided_by: 'site-trust' })],
+    ['https://b.net/1', 'blocked', v('b.net')],
+  ]);
+  assert.deepEqual(pageCounts(s.get(2)), { trackers: 2, blocked: 1, reached: 2, reachedDomains: 1 });
+  assert.match(badgeView(s.get(2), 'ok').title, /2 trackers on this page: 2 requests got through \(to 1 of them\), 1 blocked/);
+});
+
+test('what never left the browser is not counted as reaching anyone', () => {
+  const { s } = pageWith(3, [
+    ['https://a.net/font.woff2', 'cache', v('a.net')],
+    ['https://a.net/gone', 'failed', v('a.net')],
+    ['https://a.net/pixel', 'blocked', v('a.net')],
+  ]);
+  const [a] = s.summary(3).domains;
+  assert.deepEqual([a.requests, a.reached, a.blocked, a.cache, a.failed], [1, 0, 1, 1, 1]);
+  assert.equal(badgeView(s.get(3), 'ok').color, COLOURS.blocked);
+});
+
+test('before the companion answers: earlier answers about the host, else a blocked host counts as a tracker', () => {
+  const s = new TabStates();
+  const nav = s.navigate(4, 'http://news.example/');
+  s.addRequest(4, nav, { rid: 'x', url: 'https://px.tracker.test/p', outcome: 'blocked' });
+  s.addRequest(4, nav, { rid: 'y', url: 'https://cdn.widgets.test/w.js', outcome: 'reached' });
+  s.addRequest(4, nav, { rid: 'z', url: 'https://www.google-analytics.com/a.js', outcome: 'reached' },
+    { domain: 'google-analytics.com', tracker: true, owner: 'Google' });
+  const d = Object.fromEntries(s.summary(4).domains.map((e) => [e.domain, e]));
+  assert.equal(d['px.tracker.test'].tracker, true);
+  assert.equal(d['px.tracker.test'].named, false, 'a bare host, not a domain the companion named');
+  assert.equal(d['cdn.widgets.test'].tracker, false);
+  assert.equal(d['google-analytics.com'].owner, 'Google');
+  assert.equal(d['google-analytics.com'].named, true);
+  assert.equal(badgeView(s.get(4), 'unreachable').text, '2');
+  assert.equal(badgeView(s.get(4), 'unreachable').color, COLOURS.reached);
+});
+
+test('navigation resets the page, and late answers for the old page are ignored', () => {
   const s = new TabStates();
   const old = s.navigate(3, 'http://news.example/1');
-  s.addVerdict(3, old, v('a.net'), true);
+  s.addRequest(3, old, { rid: 'a', url: 'https://a.net/', outcome: 'blocked' });
   const now = s.navigate(3, 'http://other.example/');
   assert.equal(badgeView(s.get(3), 'ok').text, '');
-  assert.equal(s.addVerdict(3, old, v('b.net'), true), false);
+  assert.equal(s.addRequest(3, old, { rid: 'b', url: 'https://b.net/', outcome: 'blocked' }), false);
+  assert.equal(s.addVerdict(3, old, 'a', v('a.net')), false);
   assert.equal(badgeView(s.get(3), 'ok').text, '');
-  s.addVerdict(3, now, v('c.net'), false);
+  s.addRequest(3, now, { rid: 'c', url: 'https://c.net/', outcome: 'reached' });
+  s.addVerdict(3, now, 'c', v('c.net', { blocked: false }));
   assert.equal(badgeView(s.get(3), 'ok').text, '1');
 });
 
-test('off states show no number and say why', () => {
-  const s = new TabStates();
-  const nav = s.navigate(1, 'http://news.example/');
-  s.addVerdict(1, nav, v('a.net'), true);
-  for (const status of ['unpaired', 'unreachable', 'unauthorized', 'impostor']) {
+test('off only when unpaired or refused; a companion that is away keeps the count and says blocking continues', () => {
+  const { s } = pageWith(1, [['https://a.net/', 'blocked', v('a.net')]]);
+  for (const status of ['unpaired', 'unauthorized']) {
     const view = badgeView(s.get(1), status);
     assert.equal(view.text, 'off');
     assert.equal(view.color, COLOURS.off);
     assert.equal(view.title, OFF_REASONS[status]);
-    assert.doesNotMatch(view.text, /\d/);
+    assert.match(view.title, /choose 'Pair now'/);
+  }
+  for (const status of ['unreachable', 'impostor']) {
+    const view = badgeView(s.get(1), status);
+    assert.equal(view.text, '1');
+    assert.equal(view.color, COLOURS.blocked);
+    assert.ok(view.title.endsWith(AWAY_REASONS[status]));
+    assert.match(view.title, /blocking continues with the last rules/);
+    assert.match(view.title, /history will catch up/);
+    assert.doesNotMatch(view.title, /\boff\b/);
   }
 });
 
-test('tab states survive a JSON round trip (chrome.storage.session)', () => {
+test('a busy page stays bounded and keeps its counts', () => {
   const s = new TabStates();
-  const nav = s.navigate(5, 'http://news.example/');
-  s.addVerdict(5, nav, v('a.net'), true);
+  const nav = s.navigate(9, 'http://news.example/');
+  for (let i = 0; i < 4000; i += 1) {
+    s.addRequest(9, nav, { rid: String(i), url: `https://ads.net/${i}`, outcome: i % 2 ? 'reached' : 'blocked' });
+    s.addVerdict(9, nav, String(i), v('ads.net'));
+  }
+  assert.ok(s.get(9).requests.length <= 1500);
+  const [ads] = s.summary(9).domains;
+  assert.deepEqual([ads.requests, ads.reached, ads.blocked], [4000, 2000, 2000]);
+  assert.equal(badgeView(s.get(9), 'ok').text, '1');
+});
+
+test('tab states survive a JSON round trip (chrome.storage.session)', () => {
+  const { s, nav } = pageWith(5, [['https://a.net/', 'blocked', v('a.net')]]);
   const back = TabStates.fromJSON(JSON.parse(JSON.stringify(s)));
   assert.equal(badgeView(back.get(5), 'ok').text, '1');
-  assert.equal(back.addVerdict(5, nav, v('b.net'), false), true);
+  assert.equal(back.addRequest(5, nav, { rid: 'n', url: 'https://b.net/', outcome: 'reached' }), true);
+  back.addVerdict(5, nav, 'n', v('b.net', { blocked: false }));
   assert.equal(badgeView(back.get(5), 'ok').text, '2');
+  assert.equal(domainsOf(back.get(5)).length, 2);
+});
+
+test("another host of the page's own site is reported but not kept: the companion's verdict, or its earlier answer, says first-party", () => {
+  const s = new TabStates();
+  const nav = s.navigate(11, 'https://www.news.example/a');
+  // No answer yet about cdn.news.example: kept while it waits (the extension makes no guess about sites).
+  s.addRequest(11, nav, { rid: 'a', url: 'https://cdn.news.example/app.js', outcome: 'reached' });
+  s.addRequest(11, nav, { rid: 'b', url: 'https://px.tracker.test/p', outcome: 'blocked' });
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain).sort(), ['cdn.news.example', 'px.tracker.test']);
+  assert.equal(s.addVerdict(11, nav, 'a', { domain: 'news.example', host: 'cdn.news.example', page_domain: 'news.example',
+    third_party: false, tracker: false, decided_by: 'not-a-tracker', blocked: false }), true);
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain), ['px.tracker.test']);
+  // Later requests to a host the companion placed on this site are not kept at all ...
+  assert.equal(s.addRequest(11, nav, { rid: 'c', url: 'https://img.news.example/x.png', outcome: 'reached' },
+    { domain: 'news.example', tracker: false }), false);
+  // ... nor on a fresh page of that host, from the companion's last answer for the host (companion away).
+  const nav2 = s.navigate(11, 'https://www.news.example/b');
+  assert.equal(s.addRequest(11, nav2, { rid: 'd', url: 'https://img.news.example/x.png', outcome: 'reached' },
+    { domain: 'news.example', tracker: false }, 'news.example'), false);
+  assert.equal(s.addRequest(11, nav2, { rid: 'e', url: 'https://cdn.other.example/x.js', outcome: 'reached' },
+    { domain: 'other.example', tracker: false }, 'news.example'), true);
+  assert.deepEqual(s.summary(11).domains.map((d) => d.domain), ['other.example']);
 });

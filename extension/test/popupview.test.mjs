@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { activeControl, arrange, offText, plural, stateLabel, summary, trustText } from '../popup/view.js';
+import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
+  siteCountsText, siteStateLabel, stateLabel, summary, trustText, whyText } from '../popup/view.js';
 
 const tp = (domain, extra = {}) => ({ domain, tracker: true, blocked_now: true, requests: 1, decided_by: 'list-default', ...extra });
 
@@ -79,9 +80,72 @@ test('trust words start with "You trust this site" when trusted', () => {
   assert.doesNotMatch(trustText(null), /^You trust/);
 });
 
-test('off words say why', () => {
-  assert.match(offText('unpaired', 'x'), /not paired/);
-  assert.match(offText('unreachable', 'x'), /crumbs serve/);
-  assert.equal(offText('impostor', 'Crumbs is off: impostor.'), 'Crumbs is off: impostor.');
-  assert.match(offText('unauthorized', null), /Pair it again/);
+test('off words say why and name the button on screen', () => {
+  assert.match(offText('unpaired', 'x'), /not paired.*Choose 'Pair now'/);
+  assert.match(offText('unauthorized', null), /Choose 'Pair now' to pair it again/);
+  assert.equal(offText('other', 'Crumbs is off: because.'), 'Crumbs is off: because.');
+});
+
+test('a companion that is away is not "off": blocking continues, the history catches up', () => {
+  for (const status of ['unreachable', 'impostor']) {
+    assert.ok(isAwayStatus(status));
+    assert.match(awayText(status), /Blocking continues with the last rules/);
+    assert.match(awayText(status), /history will catch up/);
+    assert.doesNotMatch(awayText(status), /\boff\b/i);
+  }
+  assert.ok(!isAwayStatus('unpaired'));
+});
+
+const onPage = (extra) => ({ domain: 'google.com', tracker: true, reached: 0, blocked: 0, cache: 0, failed: 0, ...extra });
+
+test('"Blocked" only when none of the requests on the page got through', () => {
+  const policy = tp('google.com');
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 2 }), policy), { text: "Blocked (Crumbs' default)", tone: 'blocked' });
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 1, reached: 1 }), policy),
+    { text: 'Partly blocked — 1 of 2 requests got through', tone: 'partial' });
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 3, reached: 2 }), null),
+    { text: 'Partly blocked — 2 of 5 requests got through', tone: 'partial' });
+  // The companion would block it, but the browser let it through (its rules were behind): say what happened.
+  assert.deepEqual(pageStateLabel(onPage({ reached: 1 }), policy),
+    { text: 'Not blocked on this page — its request got through', tone: 'allowed' });
+  assert.deepEqual(pageStateLabel(onPage({ reached: 2 }), tp('google.com', { blocked_now: false, decided_by: 'site-trust' })),
+    { text: 'Allowed: you trust this site', tone: 'allowed' });
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 1 }), tp('google.com', { blocked_now: false, decided_by: 'site-trust' })),
+    { text: 'Blocked on this page', tone: 'blocked' });
+  assert.equal(pageStateLabel(onPage({ tracker: false, reached: 3 }), null).text, 'Not a known tracker');
+  assert.match(pageStateLabel(onPage({ cache: 2 }), null).text, /cache/);
+  assert.match(pageStateLabel(onPage({ failed: 1 }), null).text, /failed/);
+});
+
+test('which filter, or lack of one, let a request through', () => {
+  assert.equal(whyText({ decided_by: 'not-a-tracker', filter: null, exception: false }), 'no filter names this address');
+  assert.equal(whyText({ decided_by: 'not-a-tracker', filter: '@@||google.com/recaptcha/', exception: true, list: 'crumbs-trackers' }),
+    'the exception @@||google.com/recaptcha/ (crumbs-trackers)');
+  assert.equal(whyText({ decided_by: 'site-trust' }), 'you trust this site');
+  assert.equal(whyText({ decided_by: 'site-tracker' }), 'you allow it on this site');
+  assert.equal(whyText({ decided_by: 'tracker-everywhere' }), 'you allow it everywhere');
+  assert.match(whyText({ decided_by: 'list-default', filter: '||x^' }), /rules did not have this block yet/);
+  assert.match(whyText(null), /not yet known/);
+});
+
+test('page counts and the away summary', () => {
+  assert.equal(pageCountsText(onPage({ blocked: 1, reached: 1 })), 'On this page: 2 requests, 1 blocked, 1 got through');
+  assert.equal(pageCountsText(onPage({ reached: 1, cache: 1 })), 'On this page: 1 request, 1 got through, 1 from the cache');
+  assert.equal(pageSummary([]), 'No third parties seen on this page yet');
+  assert.equal(pageSummary([onPage({ blocked: 2 }), onPage({ domain: 'w.test', tracker: false, reached: 1 })]),
+    '1 tracker on this page · none got through');
+  assert.equal(pageSummary([onPage({ blocked: 1, reached: 1 })]), '1 tracker on this page · 1 request got through');
+});
+
+test('from the site\'s history: never "Blocked" next to requests that got through (the mrf.io case)', () => {
+  assert.deepEqual(siteStateLabel(tp('mrf.io', { requests: 2, blocked: 1 })),
+    { text: 'Partly blocked — 1 of 2 requests got through', tone: 'partial' });
+  assert.equal(siteCountsText(tp('mrf.io', { requests: 2, blocked: 1 })), '2 requests on this site, 1 blocked, 1 got through');
+  assert.deepEqual(siteStateLabel(tp('mrf.io', { requests: 2, blocked: 2 })), { text: "Blocked (Crumbs' default)", tone: 'blocked' });
+  assert.deepEqual(siteStateLabel(tp('x.net', { requests: 3, blocked: 0, decided_by: 'site-tracker' })),
+    { text: 'Blocked on this site by you now — 3 of 3 requests got through before', tone: 'partial' });
+  // Allowed now: the decision is the news, whatever was blocked before.
+  assert.deepEqual(siteStateLabel(tp('x.net', { requests: 3, blocked: 1, blocked_now: false, decided_by: 'site-trust' })),
+    { text: 'Allowed: you trust this site', tone: 'allowed' });
+  assert.equal(siteCountsText(tp('w.test', { tracker: false, requests: 4, blocked: 0 })), '4 requests on this site');
 });

@@ -3,15 +3,12 @@ import assert from 'node:assert/strict';
 import { Reporter, eventFor, pageUrlOf, blockedByBrowser, MAX_BATCH } from '../src/reporting.js';
 import { BoundedQueue } from '../src/queue.js';
 import { CompanionError } from '../src/companion.js';
-import { guessSite, maybeThirdParty } from '../src/domains.js';
+import { hostOf } from '../src/domains.js';
 
-test('site guesses and third-party test', () => {
-  assert.equal(guessSite('www.news.example'), 'news.example');
-  assert.equal(guessSite('a.b.bbc.co.uk'), 'bbc.co.uk');
-  assert.equal(guessSite('127.0.0.1'), '127.0.0.1');
-  assert.ok(maybeThirdParty('www.google-analytics.com', 'news.example'));
-  assert.ok(!maybeThirdParty('static.news.example', 'www.news.example'));
-  assert.ok(!maybeThirdParty('news.example', 'news.example'));
+test('hosts: lower case, no brackets, no trailing dot; non-network URLs have none', () => {
+  assert.equal(hostOf('https://WWW.News.Example./x'), 'www.news.example');
+  assert.equal(hostOf('http://[::1]:8080/'), '::1');
+  assert.equal(hostOf('data:text/plain,hi'), null);
 });
 
 const page = 'http://news.example/article';
@@ -21,9 +18,14 @@ const req = (id, url, extra = {}) => ({ requestId: String(id), url, type: 'scrip
 test('which requests become events', () => {
   assert.deepEqual(eventFor(req(1, 'https://www.google-analytics.com/ga.js'), page),
     { url: 'https://www.google-analytics.com/ga.js', page_url: page, type: 'script', tab_id: 4,
-      time: 1700000000000, browser_blocked: false });
+      time: 1700000000000, browser_blocked: false, outcome: null });
   assert.equal(eventFor(req(1, 'http://news.example/logo.png'), page), null, 'first party');
-  assert.equal(eventFor(req(1, 'http://cdn.news.example/x.js'), page), null, 'same site');
+  // Another host of the same site is still reported: the companion, not a guess, decides sites.
+  assert.equal(eventFor(req(1, 'http://cdn.news.example/x.js'), page).url, 'http://cdn.news.example/x.js');
+  const gob = 'https://a.gob.mx/';
+  assert.equal(eventFor(req(1, 'https://b.gob.mx/t.js'), gob).url, 'https://b.gob.mx/t.js', 'gob.mx neighbours');
+  const gh = 'https://alice.github.io/';
+  assert.equal(eventFor(req(1, 'https://bob.github.io/t.js'), gh).url, 'https://bob.github.io/t.js', 'github.io neighbours');
   assert.equal(eventFor(req(1, 'http://other.example/', { type: 'main_frame' }), page), null, 'a page itself');
   assert.equal(eventFor(req(1, 'https://t.net/', { tabId: -1 }), page), null, 'not in a tab');
   assert.equal(eventFor(req(1, 'http://127.0.0.1:8737/api/v1/events'), page, { companionHost: '127.0.0.1' }), null);
@@ -102,8 +104,8 @@ test('a request is reported once it settles, with whether the browser blocked it
   assert.equal(comp.batches.length, 0, 'waits for the batch delay');
   await clk.advance(300);
   assert.equal(comp.batches.length, 1);
-  assert.deepEqual(comp.batches[0].map((e) => [e.url, e.browser_blocked]),
-    [['http://www.google-analytics.com/ga.js', true], ['https://connect.facebook.net/sdk.js', false]]);
+  assert.deepEqual(comp.batches[0].map((e) => [e.url, e.browser_blocked, e.outcome]),
+    [['http://www.google-analytics.com/ga.js', true, 'blocked'], ['https://connect.facebook.net/sdk.js', false, 'reached']]);
   assert.equal(delivered.length, 2);
   assert.equal(delivered[0][0].nav, 1);
 });

@@ -16,6 +16,8 @@ from pathlib import Path
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from . import embedpages
+
 # Tracker hosts the shipped lists flag, served over https (several are HSTS-preloaded in Chromium).
 TRACKERS = {
     "ga": "https://www.google-analytics.com/analytics.js",
@@ -55,14 +57,22 @@ def page_html(title: str) -> str:
 class FakeWeb:
     log: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Pages a test serves itself: (host, path) -> (body, content type). Checked before everything else.
+    pages: dict[tuple[str, str], tuple[bytes | str, str]] = field(default_factory=dict)
 
     def __call__(self, environ, start_response):
         req = Request(environ)
         host = (req.host or "").split(":")[0]
         with self.lock:
             self.log.append({"host": host, "path": req.path, "scheme": req.scheme,
-                             "referer": req.headers.get("Referer", "")})
-        if req.path.endswith(".js"):
+                             "referer": req.headers.get("Referer", ""), "gpc": req.headers.get("Sec-GPC")})
+        extra = embedpages.answer(host, req.path)  # click-to-load and GPC pages (issue 12)
+        if (host, req.path) in self.pages:
+            body, content_type = self.pages[(host, req.path)]
+            resp = Response(body, content_type=content_type)
+        elif extra is not None:
+            resp = Response(extra[0], content_type=extra[1])
+        elif req.path.endswith(".js"):
             resp = Response("/* fake */", content_type="application/javascript")
         elif req.path.endswith((".gif", ".png")) or "pixel" in req.path:
             resp = Response(GIF, content_type="image/gif")

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 import pytest
 
-from companion.classify import Verdict
 from companion.config import DataPaths
 from companion.storage import RecordedEvent, Store, now_ms
 
@@ -29,16 +28,7 @@ HOSTILE_SITE = "<img src=x onerror=alert(1)>.example"
 HOSTILE_HOST = "\"'><script>alert(2)</script>.evil.test"
 
 
-def verdict(site, host, domain, tracker, blocked):
-    return Verdict(
-        url=f"https://{host}/", type="script", host=host, domain=domain, page_domain=site, third_party=site != domain,
-        same_owner=False, tracker=tracker, owner=None, category=None, category_label=None, description=None,
-        learns=None, filter="||x^" if tracker else None, list="test" if tracker else None, exception=False,
-        overridden_filter=None, blocked=blocked, decided_by="list-default" if blocked else "not-a-tracker",
-    )
-
-
-def fill(data_dir: Path) -> None:
+def fill(make_verdict, data_dir: Path) -> None:
     """Five sites; Google on four of them (two domains), Meta on two, a hostile name on one."""
     now = now_ms()
     plan = [
@@ -55,7 +45,7 @@ def fill(data_dir: Path) -> None:
     for site, host, domain, tracker, blocked, n in plan:
         for i in range(n):
             # spread over the last three days so the chart has several bars
-            events.append(RecordedEvent(verdict(site, host, domain, tracker, blocked), now - (i % 3) * 86_400_000 - i))
+            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - (i % 3) * 86_400_000 - i))
     store = Store(DataPaths.at(data_dir).database)
     try:
         store.record(events)
@@ -79,8 +69,8 @@ def signed_in_page(browser, companion):
     return page, dialogs
 
 
-def test_history_pages_as_a_person_uses_them(browser, companion):
-    fill(companion.data_dir)
+def test_history_pages_as_a_person_uses_them(browser, companion, make_verdict):
+    fill(make_verdict, companion.data_dir)
 
     # Without signing in: a page that says how to sign in, and none of the history.
     anonymous = browser.ctx.new_page()

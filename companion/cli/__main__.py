@@ -1,0 +1,4 @@
+"""``python -m companion.cli``: the ``crumbs`` command."""
+from . import main
+
+main()

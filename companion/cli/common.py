@@ -1,0 +1,41 @@
+"""What every ``crumbs`` command shares: the one ``--data-dir`` option, a companion opened for the
+command line's writes, site names read from arguments, times printed in local time."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import click
+
+from ..service import Companion
+from ..sites import NotANetworkURL, site_of
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="CRUMBS_HOME",
+    help="Folder holding the database, token and lists (default: CRUMBS_HOME or the user data folder).",
+)
+
+
+def open_companion(data_dir: str | None) -> Companion:
+    """The companion of ``data_dir`` for a command's writes (no filter engine is built); closed with the command."""
+    companion = Companion(data_dir, with_engine=False)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(companion.close)
+    return companion
+
+
+def domain(value: str, what: str) -> str:
+    """The site (registrable domain) named by a host name or URL argument."""
+    try:
+        return site_of(value)
+    except NotANetworkURL as exc:
+        raise click.BadParameter(f"{value!r} is not a {what}: {exc}") from None
+
+
+def when(ms: int | None) -> str:
+    """Epoch milliseconds as local time, '-' for none."""
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")

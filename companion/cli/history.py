@@ -1,0 +1,43 @@
+"""``crumbs open``: sign this person in to the history page through a one-time link.
+
+The running server and this command share the database: the command stores the hash of a
+fresh one-time code there, and the server accepts it once, within two minutes. The link is
+opened in the default browser, or printed with ``--print`` (for another browser or profile).
+"""
+
+from __future__ import annotations
+
+import webbrowser
+
+import click
+
+from ..auth import SIGNIN_CODE_TTL_MS
+from ..config import DEFAULT_PORT, HOST
+from ..service import Companion
+from .common import data_dir_option
+
+
+def signin_link(data_dir: str | None, port: int) -> str:
+    """A fresh one-time sign-in link for the companion serving ``data_dir`` on ``port``."""
+    companion = Companion(data_dir, with_engine=False)
+    try:
+        code = companion.new_signin_code()
+    finally:
+        companion.close()
+    return f"http://{HOST}:{port}/signin/{code}"
+
+
+@click.command("open")
+@click.option("--print", "print_only", is_flag=True, help="Print the link instead of opening a browser.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port the companion ('crumbs serve') listens on.")
+@data_dir_option
+def open_history(print_only: bool, port: int, data_dir: str | None) -> None:
+    """Open your Crumbs history in the browser, signed in (the companion must be running)."""
+    link = signin_link(data_dir, port)
+    minutes = SIGNIN_CODE_TTL_MS // 60_000
+    if print_only or not webbrowser.open(link):
+        click.echo(link)
+        click.echo(f"(this link signs in one browser, once, within {minutes} minutes; keep it to yourself)", err=True)
+    else:
+        click.echo("Opened your history in the browser.")

@@ -1,0 +1,170 @@
+"""The person's data: export (JSON, CSV), forgetting, retention, and importing an exported choices file.
+
+Every statement is in :mod:`companion.storage`; choices given for import are checked here with the
+site rule of :mod:`companion.sites` before the store applies them, all or nothing.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ..policy import ACTIONS
+from ..sites import NotANetworkURL, site_of
+from ..storage import DAY_MS, now_ms
+from .periods import day_to_iso
+
+DEFAULT_RETENTION_DAYS = 90
+RETENTION_CHOICES = (7, 30, 90, 365, 0)  # 0: keep the detail for ever
+RETENTION_KEY = "retention_days"
+RETENTION_RUN_KEY = "retention_last_run"
+
+
+class DataMixin:
+    """Part of :class:`companion.history.History`."""
+
+    # -- export ---------------------------------------------------------------------------
+
+    REQUEST_COLUMNS = ("id", "time", "site", "host", "domain", "type", "third_party", "tracker", "blocked",
+                       "same_owner", "browser_blocked", "exception", "decided_by", "filter", "list", "flags")
+    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked")
+
+    def iter_requests(self) -> Iterator[dict[str, Any]]:
+        """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
+        return self.store.iter_requests()
+
+    def iter_daily(self) -> Iterator[dict[str, Any]]:
+        for row in self.store.iter_daily():
+            yield {**row, "date": day_to_iso(row["day"])}
+
+    def export_json(self) -> Iterator[str]:
+        """Everything stored, as one JSON document produced in pieces (a million rows never sit in memory)."""
+        head = {"format": "crumbs-history", "version": 1, "exported": now_ms(),
+                "choices": self.store.list_choices(), "settings": self.settings()}
+        yield json.dumps(head, ensure_ascii=False)[:-1] + ', "requests": ['
+        for i, row in enumerate(self.iter_requests()):
+            yield ("," if i else "") + json.dumps(row, ensure_ascii=False)
+        yield '], "daily": ['
+        for i, row in enumerate(self.iter_daily()):
+            yield ("," if i else "") + json.dumps(row, ensure_ascii=False)
+        yield "]}\n"
+
+    def export_csv(self, table: str = "requests") -> Iterator[str]:
+        """One table as CSV; cells a spreadsheet would run as a formula are neutralised."""
+        columns, rows = (self.DAILY_COLUMNS, self.iter_daily()) if table == "daily" else \
+            (self.REQUEST_COLUMNS, self.iter_requests())
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        for i, row in enumerate(rows):
+            writer.writerow([csv_cell(row[c]) for c in columns])
+            if i % 2000 == 1999:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    # -- forgetting -----------------------------------------------------------------------
+
+    def forget_site(self, site: str) -> dict[str, int]:
+        """Delete every request made on ``site`` and its daily totals."""
+        return self._after_forget(self.store.forget_site(site))
+
+    def forget_tracker(self, domain: str) -> dict[str, int]:
+        """Delete every request to ``domain`` (any of its hosts, on any site) and its daily totals."""
+        return self._after_forget(self.store.forget_domain(domain))
+
+    def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
+        """Delete whole days, ``first_day`` to ``last_day`` included (whole days keep the totals exact)."""
+        return self._after_forget(self.store.forget_days(first_day, last_day))
+
+    def forget_everything(self) -> dict[str, int]:
+        """Delete all history (choices and settings are kept: they are what Crumbs does, not what it saw)."""
+        return self._after_forget(self.store.forget_everything())
+
+    def _after_forget(self, removed: dict[str, int]) -> dict[str, int]:
+        self.invalidate()
+        return removed
+
+    # -- retention ------------------------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        return {"retention_days": self.retention_days()}
+
+    def retention_days(self) -> int:
+        value = self.store.get_setting(RETENTION_KEY)
+        try:
+            days = int(value) if value is not None else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            days = DEFAULT_RETENTION_DAYS
+        return days if days >= 0 else DEFAULT_RETENTION_DAYS
+
+    def set_retention_days(self, days: int) -> None:
+        if days not in RETENTION_CHOICES:
+            raise ValueError(f"keep detail for one of {RETENTION_CHOICES} days (0: for ever)")
+        self.store.set_setting(RETENTION_KEY, str(days))
+
+    def apply_retention(self, now: int | None = None) -> dict[str, int]:
+        """Delete request detail older than the retention (whole days); the daily totals stay."""
+        now = now_ms() if now is None else now
+        days = self.retention_days()
+        removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
+        if days:
+            cutoff = (now // DAY_MS - days + 1) * DAY_MS  # keep today and the days-1 before it
+            removed.update(self.store.delete_detail_before(cutoff))
+        self.store.set_setting(RETENTION_RUN_KEY, str(now))
+        return removed
+
+    def retention_due(self, now: int | None = None, every_ms: int = 3_600_000) -> bool:
+        now = now_ms() if now is None else now
+        last = self.store.get_setting(RETENTION_RUN_KEY)
+        return last is None or not last.isdigit() or now - int(last) >= every_ms
+
+    # -- choices import -------------------------------------------------------------------
+
+    def import_choices(self, data: Any) -> int:
+        """Apply choices exported by the choices page (the shape of ``Store.list_choices``); all or nothing."""
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object with site_tracker, everywhere and trusted lists")
+        site_tracker = [(_dom(i, "site"), _dom(i, "tracker"), _action(i)) for i in _items(data, "site_tracker")]
+        everywhere = [(_dom(i, "tracker"), _action(i)) for i in _items(data, "everywhere")]
+        trusted = []
+        for item in _items(data, "trusted"):
+            until = item.get("until")
+            if until is not None and (isinstance(until, bool) or not isinstance(until, int)):
+                raise ValueError("'until' must be epoch milliseconds or null")
+            trusted.append((_dom(item, "site"), until))
+        return self.store.import_choices(site_tracker, everywhere, trusted)
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (or tab/CR) gets a leading quote."""
+    if isinstance(value, str) and value and value[0] in "=+-@\t\r":
+        return "'" + value
+    return "" if value is None else value
+
+
+def _items(data: dict, key: str) -> list[dict]:
+    items = data.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ValueError(f"'{key}' must be a list of objects")
+    return items
+
+
+def _dom(item: dict, key: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"'{key}' must be a domain name")
+    try:
+        return site_of(value)
+    except NotANetworkURL as exc:
+        raise ValueError(f"{value[:80]!r} is not a domain: {exc}") from None
+
+
+def _action(item: dict) -> str:
+    action = item.get("action")
+    if action not in ACTIONS:
+        raise ValueError(f"'action' must be one of {', '.join(ACTIONS)}")
+    return action

@@ -1,0 +1,57 @@
+"""The SQLite database, the only place with SQL: every recorded request, the person's choices and settings.
+
+Shape, chosen to stay small and fast at millions of rows:
+
+- ``requests`` holds one narrow row per reported request: integers only. Host names,
+  sites and filters are *interned* in ``hosts``, ``domains`` and ``filters`` and referred
+  to by id, and the booleans of a verdict are packed into one ``flags`` integer.
+  No full URL is kept: the history needs who and where, not what page path.
+- ``daily`` keeps per-day totals per (site, third-party domain), maintained in the same
+  transaction as the detail, so history pages over long periods read a few thousand
+  rows instead of millions, and detail can be pruned (retention) while totals stay.
+- Choices (``site_tracker_choices``, ``tracker_choices``, ``trusted_sites``) and
+  ``settings`` live in the same file. ``settings['choices_rev']`` is bumped on every
+  change of a choice, by whichever process makes it (the CLI while the server runs),
+  so the server notices with one indexed read per batch and reloads.
+
+Durability: WAL journal with ``synchronous=FULL``; a batch is one transaction, and
+:meth:`Store.record` returns only after it committed, so whatever the API acknowledged
+survives a killed server.
+
+Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
+``PRAGMA user_version``: a database made by any earlier release is upgraded in place.
+
+Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
+interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
+:mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
+:mod:`.lists` (the filter-list registry), :mod:`.breakage` ("Page broken?" reports).
+"""
+from __future__ import annotations
+
+from .base import StoreBase, Transaction
+from .breakage import BreakageMixin
+from .choices import ChoicesMixin
+from .settings import SettingsMixin
+from .events import EventsMixin, RecordedEvent
+from .history import HistoryMixin
+from .lists import ListsMixin
+from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
+                     SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
+from .sessions import SessionsMixin
+
+
+class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, BreakageMixin,
+            StoreBase):
+    """The companion's database. Thread-safe: one connection, serialised by a lock.
+
+    SQLite allows one writer at a time anyway; a single connection keeps the interning
+    caches coherent and avoids ``database is locked`` between the server's own threads.
+    Other processes (the CLI) open their own :class:`Store` on the same file.
+    """
+
+
+__all__ = [
+    "Store", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
+    "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION",
+    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS",
+]

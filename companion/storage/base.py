@@ -1,0 +1,152 @@
+"""The connection: one SQLite connection per process, a lock, transactions, migrations and interning."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .schema import MIGRATIONS, SCHEMA_VERSION
+
+class StoreBase:
+    """The companion's database. Thread-safe: one connection, serialised by a lock.
+
+    SQLite allows one writer at a time anyway; a single connection keeps the interning
+    caches coherent and avoids ``database is locked`` between the server's own threads.
+    Other processes (the CLI) open their own :class:`Store` on the same file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists()
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
+        if fresh:
+            os.chmod(self.path, 0o600)  # a person's browsing history: readable by them only
+        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
+        self.lock = threading.RLock()
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        # Index pages of a big history stay in memory, so recording into millions of rows stays fast.
+        conn.execute("PRAGMA cache_size=-65536")
+        self._host_ids: dict[str, int] = {}
+        self._domain_ids: dict[str, int] = {}
+        self._filter_ids: dict[tuple[str, str], int] = {}
+        self._caches_loaded = False
+        self._migrate()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer Crumbs (schema {version}, this one knows {SCHEMA_VERSION})"
+            )
+        for number in range(version, SCHEMA_VERSION):
+            with self.transaction():
+                MIGRATIONS[number](self.db)
+                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def transaction(self) -> "Transaction":
+        """``with store.transaction():`` runs the block as one SQLite transaction under the lock."""
+        return Transaction(self)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    # -- interning ------------------------------------------------------------------------
+
+    # Every recorded request names a host, a site and maybe a filter; the ids are cached in
+    # memory. The caches start complete (loaded once: a person meets thousands of hosts, not
+    # millions), so a miss means a new name and costs one INSERT rather than SELECT + INSERT.
+    _PRELOAD_LIMIT = 500_000
+
+    def _ensure_caches(self) -> None:
+        if self._caches_loaded:
+            return
+        conn = self.conn
+        sizes = conn.execute(
+            "SELECT (SELECT max(id) FROM domains), (SELECT max(id) FROM hosts), (SELECT max(id) FROM filters)"
+        ).fetchone()
+        if all((n or 0) <= self._PRELOAD_LIMIT for n in sizes):
+            self._domain_ids = dict(conn.execute("SELECT name, id FROM domains"))
+            self._host_ids = dict(conn.execute("SELECT name, id FROM hosts"))
+            self._filter_ids = {(l, t): i for l, t, i in conn.execute("SELECT list, text, id FROM filters")}
+        self._caches_loaded = True
+
+    def _intern(self, cache: dict, key: Any, insert: str, select: str, params: tuple) -> int:
+        found = cache.get(key)
+        if found is not None:
+            return found
+        cursor = self.conn.execute(insert + " ON CONFLICT DO NOTHING", params)
+        if cursor.rowcount == 1:
+            found = cursor.lastrowid
+        else:  # known after all (a cache too big to preload, or another process added it)
+            found = self.conn.execute(select, params[:2] if isinstance(key, tuple) else params[:1]).fetchone()[0]
+        cache[key] = found
+        return found
+
+    def domain_id(self, name: str) -> int:
+        return self._intern(
+            self._domain_ids, name, "INSERT INTO domains (name) VALUES (?)", "SELECT id FROM domains WHERE name = ?", (name,)
+        )
+
+    def host_id(self, name: str, domain: str) -> int:
+        found = self._host_ids.get(name)
+        if found is not None:
+            return found
+        return self._intern(
+            self._host_ids, name, "INSERT INTO hosts (name, domain_id) VALUES (?, ?)",
+            "SELECT id FROM hosts WHERE name = ?", (name, self.domain_id(domain)),
+        )
+
+    def filter_id(self, list_name: str, text: str) -> int:
+        return self._intern(
+            self._filter_ids, (list_name, text), "INSERT INTO filters (list, text) VALUES (?, ?)",
+            "SELECT id FROM filters WHERE list = ? AND text = ?", (list_name, text),
+        )
+
+    def _forget_caches(self) -> None:
+        self._host_ids = {}
+        self._domain_ids = {}
+        self._filter_ids = {}
+        self._caches_loaded = False
+
+
+class Transaction:
+    """``with store.transaction():`` - BEGIN IMMEDIATE under the lock, COMMIT or ROLLBACK."""
+
+    def __init__(self, store: "StoreBase") -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.store.lock.acquire()
+        try:
+            self.store.conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store.lock.release()
+            raise
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.store.conn.execute("COMMIT")
+            else:
+                self.store.conn.execute("ROLLBACK")
+                # Ids handed out inside the failed transaction no longer exist.
+                self.store._forget_caches()
+        finally:
+            self.store.lock.release()
+
+

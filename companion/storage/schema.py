@@ -1,0 +1,143 @@
+"""The database's shape: flag bits, code tables and the migrations that build and upgrade it.
+
+Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
+``PRAGMA user_version``: a database made by any earlier release is upgraded in place.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from ..classify import DECIDED_BY, REQUEST_TYPES
+
+# Bits of requests.flags.
+THIRD_PARTY, TRACKER, BLOCKED, SAME_OWNER, BROWSER_BLOCKED, EXCEPTION = 1, 2, 4, 8, 16, 32
+
+TYPE_CODES = {name: i for i, name in enumerate(REQUEST_TYPES)}
+TYPE_NAMES = {i: name for name, i in TYPE_CODES.items()}
+DECIDED_CODES = {name: i for i, name in enumerate(DECIDED_BY)}
+DECIDED_NAMES = {i: name for name, i in DECIDED_CODES.items()}
+
+DAY_MS = 86_400_000
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # Not executescript(): it commits on its own, and a migration must be all or nothing.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.conn.execute(statement)
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE domains (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE hosts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            domain_id INTEGER NOT NULL REFERENCES domains(id)
+        );
+        CREATE INDEX hosts_domain ON hosts(domain_id);
+        CREATE TABLE filters (
+            id INTEGER PRIMARY KEY,
+            list TEXT NOT NULL,
+            text TEXT NOT NULL,
+            UNIQUE (list, text)
+        );
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,              -- epoch milliseconds
+            site_id INTEGER REFERENCES domains(id),  -- the page's registrable domain, NULL when unknown
+            host_id INTEGER NOT NULL REFERENCES hosts(id),
+            type INTEGER NOT NULL,              -- TYPE_CODES
+            flags INTEGER NOT NULL,             -- THIRD_PARTY | TRACKER | BLOCKED | ...
+            decided_by INTEGER NOT NULL,        -- DECIDED_CODES
+            filter_id INTEGER REFERENCES filters(id)
+        );
+        CREATE INDEX requests_time ON requests(time);
+        CREATE INDEX requests_site_time ON requests(site_id, time);
+        CREATE INDEX requests_host_time ON requests(host_id, time);
+        CREATE TABLE daily (
+            day INTEGER NOT NULL,               -- epoch days (UTC)
+            site_id INTEGER NOT NULL,           -- 0 for requests with no known page
+            domain_id INTEGER NOT NULL,         -- the request's registrable domain
+            requests INTEGER NOT NULL,
+            trackers INTEGER NOT NULL,          -- of which classified third-party trackers
+            blocked INTEGER NOT NULL,
+            PRIMARY KEY (day, site_id, domain_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX daily_domain ON daily(domain_id, day);
+        CREATE TABLE site_tracker_choices (
+            site TEXT NOT NULL, tracker TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('allow', 'block')),
+            created INTEGER NOT NULL,
+            PRIMARY KEY (site, tracker)
+        );
+        CREATE TABLE tracker_choices (
+            tracker TEXT PRIMARY KEY,
+            action TEXT NOT NULL CHECK (action IN ('allow', 'block')),
+            created INTEGER NOT NULL
+        );
+        CREATE TABLE trusted_sites (site TEXT PRIMARY KEY, until INTEGER, created INTEGER NOT NULL);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE pairing_codes (code_hash TEXT PRIMARY KEY, expires INTEGER NOT NULL, tries INTEGER NOT NULL DEFAULT 0);
+        """
+    )
+
+
+def _migration_2(db: sqlite_utils.Database) -> None:
+    # Filter list subscriptions (companion/lists/) and history-page sign-in (companion/auth.py, storage/sessions.py).
+    _run_script(
+        db,
+        """
+        CREATE TABLE lists (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('shipped', 'url', 'file')),
+            source TEXT NOT NULL,               -- URL, absolute path, or the shipped file's name
+            enabled INTEGER NOT NULL DEFAULT 1,
+            added INTEGER NOT NULL,
+            updated INTEGER,                    -- when the version in force was fetched/read (epoch ms)
+            expires_ms INTEGER,                 -- the list's own '! Expires:' as a duration
+            etag TEXT, last_modified TEXT,      -- for conditional requests
+            sha256 TEXT,                        -- of the version in force
+            used INTEGER, skipped INTEGER, rejected INTEGER,
+            last_checked INTEGER, last_error TEXT
+        );
+        CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
+        CREATE TABLE signin_codes (code_hash TEXT PRIMARY KEY, expires INTEGER NOT NULL)
+        """,
+    )
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    # "Page broken?" reports (companion/breakage.py, storage/breakage.py): when, which site, and the
+    # tracker domains the browser had blocked on the page then. Registrable domains only.
+    _run_script(
+        db,
+        """
+        CREATE TABLE breakage_reports (
+            id INTEGER PRIMARY KEY,
+            time INTEGER NOT NULL,              -- epoch ms
+            site TEXT NOT NULL                  -- registrable domain of the page
+        );
+        CREATE INDEX breakage_reports_site ON breakage_reports(site);
+        CREATE INDEX breakage_reports_time ON breakage_reports(time);
+        CREATE TABLE breakage_trackers (
+            report_id INTEGER NOT NULL REFERENCES breakage_reports(id) ON DELETE CASCADE,
+            tracker TEXT NOT NULL,              -- registrable domain blocked on the page then
+            PRIMARY KEY (report_id, tracker)
+        ) WITHOUT ROWID;
+        CREATE INDEX breakage_trackers_tracker ON breakage_trackers(tracker)
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
