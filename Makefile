@@ -51,10 +51,10 @@ test-js:
 	node --test extension/test/
 
 ## Speed lives here, not in timed tests. Ratios are against peers measured in the same run.
-bench: $(STAMP)
+bench: $(STAMP) chromium
 	$(PY) bench/run.py
 
-bench-quick: $(STAMP)
+bench-quick: $(STAMP) chromium
 	$(PY) bench/run.py --quick
 
 ## Ten million requests (issue 14): size, every history page, start, retention, export. Takes many minutes.

@@ -1,5 +1,7 @@
 """Hosts and registrable domains, including the edge cases classification must handle deliberately."""
 
+import functools
+
 import pytest
 
 from companion.sites import (NotANetworkURL, parent_domains, parse_url, registrable_domain, site_of, split_host)
@@ -101,3 +103,61 @@ def test_the_fast_split_agrees_with_urllib_on_real_requests(corpus_path):
 ])
 def test_unusual_authorities(url, host):
     assert parse_url(url).host == host
+
+
+# -- issue 14: hosts split by set lookups (sites._split_by_sets) must read the list as tldextract does --
+
+
+@functools.lru_cache(maxsize=1)
+def _reference():
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def _by_tldextract(host: str) -> tuple[str, str]:
+    """split_host's answer worked out by tldextract alone (private suffixes included), as the
+    reference the set lookups must match."""
+    ext = _reference()(host)
+    if ext.suffix and ext.domain:
+        return f"{ext.domain}.{ext.suffix}", ext.suffix
+    if ext.suffix:
+        return host, ext.suffix
+    return ".".join(host.rsplit(".", 2)[-2:]), host.rsplit(".", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def corpus_hosts(corpus_path) -> set[str]:
+    import json
+
+    hosts = set()
+    with corpus_path.open(encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            for url in (row["url"], row["source_url"]):
+                try:
+                    hosts.add(parse_url(url).host)
+                except NotANetworkURL:
+                    pass
+    return hosts
+
+
+def test_set_lookup_split_agrees_with_tldextract_on_corpus_hosts_and_every_rule(corpus_hosts):
+    from companion import sites
+
+    rules = [r.lstrip("*.!") for r in sites._EXTRACT.tlds if r.isascii()]
+    assert "github.io" in rules and "blogspot.com" in rules  # the private section is in the sets
+    hosts = corpus_hosts | set(rules) | {"a." + r for r in rules} | {"a.b." + r for r in rules} | {
+        "www.ck", "a.www.ck", "foo.ck", "a.foo.ck", "unknowntld.zzz", "a.b.zzz", "_dmarc.x.com",
+        "bob.github.io", "x.y.blogspot.co.uk"}
+    hosts = {h for h in hosts if "." in h and ":" not in h and not h.replace(".", "").isdigit()}
+    fast = 0
+    for host in hosts:
+        got = sites._split_by_sets(host)
+        if got is not None:
+            fast += 1
+            assert got == _by_tldextract(host), host
+        sites.SPLIT_CACHE.pop(host, None)
+        assert split_host(host) == _by_tldextract(host), host  # whichever way split_host takes
+    assert len(hosts) > 20000
+    assert fast / len(hosts) > 0.99  # nearly every host takes the set lookups

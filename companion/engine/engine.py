@@ -229,7 +229,8 @@ class Engine:
             block = cands
         else:
             for f in cands:
-                if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+                if (lurl.startswith(f.head, host_end) and f.lit in lurl
+                        and f.test(lurl, url, host, host_end, page_host, tbit, third)):
                     block = f
                     break
         if block is None:

@@ -28,16 +28,19 @@ Cache layout: see Index.__getstate__ (texts and integer arrays; Filter objects r
 """
 from __future__ import annotations
 
+import re
 from array import array
 from collections import Counter
 
-from .filters import ALWAYS, RE2_SEARCH, RE_AFTER_HOST, RE_FROM_START, Filter
+from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, RE2_SEARCH,
+                      RE_AFTER_HOST, RE_FROM_START, SEP_AFTER, Filter)
 from .domains import entity_keys
 from .parser import ALL_TYPES, ParsedFilter, parse_line
-from .patterns import (BAD_TOKENS, abp_to_regex, longest_literal, pattern_tokens, pick_token,
-                       regex_literal, regex_tokens)
+from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
+                       pick_token, regex_literal, regex_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
+_LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
@@ -56,14 +59,48 @@ def _leading_host(body: str) -> str:
     return ""
 
 
+def _find_form(body: str, pf: ParsedFilter, after_host: bool) -> tuple[tuple[str, ...], int] | None:
+    """(pieces, anchor bits) when the pattern can be decided with str.find (filters.FIND_*):
+    not match-case, no `||` left to match (the index matched the hostname, or there was none),
+    `^` at most once and only at the very end; None otherwise (the regex decides)."""
+    if pf.match_case or (pf.host_anchor and not after_host):
+        return None
+    sep_after = body.endswith("^")
+    core = body[:-1] if sep_after else body
+    if "^" in core or (sep_after and pf.end_anchor):
+        return None
+    parts = core.lower().split("*")
+    pieces = tuple(p for p in parts if p)
+    if not pieces:
+        return None
+    anchors = 0
+    if (after_host or pf.start_anchor) and parts[0] != "":
+        anchors |= ANCHORED
+    if pf.end_anchor and parts[-1] != "":
+        anchors |= END
+    if sep_after and parts[-1] != "":
+        anchors |= SEP_AFTER
+    elif sep_after:
+        return None  # `*^`: a separator anywhere after the pieces; rare, the regex does it
+    return pieces, anchors
+
+
 def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | None, list[str]]:
     """Where a parsed filter goes and its compiled form: ("plain", host, None, []),
     ("host", host, filter, []) or ("token", "", filter, candidate tokens). Used when building
     and again when a filter stored in the cache is first needed."""
     def make(kind: int, src: str | None, lit_from: str) -> Filter:
+        pieces = literal_pieces(lit_from) if kind in (RE_FROM_START, RE_AFTER_HOST) else ()
+        anchors = 0
+        if kind in (RE_FROM_START, RE_AFTER_HOST):
+            find = _find_form(lit_from, pf, kind == RE_AFTER_HOST)
+            if find is not None:
+                kind, src = (FIND_AFTER_HOST if kind == RE_AFTER_HOST else FIND_FROM_START), None
+                pieces, anchors = find
         return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
                       pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
-                      longest_literal(lit_from))
+                      longest_literal(lit_from),
+                      pieces if (len(pieces) > 1 or kind >= FIND_FROM_START) else None, anchors)
 
     if pf.is_regex:
         f = make(RE2_SEARCH, pf.body, "")
@@ -80,15 +117,34 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
                 return "plain", host, None, []
             return "host", host, make(ALWAYS, None, ""), []
         src = abp_to_regex(rest, False, False, pf.end_anchor, rest_of_host=True)
-        return "host", host, make(RE_AFTER_HOST if src else ALWAYS, src, rest), []
+        f = make(RE_AFTER_HOST if src else ALWAYS, src, rest)
+        if src:
+            f.head = re.split(r"[*^]", rest.lower(), maxsplit=1)[0]
+            if f.lit == f.head:
+                f.lit = ""  # the head test already proves it, without scanning the URL
+            if f.kind == FIND_AFTER_HOST and f.pieces == (f.head,) and f.anchors == ANCHORED:
+                f.kind = ALWAYS  # `||host/path`: the head test is the whole pattern
+        return "host", host, f, []
     src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
-    return ("token", "", make(RE_FROM_START if src else ALWAYS, src, pf.body),
+    f = make(RE_FROM_START if src else ALWAYS, src, pf.body)
+    if f.kind == FIND_FROM_START and f.anchors == 0 and f.pieces == (f.lit,):
+        f.kind = ALWAYS  # one literal anywhere: the index's `lit in url` test is the whole pattern
+    return ("token", "", f,
             pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
+
+
+def _set_tokens(f: Filter, tokens: list[str]) -> None:
+    """Give a token-indexed filter its set of required tokens (see Filter.toks)."""
+    toks = frozenset(t.encode("ascii") for t in tokens)
+    f.toks = toks if len(toks) > 1 else None
 
 
 def _filter_from_text(text: str, list_id: int) -> Filter:
     out = parse_line(text)
-    return compile_filter(out.filter, list_id)[2]  # type: ignore[arg-type]
+    where, _, f, tokens = compile_filter(out.filter, list_id)
+    if where == "token":
+        _set_tokens(f, tokens)  # type: ignore[arg-type]
+    return f  # type: ignore[return-value]
 
 
 def _pack(buckets: dict, ids: dict[int, int]) -> tuple[str, bytes, bytes]:
@@ -276,8 +332,9 @@ class Index:
             cands = self.host_candidates(host)
         if type(cands) is str:
             return cands
-        for f in cands:
-            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+        for f in cands:  # see Filter.head
+            if (lurl.startswith(f.head, host_end) and f.lit in lurl
+                    and f.test(lurl, url, host, host_end, page_host, tbit, third)):
                 return f
         return None
 
@@ -287,12 +344,22 @@ class Index:
         `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
         bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
         by_token = self.by_token
+        tokset = None
         # One C-level set intersection instead of a dict lookup per URL token in Python.
         for tok in (by_token.keys() & tokens) if tokens is not None else list(by_token):
             bucket = by_token[tok]
             if type(bucket) is int:  # first use since loaded from the cache
                 bucket = self._bucket(by_token, tok)
             for f in bucket:
+                need = f.toks
+                if need is not None and tokens is not None:
+                    # On a long URL (1-5 kB of query string: the slowest requests) a filter's
+                    # other tokens are a set test away, where `lit in url` scans the whole URL.
+                    # On a short URL the scan is cheaper than making the set.
+                    if tokset is None:
+                        tokset = set(tokens) if len(lurl) > _LONG_URL else False
+                    if tokset is not False and not need <= tokset:
+                        continue
                 if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                     return f
         if page_host:
@@ -347,6 +414,7 @@ class IndexBuilder:
         by_domain: dict[str, list[Filter]] = {}
         generic: list[Filter] = []
         for f, toks in self._pending:
+            _set_tokens(f, toks)
             tok = pick_token(toks, counts)
             if f.include is not None and (tok is None or tok in BAD_TOKENS):
                 # Scoped to a few sites and no distinctive token: a candidate on those sites only.

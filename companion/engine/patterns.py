@@ -117,6 +117,14 @@ def longest_literal(body: str) -> str:
     return best
 
 
+def literal_pieces(body: str) -> tuple[str, ...]:
+    """The `*`/`^`-free pieces of an ABP pattern body, lowercased, in order: every URL the
+    pattern matches contains them in this order without overlap (a `^` or `*` sits between two
+    pieces), so finding them one after the other is a necessary condition checked before the
+    regex."""
+    return tuple(p for part in body.lower().split("*") for p in part.split("^") if p)
+
+
 def pattern_tokens(body: str, host_anchor: bool, start_anchor: bool, end_anchor: bool) -> list[str]:
     """Tokens of an ABP pattern that every matching URL must contain as whole tokens."""
     low = body.lower()

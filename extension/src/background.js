@@ -17,6 +17,7 @@ import * as storage from './storage.js';
 import { NativeHost, browserSend } from './native.js';
 import { startGpc } from './gpc.js';
 import { startClickToLoad } from './clicktoload.js';
+import { throttle } from './throttle.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -68,6 +69,28 @@ function debounce(fn, ms) {
 const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
 const saveFacts = debounce(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000);
 
+// While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole queue
+// (up to 5,000 events) to storage: per-request work that grew with the backlog (bench/bench_extension.py,
+// companion down). Now at most one write a second: the first at once, later ones folded into a write at
+// the end of the second. Nothing is dropped by this: Chrome stops an idle worker only after 30 s without
+// events, so the trailing write always runs first; Firefox's event page is told (onSuspend) and writes
+// then. Left: the browser quitting within that second (before, within the batcher's 300 ms).
+const saveQueue = throttle(() => storage.saveQueue(reporter.queue), 1000);
+
+// A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
+// once after it (a microtask, so no later), not three browser calls per verdict. Measured by
+// bench/bench_extension.py: per-verdict redraws were most of the worker's time per request.
+const toRender = new Set();
+function renderSoon(tabId) {
+  if (toRender.size === 0) {
+    queueMicrotask(() => {
+      for (const id of toRender) render(tabs, id, status);
+      toRender.clear();
+    });
+  }
+  toRender.add(tabId);
+}
+
 function statusOf(err) {
   return err instanceof CompanionError && (err.kind in OFF_REASONS || err.kind in AWAY_REASONS) ? err.kind : null;
 }
@@ -101,7 +124,7 @@ async function setStatus(next) {
 const reporter = new Reporter({
   client,
   queue: new BoundedQueue(QUEUE_MAX),
-  persist: (q) => storage.saveQueue(q),
+  persist: () => saveQueue(), // at most once a second: see saveQueue
   pageOf: (tabId) => {
     const t = tabs.tabs.get(tabId);
     return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
@@ -113,7 +136,7 @@ const reporter = new Reporter({
     const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
     const pageSite = facts.siteOf(hostOf(item.event.page_url));
     if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)), pageSite)) {
-      render(tabs, tabId, status);
+      renderSoon(tabId); // sweep() settles many at once
       saveTabs();
     }
   },
@@ -122,7 +145,7 @@ const reporter = new Reporter({
     facts.learn(result.verdict, hostOf(item.event.page_url));
     saveFacts();
     if (tabs.addVerdict(tabId, item.nav, item.rid, result.verdict)) {
-      render(tabs, tabId, status);
+      renderSoon(tabId);
       saveTabs();
     }
   },
@@ -230,6 +253,8 @@ chrome.runtime.onInstalled.addListener(async (details) => {
   tick();
 });
 chrome.runtime.onStartup.addListener(() => { tick(); });
+// Firefox's event page hears this before it is unloaded (Chrome's service worker never does: see saveQueue).
+if (chrome.runtime.onSuspend) chrome.runtime.onSuspend.addListener(() => saveQueue.flushNow());
 
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
 // and no externally_connectable key: web pages cannot talk to the extension.

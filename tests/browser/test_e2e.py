@@ -164,8 +164,10 @@ def test_companion_down_rules_hold_badge_off_and_reports_arrive_later(browser, c
                      what="badge 3, companion not answering")
     assert "blocking continues with the last rules" in badge["title"]
     assert browser.ev("self.crumbs.reporter.queue.length") >= 4
-    # The queue is in storage, so a stopped service worker would not lose it.
-    assert len(browser.ev("chrome.storage.local.get('queue').then(r => r.queue.items)")) >= 4
+    # The queue is in storage (written at most once a second), so a stopped service worker would
+    # not lose it.
+    wait_for(lambda: len(browser.ev("chrome.storage.local.get('queue').then(r => r.queue ? r.queue.items : [])")) >= 4,
+             timeout=5, what="the queue written to storage")
 
     # The companion comes back: the queued reports arrive, and the badge counts again.
     companion.start()

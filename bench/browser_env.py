@@ -1,0 +1,149 @@
+"""What the browser benchmarks share: a fake web, the real companion, and the real Chromium with the
+unpacked extension, paired (the same set-up as tests/browser/conftest.py, reused from there).
+
+Nothing reaches the internet: every hostname is mapped to the local fake web. The bench page
+`https://bench.example/many.html?n=N&k=K` makes N sub-requests: images from K tracker domains of
+the shipped list (each one a distinct registrable domain, so the badge and the popup show K
+trackers) and first-party images, interleaved.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tracker_domains(k: int) -> list[str]:
+    """K hostnames that the shipped list blocks outright (`||host^`), one per registrable domain."""
+    from companion.sites import registrable_domain as registrable
+
+    seen, out = set(), []
+    for line in (ROOT / "rules" / "crumbs-trackers.txt").read_text(encoding="utf-8").splitlines():
+        m = re.fullmatch(r"\|\|([a-z0-9.-]+)\^", line.strip())
+        if m and registrable(m.group(1)) not in seen:
+            seen.add(registrable(m.group(1)))
+            out.append(m.group(1))
+            if len(out) == k:
+                return out
+    raise RuntimeError(f"the shipped list has fewer than {k} plain tracker domains")
+
+
+def bench_page(n: int, k: int) -> str:
+    """N images: every other one from one of K tracker hosts, the rest first-party."""
+    hosts = tracker_domains(k)
+    tags = []
+    for i in range(n):
+        if i % 2 == 0 or i // 2 < k:
+            src = f"https://{hosts[(i // 2) % k]}/pixel.gif?i={i}"
+        else:
+            src = f"/img{i}.png"
+        tags.append(f'<img src="{html.escape(src)}" width="1" height="1" alt="">')
+    return ("<!doctype html><html><head><title>bench</title></head><body><h1>bench</h1>"
+            + "".join(tags)
+            + "<script>window.addEventListener('load',()=>{window.done=true;"
+              "window.loadedAt=performance.now();});</script></body></html>")
+
+
+class BenchWeb:
+    """The tests' fake web, plus the bench page."""
+
+    def __init__(self) -> None:
+        from tests.browser.fakeweb import FakeWeb
+        self.fake = FakeWeb()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/many.html":
+            from werkzeug.wrappers import Response
+            q = parse_qs(environ.get("QUERY_STRING", ""))
+            body = bench_page(int(q.get("n", ["500"])[0]), int(q.get("k", ["30"])[0]))
+            resp = Response(body, content_type="text/html")
+            resp.headers["Cache-Control"] = "no-store"
+            return resp(environ, start_response)
+        return self.fake(environ, start_response)
+
+
+@contextmanager
+def chromium_with_extension(cdp_port: int | None = None):
+    """(env dict): the fake web, a paired companion and Chromium with the extension. With
+    `cdp_port`, Chromium also listens for DevTools on that port (the CPU profile of the
+    extension's worker is taken through it)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import (CHROMIUM, EXTENSION_ID, EXTENSION_SRC, Browser,
+                                        CompanionProcess, free_port)
+    from tests.browser.fakeweb import Server, make_cert
+
+    import logging
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per fake-web request otherwise
+    tmp = Path(tempfile.mkdtemp(prefix="crumbs-bench-"))
+    app = BenchWeb()
+    http = Server(app)
+    https = Server(app, ssl_context=tuple(str(p) for p in make_cert(tmp)))
+    companion = CompanionProcess(tmp / "data", free_port(), tmp / "companion.log")
+    companion.start()
+    ext = tmp / "extension"
+    shutil.copytree(EXTENSION_SRC, ext, ignore=shutil.ignore_patterns("test", "*.md"))
+    rules = ", ".join([f"MAP *:443 127.0.0.1:{https.port}", f"MAP *.example 127.0.0.1:{http.port}",
+                       f"MAP *.test 127.0.0.1:{http.port}", "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"])
+    args = [f"--disable-extensions-except={ext}", f"--load-extension={ext}",
+            f"--host-resolver-rules={rules}", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"]
+    if cdp_port:
+        args.append(f"--remote-debugging-port={cdp_port}")
+    try:
+        with sync_playwright() as p:
+            ctx = p.chromium.launch_persistent_context(
+                str(tmp / "profile"), executable_path=CHROMIUM, headless=True,
+                ignore_default_args=["--disable-extensions"], ignore_https_errors=True, args=args)
+            try:
+                sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event(
+                    "serviceworker", timeout=30000)
+                sw.evaluate("self.crumbs.ready")
+                browser = Browser(ctx, sw, app.fake)
+                browser.pair(companion)
+                yield {"browser": browser, "ctx": ctx, "sw": sw, "companion": companion,
+                       "extension_id": EXTENSION_ID, "tmp": tmp}
+            finally:
+                ctx.close()
+    finally:
+        companion.stop()
+        http.close()
+        https.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_note() -> str:
+    """The machine's load, to print next to browser figures (2 shared cores: they move a lot)."""
+    import os
+    try:
+        with open("/proc/loadavg") as fh:
+            return f"machine load (1/5/15 min): {' '.join(fh.read().split()[:3])} on {os.cpu_count()} cores"
+    except OSError:
+        return "machine load: unknown"
+
+
+def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02):
+    """Poll until truthy; the value, or None at the timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            v = predicate()
+        except Exception:  # noqa: BLE001 - a page that is still loading
+            v = None
+        if v:
+            return v
+        time.sleep(interval)
+    return None
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj)

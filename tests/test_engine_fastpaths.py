@@ -1,0 +1,190 @@
+"""What the engine's speed (and its slowest 1 %) relies on, pinned without timing anything.
+
+1. Patterns made of literal pieces and `*` (plus at most a trailing `^`) are decided with
+   str.find (filters.FIND_*), never compiled to a regex; they must decide exactly like the regex
+   they replace.
+2. Regex-kind filters check their literal pieces in order before running (or compiling) the
+   regex.
+(Plain ASCII hostnames are split into registrable domain and suffix by set lookups in
+companion/sites.py, the one site rule; its agreement with tldextract is tested in test_sites.py.)
+"""
+from __future__ import annotations
+
+import json
+import random
+import re
+import pytest
+
+from companion.engine import Engine
+from companion.engine.engine import _AUTHORITY_MATCH
+from companion.engine.filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
+                                      RE_AFTER_HOST, RE_FROM_START, SEP_AFTER)
+from companion.engine.index import _leading_host, compile_filter
+from companion.engine.parser import parse_line
+from companion.engine.patterns import abp_to_regex
+
+
+def compiled(text: str):
+    return compile_filter(parse_line(text).filter, 0)[2]
+
+
+def reference_regex(text: str):
+    """The regex the engine used before the FIND kinds (still used for the other patterns)."""
+    pf = parse_line(text).filter
+    host = _leading_host(pf.body) if pf.host_anchor else ""
+    if host:
+        return re.compile(abp_to_regex(pf.body[len(host):], False, False, pf.end_anchor,
+                                       rest_of_host=True)), True
+    return re.compile(abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)), False
+
+
+@pytest.mark.parametrize("text,kind,pieces,anchors", [
+    ("/collect?v=", ALWAYS, ("/collect?v=",), 0),  # the index's `lit in url` is the whole test
+    ("/ads/*/track.js", FIND_FROM_START, ("/ads/", "/track.js"), 0),
+    ("|https://a.example/x", FIND_FROM_START, ("https://a.example/x",), ANCHORED),
+    ("/pixel.gif|", FIND_FROM_START, ("/pixel.gif",), END),
+    ("/banner/ad^", FIND_FROM_START, ("/banner/ad",), SEP_AFTER),
+    ("||google.com/pagead/1p-conversion/", ALWAYS, ("/pagead/1p-conversion/",), ANCHORED),
+    ("||connect.facebook.net/*/fbds.js$third-party", FIND_AFTER_HOST, ("/", "/fbds.js"), ANCHORED),
+    ("||google.com/log^$domain=~accounts.google.com", FIND_AFTER_HOST, ("/log",),
+     ANCHORED | SEP_AFTER),
+])
+def test_literal_patterns_take_the_find_form(text, kind, pieces, anchors):
+    f = compiled(text)
+    assert (f.kind, f.pieces, f.anchors, f.src) == (kind, pieces, anchors, None)
+
+
+@pytest.mark.parametrize("text", [
+    "/ads^banner",              # `^` inside the pattern
+    "||ads.*.example.com^",     # `||` left to match inside the URL
+    "/Track.js$match-case",     # case matters: the regex works on the original URL
+    "/ads/*^",                  # a separator anywhere after the pieces
+])
+def test_other_patterns_keep_the_regex_with_a_pieces_prefilter(text):
+    f = compiled(text)
+    assert f.kind in (RE_FROM_START, RE_AFTER_HOST)
+    assert f.src
+
+
+def test_a_pieces_prefilter_rejects_before_compiling():
+    f = compiled("/ads^*/banner/*/track^")
+    assert f.pieces == ("/ads", "/banner/", "/track")
+    url = "https://x.example/ads/other/thing"
+    assert not f.test(url, url, "x.example", len("https://x.example"), "", 0xFFFFFFFF, True)
+    assert f.rx is None  # never compiled: a piece was missing
+    url = "https://x.example/ads/x/banner/1/track?"
+    assert f.test(url, url, "x.example", len("https://x.example"), "", 0xFFFFFFFF, True)
+
+
+def _random_cases(seed: int, n: int):
+    rng = random.Random(seed)
+    alphabet = "ab/.?=&-_%1"
+    for _ in range(n):
+        pieces = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 3)))
+                  for _ in range(rng.randint(1, 3))]
+        body = "*".join(pieces)
+        if rng.random() < 0.3:
+            body = "*" + body
+        if rng.random() < 0.3:
+            body += "^"
+        elif rng.random() < 0.3:
+            body += "*"
+        prefix = rng.choice(["", "|https://h.example/", "||h.example/", "||h.example^"])
+        suffix = "|" if rng.random() < 0.25 and not body.endswith("^") else ""
+        text = prefix + body + suffix
+        url = "https://h.example/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        yield text, url
+
+
+def test_find_form_decides_like_the_regex_on_random_patterns():
+    checked = 0
+    for text, url in _random_cases(14, 6000):
+        pf = parse_line(text).filter
+        if pf is None:
+            continue
+        where, _, f, _ = compile_filter(pf, 0)
+        if f is None or f.kind not in (FIND_FROM_START, FIND_AFTER_HOST, ALWAYS):
+            continue
+        rx, after_host = reference_regex(text)
+        host_end = _AUTHORITY_MATCH(url).end(1)
+        pos = host_end if after_host else 0
+        # The index's whole protocol: head after the host, literal anywhere, then test().
+        decided = (url.startswith(f.head, host_end) and f.lit in url
+                   and f.test(url, url, "h.example", host_end, "", 0xFFFFFFFF, True))
+        assert decided == (rx.match(url, pos) is not None), (text, url, f.kind)
+        checked += 1
+    assert checked > 2000  # the generator really exercises the FIND form
+
+
+def test_corpus_decisions_compile_almost_no_regex(list_paths, corpus_path):
+    """With EasyList+EasyPrivacy, deciding the whole corpus compiles only a handful of regexes
+    (each was a ~100 us first-use cost); the FIND form decides the rest."""
+    engine = Engine.from_lists([(p.stem, p.read_text(encoding="utf-8")) for p in list_paths])
+    with corpus_path.open(encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i % 4 == 0:
+                r = json.loads(line)
+                engine.match(r["url"], r["source_url"], r["type"])
+    compiled_now = [f for idx in (engine._blocks, engine._exceptions)
+                    for f in idx.filters if f.rx is not None]
+    find = sum(f.pieces is not None and f.src is None  # decided by the index or str.find
+               for idx in (engine._blocks, engine._exceptions) for f in idx.filters)
+    assert len(compiled_now) < 40, [f.text for f in compiled_now][:40]
+    assert find > 10000
+
+
+def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_path):
+    """Index.find_rest skips a candidate whose other tokens are not in the URL without scanning
+    the URL; the token set must survive the cache (filters are rebuilt from their text)."""
+    lst = tmp_path / "mini.txt"
+    lst.write_text("/stats/collect/*$image\n/stats/other.js\n", encoding="utf-8")
+    built = Engine.from_files([lst])
+    cached_dir = tmp_path / "cache"
+    Engine.from_files([lst], cache_dir=cached_dir)
+    loaded = Engine.from_files([lst], cache_dir=cached_dir)
+    long_query = "?" + "&".join(f"k{i}=v{i}" for i in range(60))  # past index._LONG_URL
+    for engine in (built, loaded):
+        for q in ("", long_query):  # short URLs scan for the literal, long ones test tokens first
+            assert engine.match("https://t.example/stats/collect/x.gif" + q, "https://site.example/",
+                                "image")
+            assert engine.match("https://t.example/stats/collectx/x.gif" + q,
+                                "https://site.example/", "image") is None
+            assert engine.match("https://t.example/x.gif?u=/stats/collect/&" + q[1:],
+                                "https://site.example/", "image")
+        assert engine.match("https://t.example/stats/collect/x.gif", "https://site.example/", "image")
+        assert engine.match("https://t.example/stats/other.js", "https://site.example/", "script")
+        assert engine.match("https://t.example/stats/collectx/x.gif", "https://site.example/",
+                            "image") is None
+        index = engine._blocks
+        fs = [f for key in list(index.by_token) for f in (
+            index._bucket(index.by_token, key) if isinstance(index.by_token[key], int)
+            else index.by_token[key])]
+        assert {f.text: f.toks for f in fs} == {
+            "/stats/collect/*$image": frozenset({b"stats", b"collect"}),
+            "/stats/other.js": frozenset({b"stats", b"other"})}  # `js` may go on (`.jsx`)
+
+
+@pytest.mark.parametrize("text,head,lit", [
+    ("||google.com/pagead/1p-conversion/", "/pagead/1p-conversion/", ""),
+    ("||google.com/log^$domain=~accounts.google.com", "/log", ""),
+    ("||ads.example/b/*/big.gif", "/b/", "/big.gif"),
+    ("||connect.facebook.net^*/fbds.js$third-party", "", "/fbds.js"),
+])
+def test_hostname_filters_test_what_follows_the_host_first(text, head, lit):
+    """Index.find_by_host and Engine.match test `url.startswith(head, host_end)` before the
+    literal scan: a host with many path filters and kilobytes of query costs little."""
+    f = compiled(text)
+    assert (f.head, f.lit) == (head, lit)
+
+
+def test_hostname_filters_still_match_long_urls():
+    engine = Engine.from_lists([("l", "||track.example/pagead/1p-conversion/\n"
+                                      "||track.example/log^\n@@||track.example/log/ok^\n")])
+    q = "?" + "&".join(f"k{i}=v{i}" for i in range(300))
+    page = "https://site.example/"
+    assert engine.match("https://www.track.example/pagead/1p-conversion/1/" + q, page, "image")
+    assert engine.match("https://track.example/log" + q, page, "image")
+    assert engine.match("https://track.example/logs" + q, page, "image") is None
+    allowed = engine.match("https://track.example/log/ok" + q, page, "image")
+    assert allowed and not allowed.blocked
+    assert engine.match("https://track.example/x" + q + "/pagead/1p-conversion/", page, "image") is None
