@@ -4,13 +4,11 @@ list sources reach public addresses only; what is not a filter list is refused; 
 a FIFO; a removed list leaves nothing behind."""
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 
 import pytest
 import requests

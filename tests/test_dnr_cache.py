@@ -6,7 +6,6 @@ from __future__ import annotations
 import stat
 import time
 
-import pytest
 
 from companion.dnr import BrowserRules
 from companion.service import Companion
