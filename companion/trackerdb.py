@@ -22,6 +22,7 @@ from .config import RULES_DIR
 from .sites import parent_domains
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
+CRUMBS = "Crumbs"  # the source of a fact from the shipped knowledge base (others: companion/knowledge.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,10 @@ class TrackerInfo:
     category_label: str
     description: str
     learns: str
+    # Where the owner and the category came from: "Crumbs" (this file) or a knowledge source's label
+    # ("Disconnect", "DuckDuckGo"; see companion/knowledge.py), shown next to the fact.
+    owner_source: str = CRUMBS
+    category_source: str = CRUMBS
 
 
 def _normalise(host: str) -> str:
@@ -140,6 +145,11 @@ class TrackerDB:
             if owner is not None:
                 return owner
         return None
+
+    def owner_with_source(self, domain: str) -> tuple[str | None, str | None]:
+        """(owner, "Crumbs") or (None, None): the same question as :class:`companion.knowledge.Knowledge`."""
+        owner = self.owner_of(domain)
+        return owner, (CRUMBS if owner is not None else None)
 
     def same_owner(self, a: str, b: str) -> bool:
         """True when two different domains belong to the same known company (a site and its own CDN)."""

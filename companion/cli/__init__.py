@@ -5,7 +5,7 @@ them up with the next event (no restart). Every command takes ``--data-dir`` (de
 ``CRUMBS_HOME`` or the platform's user data folder).
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
-:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists` and
+:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists`, :mod:`.sources` and
 :mod:`.history` (open); :mod:`.common` holds the one ``--data-dir`` option.
 """
 
@@ -19,6 +19,7 @@ from .choices import allow, block, choices, reset, trust, untrust
 from .history import open_history
 from .lists import lists
 from .serve import pair, serve, token
+from .sources import sources
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,5 +33,6 @@ def main() -> None:
     """
 
 
-for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, open_history):
+for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, sources,
+                 open_history):
     main.add_command(_command)
