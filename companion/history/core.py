@@ -44,9 +44,10 @@ class History(ViewsMixin, DataMixin):
 
     def info(self, domain: str) -> tuple[str | None, Any]:
         """(owner, TrackerInfo or None) for a registrable domain, cached: lookups are per row."""
+        if getattr(self.trackers, "rev", 0) != self._knowledge_rev:
+            self._follow_knowledge()
         found = self._owner_cache.get(domain)
         if found is None:
-            self._follow_knowledge()
             info = self.trackers.lookup(domain)
             if info is not None:
                 found = (info.owner, info, info.owner_source)
