@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BENCHMARKS = ["bench_engine", "bench_rules", "bench_api", "bench_history", "bench_surrogates"]
+BENCHMARKS = ["bench_engine", "bench_rules", "bench_api", "bench_history", "bench_surrogates", "bench_sources"]
 
 
 def main() -> int:
