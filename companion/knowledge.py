@@ -314,6 +314,12 @@ class Knowledge:
     def tracker_domains(self) -> list[str]:
         return self.base.tracker_domains()
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other question is the shipped knowledge base's alone (e.g. a company's parent, descriptions).
+        if name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
     def __len__(self) -> int:
         return len(self.base)
 
