@@ -31,7 +31,9 @@ DISCONNECT = {
         "Analytics": [{"Countly Metrics": {"https://countly-metrics.example/": ["countly-metrics.example"]}}],
         "Content": [{"Videohost": {"https://videohost.example/": ["videohost.example"]}}],
         # Listed under two categories: the more specific slug (fingerprinting) wins over analytics.
-        "FingerprintingInvasive": [{"Countly Metrics": {"https://countly-metrics.example/": ["fp.countly-metrics.example"]}}],
+        "FingerprintingInvasive": [
+            {"Countly Metrics": {"https://countly-metrics.example/": ["fp.countly-metrics.example"]}}
+        ],
     },
 }
 DISCONNECT_CHANGED = {

@@ -25,9 +25,12 @@ def _describe(info: SourceInfo) -> list[str]:
     lines = [f"{info.name}  ({info.label}; {state})", f"    source    {info.url}"]
     if info.format:
         lines.append(f"    format    {_FORMATS.get(info.format, info.format)}; {info.entries or 0:,} tracker entries")
-    lines.append(f"    updated   {when(info.updated)}   checked {when(info.last_checked)}   next {when(info.next_update)}")
+    lines.append(
+        f"    updated   {when(info.updated)}   checked {when(info.last_checked)}   next {when(info.next_update)}"
+    )
     if info.last_error:
-        lines.append(f"    ERROR     {info.last_error}" + ("  (the last good version stays in force)" if info.in_force else ""))
+        kept = "  (the last good version stays in force)" if info.in_force else ""
+        lines.append(f"    ERROR     {info.last_error}{kept}")
     return lines
 
 

@@ -160,7 +160,9 @@ class Sources:
         if source.lower() in known:
             return check_url(known[source.lower()]), source.lower()
         if "://" not in source:
-            raise ListError(f"{source[:100]!r} is neither a known source ({', '.join(sorted(known))}) nor an http(s) URL")
+            raise ListError(
+                f"{source[:100]!r} is neither a known source ({', '.join(sorted(known))}) nor an http(s) URL"
+            )
         check_url(source)
         for name, url in known.items():
             if url == source:

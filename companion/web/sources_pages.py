@@ -23,7 +23,8 @@ bp.register_error_handler(pages.Refused, pages._refused)
 # Only a code and a validated name travel in the redirect's query, never free text.
 NOTICES = {
     "added": "{name} was added: its owners and categories now fill in where Crumbs knows none.",
-    "add-failed": "{name} was added, but its first download failed (the reason is in its row). “Update now” tries again.",
+    "add-failed": "{name} was added, but its first download failed (the reason is in its row). "
+                  "“Update now” tries again.",
     "updated": "{name} was updated.",
     "not-modified": "{name} has not changed on its server since the last download.",
     "unchanged": "{name} has not changed.",
