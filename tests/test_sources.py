@@ -316,6 +316,9 @@ def test_tracker_and_site_pages_and_the_api_show_the_source(make_app, companion,
     assert ">DuckDuckGo</a>" in page and "Session replay" in page
     site = client.get("/site/news.example").get_data(as_text=True)
     assert site.count("— from <a") == 2  # owner and category of pixelworks.example; doubleclick.net is Crumbs'
+    company = client.get("/company/Pixelworks")
+    assert company.status_code == 200 and "pixelworks.example" in company.get_data(as_text=True)
+    assert client.get("/").status_code == 200 and client.get("/search?q=pixelworks").status_code == 200
 
     rows = {r["domain"]: r for r in client.get("/api/v1/sites/news.example", headers=auth).get_json()["third_parties"]}
     assert (rows["pixelworks.example"]["owner"], rows["pixelworks.example"]["owner_source"]) == (
