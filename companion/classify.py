@@ -108,7 +108,9 @@ class Classifier:
         if facts is None:
             if len(self._about_host) > self._MEMO_LIMIT:
                 self._about_host.clear()
-            info = self.trackers.lookup(host)
+            # One answer per registrable domain (TrackerDB.facts), the same the pages show; with each
+            # fact's source (Crumbs or a knowledge source, companion/knowledge.py).
+            info = self.trackers.facts(domain)
             if info is not None:
                 facts = (info, info.owner, info.owner_source)
             else:

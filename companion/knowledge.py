@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .sites import parent_domains
+from .sites import parent_domains, registrable_domain
 from .trackerdb import CRUMBS, TrackerDB, TrackerInfo, _normalise
 
 # Most specific first: when a source gives several categories, the first of these that it maps to wins.
@@ -273,6 +273,15 @@ class Knowledge:
                 owner_source=CRUMBS if crumbs_owner else facts.label, category_source=facts.label,
             )
         return None
+
+    def facts(self, domain: str) -> TrackerInfo | None:
+        """The one answer every view gives about a tracker domain (:meth:`TrackerDB.facts`): Crumbs' if it
+        has one; else the first source's entry for the registrable domain (or a parent of it)."""
+        info = self.base.facts(domain)
+        if info is not None or not self._sources:
+            return info
+        host = _normalise(domain)
+        return self.lookup(registrable_domain(host) if host else host)
 
     def owner_with_source(self, domain: str) -> tuple[str | None, str | None]:
         """(owner, where that came from) for a domain or host: Crumbs first, then each source in order."""

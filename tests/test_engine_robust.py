@@ -226,3 +226,49 @@ def test_unwritable_cache_dir_still_builds(listfile: Path, tmp_path: Path):
     blocker.write_text("not a dir")
     e = Engine.from_files([listfile], cache_dir=blocker / "sub")
     assert e.match("https://cached.example/x", None, "image").blocked
+
+
+# --- regex cost caps (issue 15, finding 2) -------------------------------------------------------
+
+def test_counted_repetition_regex_is_refused_and_counted():
+    # `[^!]{1000}` compiles to an 8,000-instruction RE2 program: ~0.2 s per URL before the cap.
+    e = Engine.from_lists([("t", "/[^!]{1000}!x/\n/x{5,1000}/\n/ads[0-9]{2,4}\\.js/\n||fine.example^")])
+    assert e.stats["t"].rejected == 2 and e.stats["t"].used == 2
+    m, elapsed = _within(2.0, lambda: e.match("https://x.example/" + "a" * 5000 + "!x", None, "script"))
+    assert m is None
+    assert e.match("https://x.example/ads123.js", None, "script").blocked
+
+
+def test_big_alternation_regex_is_refused_by_program_size():
+    # 20 KB of alternated classes: ~0.5 s per URL in RE2 before the program-size cap.
+    alternation = "|".join("a[^%s]{3}.*b%d" % (chr(98 + i % 20), i) for i in range(1400))
+    assert len(alternation) > 20_000
+    e = Engine.from_lists([("t", f"/{alternation}/\n||fine.example^")])
+    assert e.stats["t"].rejected == 1 and e.stats["t"].used == 1
+
+
+def test_a_regex_sees_at_most_the_capped_url_length():
+    from companion.engine.patterns import MAX_REGEX_SUBJECT
+    e = Engine.from_lists([("t", "/tail-marker$/")])
+    short = "https://x.example/" + "a" * 100 + "tail-marker"
+    assert e.match(short, None, "script").blocked
+    # The same ending beyond the cap is not seen by the regex: bounded work whatever the URL's length.
+    long = "https://x.example/" + "a" * MAX_REGEX_SUBJECT + "tail-marker"
+    assert e.match(long, None, "script") is None
+
+
+def test_regexes_of_the_real_lists_stay_under_the_caps(list_paths):
+    from companion.engine.patterns import RegexRejected, compile_regex_filter
+    refused = []
+    seen = 0
+    for path in list_paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            body = line.split("$", 1)[0] if not line.rstrip().endswith("/") else line.rstrip()
+            if len(body) > 2 and body.startswith("/") and body.endswith("/"):
+                seen += 1
+                try:
+                    compile_regex_filter(body[1:-1], False)
+                except RegexRejected as exc:
+                    if "above" in str(exc) or "longer" in str(exc):
+                        refused.append((line, str(exc)))
+    assert seen > 10 and refused == []

@@ -368,3 +368,15 @@ def test_the_sources_settings_page(signed_in, csrf_of, companion, sources_server
     assert missing.status_code == 404
     removed = signed_in.post("/settings/sources/disconnect/remove", data={"csrf": csrf})
     assert "Disconnect was removed" in signed_in.get(removed.headers["Location"]).get_data(as_text=True)
+
+
+def test_sources_are_fetched_from_public_addresses_only_like_lists(small, sources_server, monkeypatch):
+    from companion.lists import ListError
+    from companion.lists.addresses import ALLOW_LOOPBACK_ENV
+
+    monkeypatch.delenv(ALLOW_LOOPBACK_ENV)  # the tests' switch off: 127.0.0.1 is this machine, refused
+    with pytest.raises(ListError):
+        small.sources.add(sources_server.url("/tds.json"), allow_http=True)
+    with pytest.raises(ListError, match="plain http"):
+        small.sources.add("http://198.51.100.7/tds.json")
+    assert small.sources.all() == [] and sources_server.hits.get("/tds.json") is None

@@ -5,24 +5,49 @@ them up with the next event (no restart). Every command takes ``--data-dir`` (de
 ``CRUMBS_HOME`` or the platform's user data folder).
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
-:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists`, :mod:`.sources` and
-:mod:`.history` (open); :mod:`.common` holds the one ``--data-dir`` option.
+:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists`, :mod:`.sources`
+(knowledge sources) and
+:mod:`.history` (open), :mod:`.setup` (native messaging), :mod:`.recovery` (repair, restore); :mod:`.common`
+holds the one ``--data-dir`` option. The installed ``crumbs`` executable is :mod:`companion.entry`, which wraps
+:func:`main`.
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 import click
 
 from .. import __version__
+from ..storage.integrity import DatabaseDamaged, is_damage
 from .check import check
 from .choices import allow, block, choices, reset, trust, untrust
 from .history import open_history
 from .lists import lists
+from .recovery import repair, restore
 from .serve import pair, serve, token
+from .setup import setup
 from .sources import sources
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The ``crumbs`` group: a damaged database is one line with the way out, from every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DatabaseDamaged as exc:
+            raise click.ClickException(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise click.ClickException(
+                f"the database is damaged ({str(exc)[:80]}); nothing was changed. Run 'crumbs repair' to salvage "
+                "what can be read, or 'crumbs restore' to put back the latest snapshot."
+            ) from None
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crumbs")
 def main() -> None:
     """Crumbs: see, understand and control who tracks you on the web.
@@ -34,5 +59,5 @@ def main() -> None:
 
 
 for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, sources,
-                 open_history):
+                 open_history, setup, repair, restore):
     main.add_command(_command)

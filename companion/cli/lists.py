@@ -71,6 +71,9 @@ def _describe(info: ListInfo) -> list[str]:
         lines.append(f"    updated   {when(info.updated)}   checked {when(info.last_checked)}")
     if info.kind == "url":
         lines.append(f"    expires   every {_duration(info.expires_ms)}; next update {when(info.next_update)}")
+    if info.downloading:
+        got, total = info.downloading.get("received") or 0, info.downloading.get("total")
+        lines.append(f"    DOWNLOADING {got:,} bytes" + (f" of {total:,}" if total else "") + " (running now)")
     if info.last_error:
         lines.append(f"    ERROR     {info.last_error}  (the last good version stays in force)")
     return lines
@@ -116,13 +119,17 @@ def lists(ctx: click.Context, as_json: bool, data_dir: str | None) -> None:
 @lists.command()
 @click.argument("source")
 @click.option("--name", help="Name for the list (default: from the known name, URL or file name).")
+@click.option("--allow-http", is_flag=True,
+              help="Accept a plain http:// address (anyone on the network path could change the list).")
 @data_dir_option
-def add(source: str, name: str | None, data_dir: str | None) -> None:
-    """Subscribe to SOURCE (easylist, easyprivacy, an http(s) URL or a local file) and fetch it now."""
+def add(source: str, name: str | None, allow_http: bool, data_dir: str | None) -> None:
+    """Subscribe to SOURCE (easylist, easyprivacy, an https URL or a local file) and fetch it now.
+
+    Only https addresses of public servers are fetched; plain http needs --allow-http."""
     registry = _registry(data_dir)
     progress = _ProgressLine()
     try:
-        info, outcome = registry.add(source, name=name, progress=progress)
+        info, outcome = registry.add(source, name=name, progress=progress, allow_http=allow_http)
     except ListError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -76,11 +76,12 @@ def sources(ctx: click.Context, as_json: bool, data_dir: str | None) -> None:
 @sources.command()
 @click.argument("source")
 @click.option("--name", help="Name for the source (default: the known name, or from the URL).")
+@click.option("--allow-http", is_flag=True, help="Accept a plain http:// address (anyone on the path can change it).")
 @data_dir_option
-def add(source: str, name: str | None, data_dir: str | None) -> None:
-    """Add SOURCE (disconnect, duckduckgo or an http(s) URL of a file in either format) and download it now."""
+def add(source: str, name: str | None, allow_http: bool, data_dir: str | None) -> None:
+    """Add SOURCE (disconnect, duckduckgo or an https URL of a file in either format) and download it now."""
     try:
-        info, outcome = _registry(data_dir).add(source, name=name)
+        info, outcome = _registry(data_dir).add(source, name=name, allow_http=allow_http)
     except ListError as exc:
         raise click.ClickException(str(exc)) from None
     if outcome.status == "failed":

@@ -17,8 +17,11 @@ import hashlib
 import os
 import pickle
 import stat
+import logging
 import tempfile
 from pathlib import Path
+
+log = logging.getLogger("crumbs.engine")
 
 MAGIC = b"CRUMBSE1"
 _HEADER = len(MAGIC) + 32 + 32
@@ -26,7 +29,8 @@ _HEADER = len(MAGIC) + 32 + 32
 
 def read(path: Path, key: bytes):
     """The cached object for `key`, or None if the file is absent, stale, unsafe or corrupt."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    # O_NONBLOCK: opening a FIFO put at the cache's path would otherwise block start-up for ever.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -34,6 +38,7 @@ def read(path: Path, key: bytes):
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
+            log.warning("ignoring the engine cache %s: not a regular file (rebuilding it)", path)
             return None
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             return None

@@ -73,7 +73,7 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-5"
+    VERSION = "crumbs-engine-6"  # 6: regex filters capped (program size, repetitions)
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
 
@@ -161,8 +161,7 @@ class Engine:
         key = digest.digest()
         cache_file = None
         if cache_dir is not None:
-            names_id = hashlib.sha256("\0".join(n for n, _ in lists).encode()).hexdigest()[:16]
-            cache_file = Path(cache_dir) / f"crumbs-engine-{names_id}.cache"
+            cache_file = cls.cache_path([n for n, _ in lists], cache_dir)
             state = _cache.read(cache_file, key)
             if state is not None:
                 try:
@@ -173,6 +172,13 @@ class Engine:
         if cache_file is not None:
             _cache.write(cache_file, key, engine._state())
         return engine
+
+    @staticmethod
+    def cache_path(lists: Iterable[str | Path], cache_dir: str | Path) -> Path:
+        """The cache file of an engine built from ``lists`` (names or list files; one file per set of names)."""
+        names = [Path(n).stem if isinstance(n, Path) else n for n in lists]
+        names_id = hashlib.sha256("\0".join(names).encode()).hexdigest()[:16]
+        return Path(cache_dir) / f"crumbs-engine-{names_id}.cache"
 
     def _state(self):
         return (self.VERSION, self._names, self._stats, self._blocks, self._exceptions,

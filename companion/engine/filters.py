@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from .domains import domain_allows, in_domains
-from .patterns import compile_regex_filter
+from .patterns import MAX_REGEX_SUBJECT, compile_regex_filter
 
 # How the URL pattern is tested (the options are tested separately).
 ALWAYS = 0     # no pattern left to test (`||host^` found through the hostname index, `$domain=` only)
@@ -84,7 +84,9 @@ class Filter:
             elif kind == RE_AFTER_HOST:
                 if rx.match(subject, host_end) is None:
                     return False
-            elif rx.search(subject) is None:
+            elif len(subject) > MAX_REGEX_SUBJECT or rx.search(subject) is None:
+                # Bounded work per URL: a regex filter never runs over more than the cap. Cutting the
+                # URL instead would let `$` match at the cut, a false block; a miss is the safer error.
                 return False
         if self.denyallow is not None and in_domains(host, self.denyallow):
             return False

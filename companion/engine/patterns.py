@@ -149,16 +149,50 @@ class RegexRejected(ValueError):
     """A regex filter that RE2 cannot compile (backreference, lookaround, too big...)."""
 
 
+# Linear time is not cheap time: RE2's cost per URL grows with its program, and a counted
+# repetition like `[^!]{1000}` makes a program of thousands of instructions that defeats the DFA
+# (~0.2 s per URL), as does a big alternation of classes (~0.5 s). EasyList's and EasyPrivacy's
+# largest regex programs are ~830 instructions, with repetitions up to {100,}; the caps leave room.
+MAX_REGEX_PROGRAM = 2000
+MAX_REGEX_REPEAT = 200
+MAX_REGEX_LENGTH = 4096  # characters of the filter's source
+# A regex filter is tested only on URLs up to this many characters (longer ones never match a
+# regex filter): RE2 is linear in the text, so this bounds one test whatever a page requests.
+MAX_REGEX_SUBJECT = 4096
+_REPEAT_RE = re.compile(r"(?<!\\)\{(\d+)(?:,(\d*))?\}")
+
+
+def _repeat_problem(source: str) -> str | None:
+    """A counted repetition above the cap (`x{1000}`, `x{5,1000}`), read the way RE2 reads it."""
+    for match in _REPEAT_RE.finditer(source):
+        low, high = match.group(1), match.group(2)
+        biggest = max(int(low[:9]), int(high[:9]) if high else 0)
+        if biggest > MAX_REGEX_REPEAT:
+            return f"counted repetition {{{match.group(0)[1:-1]}}} is above {MAX_REGEX_REPEAT}"
+    return None
+
+
 def compile_regex_filter(source: str, match_case: bool):
-    """Compile a `/.../` filter with google-re2 (linear time, no catastrophic backtracking)."""
+    """Compile a `/.../` filter with google-re2 (linear time, no catastrophic backtracking), refusing
+    regexes whose cost per URL is unbounded in practice: too long a source, counted repetitions above
+    :data:`MAX_REGEX_REPEAT`, or an RE2 program above :data:`MAX_REGEX_PROGRAM` instructions."""
+    if len(source) > MAX_REGEX_LENGTH:
+        raise RegexRejected(f"regex longer than {MAX_REGEX_LENGTH} characters")
+    problem = _repeat_problem(source)
+    if problem:
+        raise RegexRejected(problem)
     opts = re2.Options()
     opts.log_errors = False
     opts.max_mem = _RE2_OPTIONS.max_mem
     opts.case_sensitive = match_case
     try:
-        return re2.compile(source, opts)
+        compiled = re2.compile(source, opts)
     except Exception as exc:  # re2.error and friends: the message says why
         raise RegexRejected(str(exc)) from None
+    size = max(compiled.programsize, getattr(compiled, "reverseprogramsize", 0) or 0)
+    if size > MAX_REGEX_PROGRAM:
+        raise RegexRejected(f"regex program of {size} instructions is above {MAX_REGEX_PROGRAM}")
+    return compiled
 
 
 _CLASS_ESCAPES = frozenset("dDwWsSbBpPxuUAzZQEC0123456789")

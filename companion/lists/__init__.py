@@ -3,8 +3,8 @@
 The registry lives in the ``lists`` table. A list is one of three kinds:
 
 - ``shipped``: a ``rules/*.txt`` file of this release, always known (it can be disabled, not removed);
-- ``url``: an ``http``/``https`` address the person added (``crumbs lists add easyprivacy`` or a URL).
-  ``file://`` and every other scheme are refused, also as a redirect target;
+- ``url``: an ``https`` address the person added (``crumbs lists add easyprivacy`` or a URL; ``http`` only
+  with their explicit word). ``file://`` and every other scheme are refused, also as a redirect target;
 - ``file``: a local file the person named on the command line. It is re-read whenever its size or
   modification time changes. Symbolic links: the path is resolved once, when the person adds it (so
   ``~/lists/mine.txt`` may be a link they made on purpose); afterwards it is opened with ``O_NOFOLLOW``,
@@ -15,7 +15,7 @@ named ``<name>.txt`` from the list's validated name (never from anything a serve
 the engine names a list after its file's stem, so that name is what verdicts show.
 
 An update goes: fetch (conditional request, bounded in time and size) → check (UTF-8 text, not HTML,
-a header line, size, ``! Checksum:`` when the list carries one) → build the whole engine with the
+a header line (or, for a local file, lines that read as filters), size, ``! Checksum:`` when the list carries one) → build the whole engine with the
 candidate in place (in a staging dir) → check the parse (enough usable filters, not suspiciously
 shrunk) → ``os.replace`` the candidate over the version in force → hand the new engine to the
 companion (:meth:`Companion.use_engine`). Anything failing on the way leaves the last good version in
@@ -25,7 +25,12 @@ Several processes share one data folder (``crumbs serve`` and ``crumbs lists …
 serialised by a lock file, and ``settings['lists_rev']`` is bumped on every change so the server's
 updater notices a change made by the command line and swaps in the new engine.
 
-Rooms: :mod:`.checks` (names, URLs, header, text), :mod:`.fetch` (download, local read),
+Downloads happen outside the registry lock (into a staging file, several lists in parallel, one update
+per list at a time) with a wall-clock deadline; only the swap-in takes the lock, so a slow server delays
+its own list and nothing else. Their progress is in :attr:`ListInfo.downloading`. Sources are https (http
+on the person's word) to public addresses only: see :mod:`.addresses`.
+
+Rooms: :mod:`.addresses` (public addresses only), :mod:`.checks` (names, URLs, header, text), :mod:`.fetch` (download, local read),
 :mod:`.naming` (which lists name a host), :mod:`.registry` (:class:`Lists`), :mod:`.update`
 (the pipeline), :mod:`.updater` (the server's background refresher) and :mod:`.sources` (knowledge
 sources: public tracker databases downloaded the same way, for owners and categories).

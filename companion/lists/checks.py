@@ -76,6 +76,7 @@ class ListInfo:
     last_error: str | None
     in_force: bool = False  # a version is present (shipped file, or a good copy under lists/)
     next_update: int | None = None  # when the server's updater will next look (url lists only)
+    downloading: dict[str, Any] | None = None  # {"received", "total", "started"} while a download runs
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -190,14 +191,43 @@ def check_text(raw: bytes, kind: str, content_type: str | None = None) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ListError(f"the list is not UTF-8 text (byte {exc.start})") from None
-    if kind == "url":
-        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-        if not (first.startswith("!") or re.match(r"^\[(adblock|ublock|adguard)[^\]]*\]$", first, re.I)):
-            raise ListError(f"no filter list header: the first line is {first[:80]!r}")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    has_header = first.startswith("!") or re.match(r"^\[(adblock|ublock|adguard)[^\]]*\]$", first, re.I)
+    if kind == "url" and not has_header:
+        # Never quote the content: a URL pointing at something private must not read it back to us.
+        raise ListError("no filter list header (a first line of '[Adblock Plus …]' or '! …'): not a filter list")
+    if not has_header and not looks_like_filters(text):
+        raise ListError("this does not look like a filter list (too few lines read as filters): not a filter list?")
     match = _CHECKSUM_RE.search(text)
     if match and match.group(1).rstrip("=") != list_checksum(text):
         raise ListError("the list's checksum does not match its content (truncated or altered download)")
     return text
+
+
+# A line a filter list would hold: a comment or header, an exception (``@@``), an anchored filter
+# (``|``, ``||``), a regex filter (``/…/``), an element-hiding rule (``##``, ``#@#``, ``#?#``…), or a
+# pattern naming a host or a path (``ads.example.com``, ``/banner/*.gif``, ``-ad-300x250.``).
+_FILTER_START = re.compile(r"^(?:[!\[]|@@|\|)")
+_COSMETIC = re.compile(r"#[@?$%]{0,2}#")
+_REGEX_FILTER = re.compile(r"^/.+/(?:\$[\w,~=|.-]*)?$")
+_PATTERN = re.compile(r"^[\w.*/^?=&%+~-]+(?:\$[\w,~=|.*-]+)?$")
+
+
+def _reads_as_filter(line: str) -> bool:
+    if _FILTER_START.match(line) or _COSMETIC.search(line) or _REGEX_FILTER.match(line):
+        return True
+    # A text file of another kind (``/etc/passwd``: ``root:x:0:0:root:/root:/bin/bash``, a config file,
+    # prose) has spaces, colons or ``=`` settings where filters have none of these.
+    return bool(_PATTERN.match(line)) and ("." in line or "/" in line or "*" in line or "^" in line)
+
+
+def looks_like_filters(text: str, sample: int = 2000) -> bool:
+    """True if at least :data:`MIN_USABLE_SHARE` of the first ``sample`` non-blank lines read as Adblock
+    Plus filters; used for local files, which need no header."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()][:sample]
+    if not lines:
+        return False
+    return sum(1 for line in lines if _reads_as_filter(line)) >= len(lines) * MIN_USABLE_SHARE
 
 
 # -- downloading ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import stat
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,8 +22,9 @@ from typing import Any, Iterator
 from ..config import RULES_DIR, DataPaths
 from ..engine import Engine
 from ..storage import Store, now_ms
+from .addresses import check_source
 from .checks import (DEFAULT_EXPIRES_MS, RETRY_MS, Conflict, Limits, ListError, ListInfo, NotFound, Outcome,
-                     Progress, check_name, check_url, known_lists, suggest_name)
+                     Progress, check_name, known_lists, suggest_name)
 from .fetch import _file_signature
 from .update import UpdatePipeline
 
@@ -60,6 +62,9 @@ class Lists(UpdatePipeline):
         self.dir = paths.lists
         self.dir.mkdir(mode=0o700, exist_ok=True)
         self._lock = threading.RLock()
+        self._claims_lock = threading.Lock()
+        self._claimed: set[str] = set()  # lists whose update runs now (in this process)
+        self._downloads: dict[str, dict[str, Any]] = {}  # name -> progress of the download running now
         self.seen_rev = self.rev()
         self.sync_shipped()
         self._sweep_staging()
@@ -87,6 +92,7 @@ class Lists(UpdatePipeline):
         info = ListInfo(**{k: row[k] for k in ListInfo.__dataclass_fields__ if k in row})
         info.enabled = bool(info.enabled)
         info.in_force = self._path_in_force(info.name, info.kind, info.source) is not None
+        info.downloading = self.download_state(info.name)
         if info.kind == "url" and info.enabled and info.updated is not None:
             info.next_update = self._next_update(info)
         return info
@@ -153,9 +159,8 @@ class Lists(UpdatePipeline):
     def load_engine(self) -> Engine:
         """The engine for the lists in force, after re-reading local files that changed since last time."""
         engine = None
-        if self._local_changed():  # take the lock only then: a running download must not delay `crumbs check`
-            with self._changing():
-                engine = self._update(self._local_changed(), force=False, results=[])
+        if self._local_changed():  # _update takes the lock only to swap in what it read
+            engine = self._update(self._local_changed(), force=False, results=[])
         self.seen_rev = self.rev()
         if engine is None:
             engine = self.build_engine()
@@ -209,13 +214,17 @@ class Lists(UpdatePipeline):
         for name in self.store.sync_shipped_lists(shipped):
             log.warning("a shipped list and the person's list are both named %s; keeping the person's", name)
 
-    def resolve_source(self, source: str, allow_path: bool) -> tuple[str, str, str | None]:
-        """(kind, source, suggested name) for what the person typed: a known name, a URL or (CLI only) a path."""
+    def resolve_source(
+        self, source: str, allow_path: bool, allow_http: bool = False
+    ) -> tuple[str, str, str | None]:
+        """(kind, source, suggested name) for what the person typed: a known name, a URL or (CLI only) a path.
+
+        URLs: https to public addresses only; http only with ``allow_http`` (the person said so)."""
         known = self.known
         if source.lower() in known:
-            return "url", check_url(known[source.lower()]), source.lower()
+            return "url", check_source(known[source.lower()], allow_http), source.lower()
         if "://" in source:
-            check_url(source)
+            check_source(source, allow_http)
             for name, url in known.items():
                 if url == source:
                     return "url", source, name
@@ -230,6 +239,8 @@ class Lists(UpdatePipeline):
                 f"{source[:100]!r} is neither a known list ({', '.join(sorted(known))}), an http(s) URL, "
                 "nor an existing file"
             )
+        if not path.is_file():  # a directory, FIFO, device or socket is never a list (and a FIFO would block)
+            raise ListError(f"{source[:100]} is not a regular file")
         # Resolved once, now, on the person's word: a link they made is followed here and never again.
         return "file", str(path.resolve()), None
 
@@ -239,13 +250,14 @@ class Lists(UpdatePipeline):
         name: str | None = None,
         progress: Progress | None = None,
         allow_path: bool = True,
+        allow_http: bool = False,
     ) -> tuple[ListInfo, Outcome]:
         """Register a list and fetch (or read) it now, because the person asked.
 
         A failed first download keeps the list registered, with the reason in ``last_error``, so
         ``update`` can retry it; it has no version in force until one succeeds.
         """
-        kind, resolved, suggested = self.resolve_source(source, allow_path)
+        kind, resolved, suggested = self.resolve_source(source, allow_path, allow_http)
         with self._changing():
             rows = self._rows()
             for row in rows:
@@ -263,23 +275,26 @@ class Lists(UpdatePipeline):
                     name = f"{base[:36]}-{n}"
                     n += 1
             self.store.add_list(name, kind, resolved, now_ms())
-            results: list[Outcome] = []
-            self._update([name], force=False, results=results, progress=progress)
-            return self.get(name), results[0]
+        results: list[Outcome] = []
+        self._update([name], force=False, results=results, progress=progress)  # the download: outside the lock
+        return self.get(name), results[0]
 
     def set_enabled(self, name: str, enabled: bool, progress: Progress | None = None) -> tuple[ListInfo, Outcome | None]:
         """Enable or disable a list; the engine follows at once. Enabling a list never fetched fetches it now."""
+        fetch_now = False
         with self._changing():
             info = self.get(name)
             self.store.set_list_enabled(name, enabled)
-            outcome = None
             if enabled and not info.in_force and info.kind != "shipped":
-                results: list[Outcome] = []  # the person asked for it: fetch a list never fetched
-                self._update([name], force=False, results=results, progress=progress)
-                outcome = results[0]
+                fetch_now = True  # the person asked for it: fetch a list never fetched (outside the lock)
             elif info.enabled != enabled:
                 self._rebuild()
-            return self.get(name), outcome
+        outcome = None
+        if fetch_now:
+            results: list[Outcome] = []
+            self._update([name], force=False, results=results, progress=progress)
+            outcome = results[0]
+        return self.get(name), outcome
 
     def remove(self, name: str) -> None:
         """Forget a list and delete its copy. Shipped lists can only be disabled."""
@@ -288,14 +303,16 @@ class Lists(UpdatePipeline):
             if info.kind == "shipped":
                 raise Conflict(f"{name!r} ships with Crumbs and cannot be removed; 'disable' it instead")
             self.store.delete_list(name)
-            try:
-                self._file(name).unlink()
-            except FileNotFoundError:
-                pass
+            for leftover in (self._file(name), self._progress_file(name)):
+                try:
+                    leftover.unlink()
+                except FileNotFoundError:
+                    pass
             if info.enabled and info.in_force:
                 self._rebuild()
             else:
                 self._bump_rev()
+            self._prune_engine_caches()  # the engine caches that held the removed list's filters
 
     def update(
         self,
@@ -308,33 +325,31 @@ class Lists(UpdatePipeline):
 
         ``force`` skips the conditional request and the shrink guard (the person vouches for the new version).
         """
-        with self._changing():
-            if name is not None:
-                info = self.get(name)
-                if info.kind == "shipped":
-                    return [Outcome(name, "skipped", "shipped lists change with Crumbs releases")]
-                if not info.enabled:
-                    return [Outcome(name, "skipped", "the list is disabled; enable it to update it")]
-                names = [name]
-            else:
-                now = now_ms()
-                names = []
-                for info in self.all():
-                    if info.kind == "shipped" or not info.enabled:
-                        continue
-                    if due_only and (info.kind != "url" or info.updated is None or self._next_update(info) > now):
-                        continue  # never fetched: only the person starts a first download
-                    names.append(info.name)
-            results: list[Outcome] = []
-            self._update(names, force=force, results=results, progress=progress)
-            return results
+        if name is not None:
+            info = self.get(name)
+            if info.kind == "shipped":
+                return [Outcome(name, "skipped", "shipped lists change with Crumbs releases")]
+            if not info.enabled:
+                return [Outcome(name, "skipped", "the list is disabled; enable it to update it")]
+            names = [name]
+        else:
+            now = now_ms()
+            names = []
+            for info in self.all():
+                if info.kind == "shipped" or not info.enabled:
+                    continue
+                if due_only and (info.kind != "url" or info.updated is None or self._next_update(info) > now):
+                    continue  # never fetched: only the person starts a first download
+                names.append(info.name)
+        results: list[Outcome] = []
+        self._update(names, force=force, results=results, progress=progress)  # locks only to swap in
+        return results
 
     def refresh_local(self) -> list[Outcome]:
         """Re-read the local files whose size or modification time changed."""
-        with self._changing():
-            results: list[Outcome] = []
-            self._update(self._local_changed(), force=False, results=results)
-            return results
+        results: list[Outcome] = []
+        self._update(self._local_changed(), force=False, results=results)
+        return results
 
     def _local_changed(self) -> list[str]:
         return [
@@ -350,3 +365,108 @@ class Lists(UpdatePipeline):
         self._apply(engine)
         return engine
 
+
+    # -- downloads in flight: one update per list at a time, progress others can see ----------
+
+    def _claim(self, name: str) -> bool:
+        with self._claims_lock:
+            if name in self._claimed:
+                return False
+            self._claimed.add(name)
+            return True
+
+    def _release(self, names: Iterable[str]) -> None:
+        with self._claims_lock:
+            self._claimed.difference_update(names)
+
+    def _progress_file(self, name: str) -> Path:
+        return self.dir / f".progress-{check_name(name)}.json"
+
+    def _progress_note(self, name: str, received: int, total: int | None) -> None:
+        """Remember a download's progress (for the lists page) and, at most twice a second, write it
+        to a small file (for ``crumbs lists`` in another process)."""
+        now = time.time()
+        state = self._downloads.get(name)
+        if state is None:
+            state = self._downloads[name] = {"received": 0, "total": None, "started": int(now * 1000), "_written": 0.0}
+        state["received"], state["total"] = received, total
+        if now - state["_written"] >= 0.5:
+            state["_written"] = now
+            public = {k: v for k, v in state.items() if not k.startswith("_")} | {"pid": os.getpid()}
+            tmp = self._progress_file(name).with_suffix(".tmp")
+            try:
+                tmp.write_text(json.dumps(public))
+                os.replace(tmp, self._progress_file(name))
+            except OSError:
+                pass
+
+    def _progress_done(self, name: str) -> None:
+        if self._downloads.pop(name, None) is not None:
+            try:
+                self._progress_file(name).unlink()
+            except FileNotFoundError:
+                pass
+
+    def download_state(self, name: str) -> dict[str, Any] | None:
+        """``{"received", "total", "started"}`` of a download of this list running now (in this process
+        or another one), or None."""
+        state = self._downloads.get(name)
+        if state is not None:
+            return {k: v for k, v in state.items() if not k.startswith("_")}
+        try:
+            path = self._progress_file(name)
+            info = os.lstat(path)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > 4096:
+                return None
+            # A file left by a process killed mid-download is stale once the download would have ended.
+            if time.time() - info.st_mtime > self.limits.total_timeout + 5:
+                return None
+            data = json.loads(path.read_text())
+            return {k: data[k] for k in ("received", "total", "started")}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @property
+    def downloading(self) -> bool:
+        return bool(self._downloads)
+
+    def _prune_engine_caches(self) -> None:
+        """Delete the engine caches of list sets no longer in force (a removed list's filters among them)."""
+        keep = Engine.cache_path(self.paths_in_force(), self.paths.cache).name
+        try:
+            for leftover in self.paths.cache.glob("crumbs-engine-*.cache"):
+                if leftover.name != keep and not leftover.is_symlink():
+                    leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def run_bounded(self, operation: Callable[..., Any], *args: Any, grace: float = 1.0, **kwargs: Any) -> tuple[bool, Any]:
+        """Run ``operation`` in its own thread for a request thread that must not wait on a slow server.
+
+        Returns ``(True, result)`` if it finished (its exception is raised here), or ``(False, None)``
+        once it has been running ``grace`` seconds while a download is in flight: the download goes on
+        in the background, and its progress shows in :meth:`all` (``downloading``). Building the engine
+        is not waited out that way: it is bounded work, and its result is the answer.
+        """
+        box: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                box["result"] = operation(*args, **kwargs)
+            except BaseException as exc:  # handed to the waiting request, or logged if it left
+                box["error"] = exc
+                if box.get("abandoned"):
+                    log.warning("list operation in the background failed: %s", exc)
+
+        worker = threading.Thread(target=run, name="crumbs-list-job", daemon=True)
+        worker.start()
+        started = time.monotonic()
+        while True:
+            worker.join(0.05)
+            if not worker.is_alive():
+                if "error" in box:
+                    raise box["error"]
+                return True, box.get("result")
+            if time.monotonic() - started > grace and self.downloading:
+                box["abandoned"] = True
+                return False, None

@@ -30,6 +30,7 @@ from ..knowledge import SourceFacts, SourceFormatError, parse_source
 from ..storage import Store, now_ms
 from .checks import (DAY_MS, RETRY_MS, Conflict, Limits, ListError, NotFound, Outcome, check_name, check_url,
                      suggest_name)
+from .addresses import check_source
 from .fetch import fetch
 
 log = logging.getLogger("crumbs.sources")
@@ -154,25 +155,27 @@ class Sources:
 
     # -- changes --------------------------------------------------------------------------
 
-    def resolve(self, source: str) -> tuple[str, str | None]:
-        """(URL, suggested name) for what the person typed: a known name or an http(s) URL."""
+    def resolve(self, source: str, allow_http: bool = False) -> tuple[str, str | None]:
+        """(URL, suggested name) for what the person typed: a known name or an https URL of a public server
+        (plain http only with ``allow_http``), checked as filter lists are (:mod:`.addresses`)."""
         known = self.known
         if source.lower() in known:
-            return check_url(known[source.lower()]), source.lower()
+            return check_source(known[source.lower()], allow_http), source.lower()
         if "://" not in source:
             raise ListError(
                 f"{source[:100]!r} is neither a known source ({', '.join(sorted(known))}) nor an http(s) URL"
             )
         check_url(source)
+        check_source(source, allow_http)
         for name, url in known.items():
             if url == source:
                 return source, name
         return source, None
 
-    def add(self, source: str, name: str | None = None) -> tuple[SourceInfo, Outcome]:
+    def add(self, source: str, name: str | None = None, allow_http: bool = False) -> tuple[SourceInfo, Outcome]:
         """Register a source and download it now (the person asked). A failed first download keeps it
         registered with the reason, for ``update`` to retry."""
-        url, suggested = self.resolve(source)
+        url, suggested = self.resolve(source, allow_http)
         with self._lock:
             rows = self.store.source_rows()
             for row in rows:
@@ -239,8 +242,10 @@ class Sources:
         checked = now_ms()
         conditional = not force and self._in_force(name) is not None
         try:
+            # A stored http:// address is one the person allowed when adding it (as for lists).
             fetched = fetch(row["url"], row["etag"] if conditional else None,
-                            row["last_modified"] if conditional else None, self.limits)
+                            row["last_modified"] if conditional else None, self.limits,
+                            allow_http=row["url"].lower().startswith("http:"))
             if fetched.data is None:
                 self.store.update_source(name, {"last_checked": checked, "last_error": None})
                 return Outcome(name, "not-modified", used=row["entries"])

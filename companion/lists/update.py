@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,46 +30,96 @@ class UpdatePipeline:
     def _update(
         self, names: list[str], force: bool, results: list[Outcome], progress: Progress | None = None
     ) -> Engine | None:
-        """Fetch, check, build, replace, apply. Returns the new engine if one was put in force."""
+        """Fetch, check, build, replace, apply. Returns the new engine if one was put in force.
+
+        Called WITHOUT the registry lock: the downloads run outside it (in parallel when there are
+        several), each into a staging file; the lock is taken only to build the engine with the
+        candidates and swap them in. So a slow server delays its own list only, never another update,
+        ``crumbs check`` or the server's engine swap.
+        """
         if not names:
             return None
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.dir))
+        claimed: list[str] = []
         try:
-            candidates: dict[str, tuple[Path, dict[str, Any]]] = {}
+            outcomes: dict[str, Outcome] = {}
+            fetched: dict[str, dict[str, Any]] = {}
             for name in names:
-                row = self._rows(name)[0]
+                if self._claim(name):
+                    claimed.append(name)
+                else:
+                    outcomes[name] = Outcome(name, "skipped", "an update of this list is already running")
+
+            def one(name: str) -> None:
+                row = self._rows(name)
+                if not row:
+                    outcomes[name] = Outcome(name, "skipped", "the list was removed")
+                    return
+                row = row[0]
                 try:
                     fields = self._candidate(row, force, staging, progress)
                 except ListError as exc:
                     if row["kind"] == "file":  # don't re-read a broken file until it changes again
                         self._write_row(name, {"etag": _file_signature(Path(row["source"]))})
-                    self._failed(name, str(exc), results)
-                    continue
+                    outcomes[name] = self._failed(name, str(exc), [])
+                    return
+                finally:
+                    self._progress_done(name)
                 if fields is None:
-                    results.append(Outcome(name, "not-modified"))
-                    continue
-                if fields.get("sha256") == row["sha256"] and self._path_in_force(name, row["kind"], row["source"]):
-                    # Same content as the version in force (a server without validators, or a touched file).
-                    self._write_row(name, {k: v for k, v in fields.items() if k != "path"})
-                    results.append(Outcome(name, "unchanged", used=row["used"]))
-                    continue
-                candidates[name] = (fields.pop("path"), fields)
-            if not candidates:
-                return None
-            engine = self._build_checked(candidates, force, results)
-            if engine is None:
-                return None
-            for name, (path, fields) in candidates.items():
-                os.replace(path, self._file(name))  # atomic: readers see the old file or the new one
-                stats = engine.stats.get(name)
-                self._write_row(name, fields | {"updated": now_ms(), "last_error": None})
-                results.append(Outcome(name, "updated", used=stats.used if stats else None))
-            self._record_stats(engine)
-            self._bump_rev()
-            self._apply(engine)
+                    outcomes[name] = Outcome(name, "not-modified")
+                    return
+                fields["_source"] = row["source"]
+                fetched[name] = fields
+
+            if len(claimed) > 1:
+                with ThreadPoolExecutor(max_workers=min(4, len(claimed)), thread_name_prefix="crumbs-list-fetch") as pool:
+                    list(pool.map(one, claimed))
+            else:
+                for name in claimed:
+                    one(name)
+            engine = None
+            if fetched:
+                with self._changing():
+                    engine = self._swap_in(fetched, force, outcomes)
+            results.extend(outcomes[name] for name in names if name in outcomes)
             return engine
         finally:
+            self._release(claimed)
             shutil.rmtree(staging, ignore_errors=True)
+
+    def _swap_in(self, fetched: dict[str, dict[str, Any]], force: bool, outcomes: dict[str, Outcome]) -> Engine | None:
+        """Under the lock: build the engine with the candidates and put the good ones in force."""
+        candidates: dict[str, tuple[Path, dict[str, Any]]] = {}
+        for name, fields in fetched.items():
+            rows = self._rows(name)
+            if not rows or rows[0]["source"] != fields.pop("_source") or not rows[0]["enabled"]:
+                outcomes[name] = Outcome(name, "skipped", "the list was removed or changed during the download")
+                continue
+            row = rows[0]
+            if fields.get("sha256") == row["sha256"] and self._path_in_force(name, row["kind"], row["source"]):
+                # Same content as the version in force (a server without validators, or a touched file).
+                self._write_row(name, {k: v for k, v in fields.items() if k != "path"})
+                outcomes[name] = Outcome(name, "unchanged", used=row["used"])
+                continue
+            candidates[name] = (fields.pop("path"), fields)
+        if not candidates:
+            return None
+        failed: list[Outcome] = []
+        engine = self._build_checked(candidates, force, failed)
+        for outcome in failed:
+            outcomes[outcome.name] = outcome
+        if engine is None:
+            return None
+        for name, (path, fields) in candidates.items():
+            os.replace(path, self._file(name))  # atomic: readers see the old file or the new one
+            stats = engine.stats.get(name)
+            self._write_row(name, fields | {"updated": now_ms(), "last_error": None})
+            outcomes[name] = Outcome(name, "updated", used=stats.used if stats else None)
+        self._record_stats(engine)
+        self._bump_rev()
+        self._apply(engine)
+        self._prune_engine_caches()
+        return engine
 
     def _candidate(
         self, row: dict[str, Any], force: bool, staging: Path, progress: Progress | None
@@ -79,19 +130,30 @@ class UpdatePipeline:
         if kind == "url":
             in_force = self._path_in_force(name, kind, row["source"]) is not None
             conditional = in_force and not force
+
+            def noted(got: int, total: int | None) -> None:
+                self._progress_note(name, got, total)
+                if progress:
+                    progress(name, got, total)
+
+            self._progress_note(name, 0, None)
+            download = staging / f"{check_name(name)}.download"
             fetched = fetch(
                 row["source"],
                 row["etag"] if conditional else None,
                 row["last_modified"] if conditional else None,
                 self.limits,
-                (lambda got, total: progress(name, got, total)) if progress else None,
+                noted,
+                # The person typed http:// (adding it needed their explicit word): redirects may stay on http.
+                allow_http=row["source"].lower().startswith("http:"),
+                into=download,
             )
-            if fetched.data is None:
+            if fetched.path is None:
                 self._write_row(name, fields | {"last_error": None})
                 return None
-            text = check_text(fetched.data, kind, fetched.content_type)
+            raw = download.read_bytes()
+            text = check_text(raw, kind, fetched.content_type)
             fields.update(etag=fetched.etag, last_modified=fetched.last_modified)
-            raw = fetched.data
         elif kind == "file":
             path = Path(row["source"])
             signature = _file_signature(path)
@@ -156,10 +218,12 @@ class UpdatePipeline:
             )
         return None
 
-    def _failed(self, name: str, error: str, results: list[Outcome]) -> None:
+    def _failed(self, name: str, error: str, results: list[Outcome]) -> Outcome:
         log.warning("list %s: %s", name, error)
         self._write_row(name, {"last_checked": now_ms(), "last_error": error})
-        results.append(Outcome(name, "failed", error))
+        outcome = Outcome(name, "failed", error)
+        results.append(outcome)
+        return outcome
 
     def _write_row(self, name: str, fields: Mapping[str, Any]) -> None:
         self.store.update_list(name, fields)

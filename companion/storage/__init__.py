@@ -25,7 +25,9 @@ Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, tra
 interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
 :mod:`.lists` (the filter-list registry), :mod:`.sources` (the knowledge-source registry),
-:mod:`.breakage` ("Page broken?" reports).
+:mod:`.breakage` ("Page broken?" reports), :mod:`.integrity` (a damaged
+database is refused, never reset), :mod:`.snapshots` (daily backups) and :mod:`.recovery` (``crumbs repair`` /
+``crumbs restore``).
 """
 from __future__ import annotations
 
@@ -35,9 +37,10 @@ from .choices import ChoicesMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
 from .history import HistoryMixin
+from .integrity import DatabaseDamaged
 from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
-                     SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
+                     OUTCOME, RULE_BLOCKED, SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, day_of, day_start, now_ms)
 from .sessions import SessionsMixin
 from .sources import SourcesMixin
 
@@ -53,7 +56,7 @@ class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixi
 
 
 __all__ = [
-    "Store", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
-    "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION",
-    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS",
+    "Store", "DatabaseDamaged", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
+    "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION", "RULE_BLOCKED", "OUTCOME",
+    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS", "day_of", "day_start",
 ]

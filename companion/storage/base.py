@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
+from . import integrity
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
 class StoreBase:
@@ -20,8 +21,11 @@ class StoreBase:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Open (or create) the database at ``path``. A damaged one, or a missing/empty one where data
+        was written before, raises :class:`~.integrity.DatabaseDamaged` and is left untouched."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        integrity.check(self.path)  # before SQLite writes anything to the file
         fresh = not self.path.exists()
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
         if fresh:
@@ -29,16 +33,24 @@ class StoreBase:
         self.db = sqlite_utils.Database(conn)
         self.conn = conn
         self.lock = threading.RLock()
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        # Index pages of a big history stay in memory, so recording into millions of rows stays fast.
-        conn.execute("PRAGMA cache_size=-65536")
         self._host_ids: dict[str, int] = {}
         self._domain_ids: dict[str, int] = {}
         self._filter_ids: dict[tuple[str, str], int] = {}
         self._caches_loaded = False
-        self._migrate()
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            # Index pages of a big history stay in memory, so recording into millions of rows stays fast.
+            conn.execute("PRAGMA cache_size=-65536")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            damage = integrity.damage_of(self.path, exc)
+            if damage is not None:
+                raise damage from None
+            raise
+        integrity.mark_written(self.path)
 
     # -- schema ---------------------------------------------------------------------------
 

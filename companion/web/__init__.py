@@ -7,7 +7,6 @@ the protections of :mod:`companion.web.security` in front of every route.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,9 +15,9 @@ from flask.json.provider import JSONProvider
 
 from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
+from ..resources import EXTENSION_ID
 from ..service import Companion
 
-EXTENSION_ID_FILE = Path(__file__).resolve().parents[2] / "extension" / "EXTENSION_ID"
 # Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -26,7 +25,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one,
     ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
-    allowed as CORS origins; default: the id in extension/EXTENSION_ID)."""
+    allowed as CORS origins; default: Crumbs' own, resources.EXTENSION_ID)."""
     app = Flask(__name__)
     app.config.update(
         PORT=DEFAULT_PORT,
@@ -51,7 +50,34 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sources_api.bp)  # /api/v1/sources: knowledge sources (issue 13)
     app.register_blueprint(sources_pages.bp)  # /settings/sources
     breakage.init_app(app)  # /api/v1/breakage, /api/v1/settings/gpc and /broken (issue 12)
+    _answer_damage_with_503(app)
+    if app.config.get("UPDATER"):  # `crumbs serve`: a daily snapshot of the database, taken while it runs
+        from ..storage.snapshots import Snapshotter
+
+        app.extensions["crumbs_snapshots"] = Snapshotter(companion.store, companion.paths.root).start()
     return app
+
+
+def _answer_damage_with_503(app: Flask) -> None:
+    """A database page gone bad while serving: 503 with the one-line reason (JSON), never a traceback.
+    Nothing already committed is touched; the extension keeps the batch and sends it again later."""
+    import sqlite3
+
+    from ..storage import DatabaseDamaged
+    from ..storage.integrity import damage_of
+    from .security import json_error
+
+    def damaged(exc: Exception):
+        damage = exc if isinstance(exc, DatabaseDamaged) else damage_of(companion_path(), exc)
+        if damage is None:
+            raise exc
+        return json_error(503, str(damage), kind="database-damaged")
+
+    def companion_path():
+        return app.extensions["crumbs"].store.path
+
+    app.register_error_handler(DatabaseDamaged, damaged)
+    app.register_error_handler(sqlite3.DatabaseError, damaged)
 
 
 class FastJSON(JSONProvider):
@@ -73,7 +99,4 @@ class FastJSON(JSONProvider):
 
 
 def _shipped_extension_ids() -> list[str]:
-    try:
-        return [EXTENSION_ID_FILE.read_text(encoding="ascii").strip()]
-    except OSError:
-        return []
+    return [EXTENSION_ID]  # a constant of the package (companion/resources.py), checked against the extension

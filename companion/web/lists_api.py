@@ -1,12 +1,17 @@
 """Filter lists over the API, under ``/api/v1/lists`` (token-protected like all of ``/api/``).
 
 - ``GET    /api/v1/lists``                → ``{"lists": [LIST…]}``
-- ``POST   /api/v1/lists``                ``{"source": "easyprivacy" | URL, "name"?: str}`` → 201 ``{"list", "outcome"}``;
-  a failed first download answers 422 ``{"error", "list", "outcome"}`` (the list stays registered, without a version)
+- ``POST   /api/v1/lists``                ``{"source": "easyprivacy" | URL, "name"?: str, "allow_http"?: bool}`` → 201
+  ``{"list", "outcome"}``; a failed first download answers 422 ``{"error", "list", "outcome"}`` (the list stays
+  registered, without a version). Only https URLs to public addresses; plain http needs ``"allow_http": true``.
 - ``PUT    /api/v1/lists/<name>``         ``{"enabled": bool}`` → ``{"list", "outcome"}``
 - ``DELETE /api/v1/lists/<name>``         → ``{"removed": name}``
 - ``POST   /api/v1/lists/update``         (every enabled list) or ``/api/v1/lists/<name>/update``,
   optional body ``{"force": bool}`` → ``{"results": [OUTCOME…], "lists": [LIST…]}``
+
+A request never waits on a slow list server: a download still running after about a second goes
+on in the background, and the answer is 202 ``{"status": "downloading", …}``; the list's
+``downloading`` field (``GET``) shows its progress, ``last_error``/``updated`` its end.
 
 Only known names and http(s) URLs can be added here: a local path is for the person at the
 command line (``crumbs lists add PATH``), so that nothing holding the token can make the companion
@@ -72,6 +77,14 @@ def _flag(body: dict[str, Any], key: str, default: bool | None = None) -> bool:
     return value
 
 
+def _downloading(lists: Lists, name: str | None = None):
+    """202: the download goes on in the background (see each list's ``downloading`` and ``last_error``)."""
+    payload: dict[str, Any] = {"status": "downloading", "lists": [i.to_dict() for i in lists.all()]}
+    if name is not None:
+        payload["list"] = lists.get(name).to_dict()
+    return jsonify(payload), 202
+
+
 @bp.get("")
 def list_all():
     return jsonify({"lists": [i.to_dict() for i in registry().all()]})
@@ -85,7 +98,12 @@ def add():
         raise BadRequest(400, "'source' must be a known list name or an http(s) URL")
     if name is not None and not isinstance(name, str):
         raise BadRequest(400, "'name' must be a string")
-    info, outcome = registry().add(source.strip(), name=name, allow_path=False)
+    allow_http = _flag(body, "allow_http", False)
+    lists = registry()
+    done, result = lists.run_bounded(lists.add, source.strip(), name=name, allow_path=False, allow_http=allow_http)
+    if not done:
+        return _downloading(lists)
+    info, outcome = result
     payload = {"list": info.to_dict(), "outcome": outcome.to_dict()}
     if outcome.status == "failed":
         return json_error(422, f"added, but the download failed: {outcome.error}", **payload)
@@ -101,7 +119,11 @@ def get_one(name: str):
 def change(name: str):
     body = _body()
     enabled = _flag(body, "enabled")
-    info, outcome = registry().set_enabled(name, enabled)
+    lists = registry()
+    done, result = lists.run_bounded(lists.set_enabled, name, enabled)
+    if not done:
+        return _downloading(lists, name)
+    info, outcome = result
     return jsonify({"list": info.to_dict(), "outcome": outcome.to_dict() if outcome else None})
 
 
@@ -114,12 +136,19 @@ def remove(name: str):
 @bp.post("/update")
 def update_all():
     force = _flag(_body(optional=True), "force", False)
-    results = registry().update(None, force=force)
+    lists = registry()
+    done, results = lists.run_bounded(lists.update, None, force=force)
+    if not done:
+        return _downloading(lists)
     return jsonify({"results": [o.to_dict() for o in results], "lists": [i.to_dict() for i in registry().all()]})
 
 
 @bp.post("/<name>/update")
 def update_one(name: str):
     force = _flag(_body(optional=True), "force", False)
-    results = registry().update(name, force=force)
+    lists = registry()
+    lists.get(name)  # 404 before anything starts
+    done, results = lists.run_bounded(lists.update, name, force=force)
+    if not done:
+        return _downloading(lists, name)
     return jsonify({"results": [o.to_dict() for o in results], "list": registry().get(name).to_dict()})

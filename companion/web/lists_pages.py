@@ -46,6 +46,7 @@ NOTICES = {
     "skipped": "{name} was not updated (shipped and disabled lists are not).",
     "removed": "{name} was removed.",
     "updated-all": "Every enabled subscribed list was checked; each row says how it went.",
+    "downloading": "{name}: the download goes on in the background; reload this page to see how far it got.",
 }
 
 
@@ -143,7 +144,11 @@ def add():
     name = request.form.get("name", "").strip() or None
     if not source:
         raise pages.Refused(400, "Say which list to add: a known name or an http(s) address.")
-    info, outcome = lists.add(source, name=name, allow_path=False)
+    allow_http = request.form.get("allow_http") == "yes"
+    done, result = lists.run_bounded(lists.add, source, name=name, allow_path=False, allow_http=allow_http)
+    if not done:
+        return _done("downloading", name or "all")
+    info, outcome = result
     return _done("add-failed" if outcome.status == "failed" else "added", info.name)
 
 
@@ -153,7 +158,10 @@ def set_enabled(name: str):
     wanted = request.form.get("enabled")
     if wanted not in ("yes", "no"):
         raise pages.Refused(400, "Enable or disable?")
-    info, outcome = lists.set_enabled(name, wanted == "yes")
+    done, result = lists.run_bounded(lists.set_enabled, name, wanted == "yes")
+    if not done:
+        return _done("downloading", name)
+    info, outcome = result
     if outcome is not None and outcome.status == "failed":
         return _done("failed", info.name)
     return _done("enabled" if info.enabled else "disabled", info.name)
@@ -162,13 +170,19 @@ def set_enabled(name: str):
 @bp.post("/<name>/update")
 def update_one(name: str):
     lists = _registry_or_refuse()
-    outcome = lists.update(name)[0]
-    return _done(outcome.status, outcome.name)
+    lists.get(name)  # NotFound before anything starts
+    done, results = lists.run_bounded(lists.update, name)
+    if not done:
+        return _done("downloading", name)
+    return _done(results[0].status, results[0].name)
 
 
 @bp.post("/update")
 def update_all():
-    _registry_or_refuse().update(None)
+    lists = _registry_or_refuse()
+    done, _ = lists.run_bounded(lists.update, None)
+    if not done:
+        return _done("downloading", "all")
     return redirect(url_for("lists_pages.lists_page", done="updated-all", list="all"), 303)
 
 

@@ -52,7 +52,13 @@ _EVENT = {
         "type": {"type": "string", "description": "webRequest ResourceType", "default": "other"},
         "tab_id": {"type": "integer"},
         "time": {"type": "integer", "description": "epoch milliseconds"},
-        "browser_blocked": {"type": "boolean", "description": "the browser's rules blocked it"},
+        "browser_blocked": {"type": "boolean", "description": "the browser's rules blocked it (older extensions; "
+                            "'outcome' says the same and wins)"},
+        "outcome": {"enum": ["reached", "blocked", None],
+                    "description": "what the browser did: 'reached' (it left the browser) or 'blocked' (the "
+                    "browser's rules stopped it). Counted as blocked only when the browser blocked it, never from "
+                    "the verdict alone. Requests served from the cache or that failed before being sent are not "
+                    "reported. Must agree with browser_blocked when both are given."},
     },
 }
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}}
@@ -71,6 +77,17 @@ def _op(summary: str, response: dict[str, Any] | None = None, body: dict[str, An
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     if public:
         op["security"] = []
+    return op
+
+
+def _in_background(op: dict[str, Any]) -> dict[str, Any]:
+    """A list operation whose download outlasts about a second answers 202 and goes on in the background."""
+    op["responses"]["202"] = {"description": "the download goes on in the background; see each list's "
+                              "'downloading', 'updated' and 'last_error'",
+                              "content": {"application/json": {"schema": {"type": "object", "required": ["status"],
+                                                                          "properties": {"status": {"enum": ["downloading"]},
+                                                                                         "lists": {"type": "array"},
+                                                                                         "list": {"type": "object"}}}}}}
     return op
 
 
@@ -111,11 +128,12 @@ def openapi_document(port: int) -> dict[str, Any]:
                         "ok": {"type": "boolean"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
                         "error": {"type": "string"}}}},
                     "tabs": {"type": "object", "description": "per tab id: distinct tracker domains in this batch "
-                             "and how many were blocked", "additionalProperties": {"type": "object"}},
+                             "('trackers'), how many had every request blocked ('blocked') and how many had at least "
+                             "one request get through ('reached')", "additionalProperties": {"type": "object"}},
                     "rules_version": {"type": "string"}}},
                 {"type": "object", "required": ["events"], "properties": {
                     "events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}},
-                errors=(400, 401, 403, 413, 415))},
+                errors=(400, 401, 403, 413, 415, 503))},
             "/check": {"post": _op("Classify one request without recording it.",
                                    {"$ref": "#/components/schemas/Verdict"},
                                    {"type": "object", "required": ["url"], "properties": {
@@ -127,7 +145,10 @@ def openapi_document(port: int) -> dict[str, Any]:
                                                                   "rules": {"type": "array"}}})},
             "/sites/{site}": {"get": {**_op("Every third party seen on a site with owner, category (each with "
                                             "owner_source / category_source: where it came from), counts "
-                                            "and the current choice; 'stand_ins' names the stand-in scripts "
+                                            "(requests = reached + blocked, by what the browser did), its state "
+                                            "('blocked': none got through; 'partly-blocked'; 'reached': none "
+                                            "blocked), the hosts that got through and what let them, and the "
+                                            "current choice; 'stand_ins' names the stand-in scripts "
                                             "served for its blocked scripts."), "parameters": [site]}},
             "/choices": {"get": _op("Every choice: site+tracker, tracker everywhere, trusted sites.")},
             "/choices/sites/{site}/trackers/{tracker}": {
@@ -152,26 +173,27 @@ def openapi_document(port: int) -> dict[str, Any]:
             "/lists": {
                 "get": _op("Every filter list: source, enabled, filters used/skipped/rejected, updated, expiry, "
                            "last error.", {"type": "object", "properties": {"lists": {"type": "array"}}}),
-                "post": _op("Subscribe to a list: a known name (easylist, easyprivacy) or an http(s) URL; "
-                            "downloads it now.", {"type": "object"},
+                "post": _in_background(_op("Subscribe to a list: a known name (easylist, easyprivacy) or an https URL "
+                            "of a public server (plain http only with allow_http); downloads it now.", {"type": "object"},
                             {"type": "object", "required": ["source"], "properties": {
-                                "source": {"type": "string"}, "name": {"type": "string"}}},
-                            errors=(400, 401, 403, 409, 422)),
+                                "source": {"type": "string"}, "name": {"type": "string"},
+                                "allow_http": {"type": "boolean"}}},
+                            errors=(400, 401, 403, 409, 422))),
             },
-            "/lists/update": {"post": _op("Update every list now (conditional requests; force=true ignores "
-                                          "freshness).", {"type": "object"},
-                                          {"type": "object", "properties": {"force": {"type": "boolean"}}})},
+            "/lists/update": {"post": _in_background(_op("Update every list now (conditional requests; force=true "
+                                                         "ignores freshness).", {"type": "object"},
+                                                         {"type": "object", "properties": {"force": {"type": "boolean"}}}))},
             "/lists/{name}": {
                 "parameters": [name],
                 "get": _op("One list.", {"type": "object"}, errors=(401, 403, 404)),
-                "put": _op("Enable or disable a list.", {"type": "object"},
+                "put": _in_background(_op("Enable or disable a list.", {"type": "object"},
                            {"type": "object", "required": ["enabled"], "properties": {"enabled": {"type": "boolean"}}},
-                           errors=(400, 401, 403, 404)),
+                           errors=(400, 401, 403, 404))),
                 "delete": _op("Remove a list (shipped lists can only be disabled).", {"type": "object"},
                               errors=(400, 401, 403, 404)),
             },
-            "/lists/{name}/update": {"parameters": [name], "post": _op("Update one list now.", {"type": "object"},
-                                                                       errors=(400, 401, 403, 404))},
+            "/lists/{name}/update": {"parameters": [name], "post": _in_background(_op(
+                "Update one list now.", {"type": "object"}, errors=(400, 401, 403, 404)))},
             "/sources": {
                 "get": _op("Every knowledge source (public tracker databases added for owners and categories): "
                            "url, format, entries, updated, last error.",
@@ -179,7 +201,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                 "post": _op("Add a knowledge source: disconnect, duckduckgo or an http(s) URL; downloads it now.",
                             {"type": "object"},
                             {"type": "object", "required": ["source"], "properties": {
-                                "source": {"type": "string"}, "name": {"type": "string"}}},
+                                "source": {"type": "string"}, "name": {"type": "string"},
+                                "allow_http": {"type": "boolean"}}},
                             errors=(400, 401, 403, 409, 422)),
             },
             "/sources/update": {"post": _op("Update every knowledge source now (conditional requests).",

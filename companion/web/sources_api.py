@@ -1,7 +1,7 @@
 """Knowledge sources over the API, under ``/api/v1/sources`` (token-protected like all of ``/api/``).
 
 - ``GET    /api/v1/sources``               → ``{"sources": [SOURCE…]}``
-- ``POST   /api/v1/sources``               ``{"source": "disconnect" | "duckduckgo" | URL, "name"?: str}`` →
+- ``POST   /api/v1/sources``               ``{"source": "disconnect" | "duckduckgo" | URL, "name"?: str, "allow_http"?: bool}`` →
   201 ``{"source", "outcome"}``; a failed first download answers 422 (the source stays registered)
 - ``GET    /api/v1/sources/<name>``        → ``{"source"}``
 - ``DELETE /api/v1/sources/<name>``        → ``{"removed": name}``
@@ -50,7 +50,7 @@ def add():
         raise BadRequest(400, "'source' must be disconnect, duckduckgo or an http(s) URL")
     if name is not None and not isinstance(name, str):
         raise BadRequest(400, "'name' must be a string")
-    info, outcome = registry().add(source.strip(), name=name)
+    info, outcome = registry().add(source.strip(), name=name, allow_http=_flag(body, "allow_http", False))
     payload = {"source": info.to_dict(), "outcome": outcome.to_dict()}
     if outcome.status == "failed":
         return json_error(422, f"added, but the download failed: {outcome.error}", **payload)

@@ -68,7 +68,7 @@ def add():
     name = request.form.get("name", "").strip() or None
     if not source:
         raise pages.Refused(400, "Say which source to add: disconnect, duckduckgo or an http(s) address.")
-    info, outcome = registry().add(source, name=name)
+    info, outcome = registry().add(source, name=name, allow_http=request.form.get("allow_http") == "yes")
     return _done("add-failed" if outcome.status == "failed" else "added", info.name)
 
 

@@ -1,0 +1,66 @@
+"""``crumbs repair`` and ``crumbs restore [SNAPSHOT]``: the ways out of a damaged database.
+
+Every command refuses a damaged database with one line naming these two; they are the only ones
+that open it anyway. Both keep the damaged file aside and never delete anything. Run them with the
+companion stopped.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..config import DataPaths
+from ..storage import Store
+from ..storage.recovery import repair as salvage
+from ..storage.recovery import restore as put_back
+from ..storage.snapshots import list_snapshots
+from .common import data_dir_option
+
+
+@click.command()
+@data_dir_option
+def repair(data_dir: str | None) -> None:
+    """Salvage what the damaged database still holds into a new one (the damaged file is kept aside)."""
+    paths = DataPaths.at(data_dir)
+    if not paths.database.exists():
+        raise click.ClickException(f"there is no database at {paths.database} to repair; 'crumbs restore' puts back a snapshot")
+    try:
+        result = salvage(paths.database, Store)
+    except (OSError, RuntimeError) as exc:
+        raise click.ClickException(f"repair failed, nothing was changed: {exc}") from None
+    if not result.readable:
+        click.echo("Nothing could be read from the damaged file; the database starts empty.")
+        snapshots = list_snapshots(paths.root)
+        if snapshots:
+            click.echo(f"A snapshot is available: 'crumbs restore' puts back {snapshots[0].name}.")
+    total = sum(result.rows.values())
+    click.echo(f"Repaired: {total:,} rows salvaged ({result.rows.get('requests', 0):,} recorded requests), "
+               f"{result.skipped_regions} unreadable stretch(es) skipped.")
+    if result.aside:
+        click.echo(f"The damaged file is kept as {result.aside}")
+
+
+@click.command()
+@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--list", "show", is_flag=True, help="Show the snapshots instead of restoring one.")
+@data_dir_option
+def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
+    """Put back a snapshot of the database (default: the newest); the current file is kept aside."""
+    paths = DataPaths.at(data_dir)
+    if show:
+        found = list_snapshots(paths.root)
+        if not found:
+            click.echo("no snapshots yet (the running companion takes one a day)")
+        for path in found:
+            click.echo(f"{path.name}  {path.stat().st_size:,} bytes")
+        return
+    if snapshot is not None and not snapshot.is_absolute() and not snapshot.exists():
+        snapshot = paths.root / "snapshots" / snapshot  # a name from 'crumbs restore --list'
+    try:
+        used, aside = put_back(paths.database, paths.root, snapshot)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {used.name}.")
+    if aside:
+        click.echo(f"The previous database is kept as {aside}")

@@ -1,0 +1,240 @@
+"""Issue 15, finding 5: a damaged database is never replaced or reset silently.
+
+A garbage header, a truncated file, a corrupted page, and an empty file where data was expected:
+every command refuses with one line naming the way out (no traceback), and leaves the file as it
+is; ``crumbs repair`` salvages what can be read, ``crumbs restore`` puts back a snapshot; the running
+companion takes snapshots; a page gone bad while serving answers 503 with a JSON reason."""
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from companion.cli import main
+from companion.service import Companion
+from companion.storage import DatabaseDamaged
+from companion.storage.integrity import marker_path
+from companion.storage.snapshots import Snapshotter, list_snapshots, take
+
+NEWS = "https://www.news.example/"
+COMMANDS = [["lists"], ["pair"], ["choices"], ["block", "tracker.example"], ["check", "https://x.example/a", "--page", "https://news.example/"],
+            ["token"]]
+
+
+def fill(data_dir: Path, n: int = 2000) -> int:
+    """A companion that recorded ``n`` requests, closed (WAL checkpointed into the main file)."""
+    companion = Companion(data_dir)
+    try:
+        events = [{"url": f"https://www.google-analytics.com/collect?n={i}", "page_url": NEWS, "type": "ping"}
+                  for i in range(n)]
+        for start in range(0, n, 500):
+            results, _ = companion.report(events[start:start + 500])
+            assert all(r["ok"] for r in results)
+    finally:
+        companion.close()
+    return n
+
+
+def requests_count(database: Path) -> int:
+    conn = sqlite3.connect(database)
+    try:
+        return conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def leaf_page_of_requests(database: Path) -> tuple[int, int]:
+    conn = sqlite3.connect(database)
+    try:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [r[0] for r in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'requests' AND pagetype = 'leaf' ORDER BY pageno")]
+    finally:
+        conn.close()
+    assert len(pages) > 4
+    return pages[len(pages) // 2], size
+
+
+def corrupt_page(database: Path, page: int, size: int) -> None:
+    with open(database, "r+b") as handle:
+        handle.seek((page - 1) * size)
+        handle.write(bytes((i * 37 + 11) % 256 for i in range(size)))
+
+
+def damage(kind: str, database: Path) -> None:
+    if kind == "garbage-header":
+        with open(database, "r+b") as handle:
+            handle.write(b"this is not a database at all!!!" * 4)
+    elif kind == "truncated":
+        os.truncate(database, database.stat().st_size // 3)
+    elif kind == "corrupted-page":
+        corrupt_page(database, *leaf_page_of_requests(database))
+    elif kind == "zero-length":
+        os.truncate(database, 0)
+    elif kind == "missing":
+        database.unlink()
+
+
+def run_cli(args: list[str], data_dir: Path):
+    return CliRunner().invoke(main, [*args, "--data-dir", str(data_dir)])
+
+
+KINDS = ["garbage-header", "truncated", "corrupted-page", "zero-length", "missing"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_command_refuses_a_damaged_database_with_one_line(kind, data_dir):
+    fill(data_dir)
+    database = data_dir / "crumbs.sqlite3"
+    damage(kind, database)
+    before = database.read_bytes() if database.exists() else None
+    for args in COMMANDS:
+        if args == ["token"]:
+            continue  # the token lives in its own file: reading it needs no database
+        result = run_cli(args, data_dir)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "crumbs repair" in lines[0] and "crumbs restore" in lines[0], (args, result.output)
+        assert "Traceback" not in result.output
+    # Left exactly as it was: not replaced, not reset, not "repaired" behind the person's back.
+    assert (database.read_bytes() if database.exists() else None) == before
+    with pytest.raises(DatabaseDamaged):
+        Companion(data_dir)
+
+
+@pytest.mark.parametrize("kind", ["garbage-header", "zero-length"])
+def test_crumbs_serve_refuses_with_one_line_and_no_traceback(kind, data_dir):
+    fill(data_dir, 50)
+    damage(kind, data_dir / "crumbs.sqlite3")
+    done = subprocess.run([sys.executable, "-m", "companion", "serve", "--port", "0", "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "listening" not in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "crumbs repair" in lines[0], done.stderr
+
+
+def test_a_first_start_and_an_empty_file_without_data_expected_are_fine(tmp_path):
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "crumbs.sqlite3").touch()  # empty, but nothing was ever written here: a first start
+    Companion(fresh).close()
+    assert marker_path(fresh / "crumbs.sqlite3").exists()
+    assert run_cli(["choices"], fresh).exit_code == 0
+
+
+def test_repair_salvages_around_a_corrupted_page_and_keeps_the_damaged_file(data_dir):
+    accepted = fill(data_dir)
+    database = data_dir / "crumbs.sqlite3"
+    damage("corrupted-page", database)
+    result = run_cli(["repair"], data_dir)
+    assert result.exit_code == 0, result.output
+    assert "rows salvaged" in result.output and "kept as" in result.output
+    aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))
+    assert len(aside) == 1
+    salvaged = requests_count(database)
+    assert accepted - 300 <= salvaged < accepted  # one page of rows lost, not the table
+    conn = sqlite3.connect(database)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert run_cli(["choices"], data_dir).exit_code == 0  # in use again
+    companion = Companion(data_dir)
+    try:
+        results, _ = companion.report([{"url": "https://www.google-analytics.com/after", "page_url": NEWS, "type": "ping"}])
+        assert results[0]["ok"]
+    finally:
+        companion.close()
+
+
+def test_repair_of_an_unreadable_file_says_so_and_starts_empty(data_dir):
+    fill(data_dir, 50)
+    damage("garbage-header", data_dir / "crumbs.sqlite3")
+    result = run_cli(["repair"], data_dir)
+    assert result.exit_code == 0 and "Nothing could be read" in result.output
+    assert requests_count(data_dir / "crumbs.sqlite3") == 0
+    assert len(list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))) == 1
+
+
+def test_restore_puts_back_the_latest_snapshot(data_dir):
+    accepted = fill(data_dir, 300)
+    database = data_dir / "crumbs.sqlite3"
+    snapshot = take(database, data_dir)
+    assert stat.S_IMODE(snapshot.stat().st_mode) == 0o600
+    damage("zero-length", database)
+    assert run_cli(["choices"], data_dir).exit_code == 1
+    listed = run_cli(["restore", "--list"], data_dir)
+    assert snapshot.name in listed.output
+    result = run_cli(["restore"], data_dir)
+    assert result.exit_code == 0 and snapshot.name in result.output, result.output
+    assert requests_count(database) == accepted
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert run_cli(["choices"], data_dir).exit_code == 0
+
+
+def test_restore_without_a_snapshot_says_so(data_dir):
+    fill(data_dir, 10)
+    result = run_cli(["restore"], data_dir)
+    assert result.exit_code == 1 and "no snapshot" in result.output and "Traceback" not in result.output
+
+
+def test_the_running_companion_takes_snapshots_and_keeps_the_last_few(data_dir):
+    fill(data_dir, 100)
+    companion = Companion(data_dir)
+    try:
+        snapshotter = Snapshotter(companion.store, companion.paths.root, every_s=0.0, keep=3)
+        made = [snapshotter.tick() for _ in range(5)]
+        assert all(made)
+        kept = list_snapshots(companion.paths.root)
+        assert len(kept) == 3 and kept[0] == made[-1]
+        assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in kept)
+        assert requests_count(kept[0]) == 100
+        # Not due again within the day.
+        assert Snapshotter(companion.store, companion.paths.root).tick() is None
+    finally:
+        companion.close()
+
+
+def test_events_on_a_page_gone_bad_answer_503_json_and_keep_what_was_accepted(make_app, data_dir):
+    accepted = fill(data_dir)
+    database = data_dir / "crumbs.sqlite3"
+    companion = Companion(data_dir)
+    app = make_app(companion)
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {companion.token}"}
+    page, size = leaf_page_of_requests(database)
+    corrupt_page(database, page, size)
+    companion.store.conn.execute("PRAGMA shrink_memory")  # drop cached pages: the next read sees the disk
+    answers = []
+    for n in range(20):  # new rows go to the last page; the daily totals and indexes read others
+        batch = [{"url": f"https://www.google-analytics.com/collect?late={n}-{i}", "page_url": NEWS, "type": "ping"}
+                 for i in range(200)]
+        r = client.post("/api/v1/events", json={"events": batch}, headers=auth)
+        answers.append(r)
+        if r.status_code != 200:
+            break
+    last = answers[-1]
+    assert last.status_code == 503, [a.status_code for a in answers]
+    body = last.get_json()
+    assert body["kind"] == "database-damaged" and "crumbs repair" in body["error"]
+    assert "Traceback" not in last.get_data(as_text=True)
+    companion.close()
+    acknowledged = accepted + 200 * (len(answers) - 1)
+    # Nothing accepted was reset: repair salvages all but the rows of the one bad page.
+    assert run_cli(["repair"], data_dir).exit_code == 0
+    assert acknowledged - 300 <= requests_count(database) <= acknowledged
+
+
+def test_an_empty_database_in_a_folder_from_before_the_marker_is_refused_too(data_dir):
+    fill(data_dir, 20)
+    database = data_dir / "crumbs.sqlite3"
+    marker_path(database).unlink()  # as a data folder written by an earlier release has it
+    damage("zero-length", database)
+    result = run_cli(["choices"], data_dir)
+    assert result.exit_code == 1 and "empty" in result.output
