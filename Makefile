@@ -10,7 +10,7 @@ FIREFOX  := /usr/bin/firefox-esr
 WEB_EXT  := node_modules/.bin/web-ext
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean dist lint-firefox
+.PHONY: run test test-python test-js bench bench-quick bench-scale install chromium firefox clean dist lint-firefox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
+
+## Ten million requests (issue 14): size, every history page, start, retention, export. Takes many minutes.
+bench-scale: $(STAMP)
+	$(PY) bench/run.py bench_scale
 
 ## web-ext (npm) lints the Firefox package; installed locally from package-lock.json, never globally.
 $(WEB_EXT): package.json package-lock.json

@@ -7,6 +7,14 @@ Figures (targets from the companion issue):
 
 Third-party: the registrable domains (tldextract, bundled ICANN suffixes, offline) of url and
 source_url differ. Matching goes through `companion.engine.Engine`, the product's own matcher.
+Knowledge figures (issue 13), from `rules/trackers.json` alone:
+  (d) coverage of the top 100 and top 500 of ../shared/data/knowledge/top-trackers.txt: a domain counts when
+      the knowledge base names a real owner (a listed company with a homepage), a category and a description
+      for it; how many of those owners have a parent company named is printed beside it
+  (e) the share of descriptions that say what is done with data: the description contains one of
+      companion.trackerdb.DATA_VERBS (records, collects, syncs, fingerprints...), printed with the figure
+  (f) the largest number of entries sharing one sentence (target <= 5)
+
 `--quick` takes every 10th request of the corpus.
 """
 
@@ -23,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tldextract  # noqa: E402
 
-from common import LISTS, load_corpus  # noqa: E402
+from common import LISTS, SHARED, load_corpus  # noqa: E402
 from companion.engine import Engine  # noqa: E402
-from companion.trackerdb import RULES_DIR, TrackerDB  # noqa: E402
+from companion.trackerdb import DATA_VERBS, RULES_DIR, TrackerDB, says_what_it_does, sentences  # noqa: E402
 
 SHIPPED = RULES_DIR / "crumbs-trackers.txt"
-TARGETS = {"a": 0.85, "b": 0.02, "c": 0.95}
+TOP_TRACKERS = SHARED / "data" / "knowledge" / "top-trackers.txt"
+TARGETS = {"a": 0.85, "b": 0.02, "c": 0.95, "top100": 1.0, "top500": 0.95, "verbs": 1.0, "repeat": 5}
 
 _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
@@ -108,6 +117,66 @@ def report(m: dict) -> bool:
     return all(ok.values())
 
 
+def top_domains(path: Path = TOP_TRACKERS) -> list[str]:
+    """The ranked tracker domains (``RANK<TAB>DOMAIN`` lines; comments skipped)."""
+    ranked = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        rank, _, domain = line.partition("\t")
+        if rank.strip().isdigit() and domain.strip():
+            ranked.append((int(rank), domain.strip().lower()))
+    return [domain for _, domain in sorted(ranked)]
+
+
+def knowledge(db: TrackerDB, top: list[str]) -> dict:
+    """Figures (d), (e) and (f) from the knowledge base alone."""
+    companies = db.companies
+
+    def known(domain: str) -> bool:
+        info = db.lookup(domain)
+        return bool(info and info.category and info.description.strip()
+                    and companies.get(info.owner, {}).get("url"))  # a real, named company, not a placeholder
+
+    out = {}
+    for n in (100, 500):
+        head = top[:n]
+        covered = [d for d in head if known(d)]
+        out[f"top{n}"] = (len(covered), len(head), sum(1 for d in covered if db.lookup(d).parent),
+                          [d for d in head if not known(d)])
+    descriptions = db.descriptions()
+    out["verbs"] = (sum(1 for text in descriptions.values() if says_what_it_does(text)), len(descriptions),
+                    sorted(k for k, text in descriptions.items() if not says_what_it_does(text)))
+    shared = Counter(sentence for text in descriptions.values() for sentence in set(sentences(text)))
+    out["repeat"] = shared.most_common(1)[0] if shared else ("", 0)
+    return out
+
+
+def report_knowledge(k: dict) -> bool:
+    """Print (d), (e) and (f); True when all targets are met."""
+    mark = {True: "ok", False: "MISSED"}
+    ok = []
+    for n in (100, 500):
+        got, whole, parents, missing = k[f"top{n}"]
+        share = _share(got, whole)
+        ok.append(share >= TARGETS[f"top{n}"])
+        print(f"   (d) top {n} tracker domains with owner+category+description: {got}/{whole} = {share:.1%}   "
+              f"target >= {TARGETS[f'top{n}']:.0%}  [{mark[ok[-1]]}]; parent company named for {parents}")
+        if missing:
+            print(f"       not yet known: {', '.join(missing[:25])}{' ...' if len(missing) > 25 else ''}")
+    good, whole, failing = k["verbs"]
+    share = _share(good, whole)
+    ok.append(share >= TARGETS["verbs"])
+    print(f"   (e) descriptions that say what is done with data: {good}/{whole} = {share:.1%}   "
+          f"target {TARGETS['verbs']:.0%}  [{mark[ok[-1]]}]")
+    print(f"       rule: the description contains one of these verbs: {', '.join(DATA_VERBS)}")
+    if failing:
+        print(f"       failing: {', '.join(failing[:15])}{' ...' if len(failing) > 15 else ''}")
+    sentence, count = k["repeat"]
+    ok.append(count <= TARGETS["repeat"])
+    print(f"   (f) largest number of entries sharing one sentence: {count}   target <= {TARGETS['repeat']}  "
+          f"[{mark[ok[-1]]}]  ({sentence[:90]!r})")
+    return all(ok)
+
+
 def run(quick: bool) -> None:
     started = time.perf_counter()
     lists = Engine.from_files(LISTS)
@@ -119,6 +188,7 @@ def run(quick: bool) -> None:
     print(f"   {len(rows):,} corpus requests{' (every 10th)' if quick else ''}; engines and data ready in "
           f"{time.perf_counter() - started:.1f} s (companion.engine; {len(db)} tracker entries)")
     report(measure(rows, lists, shipped, db))
+    report_knowledge(knowledge(db, top_domains()))
 
 
 if __name__ == "__main__":

@@ -270,6 +270,7 @@ class Knowledge:
             crumbs_owner = self.base.owner_of(host)
             return TrackerInfo(
                 domain, crumbs_owner or entry.owner, entry.category, category["label"], "", category["learns"],
+                parent=self.base.parent_of(crumbs_owner) if crumbs_owner else None,
                 owner_source=CRUMBS if crumbs_owner else facts.label, category_source=facts.label,
             )
         return None

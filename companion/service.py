@@ -26,6 +26,7 @@ from .knowledge import Knowledge, merged
 from .lists import Lists, Sources
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
+from .storage.checkpoint import Checkpointer
 from .surrogates import for_hosts
 from .storage.integrity import damage_of
 from .trackerdb import TrackerDB
@@ -138,6 +139,7 @@ class Companion:
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+        self._checkpointer: Checkpointer | None = None
         self._paired_for: str | None = None  # the token a browser was last noted to hold (one write per token)
 
     @property
@@ -377,5 +379,15 @@ class Companion:
         if self._paired_for != self.token:
             self.mark_paired()
 
+    def start_checkpointer(self) -> None:
+        """Checkpoint the WAL in a background thread (the server's): recording batches then never
+        wait for SQLite's automatic checkpoint (companion/storage/checkpoint.py)."""
+        if self._checkpointer is None:
+            self._checkpointer = Checkpointer(self.store.path).start()
+            self.store.leave_checkpoints_to_thread()
+
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self.store.close()

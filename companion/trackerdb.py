@@ -2,8 +2,8 @@
 
 It reads ``rules/trackers.json`` (shipped defaults, written for Crumbs) which has three parts:
 ``categories`` (label and a plain-language note on what that kind of tracker learns),
-``companies`` (a homepage and every registrable domain the company owns, so that a site's own
-CDN counts as "same owner") and ``trackers`` (registrable domains or more specific hostnames
+``companies`` (a homepage, the parent company when there is one, and every registrable domain the
+company owns, so that a site's own CDN counts as "same owner") and ``trackers`` (registrable domains or more specific hostnames
 mapped to owner, category and a one-line description).
 
 Lookups are pure dictionary work on the hostname's suffixes, longest first, so that
@@ -13,6 +13,7 @@ Lookups are pure dictionary work on the hostname's suffixes, longest first, so t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,49 @@ from .sites import parent_domains, registrable_domain
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 CRUMBS = "Crumbs"  # the source of a fact from the shipped knowledge base (others: companion/knowledge.py)
+
+# How the bench and the tests judge that a description says what a tracker does with a person's data: it must
+# contain one of these verbs, in any simple form (record, records, recorded; not the -ing noun-like form), as in
+# "records the pages you read" or "syncs an ID with ad partners". A label such as "Opera Ads ad exchange." has
+# none and fails. Kept here so that the bench and the tests share one definition.
+DATA_VERBS: tuple[str, ...] = (
+    "assign", "attribute", "auction", "bid", "build", "buy", "capture", "check", "collect", "combine", "compare",
+    "convert", "count", "detect", "fingerprint", "follow", "forward", "gather", "identify", "infer", "keep", "learn",
+    "link", "log", "map", "match", "measure", "merge", "monitor", "note", "pair", "pass", "profile", "read",
+    "receive", "recognise", "record", "relay", "replay", "report", "retarget", "save", "score", "see", "segment",
+    "sell", "send", "share", "store", "sync", "tag", "target", "tell", "tie", "time", "track", "upload", "watch",
+)
+_IRREGULAR = {"build": ("built",), "buy": ("bought",), "keep": ("kept",), "learn": ("learnt",), "log": ("logged",),
+              "map": ("mapped",), "see": ("saw", "seen"), "sell": ("sold",), "send": ("sent",), "tag": ("tagged",),
+              "tell": ("told",), "bid": ("bids",), "tie": ("ties", "tied")}
+
+
+def _verb_forms(verb: str) -> set[str]:
+    forms = {verb, *_IRREGULAR.get(verb, ())}
+    if verb.endswith("y"):
+        forms |= {verb[:-1] + "ies", verb[:-1] + "ied"}
+    elif verb.endswith(("s", "sh", "ch", "x")):
+        forms |= {verb + "es", verb + "ed"}
+    elif verb.endswith("e"):
+        forms |= {verb + "s", verb + "d"}
+    else:
+        forms |= {verb + "s", verb + "ed"}
+    return forms
+
+
+_DATA_VERB_RX = re.compile(r"\b(" + "|".join(sorted({f for v in DATA_VERBS for f in _verb_forms(v)})) + r")\b",
+                           re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"'])")
+
+
+def says_what_it_does(description: str) -> bool:
+    """True when ``description`` names what is done with data, by the DATA_VERBS rule."""
+    return bool(_DATA_VERB_RX.search(description or ""))
+
+
+def sentences(description: str) -> list[str]:
+    """The sentences of a description (split after . ! ? followed by a capital), stripped."""
+    return [part.strip() for part in _SENTENCE_END.split((description or "").strip()) if part.strip()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +79,7 @@ class TrackerInfo:
     category_label: str
     description: str
     learns: str
+    parent: str | None = None  # the owner's parent company (Tapad -> Experian), None when independent
     # Where the owner and the category came from: "Crumbs" (this file) or a knowledge source's label
     # ("Disconnect", "DuckDuckGo"; see companion/knowledge.py), shown next to the fact.
     owner_source: str = CRUMBS
@@ -107,11 +152,17 @@ class TrackerDB:
             domains = company.get("domains") if isinstance(company, dict) else None
             if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
                 self._fail(f"company '{name}' needs a 'domains' list of domain names")
-            self._companies[name] = {"url": company.get("url", ""), "domains": [d.lower() for d in domains]}
+            parent = company.get("parent")
+            if parent is not None and (not isinstance(parent, str) or not parent.strip() or parent == name):
+                self._fail(f"company '{name}': 'parent' must be the name of another company")
+            self._companies[name] = {"url": company.get("url", ""), "parent": parent,
+                                     "domains": [d.lower() for d in domains]}
             for domain in self._companies[name]["domains"]:
                 other = self._owner_by_domain.setdefault(domain, name)
                 if other != name:
                     self._fail(f"domain '{domain}' is listed under two companies: '{other}' and '{name}'")
+
+        self._check_parent_chains()
 
         for key, entry in data["trackers"].items():
             if not isinstance(entry, dict):
@@ -125,9 +176,21 @@ class TrackerDB:
                 self._fail(f"tracker '{key}': description is empty")
             domain = _normalise(key)
             cat = self._categories[category]
-            self._trackers[domain] = TrackerInfo(domain, owner, category, cat["label"], description, cat["learns"])
+            self._trackers[domain] = TrackerInfo(domain, owner, category, cat["label"], description, cat["learns"],
+                                                 self._companies[owner]["parent"])
             # A tracker's own registrable domain belongs to its owner unless a company claims it.
             self._owner_by_domain.setdefault(domain, owner)
+
+    def _check_parent_chains(self) -> None:
+        # A parent may be a company without domains of its own here (Experian), but a chain of parents that
+        # are listed companies must end: a loop would make "who is behind this" unanswerable.
+        for name in self._companies:
+            seen, current = {name}, self._companies[name]["parent"]
+            while current in self._companies:
+                if current in seen:
+                    self._fail(f"company '{name}': its parent chain loops back through '{current}'")
+                seen.add(current)
+                current = self._companies[current]["parent"]
 
     # -- queries -------------------------------------------------------------------------------------
     def lookup(self, host: str) -> TrackerInfo | None:
@@ -204,8 +267,14 @@ class TrackerDB:
 
     @property
     def companies(self) -> dict[str, dict]:
-        """Company name → ``{"url", "domains"}`` (a copy)."""
-        return {name: {"url": c["url"], "domains": list(c["domains"])} for name, c in self._companies.items()}
+        """Company name → ``{"url", "parent", "domains"}`` (a copy; parent is None for independent companies)."""
+        return {name: {"url": c["url"], "parent": c["parent"], "domains": list(c["domains"])}
+                for name, c in self._companies.items()}
+
+    def parent_of(self, owner: str) -> str | None:
+        """The parent company of ``owner`` (``Tapad`` → ``Experian``), or None (independent or unknown)."""
+        company = self._companies.get(owner)
+        return company["parent"] if company else None
 
     def domains_of(self, owner: str) -> list[str]:
         """Every registrable domain known to belong to ``owner`` (empty for an unknown company)."""
@@ -214,6 +283,10 @@ class TrackerDB:
             return []
         extra = [d for d, o in self._owner_by_domain.items() if o == owner and d not in company["domains"]]
         return list(company["domains"]) + sorted(extra)
+
+    def descriptions(self) -> dict[str, str]:
+        """Every listed tracker key → its description (for quality checks: bench and tests)."""
+        return {key: info.description for key, info in self._trackers.items()}
 
     def tracker_domains(self) -> list[str]:
         """Every listed tracker key (domain or hostname)."""

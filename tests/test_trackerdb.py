@@ -105,12 +105,28 @@ def test_domains_of_and_categories():
     (lambda d: d["categories"]["analytics"].pop("learns"), "category 'analytics'"),
     (lambda d: d["companies"]["Other"]["domains"].append("acmecdn.example"), "'acmecdn.example' is listed under two"),
     (lambda d: d.pop("companies"), "'companies'"),
+    (lambda d: d["companies"]["Other"].update(parent=""), "company 'Other': 'parent'"),
+    (lambda d: d["companies"]["Other"].update(parent=["Acme"]), "company 'Other': 'parent'"),
+    (lambda d: d["companies"]["Other"].update(parent="Other"), "company 'Other': 'parent'"),
+    (lambda d: (d["companies"]["Other"].update(parent="Acme"), d["companies"]["Acme"].update(parent="Other")),
+     "parent chain loops"),
 ])
 def test_validation_names_the_bad_entry(tmp_path, mutate, message):
     data = small()
     mutate(data)
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         TrackerDB.load(write(tmp_path, data))
+
+
+def test_parent_company_reaches_tracker_info():
+    data = small()
+    data["companies"]["Other"]["parent"] = "Holding Group"  # a parent need not be a listed company
+    db = TrackerDB(data)
+    assert db.lookup("pixel.example").parent == "Holding Group"
+    assert db.parent_of("Other") == "Holding Group"
+    assert db.lookup("stats.acme.example").parent is None  # independent company
+    assert db.parent_of("Acme") is None and db.parent_of("Nobody") is None
+    assert db.companies["Other"]["parent"] == "Holding Group" and db.companies["Acme"]["parent"] is None
 
 
 def test_unreadable_or_broken_files_are_value_errors(tmp_path):
@@ -150,7 +166,7 @@ def test_google_analytics_is_google_analytics(shipped):
     ("www.googletagmanager.com", "Google", "tag-manager"),
     ("connect.facebook.net", "Meta", "advertising"),
     ("www.clarity.ms", "Microsoft", "session-replay"),
-    ("ib.adnxs.com", "Microsoft", "advertising"),
+    ("ib.adnxs.com", "Xandr", "advertising"),
     ("static.hotjar.com", "Hotjar", "session-replay"),
     ("h.online-metrix.net", "ThreatMetrix (LexisNexis)", "fingerprinting"),
     ("cdn.cookielaw.org", "OneTrust", "consent"),
@@ -175,11 +191,35 @@ def test_shipped_same_owner(shipped):
 def test_shared_hosting_platforms_are_owned_by_nobody(shipped):
     # Anyone can publish a site on these; owning them would make trackers "same owner" as strangers.
     for platform in ("appspot.com", "blogspot.com", "web.app", "firebaseapp.com", "github.io", "pages.dev",
-                     "netlify.app", "vercel.app", "herokuapp.com", "azurewebsites.net"):
+                     "netlify.app", "vercel.app", "herokuapp.com", "azurewebsites.net", "cloudfront.net",
+                     "amazonaws.com", "azureedge.net", "azurefd.net", "windows.net", "akamaized.net", "akamaihd.net",
+                     "edgekey.net", "edgesuite.net", "fastly.net", "googleusercontent.com", "b-cdn.net", "force.com"):
         assert shipped.owner_of(platform) is None, platform
+
+
+@pytest.mark.parametrize("owner_host, parent", [
+    ("tapad.com", "Experian"), ("adnxs.com", "Microsoft"), ("bidswitch.net", "Criteo"),
+    ("doubleclick.net", "Alphabet"), ("criteo.com", None), ("im-apps.net", None),
+])
+def test_shipped_parents(shipped, owner_host, parent):
+    assert shipped.lookup(owner_host).parent == parent
 
 
 def test_every_company_has_a_domain_and_every_tracker_a_real_owner(shipped):
     for name, company in shipped.companies.items():
         assert company["domains"], name
     assert len(shipped) >= 300
+
+
+def test_data_verb_rule_and_sentence_split():
+    from companion.trackerdb import says_what_it_does, sentences
+    assert not says_what_it_does("Opera Ads ad exchange.")
+    assert not says_what_it_does("CJ affiliate network click and impression tracking.")  # a noun is not an action
+    for text in ("Records the pages you read.", "Its paths record conversions.", "It synced IDs.",
+                 "Sees your IP address.", "Identifies the device.", "The pixel logged the visit."):
+        assert says_what_it_does(text), text
+    assert sentences("One here. Two (e.g. this) there! 3 more.") == ["One here.", "Two (e.g. this) there!", "3 more."]
+    assert sentences("") == []
+    db = TrackerDB(small())
+    assert db.descriptions() == {"acme.example": "Acme's site.", "stats.acme.example": "Acme Stats.",
+                                 "pixel.example": "A pixel."}

@@ -64,6 +64,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
         raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
     actual = server.effective_port
     app.config["PORT"] = actual
+    companion.start_checkpointer()
     instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")

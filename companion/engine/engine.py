@@ -75,7 +75,7 @@ class Engine:
 
     VERSION = "crumbs-engine-6"  # 6: regex filters capped (program size, repetitions)
 
-    __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits")
+    __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits", "source_key")
 
     def __init__(self, names: list[str], stats: dict[str, ListStats], blocks: Index,
                  exceptions: Index, important: Index) -> None:
@@ -85,6 +85,7 @@ class Engine:
         self._exceptions = exceptions
         self._important = important
         self._hits: dict[str, Match] = {}
+        self.source_key: str | None = None  # set by from_files: a digest of the lists it was built from
 
     # --- building -----------------------------------------------------------------------------
 
@@ -165,12 +166,16 @@ class Engine:
             state = _cache.read(cache_file, key)
             if state is not None:
                 try:
-                    return cls._from_state(state)
+                    engine = cls._from_state(state)
+                    engine.source_key = key.hex()
+                    return engine
                 except Exception:  # wrong shape despite a valid digest: rebuild
                     pass
         engine = cls.from_lists((name, _decode(data)) for name, data in lists)
         if cache_file is not None:
             _cache.write(cache_file, key, engine._state())
+        # What the engine was built from (lists and engine version): keys caches of what is derived from it.
+        engine.source_key = key.hex()
         return engine
 
     @staticmethod

@@ -16,7 +16,13 @@ Shape, chosen to stay small and fast at millions of rows:
 
 Durability: WAL journal with ``synchronous=FULL``; a batch is one transaction, and
 :meth:`Store.record` returns only after it committed, so whatever the API acknowledged
-survives a killed server.
+survives a killed server. The server checkpoints the WAL in a background thread
+(:mod:`.checkpoint`), so a recording batch does not pay for copying pages back, and the WAL
+file is capped (``journal_size_limit``) after a big transaction.
+
+Detail rows carry one index, ``(site_id, time)``: the site page's. Retention walks the table in
+id order (recording order) in small transactions; migration 4 dropped the time and host indexes
+(about 37 bytes per request, and two B-trees written per recorded request).
 
 Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 ``PRAGMA user_version``: a database made by any earlier release is upgraded in place.

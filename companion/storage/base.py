@@ -12,6 +12,11 @@ import sqlite_utils
 from . import integrity
 from .schema import MIGRATIONS, SCHEMA_VERSION
 
+# The WAL file is truncated back to this many bytes whenever it restarts (PRAGMA journal_size_limit).
+WAL_SIZE_LIMIT = 8 * 1024 * 1024  # above the ~4.1 MB of a 1,000-page WAL: a WAL of normal size is reused in place, never cut
+# With a checkpointer thread, SQLite's own checkpoint only fires past this many WAL pages (32 MB).
+BACKSTOP_CHECKPOINT_PAGES = 8192
+
 class StoreBase:
     """The companion's database. Thread-safe: one connection, serialised by a lock.
 
@@ -43,6 +48,8 @@ class StoreBase:
             conn.execute("PRAGMA foreign_keys=ON")
             # Index pages of a big history stay in memory, so recording into millions of rows stays fast.
             conn.execute("PRAGMA cache_size=-65536")
+            # After a checkpoint lets the WAL restart, cut the file back to this size (see .checkpoint).
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -64,6 +71,12 @@ class StoreBase:
             with self.transaction():
                 MIGRATIONS[number](self.db)
                 self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    def leave_checkpoints_to_thread(self) -> None:
+        """A :class:`~companion.storage.checkpoint.Checkpointer` runs: the automatic checkpoint (which would
+        run inside a recording batch's commit) only as the backstop, far past the thread's threshold."""
+        with self.lock:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_CHECKPOINT_PAGES}")
 
     @property
     def schema_version(self) -> int:

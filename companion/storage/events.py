@@ -1,6 +1,7 @@
 """Recording requests (detail rows and daily totals in one transaction) and the reads the server needs."""
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -116,13 +117,20 @@ class EventsMixin:
         return {r[0] for r in rows}
 
     def met_filters(self, limit: int | None = None) -> list[tuple[str, str, int]]:
-        """The filters that decided verdicts for this person, most-met first: (list, text, times)."""
-        with self.lock:
-            sql = """SELECT f.list, f.text, count(*) AS n FROM requests r JOIN filters f ON f.id = r.filter_id
-                     GROUP BY r.filter_id ORDER BY n DESC"""
-            if limit:
-                sql += f" LIMIT {int(limit)}"
-            return [tuple(r) for r in self.conn.execute(sql)]
+        """The filters that decided verdicts for this person, most-met first: (list, text, times).
+
+        This counts over every stored request (seconds at millions of rows), so it reads on a
+        connection of its own: WAL lets it read a snapshot while batches keep being recorded,
+        instead of holding the store's lock for the whole scan."""
+        sql = """SELECT f.list, f.text, count(*) AS n FROM requests r JOIN filters f ON f.id = r.filter_id
+                 GROUP BY r.filter_id ORDER BY n DESC"""
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            return [tuple(r) for r in reader.execute(sql)]
+        finally:
+            reader.close()
 
     def revisions(self) -> tuple[int, int]:
         """(choices_rev, newest filter id) in one read: what the browser rules depend on, checked per batch."""

@@ -2,7 +2,10 @@
 forgetting and retention. Answers are plain rows and dicts; what they mean is history's job."""
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
@@ -41,7 +44,9 @@ class HistoryMixin:
         with self.lock:
             counts = {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("requests", "daily", "hosts", "domains")}
-            oldest = self.conn.execute("SELECT min(time) FROM requests").fetchone()[0]
+            # The first ids are the oldest rows (recording order): no scan, no index on time.
+            oldest = self.conn.execute(
+                "SELECT min(time) FROM (SELECT time FROM requests ORDER BY id LIMIT 1000)").fetchone()[0]
             oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
@@ -177,21 +182,97 @@ class HistoryMixin:
     def forget_everything(self) -> dict[str, int]:
         return self._forget("1", "1", lambda: ((), ()), lambda: self._forget_breakage("1", ()))
 
+    # Retention deletes this many request rows per transaction: the lock (and SQLite's write lock)
+    # is released between them, so a recording batch waits for one small delete at most, never for
+    # a whole day of detail (issue 14: a batch is never held more than 100 ms).
+    RETENTION_BATCH_ROWS = 1_000
+
     def delete_detail_before(self, cutoff: int) -> dict[str, int]:
-        """Retention: delete request detail older than ``cutoff`` (epoch ms); daily totals stay."""
+        """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
+        daily totals stay.
+
+        There is no index on time (it cost 20 bytes per request): ids follow recording order, and
+        recording order follows time, so the old rows are the first ids. The walk goes through the
+        table in id order, ``RETENTION_BATCH_ROWS`` at a time, deletes the rows older than the
+        cutoff and stops at the first stretch with none (a row reported with a time far older than
+        its neighbours' may stay until a pass reaches it).
+
+        Every request's site and domain are also in ``daily``, which retention keeps, so no
+        domain becomes an orphan here; hosts can (see :meth:`_delete_orphan_hosts`). Filters are
+        left: a few thousand list lines, not history (forgetting removes them)."""
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
-        with self.transaction():
-            removed["requests"] = self.conn.execute("DELETE FROM requests WHERE time < ?", (cutoff,)).rowcount
-            if removed["requests"]:
-                removed.update(self._delete_orphans())
+        candidates: set[int] = set()
+        after = 0
+        while True:
+            started = time.monotonic()
+            with self.transaction():
+                rows = self.conn.execute(
+                    "SELECT id, time, host_id FROM requests WHERE id > ? ORDER BY id LIMIT ?",
+                    (after, self.RETENTION_BATCH_ROWS),
+                ).fetchall()
+                old = [(i, h) for i, t, h in rows if t < cutoff]
+                if old:
+                    self.conn.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i, _ in old])
+            removed["requests"] += len(old)
+            candidates.update(h for _, h in old)
+            if not old or len(rows) < self.RETENTION_BATCH_ROWS:
+                break
+            after = rows[-1][0]
+            # Python's lock is not fair: without a pause this loop would take it straight back and
+            # a waiting recording batch would wait for the whole pass. Pausing as long as the
+            # delete took leaves writers at least half the time.
+            time.sleep(max(0.001, time.monotonic() - started))
+        if candidates:
+            removed["hosts"] = self._delete_orphan_hosts(candidates)
         return removed
+
+    def _used_host_ids(self) -> tuple[set[int], int]:
+        """(host ids the detail names, the highest request id seen), read on a connection of its own:
+        a scan of the table, so it must not hold the store's lock (WAL: it reads a snapshot)."""
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            reader.execute("BEGIN")
+            top = reader.execute("SELECT max(id) FROM requests").fetchone()[0] or 0
+            used = {h for (h,) in reader.execute("SELECT DISTINCT host_id FROM requests WHERE id <= ?", (top,))}
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
+        return used, top
+
+    def _delete_orphan_hosts(self, candidates: set[int]) -> int:
+        """Delete the hosts among ``candidates`` no request names: the scan runs outside the lock; the
+        delete re-checks the rows recorded since (a few, found by id) in one short transaction."""
+        used, top = self._used_host_ids()
+        doomed = candidates - used
+        if not doomed:
+            return 0
+        with self._without_fk_checks(), self.transaction():
+            since = {h for (h,) in self.conn.execute("SELECT DISTINCT host_id FROM requests WHERE id > ?", (top,))}
+            gone = [(h,) for h in doomed - since]
+            self.conn.executemany("DELETE FROM hosts WHERE id = ?", gone)
+            ids = {h for (h,) in gone}
+            self._host_ids = {name: i for name, i in self._host_ids.items() if i not in ids}
+        return len(gone)
 
     def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()
         return None if row is None else ((row[0],), (row[0],))
 
+    @contextmanager
+    def _without_fk_checks(self):
+        """Foreign-key checks off (under the lock) for deletes of rows already known to be unreferenced:
+        SQLite checks a deleted host against requests.host_id, which has no index (migration 4), so
+        the check would scan the whole detail once per host."""
+        with self.lock:
+            self.conn.execute("PRAGMA foreign_keys=OFF")
+            try:
+                yield
+            finally:
+                self.conn.execute("PRAGMA foreign_keys=ON")
+
     def _forget(self, requests_where: str, daily_where: str, params, breakage) -> dict[str, int]:
-        with self.transaction():
+        # The orphans deleted at the end are found by scanning what refers to them: see _without_fk_checks.
+        with self._without_fk_checks(), self.transaction():
             reports = breakage()  # even when no request is left for the name: a report may outlive them
             found = params()
             if found is None:
@@ -208,9 +289,8 @@ class HistoryMixin:
     def _delete_orphans(self) -> dict[str, int]:
         """Hosts, domains and filters nothing refers to any more (caller holds the transaction)."""
         conn = self.conn
-        hosts = conn.execute(
-            "DELETE FROM hosts WHERE NOT EXISTS (SELECT 1 FROM requests WHERE requests.host_id = hosts.id)"
-        ).rowcount
+        # One pass over the detail for the used hosts (no index on host_id: see migration 4).
+        hosts = _delete_ids_except(conn, "hosts", {h for (h,) in conn.execute("SELECT DISTINCT host_id FROM requests")})
         used_filters = {f for (f,) in conn.execute("SELECT DISTINCT filter_id FROM requests") if f is not None}
         used = {d for (d,) in conn.execute("SELECT DISTINCT domain_id FROM hosts")}
         used |= {s for (s,) in conn.execute("SELECT DISTINCT site_id FROM requests") if s is not None}

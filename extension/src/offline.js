@@ -133,8 +133,18 @@ export class OfflineChoices {
     return { op, applied: ruleFor(op, this.now()) !== null };
   }
 
-  /** Make our session rules exactly the rules of the queued choices (expired trust dropped). */
-  async apply() {
+  /**
+   * Make our session rules exactly the rules of the queued choices (expired trust dropped). Calls are
+   * serialised: two at once (a choice and the 30 s tick) would both read the old rules and add the same
+   * rule ids, and the browser would refuse the second update, leaving a choice without its rule.
+   */
+  apply() {
+    const run = (this._applying || Promise.resolve()).then(() => this._applyNow());
+    this._applying = run.catch(() => {});
+    return run;
+  }
+
+  async _applyNow() {
     const ours = (r) => r.id >= RULE_ID_BASE && r.id < RULE_ID_BASE + 100_000;
     const mine = (await this.dnr.getSessionRules()).filter(ours);
     const now = this.now();

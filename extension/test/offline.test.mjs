@@ -153,3 +153,18 @@ test('a choice the companion refuses is dropped; an expired trust is not sent; h
   assert.deepEqual(client.calls.filter((c) => c[1] !== '/api/v1/check'),
     [['PUT', '/api/v1/choices/sites/news.example/trackers/ads.net', { action: 'block' }]]);
 });
+
+test('two choices at once (or a choice and the 30 s tick) both end up as rules: updates are serialised', async () => {
+  const dnr = fakeDnr();
+  const slow = dnr.getSessionRules;
+  dnr.getSessionRules = async () => { await new Promise((r) => setTimeout(r, 5)); return slow(); };
+  const store = fakeStore();
+  const o = new OfflineChoices({ dnr, load: store.load, save: store.save, now: () => 0 });
+  await o.start();
+  await Promise.all([
+    o.add({ kind: 'site-tracker', site: 'news.example', tracker: 'widgets.test', action: 'block' }),
+    o.add({ kind: 'trust', site: 'news.example', duration: 'always' }),
+    o.apply(),
+  ]);
+  assert.deepEqual(dnr.rules.filter((r) => r.id >= RULE_ID_BASE).map((r) => r.priority).sort(), [300, 400]);
+});

@@ -1,0 +1,210 @@
+"""What the storage's speed relies on (issue 14), pinned without timing anything: the indexes the
+history and retention queries use (EXPLAIN QUERY PLAN of the statements the real methods run),
+the WAL checkpointing that keeps the journal small, and retention's small transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+
+from companion.history import History, period
+from companion.storage import DAY_MS, RecordedEvent, Store
+from companion.storage.base import BACKSTOP_CHECKPOINT_PAGES, WAL_SIZE_LIMIT
+from companion.storage.checkpoint import Checkpointer
+
+NOW = 1_750_000_000_000
+TODAY = NOW // DAY_MS
+
+
+@pytest.fixture
+def store(tmp_path, make_verdict):
+    s = Store(tmp_path / "pins.sqlite3")
+    events = []
+    for day in reversed(range(10)):  # recorded in time order, as the companion records
+        for i in range(30):
+            host = f"h{i % 7}.tracker{i % 3}.example"
+            events.append(RecordedEvent(
+                make_verdict(f"site{i % 5}.example", host, f"tracker{i % 3}.example", True, True, "||x^"),
+                NOW - day * DAY_MS - i * 1000))
+    s.record(events)
+    s.conn.execute("ANALYZE")
+    yield s
+    s.close()
+
+
+def _statements(store: Store, call) -> list[str]:
+    """The SQL ``call()`` runs on the store's connection, parameters bound (sqlite3's trace)."""
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    try:
+        call()
+    finally:
+        store.conn.set_trace_callback(None)
+    return seen
+
+
+def _plan(store: Store, sql: str) -> str:
+    return "\n".join(row[-1] for row in store.conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def _plans_touching(store: Store, statements: list[str], table: str) -> list[str]:
+    return [_plan(store, s) for s in statements
+            if s.lstrip().upper().startswith(("SELECT", "DELETE")) and f" {table}" in s]
+
+
+def test_a_site_page_reads_the_detail_through_the_site_and_time_index(store, small_trackers):
+    h = History(store, small_trackers)
+    statements = _statements(store, lambda: h.site("site1.example", period("7d", NOW)))
+    plans = _plans_touching(store, statements, "requests")
+    assert plans, statements
+    for plan in plans:
+        assert "requests_site_time" in plan and "SCAN r" not in plan, plan
+
+
+def test_period_sums_read_a_range_of_days_not_the_whole_table(store, small_trackers):
+    h = History(store, small_trackers)
+    statements = _statements(store, lambda: h.overview(h.snapshot(period("7d", NOW))))
+    plans = _plans_touching(store, statements, "daily")
+    assert plans, statements
+    for plan in plans:
+        assert "SEARCH daily USING" in plan and "SCAN daily" not in plan, plan
+    assert not _plans_touching(store, statements, "requests")  # periods never read the detail
+
+
+def test_retention_walks_the_table_in_id_order_and_never_scans_under_the_lock(store):
+    statements = _statements(store, lambda: store.delete_detail_before((TODAY - 5) * DAY_MS))
+    plans = _plans_touching(store, statements, "requests")
+    walks = [p for p in plans if "id>" in p.replace(" ", "") and "DISTINCT" not in p]
+    assert walks and all("USING INTEGER PRIMARY KEY (rowid>?)" in p for p in walks), plans
+    # the scan for used hosts runs on a read connection of its own (not traced here); on the store's
+    # connection only the rows recorded since that scan are read, by id
+    assert not any("SCAN requests" in p and "rowid" not in p for p in plans), plans
+    assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 5) * DAY_MS,)).fetchone()[0] == 0
+
+
+def test_the_detail_keeps_one_index_only():
+    # Each index on requests costs ~20 bytes per request and one more B-tree per recorded request.
+    import sqlite3 as _sqlite3
+
+    from companion.storage.schema import MIGRATIONS
+
+    conn = _sqlite3.connect(":memory:")
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    for migrate in MIGRATIONS:
+        migrate(db)
+    indexes = sorted(r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' AND sql IS NOT NULL"))
+    assert indexes == ["requests_site_time"]
+
+
+def test_retention_deletes_in_transactions_of_at_most_the_batch_size(store, make_verdict, monkeypatch):
+    monkeypatch.setattr(Store, "RETENTION_BATCH_ROWS", 40)
+    old = [RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
+                         NOW - 50 * DAY_MS + i) for i in range(100)]
+    store.conn.execute("DELETE FROM requests")  # the old rows first: ids follow recording order
+    store.record(old)
+    statements = _statements(store, lambda: store.delete_detail_before((TODAY - 40) * DAY_MS))
+    # 40 + 40 + 20 rows, then one short transaction for the orphan hosts
+    assert sum(s == "BEGIN IMMEDIATE" for s in statements) == 3 + 1
+    assert [s for s in statements if "LIMIT 40" in s]
+    assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 40) * DAY_MS,)).fetchone()[0] == 0
+    # the host only the old rows named is gone; the others stay (their rows were not recorded here)
+    assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
+
+
+def test_the_shipped_retention_batch_is_small():
+    # A recording batch waits for one retention transaction at most (issue 14: <= 100 ms).
+    assert 100 <= Store.RETENTION_BATCH_ROWS <= 1000
+
+
+def test_every_connection_caps_the_wal_file(store):
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: acknowledged means on disk
+    assert store.conn.execute("PRAGMA journal_size_limit").fetchone()[0] == WAL_SIZE_LIMIT
+
+
+def test_a_checkpoint_empties_the_wal_and_the_next_commit_starts_it_over(store, make_verdict):
+    wal = store.path.with_name(store.path.name + "-wal")
+    checkpointer = Checkpointer(store.path, at_bytes=1)
+    for k in range(30):
+        store.record([RecordedEvent(make_verdict(f"s{k}.example", f"h{k}.t{j}.example", f"t{j}.example"), NOW + j)
+                      for j in range(100)])
+    grown = wal.stat().st_size
+    busy, log, done = checkpointer.run_once()
+    assert busy == 0 and log == done and log > 0
+    store.record([RecordedEvent(make_verdict("after.example", "h.after.example", "after.example"), NOW)])
+    # the WAL restarted at its beginning and was cut back to the limit: it no longer holds the old frames
+    assert wal.stat().st_size <= min(grown, WAL_SIZE_LIMIT)
+    frames = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+    assert frames < 50
+
+
+def test_below_the_threshold_the_checkpointer_does_nothing(store):
+    checkpointer = Checkpointer(store.path, at_bytes=1 << 40)
+    assert checkpointer.run_once() is None and checkpointer.runs == 0
+
+
+def test_the_server_checkpoints_in_a_thread_and_keeps_sqlites_own_as_backstop(tmp_path, make_verdict):
+    from companion.service import Companion
+
+    companion = Companion(tmp_path / "data", lists=[])
+    try:
+        companion.start_checkpointer()
+        store = companion.store
+        assert store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_CHECKPOINT_PAGES
+        companion._checkpointer.at_bytes = 1
+        store.record([RecordedEvent(make_verdict("a.example", "h.t.example", "t.example"), NOW)])
+        deadline = time.monotonic() + 30
+        while companion._checkpointer.runs == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert companion._checkpointer.runs >= 1
+    finally:
+        companion.close()
+    assert companion._checkpointer is None
+
+
+def test_a_checkpoint_never_blocks_a_writer(store, make_verdict):
+    # PASSIVE: a writer holding the write lock does not make the checkpoint wait or fail.
+    checkpointer = Checkpointer(store.path, at_bytes=1)
+    with store.transaction():
+        store.conn.execute("UPDATE settings SET value = value")
+        busy, _log, _done = checkpointer.run_once()
+    assert busy == 0
+    other = sqlite3.connect(store.path)
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.close()
+
+
+def test_migration_5_drops_the_time_and_host_indexes_of_an_older_database(tmp_path, make_verdict):
+    path = tmp_path / "old.sqlite3"
+    s = Store(path)
+    s.record([RecordedEvent(make_verdict("a.example", "h.t.example", "t.example"), NOW)])
+    s.conn.execute("CREATE INDEX requests_time ON requests(time)")
+    s.conn.execute("CREATE INDEX requests_host_time ON requests(host_id, time)")
+    s.conn.execute("PRAGMA user_version = 3")
+    s.close()
+    s = Store(path)
+    try:
+        assert s.schema_version >= 5
+        names = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "requests_time" not in names and "requests_host_time" not in names and "requests_site_time" in names
+        assert s.count_requests() == 1
+    finally:
+        s.close()
+
+
+def test_deleting_orphans_does_not_check_each_against_the_unindexed_detail(store, make_verdict):
+    # requests.host_id has no index: with foreign-key checks on, every deleted host would scan the table.
+    store.conn.execute("DELETE FROM requests")
+    store.record([RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
+                                NOW - 50 * DAY_MS + i) for i in range(3)])
+    store.record([RecordedEvent(make_verdict("new.example", "y.tracker.example", "tracker.example"), NOW)])
+    statements = _statements(store, lambda: store.delete_detail_before((TODAY - 5) * DAY_MS))
+    assert "PRAGMA foreign_keys=OFF" in statements and statements[-1] == "PRAGMA foreign_keys=ON"
+    assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
