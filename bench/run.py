@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # bench_popup and bench_extension drive the real Chromium (tests/browser's set-up; `make chromium`).
 BENCHMARKS = ["bench_engine", "bench_rules", "bench_api", "bench_record", "bench_history", "bench_memory",
-              "bench_surrogates", "bench_popup", "bench_extension"]
+              "bench_surrogates", "bench_sources", "bench_popup", "bench_extension"]
 # Not in the default run (minutes): `make bench-scale` runs it.
 SEPARATE = ["bench_scale"]
 

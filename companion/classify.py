@@ -76,6 +76,10 @@ class Verdict:
     decided_by: str
     # The stand-in script the browser serves instead of this (blocked) script, by catalog name, else None.
     surrogate: str | None = None
+    # Where ``owner`` and ``category`` came from: "Crumbs" (the shipped knowledge base) or a knowledge
+    # source's label ("Disconnect", "DuckDuckGo"; companion/knowledge.py); None when there is no such fact.
+    owner_source: str | None = None
+    category_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies every value, and this runs once per reported request.
@@ -99,14 +103,18 @@ class Classifier:
         self._same_owner: dict[tuple[str, str], bool] = {}
         self._pages: dict[str, URLParts] = {}
 
-    def _host_facts(self, host: str, domain: str) -> tuple[Any, str | None]:
+    def _host_facts(self, host: str, domain: str) -> tuple[Any, str | None, str | None]:
         facts = self._about_host.get(host)
         if facts is None:
             if len(self._about_host) > self._MEMO_LIMIT:
                 self._about_host.clear()
-            # One answer per registrable domain (TrackerDB.facts), the same the pages show.
+            # One answer per registrable domain (TrackerDB.facts), the same the pages show; with each
+            # fact's source (Crumbs or a knowledge source, companion/knowledge.py).
             info = self.trackers.facts(domain)
-            facts = (info, info.owner if info else self.trackers.owner_of(domain))
+            if info is not None:
+                facts = (info, info.owner, info.owner_source)
+            else:
+                facts = (None, *self.trackers.owner_with_source(domain))
             self._about_host[host] = facts
         return facts
 
@@ -141,7 +149,7 @@ class Classifier:
         same_owner = bool(third_party and page_domain and self._is_same_owner(req.domain, page_domain))
 
         match = self.engine.match(url, page_url or None, rtype)
-        info, owner = self._host_facts(req.host, req.domain)
+        info, owner, owner_source = self._host_facts(req.host, req.domain)
         counted = third_party and not same_owner
         listed_block = bool(match and match.blocked)
         tracker = listed_block and counted
@@ -165,6 +173,8 @@ class Classifier:
             overridden_filter=match.overridden_filter if match else None,
             blocked=tracker,
             decided_by="list-default" if tracker else "not-a-tracker",
+            owner_source=owner_source,
+            category_source=info.category_source if info else None,
         )
 
 

@@ -56,3 +56,8 @@ class DataPaths:
     @property
     def lists(self) -> Path:
         return self.root / "lists"
+
+    @property
+    def sources(self) -> Path:
+        """Downloaded knowledge sources (companion/lists/sources.py), one ``NAME.json`` each."""
+        return self.root / "sources"

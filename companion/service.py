@@ -22,7 +22,8 @@ from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
 from .history.sums import outcome_state
 from .history.views import why_it_got_through
-from .lists import Lists
+from .knowledge import Knowledge, merged
+from .lists import Lists, Sources
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
 from .storage.checkpoint import Checkpointer
@@ -113,7 +114,9 @@ class Companion:
         self.paths = DataPaths.at(data_dir)
         self.store = Store(self.paths.database)
         self._token = auth.TokenFile(self.paths.token)
-        self.trackers = trackers or TrackerDB.load()
+        # Crumbs' knowledge base with the person's knowledge sources merged under it (companion/knowledge.py).
+        self.sources = Sources(self.paths, self.store, on_change=self._use_sources)
+        self.trackers: Knowledge = merged(trackers or TrackerDB.load(), self.sources.facts())
         # The lists in force come from the registry (shipped rules/*.txt plus the person's enabled
         # subscriptions; see companion/lists/). ``lists=[paths]`` overrides it with fixed files:
         # then ``self.lists`` is None and nothing can be subscribed.
@@ -150,6 +153,12 @@ class Companion:
         """Swap in a rebuilt engine (after a list changed): one reference assignment, atomic for readers."""
         self.engine = engine
         self.classifier = Classifier(engine, self.trackers)
+
+    def _use_sources(self, facts: list) -> None:
+        """A knowledge source changed: merge the new facts, and classify with fresh memos."""
+        self.trackers.use(facts)
+        if self.engine is not None:
+            self.use_engine(self.engine)
 
     # -- choices --------------------------------------------------------------------------
 
@@ -233,6 +242,7 @@ class Companion:
         for row in self.store.site_third_parties(site):
             domain = row["domain"]
             info = self.trackers.facts(domain)  # the one answer every view gives
+            owner, owner_source = (info.owner, info.owner_source) if info else self.trackers.owner_with_source(domain)
             # What would happen now to a tracker request from this domain on this site.
             probe = Verdict(
                 url="", type="other", host=domain, domain=domain, page_domain=site, third_party=True,
@@ -245,8 +255,10 @@ class Companion:
                 {
                     "domain": domain,
                     "hosts": row["hosts"],
-                    "owner": info.owner if info else self.trackers.owner_of(domain),
+                    "owner": owner,
+                    "owner_source": owner_source,  # "Crumbs" or a knowledge source's label
                     "category": info.category if info else None,
+                    "category_source": info.category_source if info else None,
                     "category_label": info.category_label if info else None,
                     "description": info.description if info else None,
                     "learns": info.learns if info else None,

@@ -23,6 +23,7 @@ from .config import RULES_DIR
 from .sites import parent_domains, registrable_domain
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
+CRUMBS = "Crumbs"  # the source of a fact from the shipped knowledge base (others: companion/knowledge.py)
 
 # How the bench and the tests judge that a description says what a tracker does with a person's data: it must
 # contain one of these verbs, in any simple form (record, records, recorded; not the -ing noun-like form), as in
@@ -79,6 +80,10 @@ class TrackerInfo:
     description: str
     learns: str
     parent: str | None = None  # the owner's parent company (Tapad -> Experian), None when independent
+    # Where the owner and the category came from: "Crumbs" (this file) or a knowledge source's label
+    # ("Disconnect", "DuckDuckGo"; see companion/knowledge.py), shown next to the fact.
+    owner_source: str = CRUMBS
+    category_source: str = CRUMBS
 
 
 def _normalise(host: str) -> str:
@@ -241,6 +246,11 @@ class TrackerDB:
             if owner is not None:
                 return owner
         return None
+
+    def owner_with_source(self, domain: str) -> tuple[str | None, str | None]:
+        """(owner, "Crumbs") or (None, None): the same question as :class:`companion.knowledge.Knowledge`."""
+        owner = self.owner_of(domain)
+        return owner, (CRUMBS if owner is not None else None)
 
     def same_owner(self, a: str, b: str) -> bool:
         """True when two different domains belong to the same known company (a site and its own CDN)."""

@@ -5,7 +5,8 @@ them up with the next event (no restart). Every command takes ``--data-dir`` (de
 ``CRUMBS_HOME`` or the platform's user data folder).
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
-:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists` and
+:mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists`, :mod:`.sources`
+(knowledge sources) and
 :mod:`.history` (open), :mod:`.setup` (native messaging), :mod:`.recovery` (repair, restore); :mod:`.common`
 holds the one ``--data-dir`` option. The installed ``crumbs`` executable is :mod:`companion.entry`, which wraps
 :func:`main`.
@@ -26,6 +27,7 @@ from .lists import lists
 from .recovery import repair, restore
 from .serve import pair, serve, token
 from .setup import setup
+from .sources import sources
 
 
 class _Main(click.Group):
@@ -56,6 +58,6 @@ def main() -> None:
     """
 
 
-for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, open_history,
-                 setup, repair, restore):
+for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, sources,
+                 open_history, setup, repair, restore):
     main.add_command(_command)

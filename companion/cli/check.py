@@ -9,6 +9,11 @@ from ..service import Companion
 from .common import data_dir_option
 
 
+def _from(source: str | None) -> str:
+    """" - from Disconnect" after a fact a knowledge source gave; nothing after Crumbs' own."""
+    return f" - from {source}" if source and source != "Crumbs" else ""
+
+
 @click.command()
 @click.argument("url")
 @click.option("--page", "page_url", required=True, help="URL of the page the request was made from.")
@@ -41,8 +46,8 @@ def check(url: str, page_url: str, request_type: str, as_json: bool, data_dir: s
         if v.overridden_filter:
             click.echo(f"    (it overrode: {v.overridden_filter})")
     if v.tracker or v.owner:
-        click.echo(f"  tracker: {'yes' if v.tracker else 'no'}; owner: {v.owner or 'unknown'}; "
-                   f"category: {v.category_label or v.category or 'unknown'}")
+        click.echo(f"  tracker: {'yes' if v.tracker else 'no'}; owner: {v.owner or 'unknown'}{_from(v.owner_source)}; "
+                   f"category: {v.category_label or v.category or 'unknown'}{_from(v.category_source)}")
     if v.description:
         click.echo(f"  {v.description}")
     if v.learns:

@@ -29,20 +29,41 @@ class History(ViewsMixin, DataMixin):
     def __init__(self, store: Store, trackers: TrackerKnowledge) -> None:
         self.store = store
         self.trackers = trackers
-        self._owner_cache: dict[str, tuple[str | None, Any]] = {}
+        self._owner_cache: dict[str, tuple[str | None, Any, str | None]] = {}
+        self._knowledge_rev = getattr(trackers, "rev", 0)
         self._frozen: dict[tuple[int, int], _Part] = {}
         self._name_cache: dict[int, str] = {}
 
     # -- knowledge ------------------------------------------------------------------------
 
+    def _follow_knowledge(self) -> None:
+        # A knowledge source was added, updated or removed (companion/knowledge.py bumps ``rev``):
+        # owners and categories cached here, also in the frozen sums, may have changed.
+        rev = getattr(self.trackers, "rev", 0)
+        if rev != self._knowledge_rev:
+            self.invalidate()
+            self._knowledge_rev = rev
+
     def info(self, domain: str) -> tuple[str | None, Any]:
         """(owner, TrackerInfo or None) for a registrable domain, cached: lookups are per row."""
+        if getattr(self.trackers, "rev", 0) != self._knowledge_rev:
+            self._follow_knowledge()
         found = self._owner_cache.get(domain)
         if found is None:
             info = self.trackers.facts(domain)
-            owner = info.owner if info is not None else self.trackers.owner_of(domain)
-            found = self._owner_cache[domain] = (owner, info)
-        return found
+            if info is not None:
+                found = (info.owner, info, info.owner_source)
+            else:
+                owner = self.trackers.owner_of(domain)
+                source = getattr(self.trackers, "owner_with_source", lambda d: (owner, "Crumbs" if owner else None))
+                found = (owner, None, source(domain)[1])
+            self._owner_cache[domain] = found
+        return found[0], found[1]
+
+    def owner_source(self, domain: str) -> str | None:
+        """Where the owner of ``domain`` came from ("Crumbs" or a knowledge source's label), or None."""
+        self.info(domain)
+        return self._owner_cache[domain][2]
 
     def category_of(self, domain: str) -> str | None:
         info = self.info(domain)[1]
@@ -105,6 +126,7 @@ class History(ViewsMixin, DataMixin):
 
     def snapshot(self, p: Period) -> Snapshot:
         """Third-party totals per (site, domain) and per day over the period."""
+        self._follow_knowledge()
         parts = self._parts(p)
         pairs = parts[0].pairs if len(parts) == 1 else [x for part in parts for x in part.pairs]
         per_day: dict[int, tuple[int, int]] = {}

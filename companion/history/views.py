@@ -94,7 +94,9 @@ class ViewsMixin:
             parties.append({
                 "domain": x.domain,
                 "owner": owner,
+                "owner_source": self.owner_source(x.domain),
                 "category": info.category if info else None,
+                "category_source": info.category_source if info else None,
                 "category_label": info.category_label if info else None,
                 "tracker": x.trackers > 0,
                 "requests": x.requests,
@@ -161,6 +163,7 @@ class ViewsMixin:
         return {
             "domain": domain,
             "owner": owner,
+            "owner_source": self.owner_source(domain),
             "info": info,
             "learns": self._learns(info),
             "sites": tally.site_rows(),

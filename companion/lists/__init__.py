@@ -32,7 +32,8 @@ on the person's word) to public addresses only: see :mod:`.addresses`.
 
 Rooms: :mod:`.addresses` (public addresses only), :mod:`.checks` (names, URLs, header, text), :mod:`.fetch` (download, local read),
 :mod:`.naming` (which lists name a host), :mod:`.registry` (:class:`Lists`), :mod:`.update`
-(the pipeline) and :mod:`.updater` (the server's background refresher).
+(the pipeline), :mod:`.updater` (the server's background refresher) and :mod:`.sources` (knowledge
+sources: public tracker databases downloaded the same way, for owners and categories).
 """
 from __future__ import annotations
 
@@ -42,10 +43,11 @@ from .checks import (DEFAULT_EXPIRES_MS, KNOWN_LISTS, KNOWN_URL_ENV, NAME_RE, Co
 from .fetch import Fetched, fetch, read_local
 from .naming import lists_naming, lists_naming_many
 from .registry import Lists
+from .sources import KNOWN_SOURCES, SourceInfo, Sources
 
 __all__ = [
     "Lists", "ListInfo", "Outcome", "Limits", "ListError", "NotFound", "Conflict", "Progress", "Fetched",
     "KNOWN_LISTS", "KNOWN_URL_ENV", "NAME_RE", "DEFAULT_EXPIRES_MS", "known_lists", "check_url", "check_name",
     "check_text", "suggest_name", "parse_expires", "list_checksum", "fetch", "read_local", "lists_naming",
-    "lists_naming_many",
+    "lists_naming_many", "Sources", "SourceInfo", "KNOWN_SOURCES",
 ]

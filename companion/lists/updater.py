@@ -9,6 +9,9 @@ One daemon thread wakes every ``interval`` seconds and, in order:
    (conditional requests, so an unchanged list costs one 304). A list that was never fetched is
    never fetched automatically: only the person starts a first download.
 
+4. the same for knowledge sources (:mod:`.sources`): notice a change made by another process, and
+   update those whose week is up.
+
 Each step's failure is logged and recorded on the list (``last_error``); the thread never dies of it,
 and the last good version of every list stays in force.
 """
@@ -19,6 +22,7 @@ import logging
 import threading
 
 from .registry import Lists
+from .sources import Sources
 
 log = logging.getLogger("crumbs.updater")
 
@@ -26,15 +30,19 @@ log = logging.getLogger("crumbs.updater")
 class Updater:
     """The background refresher of one :class:`Lists` registry."""
 
-    def __init__(self, lists: Lists, interval: float = 3.0) -> None:
+    def __init__(self, lists: Lists, interval: float = 3.0, sources: Sources | None = None) -> None:
         self.lists = lists
+        self.sources = sources
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def tick(self) -> None:
         """One round of the three checks (the thread calls this; tests call it directly)."""
-        for step in (self.lists.reload_if_changed_elsewhere, self.lists.refresh_local, self._due):
+        steps = [self.lists.reload_if_changed_elsewhere, self.lists.refresh_local, self._due]
+        if self.sources is not None:
+            steps += [self.sources.reload_if_changed_elsewhere, self._sources_due]
+        for step in steps:
             try:
                 step()
             except Exception:  # a bug in one step must not stop the others, nor the next round
@@ -46,6 +54,11 @@ class Updater:
                 log.warning("list %s: automatic update failed: %s", outcome.name, outcome.error)
             elif outcome.status == "updated":
                 log.info("list %s updated (%s filters in use)", outcome.name, outcome.used)
+
+    def _sources_due(self) -> None:
+        for outcome in self.sources.update(due_only=True):
+            if outcome.status == "failed":
+                log.warning("knowledge source %s: automatic update failed: %s", outcome.name, outcome.error)
 
     def start(self) -> "Updater":
         if self._thread is None or not self._thread.is_alive():

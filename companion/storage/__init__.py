@@ -30,7 +30,8 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
 interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
-:mod:`.lists` (the filter-list registry), :mod:`.breakage` ("Page broken?" reports), :mod:`.integrity` (a damaged
+:mod:`.lists` (the filter-list registry), :mod:`.sources` (the knowledge-source registry),
+:mod:`.breakage` ("Page broken?" reports), :mod:`.integrity` (a damaged
 database is refused, never reset), :mod:`.snapshots` (daily backups) and :mod:`.recovery` (``crumbs repair`` /
 ``crumbs restore``).
 """
@@ -47,10 +48,11 @@ from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
                      OUTCOME, RULE_BLOCKED, SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, day_of, day_start, now_ms)
 from .sessions import SessionsMixin
+from .sources import SourcesMixin
 
 
-class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, BreakageMixin,
-            StoreBase):
+class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, SourcesMixin,
+            BreakageMixin, StoreBase):
     """The companion's database. Thread-safe: one connection, serialised by a lock.
 
     SQLite allows one writer at a time anyway; a single connection keeps the interning

@@ -194,7 +194,28 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+def _migration_6(db: sqlite_utils.Database) -> None:
+    # Knowledge sources (companion/lists/sources.py): public tracker databases the person added, whose
+    # owners and categories fill in where the shipped knowledge base has none. Downloaded like lists.
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS knowledge_sources (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            added INTEGER NOT NULL,             -- epoch ms, also the order of precedence
+            format TEXT,                        -- "disconnect" | "tds", once a version was read
+            entries INTEGER,                    -- tracker entries in the version in force
+            updated INTEGER, last_checked INTEGER, last_error TEXT,
+            etag TEXT, last_modified TEXT, sha256 TEXT
+        )
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

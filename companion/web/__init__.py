@@ -40,13 +40,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
 
-    from . import api, breakage, lists_api, lists_pages, pages, security
+    from . import api, breakage, lists_api, lists_pages, pages, security, sources_api, sources_pages
 
     security.init_app(app)
     app.register_blueprint(api.bp)
     pages.init_app(app)  # the history pages and the popup's sign-in link
     lists_api.init_app(app)  # /api/v1/lists; the list updater thread only when config UPDATER is true
     lists_pages.init_app(app)  # /settings/lists: the lists on the history pages
+    app.register_blueprint(sources_api.bp)  # /api/v1/sources: knowledge sources (issue 13)
+    app.register_blueprint(sources_pages.bp)  # /settings/sources
     breakage.init_app(app)  # /api/v1/breakage, /api/v1/settings/gpc and /broken (issue 12)
     _answer_damage_with_503(app)
     if app.config.get("UPDATER"):  # `crumbs serve`: a daily snapshot of the database, taken while it runs

@@ -38,7 +38,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     registry = app.extensions["crumbs"].lists
     if app.config.get("UPDATER") and registry is not None:
-        app.extensions["crumbs_updater"] = Updater(registry, app.config.get("UPDATER_INTERVAL_S", 3.0)).start()
+        app.extensions["crumbs_updater"] = Updater(
+            registry, app.config.get("UPDATER_INTERVAL_S", 3.0), sources=app.extensions["crumbs"].sources
+        ).start()
 
 
 @bp.errorhandler(BadRequest)

@@ -34,6 +34,10 @@ _VERDICT = {
         "decided_by": {
             "enum": ["site-tracker", "site-trust", "tracker-everywhere", "list-default", "report-only", "not-a-tracker"]
         },
+        "owner_source": {"type": ["string", "null"],
+                         "description": "where the owner came from: 'Crumbs' (the shipped knowledge base) or a "
+                                        "knowledge source's label ('Disconnect', 'DuckDuckGo')"},
+        "category_source": {"type": ["string", "null"], "description": "where the category came from (as above)"},
         "surrogate": {"type": ["string", "null"],
                       "description": "the stand-in script the browser serves instead of this blocked script "
                                      "(e.g. 'google-analytics'); null: none"},
@@ -139,7 +143,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                                 "If-None-Match answers 304.",
                                 {"type": "object", "properties": {"version": {"type": "string"},
                                                                   "rules": {"type": "array"}}})},
-            "/sites/{site}": {"get": {**_op("Every third party seen on a site with owner, category, counts "
+            "/sites/{site}": {"get": {**_op("Every third party seen on a site with owner, category (each with "
+                                            "owner_source / category_source: where it came from), counts "
                                             "(requests = reached + blocked, by what the browser did), its state "
                                             "('blocked': none got through; 'partly-blocked'; 'reached': none "
                                             "blocked), the hosts that got through and what let them, and the "
@@ -189,6 +194,29 @@ def openapi_document(port: int) -> dict[str, Any]:
             },
             "/lists/{name}/update": {"parameters": [name], "post": _in_background(_op(
                 "Update one list now.", {"type": "object"}, errors=(400, 401, 403, 404)))},
+            "/sources": {
+                "get": _op("Every knowledge source (public tracker databases added for owners and categories): "
+                           "url, format, entries, updated, last error.",
+                           {"type": "object", "properties": {"sources": {"type": "array"}}}),
+                "post": _op("Add a knowledge source: disconnect, duckduckgo or an http(s) URL; downloads it now.",
+                            {"type": "object"},
+                            {"type": "object", "required": ["source"], "properties": {
+                                "source": {"type": "string"}, "name": {"type": "string"},
+                                "allow_http": {"type": "boolean"}}},
+                            errors=(400, 401, 403, 409, 422)),
+            },
+            "/sources/update": {"post": _op("Update every knowledge source now (conditional requests).",
+                                            {"type": "object"},
+                                            {"type": "object", "properties": {"force": {"type": "boolean"}}})},
+            "/sources/{name}": {
+                "parameters": [name],
+                "get": _op("One knowledge source.", {"type": "object"}, errors=(401, 403, 404)),
+                "delete": _op("Remove a knowledge source and its downloaded copy.", {"type": "object"},
+                              errors=(401, 403, 404)),
+            },
+            "/sources/{name}/update": {"parameters": [name], "post": _op("Update one knowledge source now.",
+                                                                         {"type": "object"},
+                                                                         errors=(400, 401, 403, 404))},
             # issue 12: "Page broken?" reports and the extension's Global Privacy Control setting
             "/breakage": {
                 "post": _op("Record that a page of a site broke, with the tracker domains blocked on it then "

@@ -67,6 +67,12 @@ function renderThrough(li, page) {
   show(box, rows.length > 0);
 }
 
+/** " — from Disconnect" after a fact a knowledge source gave (the companion's owner_source/category_source);
+ * nothing after Crumbs' own knowledge. */
+function fromSource(source) {
+  return source && source !== 'Crumbs' ? ` — from ${source}` : '';
+}
+
 function renderRow(tp) {
   const li = $('row').content.firstElementChild.cloneNode(true);
   li.dataset.domain = tp.domain;
@@ -77,8 +83,9 @@ function renderRow(tp) {
   const stateEl = setText(li, '.state', state.text);
   stateEl.classList.add(state.tone);
   if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
-  setText(li, '.owner', tp.owner || 'Owner unknown');
-  setText(li, '.category', tp.category_label || tp.category);
+  setText(li, '.owner', tp.owner ? tp.owner + fromSource(tp.owner_source) : 'Owner unknown');
+  const category = tp.category_label || tp.category;
+  setText(li, '.category', category ? category + fromSource(tp.category_source) : category);
   setText(li, '.counts', page ? pageCountsText(page) : siteCountsText(tp));
   renderThrough(li, page);
   show(setText(li, '.description', tp.description), Boolean(tp.description));
