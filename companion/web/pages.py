@@ -28,6 +28,7 @@ from ..auth import SESSION_TTL_MS
 from ..history import PERIODS, RETENTION_CHOICES, History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
 from ..storage import day_of, now_ms
+from . import formatting
 from .security import own_origin
 
 COOKIE = "crumbs_session"
@@ -159,50 +160,6 @@ def _domain(value: str | None, what: str) -> str:
         return site_of(value or "")
     except NotANetworkURL:
         raise Refused(400, f"That {what} is not a domain name.") from None
-
-
-def local_zone_name() -> str:
-    """The companion machine's time zone, as a person reads it: its IANA name when known
-    (``TZ``, or where /etc/localtime points), then its UTC offset now, e.g. ``Europe/Paris (UTC+01:00)``."""
-    import os
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name or name.startswith("/"):
-        try:
-            target = os.path.realpath(name or "/etc/localtime")
-            name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
-        except OSError:
-            name = ""
-    offset = datetime.now().astimezone().strftime("%z")
-    utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return f"{name} ({utc})" if name else utc
-
-
-@bp.app_template_filter("when")
-def _when(ms: int | None) -> str:
-    """An epoch-ms time in the companion machine's time zone (the page says which, see base.html)."""
-    if ms is None:
-        return "—"
-    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-@bp.app_context_processor
-def _time_zone() -> dict[str, str]:
-    return {"time_zone": local_zone_name()}
-
-
-@bp.app_template_filter("date")
-def _date(day: int | None) -> str:
-    return "—" if day is None else day_to_iso(day)
-
-
-@bp.app_template_filter("n")
-def _number(value: int | float | None) -> str:
-    return f"{value or 0:,}"
-
-
-@bp.app_template_filter("pct")
-def _pct(value: float) -> str:
-    return f"{round(100 * value)}%"
 
 
 # -- pages --------------------------------------------------------------------------------
@@ -415,5 +372,6 @@ def set_retention():
 
 def init_app(app) -> None:
     """Register the pages and the popup's sign-in link route."""
+    formatting.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(api_bp)
