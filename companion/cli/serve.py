@@ -18,20 +18,18 @@ from .common import data_dir_option, open_companion
 @click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True, help="Worker threads.")
 def serve(port: int, data_dir: str | None, threads: int) -> None:
     """Run the companion on 127.0.0.1 until interrupted (Ctrl+C)."""
-    import waitress
-
     from ..web import create_app
+    from ..web.server import make_server
 
     try:
         app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True})
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        server = waitress.create_server(app, host=HOST, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+        server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
     actual = server.effective_port
-    app.config["PORT"] = actual
     companion = app.extensions["crumbs"]
     code = companion.new_pairing_code()
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
