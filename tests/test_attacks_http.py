@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from companion import auth
 from companion.web import MAX_BODY_BYTES
 from companion.web.server import REQUEST_DEADLINE_S
 
@@ -37,6 +38,7 @@ class Serve:
     """`crumbs serve --port 0` in its own process; stopped with SIGINT (its documented way to stop)."""
 
     def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
         self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", "0", "--data-dir",
                                       str(data_dir)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 60
@@ -50,6 +52,9 @@ class Serve:
                 break
         self.base = f"http://127.0.0.1:{self.port}"
         self.host = f"127.0.0.1:{self.port}"
+        done = subprocess.run([sys.executable, "-m", "companion", "token", "--data-dir", str(data_dir)],
+                              capture_output=True, text=True, timeout=60, check=True)
+        self.token = done.stdout.strip()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -263,3 +268,96 @@ def test_a_request_that_trickles_is_dropped_at_its_deadline(server):
     sock.close()
     print(f"a body trickling one byte every 0.5 s was dropped after {closed_after} s")
     assert closed_after is not None and closed_after < REQUEST_DEADLINE_S + 5
+
+
+# == the health proof cannot be relayed (finding 6) ================================================
+
+EXTENSION = Path(__file__).resolve().parents[1] / "extension"
+# The extension's own client (extension/src/companion.js) in node, with node's real fetch.
+CLIENT = """
+import { CompanionClient } from %s;
+const [base, token] = process.argv.slice(1);
+const client = new CompanionClient({ getConfig: async () => ({ companion: base, token }), timeoutMs: 10000 });
+try {
+  const answer = await client.get('/api/v1/choices');
+  console.log(JSON.stringify({ ok: true, status: answer.status }));
+} catch (e) {
+  console.log(JSON.stringify({ ok: false, kind: e.kind, message: e.message }));
+}
+""" % json.dumps((EXTENSION / "src" / "companion.js").as_uri())
+
+
+def extension_client(base: str, token: str) -> dict:
+    done = subprocess.run(["node", "--input-type=module", "-e", CLIENT, base, token], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+class Relay:
+    """A program squatting a port and relaying every connection to the real companion: verbatim, or with the
+    Host header of each request rewritten to the companion's own (so the companion's Host check passes).
+    Keeps everything the client sent, to see whether the token ever reached it."""
+
+    def __init__(self, target_port: int, rewrite_host: bool) -> None:
+        self.target_port = target_port
+        self.rewrite_host = rewrite_host
+        self.seen = bytearray()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
+        try:
+            while data := source.recv(65536):
+                if from_client:
+                    self.seen += data
+                    if self.rewrite_host:
+                        data = re.sub(rb"(?im)^host: [^\r\n]*", f"Host: 127.0.0.1:{self.target_port}".encode(), data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, sink):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_the_proof_recipe_is_the_extensions():
+    """The same vector as extension/test/companion.test.mjs: both sides sign the same message."""
+    assert auth.proof("tok-" + "x" * 40, "0123456789abcdef0123456789abcdef", "127.0.0.1:8737",
+                      "chrome-extension://abc") == "e798c22b3c1f308961df282f258c73b581e85868a6efd29c0f6fda7de2a340f0"
+
+
+@pytest.mark.parametrize("rewrite_host", [False, True], ids=["verbatim", "host-rewritten"])
+def test_a_relay_squatting_the_extensions_port_never_gets_the_token(server, rewrite_host):
+    assert extension_client(server.base, server.token) == {"ok": True, "status": 200}  # the real one proves itself
+    relay = Relay(server.port, rewrite_host)
+    try:
+        answer = extension_client(f"http://127.0.0.1:{relay.port}", server.token)
+    finally:
+        relay.close()
+    assert answer["ok"] is False and answer["kind"] == "impostor", answer
+    assert b"x-crumbs-challenge" in bytes(relay.seen).lower()  # it did relay the challenge...
+    assert server.token.encode() not in relay.seen and b"authorization" not in bytes(relay.seen).lower()
+    # ...and the companion's answer proved the token for the port it was asked on, not the relay's.
+    nonce = re.search(rb"(?i)x-crumbs-challenge: ([0-9a-f]+)", relay.seen).group(1).decode()
+    if rewrite_host:
+        r = requests.get(f"{server.base}/api/v1/health", headers={"X-Crumbs-Challenge": nonce}, timeout=10)
+        assert r.headers["X-Crumbs-Proof"] == auth.proof(server.token, nonce, server.host)
+        assert r.headers["X-Crumbs-Proof"] != auth.proof(server.token, nonce, f"127.0.0.1:{relay.port}")

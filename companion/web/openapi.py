@@ -94,7 +94,8 @@ def openapi_document(port: int) -> dict[str, Any]:
         "security": [{"token": []}],
         "paths": {
             "/health": {"get": _op("Liveness and version. With X-Crumbs-Challenge, answers X-Crumbs-Proof "
-                                   "= HMAC-SHA256(token, 'crumbs-proof:' + nonce).", public=True, errors=(400,))},
+                                   "= hex HMAC-SHA256(token, 'crumbs-proof-v2\\n' + nonce + '\\n' + Host + '\\n' + Origin), "
+                                   "Origin being '' when none was sent.", public=True, errors=(400,))},
             "/pair": {"post": _op("Trade a pairing code for the token (extension origins only).",
                                   {"type": "object", "properties": {"companion": {"type": "string"},
                                                                     "token": {"type": "string"}}},
