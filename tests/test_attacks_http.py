@@ -361,3 +361,40 @@ def test_a_relay_squatting_the_extensions_port_never_gets_the_token(server, rewr
         r = requests.get(f"{server.base}/api/v1/health", headers={"X-Crumbs-Challenge": nonce}, timeout=10)
         assert r.headers["X-Crumbs-Proof"] == auth.proof(server.token, nonce, server.host)
         assert r.headers["X-Crumbs-Proof"] != auth.proof(server.token, nonce, f"127.0.0.1:{relay.port}")
+
+
+# == hosts are validated whatever their kind (finding 7) ===========================================
+
+REFUSED_HOSTS = [
+    'https://[fe80::1%25"><img src=x onerror=alert(1)>]/a.js',  # a zone id carrying markup
+    "https://[fe80::1%25eth0]/a.js",  # a zone id: one machine's interface, never a site
+    "https://[fe80::1%25" + "a" * 5000 + "]/a.js",  # 5,000 characters of "host" behind an IPv6 address
+    "https://" + "a" * 5000 + "/a.js",
+    "https://" + "abc." * 1250 + "example/a.js",  # 5,000 characters of short labels
+    "https://[v1.x]/a.js",  # brackets around something that is no IPv6 address
+    "https://[1.2.3.4]/a.js",
+]
+
+
+@pytest.mark.parametrize("url", REFUSED_HOSTS, ids=range(len(REFUSED_HOSTS)))
+def test_hostile_hosts_are_refused_by_events_and_check(client, auth, companion, url):
+    before = companion.store.count_requests()
+    r = client.post("/api/v1/events", json={"events": [{"url": url, "page_url": "https://news.example/"},
+                                                       {"url": "https://news.example/", "page_url": url}]},
+                    headers=auth)
+    assert r.status_code == 200
+    results = r.get_json()["results"]
+    assert [x["ok"] for x in results] == [False, False] and all(x["error"] for x in results)
+    assert companion.store.count_requests() == before  # nothing stored
+    r = client.post("/api/v1/check", json={"url": url, "page_url": "https://news.example/"}, headers=auth)
+    assert r.status_code == 400 and r.get_json()["error"]
+    assert "<img" not in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url, host", [("https://[2001:DB8:0:0::1]:8443/x", "2001:db8::1"),
+                                       ("https://[::1]/x", "::1"), ("https://192.0.2.7/x", "192.0.2.7")])
+def test_ip_hosts_are_kept_in_one_spelling(client, auth, url, host):
+    r = client.post("/api/v1/check", json={"url": url, "page_url": "https://news.example/"}, headers=auth)
+    assert r.status_code == 200 and r.get_json()["host"] == host
+    r = client.post("/api/v1/events", json={"events": [{"url": url, "page_url": "https://news.example/"}]}, headers=auth)
+    assert r.get_json()["results"][0]["verdict"]["host"] == host
