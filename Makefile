@@ -6,9 +6,11 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 # Debian's Chromium: the real binary, not the /usr/bin shell wrapper (see tests/browser).
 CHROMIUM := /usr/lib/chromium/chromium
 FIREFOX  := /usr/bin/firefox-esr
+# web-ext (npm, pinned in package-lock.json) lints the Firefox package: `make dist` and the tests use it.
+WEB_EXT  := node_modules/.bin/web-ext
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean
+.PHONY: run test test-python test-js bench bench-quick install chromium firefox clean dist lint-firefox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,7 +41,7 @@ firefox:
 	fi
 	@test -x $(FIREFOX)
 
-test: $(STAMP) chromium firefox test-js test-python
+test: $(STAMP) $(WEB_EXT) chromium firefox test-js test-python
 
 test-python: $(STAMP)
 	$(PY) -m pytest
@@ -55,5 +57,24 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(PY) bench/run.py --quick
 
+## web-ext (npm) lints the Firefox package; installed locally from package-lock.json, never globally.
+$(WEB_EXT): package.json package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq npm >/dev/null; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The wheel and sdist (python -m build) and the two store packages of the extension, all in dist/.
+dist: $(STAMP) $(WEB_EXT)
+	rm -rf dist build
+	$(PY) -m build --outdir dist .
+	$(PY) tools/extension_zips.py --out dist
+	$(MAKE) lint-firefox
+
+## web-ext lint on the Firefox zip as AMO would see it: errors fail the build, warnings are printed.
+lint-firefox: $(WEB_EXT)
+	rm -rf build/firefox-lint
+	$(PY) -m zipfile -e dist/crumbs-firefox.zip build/firefox-lint
+	$(WEB_EXT) lint --source-dir build/firefox-lint
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache dist build node_modules

@@ -111,8 +111,8 @@ def generate(store, n_requests: int, days: int = 90, n_sites: int = 2000, n_host
         conn.executemany(
             "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)", rows
         )
-        conn.executemany("INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked) VALUES (?,?,?,?,?,?)",
-                         [(*k, *v) for k, v in daily.items()])
+        conn.executemany("INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) "
+                         "VALUES (?,?,?,?,?,?,?)", [(*k, *v, v[0] - v[2]) for k, v in daily.items()])
     conn.execute("ANALYZE")
     top_site = max(per_site, key=per_site.get)
     return {"requests": len(rows), "daily": len(daily), "sites": n_sites, "hosts": n_hosts,

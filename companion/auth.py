@@ -12,6 +12,8 @@
   the Host it dialled and its Origin. Binding the Host is what stops a relay: a program squatting
   the extension's port that forwards the challenge to the real companion on another port gets a
   proof for *that* port (the companion refuses any Host but its own), which the extension rejects.
+- Whether a browser holds the token (decides if ``crumbs serve`` prints a pairing code): see
+  :func:`is_paired`.
 """
 
 from __future__ import annotations
@@ -94,6 +96,34 @@ class PairingThrottle:
             return 0.0
 
 
+# -- whether a browser holds the token ----------------------------------------------------
+#
+# When an extension receives the token (a pairing code redeemed, the native messaging host handing
+# it over) or makes its first authenticated call from an extension origin (which covers a browser
+# paired by other means), the companion stores a short hash of the token in force under the
+# ``paired_token`` setting. A browser counts as paired while that hash matches the current token, so
+# ``crumbs token --rotate`` (after which every browser must pair again) brings the code back by
+# itself, and deleting the database does too. The hash is a SHA-256 prefix of a salted string: it
+# says which token was handed out without storing anything that would let someone rebuild it.
+
+PAIRED_SETTING = "paired_token"
+
+
+def paired_mark(token: str) -> str:
+    return hashlib.sha256(("crumbs-paired:" + token).encode("utf-8")).hexdigest()[:16]
+
+
+def is_paired(store, token: str) -> bool:
+    """True when a browser received ``token`` (``store``: a :class:`companion.storage.Store`)."""
+    return store.get_setting(PAIRED_SETTING) == paired_mark(token)
+
+
+def mark_paired(store, token: str) -> None:
+    """Record that a browser holds ``token`` (idempotent: writes only when the mark changes)."""
+    if not is_paired(store, token):
+        store.set_setting(PAIRED_SETTING, paired_mark(token))
+
+
 def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
@@ -166,6 +196,14 @@ def redeem_signin_code(store, code: str) -> tuple[str, str] | None:
     if not store.open_session(hash_code(code), hash_code(session), csrf, now_ms() + SESSION_TTL_MS):
         return None
     return session, csrf
+
+
+def opened_by(store, session: str | None, code: str) -> bool:
+    """True when ``session`` is live and was opened by the sign-in ``code`` (a used link opened again
+    in the browser that signed in with it)."""
+    if not session or len(session) > 100 or not code or len(code) > 100:
+        return False
+    return store.session_opened_by(hash_code(session), hash_code(code))
 
 
 def session_csrf(store, session: str | None) -> str | None:

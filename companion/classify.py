@@ -104,7 +104,8 @@ class Classifier:
         if facts is None:
             if len(self._about_host) > self._MEMO_LIMIT:
                 self._about_host.clear()
-            info = self.trackers.lookup(host)
+            # One answer per registrable domain (TrackerDB.facts), the same the pages show.
+            info = self.trackers.facts(domain)
             facts = (info, info.owner if info else self.trackers.owner_of(domain))
             self._about_host[host] = facts
         return facts

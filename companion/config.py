@@ -13,9 +13,12 @@ from pathlib import Path
 
 import platformdirs
 
+from .resources import rules_dir
+
 DEFAULT_PORT = 8737
 HOST = "127.0.0.1"  # loopback only, never 0.0.0.0: the companion holds a person's browsing history
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+# The shipped rules: package data in an installed Crumbs, rules/ in a checkout (companion/resources.py).
+RULES_DIR = rules_dir()
 
 
 def default_data_dir() -> Path:

@@ -19,6 +19,8 @@ from .classify import Classifier, Verdict, normalise_type
 from .config import DataPaths
 from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
+from .history.sums import outcome_state
+from .history.views import why_it_got_through
 from .lists import Lists
 from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
@@ -41,7 +43,13 @@ class Event:
     type: str
     tab_id: int | None
     time: int
-    browser_blocked: bool
+    browser_blocked: bool  # the outcome: the browser's rules stopped it (else it left the browser)
+    outcome_reported: bool = False
+
+
+# What the browser did with a reported request. Cache hits and failures never left the browser
+# and are not reported at all (extension/README.md says how each webRequest outcome is counted).
+OUTCOMES = ("reached", "blocked")
 
 
 def parse_event(raw: Any, now: int) -> Event:
@@ -71,10 +79,19 @@ def parse_event(raw: Any, now: int) -> Event:
         when = int(when)
     if isinstance(when, bool) or not isinstance(when, int) or not _MIN_TIME_MS <= when <= now + 86_400_000:
         raise InvalidEvent("'time' must be epoch milliseconds, not in the future")
-    blocked = raw.get("browser_blocked", False)
-    if not isinstance(blocked, bool):
+    blocked = raw.get("browser_blocked")
+    if blocked is not None and not isinstance(blocked, bool):
         raise InvalidEvent("'browser_blocked' must be true or false")
-    return Event(url, page_url or None, rtype, tab_id, when, blocked)
+    outcome = raw.get("outcome")
+    if outcome is not None and outcome not in OUTCOMES:
+        raise InvalidEvent("'outcome' must be 'reached' or 'blocked' (requests that never left the browser are not reported)")
+    if outcome is not None and blocked is not None and blocked != (outcome == "blocked"):
+        raise InvalidEvent(f"'outcome' {outcome!r} contradicts 'browser_blocked' {str(blocked).lower()}")
+    # Blocked is what the browser did: the outcome, or for older extensions browser_blocked (set
+    # when the request settled). Never the verdict: a rule the browser has not fetched yet, or a
+    # path no filter names, lets a request through whatever the companion decided.
+    stopped = outcome == "blocked" if outcome is not None else bool(blocked)
+    return Event(url, page_url or None, rtype, tab_id, when, stopped, outcome is not None)
 
 
 class Companion:
@@ -116,6 +133,7 @@ class Companion:
         self._choices_lock = threading.Lock()
         self._choices: Choices | None = None
         self._choices_rev = -1
+        self._paired_for: str | None = None  # the token a browser was last noted to hold (one write per token)
 
     @property
     def token(self) -> str:
@@ -169,14 +187,17 @@ class Companion:
             except (InvalidEvent, NotANetworkURL, ValueError) as exc:
                 results.append({"ok": False, "error": str(exc)})
                 continue
-            recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked))
+            recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked, event.outcome_reported))
             results.append({"ok": True, "verdict": verdict})
             if event.tab_id is not None and event.tab_id >= 0 and verdict.tracker:
                 seen = tabs.setdefault(event.tab_id, {})
-                seen[verdict.domain] = seen.get(verdict.domain, False) or verdict.blocked or event.browser_blocked
+                # A domain is blocked on the tab only when none of its requests got through.
+                seen[verdict.domain] = seen.get(verdict.domain, True) and event.browser_blocked
         self.store.record(recorded)
         tab_counts = {
-            str(tab): {"trackers": len(seen), "blocked": sum(seen.values())} for tab, seen in tabs.items()
+            str(tab): {"trackers": len(seen), "blocked": sum(seen.values()),
+                       "reached": sum(not b for b in seen.values())}
+            for tab, seen in tabs.items()
         }
         return results, tab_counts
 
@@ -189,9 +210,17 @@ class Companion:
         trusted = site in choices.trusted and choices.is_trusted(site, now)
         scripts = self.store.site_hosts_of_type(site, "script")  # for stand_ins: script hosts only
         third_parties = []
+        site_id = self.store.find_domain_id(site)
+        through: dict[str, list[dict[str, Any]]] = {}
+        if site_id is not None:
+            for domain, host, tracker, meant, exception, decided_by, ftext, flist, n in \
+                    self.store.site_got_through(site_id, 0, 2**62):
+                through.setdefault(domain, []).append({
+                    "host": host, "requests": n, "filter": ftext, "list": flist, "decided_by": decided_by,
+                    "why": why_it_got_through(tracker, meant, exception, decided_by, ftext, flist)})
         for row in self.store.site_third_parties(site):
             domain = row["domain"]
-            info = next(filter(None, (self.trackers.lookup(h) for h in row["hosts"])), None) or self.trackers.lookup(domain)
+            info = self.trackers.facts(domain)  # the one answer every view gives
             # What would happen now to a tracker request from this domain on this site.
             probe = Verdict(
                 url="", type="other", host=domain, domain=domain, page_domain=site, third_party=True,
@@ -211,7 +240,11 @@ class Companion:
                     "learns": info.learns if info else None,
                     "tracker": row["trackers"] > 0,
                     "requests": row["requests"],
+                    # What the browser did: requests = reached + blocked.
                     "blocked": row["blocked"],
+                    "reached": row["requests"] - row["blocked"],
+                    "state": outcome_state(row["requests"] - row["blocked"], row["blocked"]),
+                    "got_through": through.get(domain, []),
                     "first_seen": row["first_seen"],
                     "last_seen": row["last_seen"],
                     "choice": {
@@ -285,6 +318,9 @@ class Companion:
     def redeem_signin_code(self, code: str) -> tuple[str, str] | None:
         return auth.redeem_signin_code(self.store, code)
 
+    def session_opened_by(self, session: str | None, code: str) -> bool:
+        return auth.opened_by(self.store, session, code)
+
     def session_csrf(self, session: str | None) -> str | None:
         return auth.session_csrf(self.store, session)
 
@@ -297,7 +333,27 @@ class Companion:
         return auth.issue_pairing_code(self.store)
 
     def redeem_pairing_code(self, code: str) -> bool:
-        return self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES)
+        """Consume a pairing code; on success the caller hands out the token, so a browser now holds it."""
+        if not self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES):
+            return False
+        self.mark_paired()
+        return True
+
+    def is_paired(self) -> bool:
+        """Whether a browser holds the token in force (``crumbs serve`` prints a pairing code only when not)."""
+        return auth.is_paired(self.store, self.token)
+
+    def mark_paired(self) -> None:
+        """A browser received the token (a redeemed code, the native messaging host)."""
+        token = self.token
+        auth.mark_paired(self.store, token)
+        self._paired_for = token
+
+    def note_extension_call(self) -> None:
+        """An authenticated call came from an extension origin: that browser holds the token.
+        Writes at most once per token in this process, so the API's hot path stays read-free."""
+        if self._paired_for != self.token:
+            self.mark_paired()
 
     def close(self) -> None:
         self.store.close()

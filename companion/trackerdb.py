@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RULES_DIR
-from .sites import parent_domains
+from .sites import parent_domains, registrable_domain
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 
@@ -54,6 +54,7 @@ class TrackerDB:
         self._trackers: dict[str, TrackerInfo] = {}
         self._owner_by_domain: dict[str, str] = {}
         self._validate_and_index(data)
+        self._facts: dict[str, TrackerInfo | None] = {}
 
     # -- loading -------------------------------------------------------------------------------------
     @classmethod
@@ -132,6 +133,43 @@ class TrackerDB:
             if info is not None:
                 return info
         return None
+
+    def facts(self, domain: str) -> TrackerInfo | None:
+        """THE facts every view shows about a tracker domain (owner, category label, description).
+
+        Every page, the API and the verdicts show third parties by registrable domain, so one
+        domain has one answer wherever it appears: the entry for the registrable domain itself
+        when it is listed; otherwise (only some of its hosts are listed, such as hm.baidu.com) the
+        category most of its listed hosts share, first listed on a tie. A host may be listed
+        with a different category (analytics.google.com under google.com): that refines what a
+        list match means, but is not shown apart, or the popup and the pages would disagree.
+        ``domain`` may be any host: its registrable domain is used.
+        """
+        host = _normalise(domain)
+        found = self._facts.get(host, False)
+        if found is not False:
+            return found
+        registrable = registrable_domain(host) if host else host
+        info = self._trackers.get(registrable)
+        if info is None:
+            below = [i for key, i in self._trackers.items() if key.endswith("." + registrable)]
+            if below:
+                counts: dict[str, int] = {}
+                for i in below:
+                    counts[i.category] = counts.get(i.category, 0) + 1
+                best = max(counts.values())
+                chosen = next(i for i in below if counts[i.category] == best)
+                info = TrackerInfo(registrable, chosen.owner, chosen.category, chosen.category_label,
+                                   chosen.description, chosen.learns)
+        if len(self._facts) > 50_000:
+            self._facts.clear()
+        self._facts[host] = info
+        return info
+
+    def category_label(self, key: str | None) -> str | None:
+        """The human label of a category key (``tag-manager`` -> its label), None when unknown."""
+        cat = self._categories.get(key or "")
+        return cat["label"] if cat else None
 
     def owner_of(self, domain: str) -> str | None:
         """The company that owns ``domain`` (a registrable domain; a longer host also works), or None."""

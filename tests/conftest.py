@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 import shared_data
 from companion.classify import Verdict
 from companion.service import Companion
-from companion.storage import BLOCKED, DAY_MS, TRACKER
+from companion.storage import BLOCKED, TRACKER, day_of, day_start
 from companion.trackerdb import TrackerDB
 from companion.web import create_app
 
@@ -386,20 +386,20 @@ def daily_disagreements():
 
     def check(store, from_day: int | None = None) -> list[tuple]:
         lo = -(2**62) if from_day is None else from_day
-        detail = {
-            (day, s, d): (n, t, b)
-            for day, s, d, n, t, b in store.conn.execute(
-                """SELECT r.time / ?, coalesce(r.site_id, 0), h.domain_id, count(*), sum((r.flags & ?) != 0),
-                          sum((r.flags & ?) != 0)
-                   FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?
-                   GROUP BY r.time / ?, coalesce(r.site_id, 0), h.domain_id""",
-                (DAY_MS, TRACKER, BLOCKED, lo * DAY_MS if from_day is not None else lo, DAY_MS),
-            )
-        }
+        detail: dict[tuple, tuple] = {}
+        # Days are the machine's local days (storage.day_of), so they are counted here in Python.
+        for when, s, d, tracker, blocked in store.conn.execute(
+            """SELECT r.time, coalesce(r.site_id, 0), h.domain_id, (r.flags & ?) != 0, (r.flags & ?) != 0
+               FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?""",
+            (TRACKER, BLOCKED, day_start(from_day) if from_day is not None else lo),
+        ):
+            key = (day_of(when), s, d)
+            n, t, b, _ = detail.get(key, (0, 0, 0, 0))
+            detail[key] = (n + 1, t + tracker, b + blocked, n + 1 - b - blocked)
         daily = {
-            (day, s, d): (n, t, b)
-            for day, s, d, n, t, b in store.conn.execute(
-                "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily WHERE day >= ?", (lo,)
+            (day, s, d): (n, t, b, r)
+            for day, s, d, n, t, b, r in store.conn.execute(
+                "SELECT day, site_id, domain_id, requests, trackers, blocked, reached FROM daily WHERE day >= ?", (lo,)
             )
         }
         return sorted((k, detail.get(k), daily.get(k)) for k in detail.keys() | daily.keys() if detail.get(k) != daily.get(k))

@@ -301,7 +301,11 @@ def test_the_signin_code_does_not_travel_further(history, companion, auth):
     page = history.get(link[len(ORIGIN):])
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert 'name="referrer" content="no-referrer"' in page.get_data(as_text=True)
-    assert history.get(link[len(ORIGIN):]).status_code == 401
+    # Used: the browser that signed in with it is sent to its history (no new session is opened);
+    # anyone else holding the link gets nothing.
+    again = history.get(link[len(ORIGIN):])
+    assert again.status_code == 303 and "Set-Cookie" not in again.headers
+    assert history.application.test_client().get(link[len(ORIGIN):]).status_code == 401
 
 
 # == Sessions: fixation, cookie flags =========================================================

@@ -36,7 +36,7 @@ def fill(make_verdict, store: Store) -> None:
     for offset, site, host, domain, tracker, blocked, count in plan:
         for i in range(count):
             events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
-                                        NOW + offset * DAY_MS - i * 60_000))
+                                        NOW + offset * DAY_MS - i * 60_000, blocked))
     store.record(events)
 
 
@@ -67,10 +67,15 @@ def test_overview_counts_third_parties_of_the_period(h):
 def test_reach_groups_domains_by_company_and_counts_sites(h):
     reach = h.reach(h.snapshot(period("7d", NOW)))
     google = reach[0]
-    assert (google["name"], google["sites"], google["of_sites"]) == ("Google", 3, 3)
+    # news: doubleclick blocked but Google Analytics got through; blog: doubleclick got through;
+    # shop: Google Analytics' one request was blocked.
+    assert (google["name"], google["sites"], google["sites_stopped"], google["of_sites"]) == ("Google", 2, 1, 3)
     assert google["domains"] == ["doubleclick.net", "google-analytics.com"]
+    assert (google["requests"], google["reached"], google["blocked"]) == (5 + 3 + 1 + 6, 3 + 6, 5 + 1)
     meta = next(r for r in reach if r["name"] == "Meta")
-    assert meta["sites"] == 1  # the unknown page does not count as one of the person's sites
+    # Tried on shop.example and stopped; the unknown page does not count as one of the person's sites.
+    assert (meta["sites_reached"], meta["sites_stopped"]) == (0, 1)
+    assert (meta["requests"], meta["blocked"]) == (2 + 1, 2 + 1)
     assert all(r["is_company"] for r in reach)
 
 
@@ -89,11 +94,15 @@ def test_site_lists_third_parties_with_owner_and_first_last_seen(h):
     parties = {p["domain"]: p for p in report["third_parties"]}
     assert set(parties) == {"doubleclick.net", "google-analytics.com", "news-static.example"}
     dc = parties["doubleclick.net"]
-    assert (dc["owner"], dc["category"], dc["requests"], dc["blocked"], dc["allowed"]) == ("Google", "advertising", 5, 5, 0)
+    assert (dc["owner"], dc["category"], dc["requests"], dc["blocked"], dc["reached"]) == ("Google", "advertising", 5, 5, 0)
+    assert (dc["state"], dc["category_label"]) == ("blocked", "Advertising")
+    assert parties["google-analytics.com"]["state"] == "reached"
     assert dc["first_seen"] == NOW - 4 * 60_000 and dc["last_seen"] == NOW
     assert dc["hosts"] == ["stats.g.doubleclick.net"]
     assert parties["news-static.example"]["tracker"] is False
-    assert report["first_party_requests"] == 2
+    assert "first_party_requests" not in report  # requests to the page's own host are never reported: no false figure
+    assert report["own_other_hosts_requests"] == 2  # www.news.example from news.example pages: reported, first party
+    assert (report["trackers_reached"], report["trackers_stopped"]) == (1, 1)
     assert h.site("nowhere.example", period("7d", NOW)) is None
 
 
@@ -180,7 +189,7 @@ def test_forget_days_and_everything(daily_disagreements, h, store):
 def test_recording_after_forget_still_works(daily_disagreements, make_verdict, h, store):
     """The store interns ids in caches: after deleting orphans it must not hand out dead ids."""
     h.forget_tracker("facebook.net")
-    store.record([RecordedEvent(make_verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("shop.example", "connect.facebook.net", "facebook.net", True, True), NOW, True)])
     assert daily_disagreements(store) == []
     assert h.tracker("facebook.net", period("today", NOW))["requests"] == 1
 
@@ -269,7 +278,7 @@ def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
     """Past days are summed once and kept in memory; live days and deletions must still show."""
     before = h.overview(h.snapshot(period("all", NOW)))
     assert h._frozen  # the past days are now kept
-    store.record([RecordedEvent(make_verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW)])
+    store.record([RecordedEvent(make_verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW, True)])
     after = h.overview(h.snapshot(period("all", NOW)))
     assert after["third_party_requests"] == before["third_party_requests"] + 1
     h.forget_site("old.example")  # 20 days ago: inside the kept sums
@@ -283,7 +292,7 @@ def test_map_keeps_the_busiest_200_sites_and_draws_them(make_verdict, small_trac
 
     store = Store(tmp_path / "m.sqlite3")
     events = [RecordedEvent(make_verdict(f"site{i}.example", f"t{i % 30}.ads.example", f"ads{i % 30}.example", True, i % 2 == 0),
-                            NOW - j * 1000) for i in range(260) for j in range(1 + i % 5)]
+                            NOW - j * 1000, i % 2 == 0) for i in range(260) for j in range(1 + i % 5)]
     store.record(events)
     h = History(store, small_trackers)
     g = h.graph(h.snapshot(period("all", NOW)))

@@ -256,7 +256,7 @@ def test_hostile_errors_sources_and_names_are_escaped(post, web, companion, serv
 
 
 def record(make_verdict, companion, site, host, domain):
-    companion.store.record([RecordedEvent(make_verdict(site, host, domain, True, True, "||x^"), now_ms())])
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, True, True, "||x^"), now_ms(), True)])
 
 
 def test_the_tracker_page_names_the_lists_that_name_it(post, web, companion, server, make_verdict):

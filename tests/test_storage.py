@@ -63,9 +63,9 @@ def test_migration_from_schema_1_keeps_data(verdict, tmp_path):
 def test_records_are_interned_and_survive_a_restart(verdict, tmp_path):
     path = tmp_path / "db.sqlite3"
     s = Store(path)
-    s.record([RecordedEvent(verdict(), T0 + i) for i in range(50)])
+    s.record([RecordedEvent(verdict(), T0 + i, True) for i in range(50)])
     s.record([RecordedEvent(verdict(host="stats.g.doubleclick.net", domain="doubleclick.net",
-                                    filter_="||doubleclick.net^"), T0)])
+                                    filter_="||doubleclick.net^"), T0, True)])
     s.close()
     s = Store(path)
     assert s.count_requests() == 51

@@ -6,7 +6,8 @@ them up with the next event (no restart). Every command takes ``--data-dir`` (de
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
 :mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists` and
-:mod:`.history` (open); :mod:`.common` holds the one ``--data-dir`` option.
+:mod:`.history` (open), :mod:`.setup` (native messaging); :mod:`.common` holds the one ``--data-dir``
+option. The installed ``crumbs`` executable is :mod:`companion.entry`, which wraps :func:`main`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .choices import allow, block, choices, reset, trust, untrust
 from .history import open_history
 from .lists import lists
 from .serve import pair, serve, token
+from .setup import setup
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,5 +34,6 @@ def main() -> None:
     """
 
 
-for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, open_history):
+for _command in (serve, token, pair, check, allow, block, reset, trust, untrust, choices, lists, open_history,
+                 setup):
     main.add_command(_command)

@@ -12,7 +12,8 @@ import webbrowser
 import click
 
 from ..auth import SIGNIN_CODE_TTL_MS
-from ..config import DEFAULT_PORT, HOST
+from ..config import DEFAULT_PORT, HOST, DataPaths
+from ..instance import port_for_cli
 from ..service import Companion
 from .common import data_dir_option
 
@@ -29,11 +30,14 @@ def signin_link(data_dir: str | None, port: int) -> str:
 
 @click.command("open")
 @click.option("--print", "print_only", is_flag=True, help="Print the link instead of opening a browser.")
-@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
-              help="Port the companion ('crumbs serve') listens on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port the companion listens on (default: the running companion's, found in the data folder).")
 @data_dir_option
-def open_history(print_only: bool, port: int, data_dir: str | None) -> None:
+def open_history(print_only: bool, port: int | None, data_dir: str | None) -> None:
     """Open your Crumbs history in the browser, signed in (the companion must be running)."""
+    port, note = port_for_cli(DataPaths.at(data_dir).root, port, DEFAULT_PORT)
+    if note:
+        click.echo(f"Note: {note}", err=True)
     link = signin_link(data_dir, port)
     minutes = SIGNIN_CODE_TTL_MS // 60_000
     if print_only or not webbrowser.open(link):

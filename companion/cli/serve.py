@@ -1,6 +1,11 @@
-"""``crumbs serve``, ``crumbs token`` and ``crumbs pair``: run the companion and let the extension in."""
+"""``crumbs serve``, ``crumbs token`` and ``crumbs pair``: run the companion and let the extension in.
+
+``serve`` owns its data folder while it runs (companion/instance.py: a lock, and the address file that
+``pair``, ``open`` and the native messaging host read to find its port).
+"""
 from __future__ import annotations
 
+import signal
 import sys
 
 import click
@@ -8,6 +13,7 @@ import click
 from .. import __version__
 from ..auth import load_or_create_token, rotate_token
 from ..config import DEFAULT_PORT, HOST, DataPaths
+from ..instance import AlreadyRunning, Instance, port_for_cli
 from .common import data_dir_option, open_companion
 
 
@@ -17,7 +23,31 @@ from .common import data_dir_option, open_companion
 @data_dir_option
 @click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True, help="Worker threads.")
 def serve(port: int, data_dir: str | None, threads: int) -> None:
-    """Run the companion on 127.0.0.1 until interrupted (Ctrl+C)."""
+    """Run the companion on 127.0.0.1 until interrupted (Ctrl+C or SIGTERM)."""
+    # One owner per data folder (companion/instance.py): the lock is taken before the database is opened.
+    instance = Instance(DataPaths.at(data_dir).root)
+    try:
+        instance.acquire()
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    # SIGTERM (service managers, the native messaging host, `kill`) stops as cleanly as Ctrl+C;
+    # installed before anything is printed, so a TERM sent as soon as the banner appears is clean too.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        _serve_locked(instance, port, data_dir, threads)
+    except KeyboardInterrupt:  # stopped while starting
+        pass
+    finally:
+        instance.release()  # address file removed, lock dropped: at any exit that runs Python code
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: int) -> None:
+    """Build the app, listen, publish the address, print how to pair, serve until interrupted."""
     from ..web import create_app
     from ..web.server import make_server
 
@@ -25,24 +55,34 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
         app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True})
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    companion = app.extensions["crumbs"]
     try:
         server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
     except OSError as exc:
+        companion.close()
         raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
     actual = server.effective_port
-    companion = app.extensions["crumbs"]
-    code = companion.new_pairing_code()
+    app.config["PORT"] = actual
+    instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")
     click.echo(f"Lists: {', '.join(p.name for p in companion.list_paths)}")
-    click.echo(f"To pair the extension, open its popup, choose 'Pair now' and type the code {code[:4]} {code[4:]}")
-    click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one). Press Ctrl+C to stop.")
+    # A code only when no browser has the token yet (auth.is_paired): a paired browser does not
+    # need one, and a fresh code at every start would be noise.
+    if companion.is_paired():
+        click.echo("A browser is paired already; to pair another one, run 'crumbs pair' for a code.")
+    else:
+        code = companion.new_pairing_code()
+        click.echo(f"To pair the extension, open its popup, choose 'Pair now' and type the code {code[:4]} {code[4:]}")
+        click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one).")
+    click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean shutdown short
         server.close()
         companion.close()
 
@@ -63,9 +103,14 @@ def token(rotate: bool, data_dir: str | None) -> None:
 
 
 @click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port to type with the code (default: the running companion's, found in the data folder).")
 @data_dir_option
-def pair(data_dir: str | None) -> None:
+def pair(port: int | None, data_dir: str | None) -> None:
     """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
+    port, note = port_for_cli(DataPaths.at(data_dir).root, port, DEFAULT_PORT)
     code = open_companion(data_dir).new_pairing_code()
     click.echo(f"Pairing code: {code[:4]} {code[4:]}  (in the extension's popup choose 'Pair now' and type it "
-               "within 10 minutes)")
+               f"within 10 minutes, with the port {port})")
+    if note:
+        click.echo(f"Note: {note}", err=True)

@@ -12,7 +12,7 @@ in one transaction, day-aligned, so the totals always equal what the detail they
 summarise would give (the tests' ``daily_disagreements`` fixture checks it).
 
 Every SQL statement is in :mod:`companion.storage` (this module asks it questions and
-shapes the answers). The tracker knowledge base is duck-typed (``lookup(host)``,
+shapes the answers). The tracker knowledge base is duck-typed (``facts(domain)``, ``category_label(key)``,
 ``owner_of(domain)``, ``categories``); choices given for import are checked here with
 the site rule of :mod:`companion.sites` before the store applies them.
 """

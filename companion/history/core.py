@@ -15,7 +15,9 @@ class TrackerKnowledge(Protocol):
 
     categories: dict[str, dict]
 
-    def lookup(self, host: str) -> Any: ...
+    def facts(self, domain: str) -> Any: ...
+
+    def category_label(self, key: str | None) -> str | None: ...
 
     def owner_of(self, domain: str) -> str | None: ...
 
@@ -37,7 +39,7 @@ class History(ViewsMixin, DataMixin):
         """(owner, TrackerInfo or None) for a registrable domain, cached: lookups are per row."""
         found = self._owner_cache.get(domain)
         if found is None:
-            info = self.trackers.lookup(domain)
+            info = self.trackers.facts(domain)
             owner = info.owner if info is not None else self.trackers.owner_of(domain)
             found = self._owner_cache[domain] = (owner, info)
         return found
@@ -61,12 +63,12 @@ class History(ViewsMixin, DataMixin):
     def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
         totals = self._sum_days(lo, hi)
         pairs = []
-        for (s, d), (n, t, b, f, l) in totals.pairs.items():
+        for (s, d), (n, t, b, f, l, r) in totals.pairs.items():
             domain = names.get(d, "?")
             owner, info = self.info(domain)
             site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
             pairs.append(Pair(site, domain, n, t, b, f, l, owner, info.category if info is not None else None,
-                              f"{site}\n{domain}\n{owner or ''}".lower()))
+                              f"{site}\n{domain}\n{owner or ''}".lower(), r))
         return _Part(pairs, totals.per_day, totals.visited, sum(x.requests for x in pairs),
                      sum(x.trackers for x in pairs), sum(x.blocked for x in pairs))
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..policy import ACTIONS
 from ..sites import NotANetworkURL, site_of
-from ..storage import DAY_MS, now_ms
+from ..storage import day_of, day_start, now_ms
 from .periods import day_to_iso
 
 DEFAULT_RETENTION_DAYS = 90
@@ -28,8 +28,9 @@ class DataMixin:
     # -- export ---------------------------------------------------------------------------
 
     REQUEST_COLUMNS = ("id", "time", "site", "host", "domain", "type", "third_party", "tracker", "blocked",
-                       "same_owner", "browser_blocked", "exception", "decided_by", "filter", "list", "flags")
-    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked")
+                       "same_owner", "browser_blocked", "exception", "blocked_by_rule", "outcome_reported", "decided_by",
+                       "filter", "list", "flags")
+    DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked", "reached")
 
     def iter_requests(self) -> Iterator[dict[str, Any]]:
         """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
@@ -112,7 +113,7 @@ class DataMixin:
         days = self.retention_days()
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
         if days:
-            cutoff = (now // DAY_MS - days + 1) * DAY_MS  # keep today and the days-1 before it
+            cutoff = day_start(day_of(now) - days + 1)  # keep today and the days-1 before it
             removed.update(self.store.delete_detail_before(cutoff))
         self.store.set_setting(RETENTION_RUN_KEY, str(now))
         return removed

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..storage import DAY_MS, now_ms
+from ..storage import day_of, now_ms
 
 PERIODS: dict[str, tuple[str, int | None]] = {
     "today": ("today", 1),
@@ -16,7 +16,7 @@ DEFAULT_PERIOD = "7d"
 
 @dataclass(frozen=True)
 class Period:
-    """A span of whole UTC days, the unit of the ``daily`` table. ``first_day`` None: from the beginning."""
+    """A span of whole days (local, see :func:`companion.storage.schema.day_of`), the unit of the ``daily`` table. ``first_day`` None: from the beginning."""
 
     key: str
     label: str
@@ -32,7 +32,7 @@ def period(key: str | None, now: int | None = None) -> Period:
     """The named period ending today (unknown names fall back to the default)."""
     key = key if key in PERIODS else DEFAULT_PERIOD
     label, days = PERIODS[key]
-    today = (now_ms() if now is None else now) // DAY_MS
+    today = day_of(now_ms() if now is None else now)
     return Period(key, label, None if days is None else today - days + 1, today)
 
 

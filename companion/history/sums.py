@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .periods import Period
 
@@ -25,12 +26,13 @@ class Pair:
     domain: str
     requests: int
     trackers: int
-    blocked: int
+    blocked: int  # requests the browser stopped
     first_day: int
     last_day: int
     owner: str | None = None
     category: str | None = None
     text: str = ""  # site, domain and owner in lower case, for search
+    reached: int = 0  # requests that left the browser (requests = reached + blocked for new data)
 
 
 @dataclass
@@ -57,32 +59,125 @@ class _Part:
     requests: int
     trackers: int
     blocked: int
-    _reach: dict[str, list] | None = None
+    _reach: dict[str, "Tally"] | None = None
 
-    def reach_index(self) -> dict[str, list]:
-        """Per company (or unowned tracker domain): [sites, domains, requests, blocked, owner known], built once."""
+    def reach_index(self) -> dict[str, "Tally"]:
+        """Per company (or, owner unknown, domain): every request to its domains, per site, built once.
+        Whoever was a tracker somewhere in the period is listed (``Tally.tracker``, decided over the
+        whole period by the caller); its non-tracker requests count too: its servers got them just the same."""
         if self._reach is None:
-            index: dict[str, list] = {}
+            index: dict[str, Tally] = {}
             for x in self.pairs:
-                if not x.trackers or x.site == UNKNOWN_SITE:
-                    continue
                 key = x.owner or x.domain
                 entry = index.get(key)
                 if entry is None:
-                    entry = index[key] = [set(), set(), 0, 0, x.owner is not None]
-                entry[0].add(x.site)
-                entry[1].add(x.domain)
-                entry[2] += x.trackers
-                entry[3] += min(x.blocked, x.trackers)
+                    entry = index[key] = Tally(key, x.owner is not None)
+                entry.add(x)
             self._reach = index
         return self._reach
+
+
+@dataclass
+class Tally:
+    """What one company or tracker did in a period, per site: THE figures every page shows of it.
+
+    ``per_site``: site -> [requests, tracker requests, blocked, reached, first day, last day].
+    It *reached* the person on a site when at least one request got through there; it *tried and
+    was stopped* on a site when every request there was blocked. Requests from unknown pages count
+    in the totals, never as a site.
+    """
+
+    name: str
+    is_company: bool
+    domains: set[str] = field(default_factory=set)
+    per_site: dict[str, list[int]] = field(default_factory=dict)
+    tracker: bool = False
+
+    def add(self, x: Pair) -> None:
+        self.domains.add(x.domain)
+        self.tracker = self.tracker or x.trackers > 0
+        t = self.per_site.get(x.site)
+        if t is None:
+            self.per_site[x.site] = [x.requests, x.trackers, x.blocked, x.reached, x.first_day, x.last_day]
+        else:
+            t[0] += x.requests
+            t[1] += x.trackers
+            t[2] += x.blocked
+            t[3] += x.reached
+            t[4] = min(t[4], x.first_day)
+            t[5] = max(t[5], x.last_day)
+
+    def merged(self, other: "Tally") -> "Tally":
+        """A new tally of both (the kept and the live part of a period); neither is changed."""
+        out = Tally(self.name, self.is_company or other.is_company, self.domains | other.domains,
+                    {k: list(v) for k, v in self.per_site.items()}, self.tracker or other.tracker)
+        for site, (n, t, b, r, f, l) in other.per_site.items():
+            cur = out.per_site.get(site)
+            if cur is None:
+                out.per_site[site] = [n, t, b, r, f, l]
+            else:
+                out.per_site[site] = [cur[0] + n, cur[1] + t, cur[2] + b, cur[3] + r, min(cur[4], f), max(cur[5], l)]
+        return out
+
+    @property
+    def sites_reached(self) -> list[str]:
+        return sorted(s for s, t in self.per_site.items() if t[3] > 0 and s != UNKNOWN_SITE)
+
+    @property
+    def sites_stopped(self) -> list[str]:
+        return sorted(s for s, t in self.per_site.items() if t[3] == 0 and t[0] > 0 and s != UNKNOWN_SITE)
+
+    @property
+    def requests(self) -> int:
+        return sum(t[0] for t in self.per_site.values())
+
+    @property
+    def blocked(self) -> int:
+        return sum(t[2] for t in self.per_site.values())
+
+    @property
+    def reached(self) -> int:
+        return sum(t[3] for t in self.per_site.values())
+
+    def figures(self, of_sites: int) -> dict[str, Any]:
+        """The figures every page shows of this company or tracker, from the same sums."""
+        reached, stopped = self.sites_reached, self.sites_stopped
+        return {
+            "name": self.name,
+            "is_company": self.is_company,
+            "domains": sorted(self.domains),
+            "sites": len(reached),  # the headline: sites where it reached the person
+            "sites_reached": len(reached),
+            "sites_stopped": len(stopped),
+            "sites_tried": len(reached) + len(stopped),
+            "of_sites": of_sites,
+            "requests": self.requests,
+            "blocked": self.blocked,
+            "reached": self.reached,
+        }
+
+    def site_rows(self) -> list[dict[str, Any]]:
+        """One row per site (unknown pages included), busiest first."""
+        return sorted(
+            ({"site": s, "requests": n, "tracker_requests": t, "blocked": b, "reached": r,
+              "state": outcome_state(r, b), "first_day": f, "last_day": l}
+             for s, (n, t, b, r, f, l) in self.per_site.items()),
+            key=lambda row: (row["site"] == UNKNOWN_SITE, -row["requests"], row["site"]),
+        )
+
+
+def outcome_state(reached: int, blocked: int) -> str:
+    """'blocked' when none of the requests got through, 'partly-blocked' when some did, 'reached' when none was blocked."""
+    if reached == 0 and blocked > 0:
+        return "blocked"
+    return "partly-blocked" if blocked > 0 else "reached"
 
 
 @dataclass
 class _Totals:
     """``daily`` summed over a span of days, by ids: what a snapshot is made of."""
 
-    pairs: dict[tuple[int, int], tuple[int, int, int, int, int]]  # (site, domain) -> (n, trackers, blocked, first, last)
+    pairs: dict[tuple[int, int], tuple[int, int, int, int, int, int]]  # (site, domain) -> (n, trackers, blocked, first, last, reached)
     per_day: dict[int, tuple[int, int]]  # day -> (blocked tracker requests, tracker requests)
     visited: set[int]
 
@@ -98,5 +193,5 @@ def merge_pairs(pairs) -> list[Pair]:
         else:
             merged[key] = Pair(x.site, x.domain, m.requests + x.requests, m.trackers + x.trackers,
                                m.blocked + x.blocked, min(m.first_day, x.first_day), max(m.last_day, x.last_day),
-                               x.owner, x.category, x.text)
+                               x.owner, x.category, x.text, m.reached + x.reached)
     return list(merged.values())

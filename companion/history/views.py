@@ -5,62 +5,53 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ..storage import day_start
 from .periods import Period
-from .sums import UNKNOWN_SITE, Snapshot, _Part, merge_pairs
+from .sums import UNKNOWN_SITE, Snapshot, Tally, _Part, merge_pairs, outcome_state
 
 
 class ViewsMixin:
     """Part of :class:`companion.history.History`."""
 
     def overview(self, snap: Snapshot) -> dict[str, Any]:
-        """The headline figures of a period."""
-        tracker_domains: set[str] = set()
-        for entry in self._reach_entries(snap).values():
-            tracker_domains |= entry[1]
-        # Trackers seen only on unknown pages are not in the reach index.
-        tracker_domains |= {x.domain for x in snap.pairs if x.site == UNKNOWN_SITE and x.trackers}
+        """The headline figures of a period (``blocked``: requests the browser stopped)."""
+        # Only the domains that were trackers count as trackers seen (a company's CDN does not).
+        tracker_domains = {x.domain for x in snap.pairs if x.trackers}
+        reached = sum(x.reached for x in snap.pairs)
         return {
             "sites_visited": snap.sites_visited,
             "third_party_requests": snap.third_party_requests,
             "tracker_requests": snap.tracker_requests,
             "trackers_seen": len(tracker_domains),
             "blocked": snap.blocked,
+            "reached": reached,
             "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
         }
 
     @staticmethod
-    def _reach_entries(snap: Snapshot) -> dict[str, list]:
+    def _reach_entries(snap: Snapshot) -> dict[str, Tally]:
+        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period."""
         parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
         if len(parts) == 1:
-            return parts[0].reach_index()
-        merged: dict[str, list] = {}
+            return {k: v for k, v in parts[0].reach_index().items() if v.tracker}
+        merged: dict[str, Tally] = {}
         for part in parts:
-            for key, (sites, domains, n, b, known) in part.reach_index().items():
+            for key, tally in part.reach_index().items():
                 entry = merged.get(key)
-                if entry is None:
-                    merged[key] = [sites, domains, n, b, known]  # shared: copied before any change below
-                else:
-                    merged[key] = [entry[0] | sites, entry[1] | domains, entry[2] + n, entry[3] + b, known]
-        return merged
+                merged[key] = tally if entry is None else entry.merged(tally)  # shared tallies are never changed
+        return {k: v for k, v in merged.items() if v.tracker}
 
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
-        """Companies (or, owner unknown, tracker domains) by how many of the person's sites they saw them on."""
+        """Companies (or, owner unknown, tracker domains) by how many of the person's sites they reached
+        (at least one request got through), then by how many they tried on and were stopped."""
         entries = self._reach_entries(snap)
-        ranked = sorted(entries, key=lambda k: (-len(entries[k][0]), -entries[k][2], k))
-        if limit:
-            ranked = ranked[:limit]
-        return [
-            {
-                "name": k,
-                "is_company": entries[k][4],
-                "sites": len(entries[k][0]),
-                "of_sites": snap.sites_visited,
-                "domains": sorted(entries[k][1]),
-                "requests": entries[k][2],
-                "blocked": entries[k][3],
-            }
-            for k in ranked
-        ]
+        figures = [e.figures(snap.sites_visited) for e in entries.values()]
+        figures.sort(key=lambda f: (-f["sites_reached"], -f["sites_stopped"], -f["requests"], f["name"]))
+        return figures[:limit] if limit else figures
+
+    def reach_count(self, snap: Snapshot) -> int:
+        """How many companies and unowned trackers :meth:`reach` can list (for 'show all')."""
+        return len(self._reach_entries(snap))
 
     def categories(self, snap: Snapshot) -> list[dict[str, Any]]:
         """Per tracker category: distinct trackers, requests and sites, for 'What tracking is'."""
@@ -86,15 +77,16 @@ class ViewsMixin:
     DETAIL_DAYS = 7
 
     def site(self, site: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
-        """Every third party seen on ``site`` in the period: owner, category, counts, first and last seen."""
+        """Every third party seen on ``site`` in the period: owner, category, what got through and what
+        was blocked, first and last seen, and (from the detail) the hosts that got through and what let them."""
         site_id = self._domain_id(site)
         if site_id is None:
             return None
         snap = snap or self.snapshot(p)
         lo, hi = self._day_range(p)
-        detail: dict[str, tuple[int, int, str]] = {}
         with_detail = p.first_day is not None and p.last_day - p.first_day < self.DETAIL_DAYS
-        first_party, detail = self.store.site_detail(site_id, lo, hi, with_detail)
+        detail = self.store.site_detail(site_id, lo, hi) if with_detail else {}
+        through = self._got_through(site_id, lo, hi)
         parties = []
         for x in merge_pairs(x for x in snap.pairs if x.site == site):
             owner, info = self.info(x.domain)
@@ -108,7 +100,10 @@ class ViewsMixin:
                 "requests": x.requests,
                 "tracker_requests": x.trackers,
                 "blocked": x.blocked,
-                "allowed": x.requests - x.blocked,
+                "reached": x.reached,
+                "allowed": x.reached,  # older name of 'reached'
+                "state": outcome_state(x.reached, x.blocked),
+                "got_through": through.get(x.domain, []),
                 "first_day": x.first_day,
                 "last_day": x.last_day,
                 # The exact time where the detail was read; otherwise the day says it.
@@ -116,17 +111,33 @@ class ViewsMixin:
                 "last_seen": last,
                 "hosts": sorted(hosts.split(",")) if hosts else [],
             })
-        if not parties and not first_party and not self._seen_as_site(site_id):
+        if not parties and not self._seen_as_site(site_id):
             return None
         parties.sort(key=lambda x: (not x["tracker"], -x["requests"], x["domain"]))
+        trackers = [x for x in parties if x["tracker"]]
         return {
             "site": site,
-            "first_party_requests": first_party,
+            # Requests to the page's own host are never reported; those to the site's other hosts are.
+            "own_other_hosts_requests": self.store.site_other_hosts_requests(site_id, lo, hi),
             "third_parties": parties,
-            "trackers": sum(1 for x in parties if x["tracker"]),
+            "trackers": len(trackers),
+            "trackers_reached": sum(1 for x in trackers if x["reached"]),
+            "trackers_stopped": sum(1 for x in trackers if not x["reached"]),
             "requests": sum(x["requests"] for x in parties),
             "blocked": sum(x["blocked"] for x in parties),
+            "reached": sum(x["reached"] for x in parties),
         }
+
+    def _got_through(self, site_id: int, lo: int, hi: int) -> dict[str, list[dict[str, Any]]]:
+        """Per domain: the hosts whose requests left the browser on this site, and what let them."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for domain, host, tracker, meant, exception, decided_by, ftext, flist, n in \
+                self.store.site_got_through(site_id, day_start(max(lo, 0)), day_start(hi + 1)):
+            out.setdefault(domain, []).append({
+                "host": host, "requests": n, "filter": ftext, "list": flist, "decided_by": decided_by,
+                "why": why_it_got_through(tracker, meant, exception, decided_by, ftext, flist),
+            })
+        return out
 
     def _seen_as_site(self, domain_id: int) -> bool:
         return self.store.seen_as_site(domain_id)
@@ -134,63 +145,58 @@ class ViewsMixin:
     # -- one tracker, one company ---------------------------------------------------------
 
     def tracker(self, domain: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
-        """A tracker domain: what it is, every site of the person's where it appeared, its hosts."""
+        """A tracker domain: what it is, every site of the person's where it reached them or was stopped, its hosts."""
         domain_id = self._domain_id(domain)
         if domain_id is None:
             return None
         owner, info = self.info(domain)
-        sites = self._sites_of({domain}, snap or self.snapshot(p))
+        snap = snap or self.snapshot(p)
+        tally = Tally(domain, False)
+        for x in snap.pairs:
+            if x.domain == domain:
+                tally.add(x)
         hosts = self.store.hosts_of_domain(domain_id)
-        if not sites and not hosts:
+        if not tally.per_site and not hosts:
             return None
         return {
             "domain": domain,
             "owner": owner,
             "info": info,
             "learns": self._learns(info),
-            "sites": sites,
+            "sites": tally.site_rows(),
+            "figures": tally.figures(snap.sites_visited),
             "hosts": hosts,
-            "requests": sum(s["requests"] for s in sites),
-            "blocked": sum(s["blocked"] for s in sites),
+            "requests": tally.requests,
+            "blocked": tally.blocked,
+            "reached": tally.reached,
         }
 
     def company(self, owner: str, p: Period, snap: Snapshot | None = None) -> dict[str, Any] | None:
-        """A company: its domains that the person met and every site where any of them appeared."""
+        """A company: its domains the person met and every site where any of them reached them or was
+        stopped. The figures are the overview's for the same period (one :class:`Tally`)."""
         snap = snap or self.snapshot(p)
-        domains = sorted({x.domain for x in snap.pairs if x.owner == owner})
-        if not domains:
-            return None
-        sites = self._sites_of(set(domains), snap)
+        tally = self._reach_entries(snap).get(owner)
+        if tally is None or not tally.is_company:
+            # Not a tracker this period: its requests still answer the page, from the same sums.
+            tally = Tally(owner, True)
+            for x in snap.pairs:
+                if x.owner == owner:
+                    tally.add(x)
+            if not tally.per_site:
+                return None
+        domains = sorted(tally.domains)
         infos = [self.info(d)[1] for d in domains]
         categories = sorted({i.category for i in infos if i is not None and i.category})
         return {
             "owner": owner,
             "domains": domains,
-            "sites": sites,
+            "sites": tally.site_rows(),
+            "figures": tally.figures(snap.sites_visited),
             "categories": [(c, self._category_meta(c)) for c in categories],
-            "requests": sum(s["requests"] for s in sites),
-            "blocked": sum(s["blocked"] for s in sites),
+            "requests": tally.requests,
+            "blocked": tally.blocked,
+            "reached": tally.reached,
         }
-
-    @staticmethod
-    def _sites_of(domains: set[str], snap: Snapshot) -> list[dict[str, Any]]:
-        by_site: dict[str, list[int]] = {}
-        for x in snap.pairs:
-            if x.domain in domains and x.site not in domains:
-                t = by_site.get(x.site)
-                if t is None:
-                    by_site[x.site] = [x.requests, x.trackers, x.blocked, x.first_day, x.last_day]
-                else:
-                    t[0] += x.requests
-                    t[1] += x.trackers
-                    t[2] += x.blocked
-                    t[3] = min(t[3], x.first_day)
-                    t[4] = max(t[4], x.last_day)
-        return sorted(
-            ({"site": s, "requests": n, "tracker_requests": t, "blocked": b, "first_day": f, "last_day": l}
-             for s, (n, t, b, f, l) in by_site.items()),
-            key=lambda r: (-r["requests"], r["site"]),
-        )
 
     def _category_meta(self, key: str | None) -> dict[str, Any]:
         return (self.trackers.categories or {}).get(key or "", {}) if key else {}
@@ -213,16 +219,21 @@ class ViewsMixin:
                 continue
             found.append(x)
         merged = merge_pairs(found)
-        if state == "blocked":
-            merged = [x for x in merged if x.blocked]
-        elif state == "allowed":
-            merged = [x for x in merged if x.blocked < x.requests]
+        if state == "blocked":  # every request stopped
+            merged = [x for x in merged if x.blocked and not x.reached]
+        elif state in ("reached", "allowed"):  # at least one got through
+            merged = [x for x in merged if x.reached]
         elif state == "trackers":
             merged = [x for x in merged if x.trackers]
         merged.sort(key=lambda x: (-x.requests, x.site, x.domain))
-        rows = [{"site": x.site, "domain": x.domain, "owner": x.owner, "category": x.category,
-                 "requests": x.requests, "trackers": x.trackers, "blocked": x.blocked,
-                 "first_day": x.first_day, "last_day": x.last_day} for x in merged[:limit]]
+        rows = []
+        for x in merged[:limit]:
+            info = self.info(x.domain)[1]
+            rows.append({"site": x.site, "domain": x.domain, "owner": x.owner, "category": x.category,
+                         "category_label": info.category_label if info is not None else None,
+                         "requests": x.requests, "trackers": x.trackers, "blocked": x.blocked,
+                         "reached": x.reached, "state": outcome_state(x.reached, x.blocked),
+                         "first_day": x.first_day, "last_day": x.last_day})
         return {"total": len(merged), "rows": rows, "truncated": len(merged) > limit}
 
     # -- the map --------------------------------------------------------------------------
@@ -242,7 +253,7 @@ class ViewsMixin:
             if x.trackers and x.site in shown:
                 reach[x.domain].add(x.site)
                 weight[(x.site, x.domain)] = weight.get((x.site, x.domain), 0) + x.trackers
-                blocked[x.domain] += min(x.blocked, x.trackers)
+                blocked[x.domain] += x.blocked
         trackers = sorted(reach, key=lambda d: (-len(reach[d]), d))[:max_trackers]
         kept = set(trackers)
         return {
@@ -255,3 +266,23 @@ class ViewsMixin:
             "edges": [(s, d, w) for (s, d), w in weight.items() if d in kept],
             "hidden_trackers": len(reach) - len(trackers),
         }
+
+
+def why_it_got_through(tracker: bool, meant: bool, exception: bool, decided_by: str, ftext: str | None,
+                       flist: str | None) -> str:
+    """In plain words, what let a request that left the browser through (the filter, or the lack of one)."""
+    named = f"{ftext} ({flist})" if ftext and flist else (ftext or "")
+    if exception and named:
+        return f"an exception filter allowed it: {named}"
+    if meant:
+        return (f"Crumbs meant to block it ({named or decided_by}), but the browser's rules had not caught up yet"
+                if named else "Crumbs meant to block it, but the browser's rules had not caught up yet")
+    if decided_by == "site-trust":
+        return "you trust this site"
+    if decided_by in ("site-tracker", "tracker-everywhere"):
+        return "you allowed it" + (" on this site" if decided_by == "site-tracker" else " everywhere")
+    if decided_by == "report-only":
+        return "Crumbs is in report-only mode"
+    if not tracker:
+        return "no filter list names this request" if not named else f"only a first-party filter names it: {named}"
+    return f"allowed ({decided_by})"

@@ -36,7 +36,7 @@ from .events import EventsMixin, RecordedEvent
 from .history import HistoryMixin
 from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
-                     SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, now_ms)
+                     OUTCOME, RULE_BLOCKED, SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, day_of, day_start, now_ms)
 from .sessions import SessionsMixin
 
 
@@ -52,6 +52,6 @@ class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixi
 
 __all__ = [
     "Store", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
-    "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION",
-    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS",
+    "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION", "RULE_BLOCKED", "OUTCOME",
+    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS", "day_of", "day_start",
 ]

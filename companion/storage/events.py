@@ -6,16 +6,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..classify import Verdict
-from .schema import BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_CODES
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
+                     THIRD_PARTY, TRACKER, TYPE_CODES, day_of)
 
 
 @dataclass(slots=True)
 class RecordedEvent:
-    """One event to record: the decided verdict and when the browser saw it."""
+    """One event to record: the decided verdict, when the browser saw it and what the browser did.
+
+    ``browser_blocked`` is the outcome: True when the browser's rules stopped the request, False
+    when it left the browser. The verdict's ``blocked`` is what the companion meant, kept apart
+    (a rule not yet fetched by the browser, a path no filter names: meant and done can differ).
+    ``outcome_reported``: the extension said so explicitly (``outcome``), not by default.
+    """
 
     verdict: Verdict
     time: int  # epoch ms
     browser_blocked: bool = False
+    outcome_reported: bool = False
 
 
 class EventsMixin:
@@ -37,27 +45,32 @@ class EventsMixin:
                 flags = (
                     (THIRD_PARTY if v.third_party else 0)
                     | (TRACKER if v.tracker else 0)
-                    | (BLOCKED if v.blocked or event.browser_blocked else 0)
+                    | (BLOCKED if event.browser_blocked else 0)
                     | (SAME_OWNER if v.same_owner else 0)
                     | (BROWSER_BLOCKED if event.browser_blocked else 0)
                     | (EXCEPTION if v.exception else 0)
+                    | (RULE_BLOCKED if v.blocked else 0)
+                    | (OUTCOME if event.outcome_reported else 0)
                 )
                 rows.append((event.time, site_id, host_id, TYPE_CODES[v.type], flags, DECIDED_CODES[v.decided_by], filter_id))
-                key = (event.time // DAY_MS, site_id or 0, self.domain_id(v.domain))
-                total = totals.setdefault(key, [0, 0, 0])
+                key = (day_of(event.time), site_id or 0, self.domain_id(v.domain))
+                total = totals.setdefault(key, [0, 0, 0, 0])
                 total[0] += 1
                 total[1] += 1 if v.tracker else 0
                 total[2] += 1 if flags & BLOCKED else 0
+                total[3] += 0 if flags & BLOCKED else 1
             self.conn.executemany(
                 "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)",
                 rows,
             )
             self.conn.executemany(
-                """INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked) VALUES (?,?,?,?,?,?)
+                """INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached)
+                   VALUES (?,?,?,?,?,?,?)
                    ON CONFLICT (day, site_id, domain_id) DO UPDATE SET
                      requests = requests + excluded.requests,
                      trackers = trackers + excluded.trackers,
-                     blocked = blocked + excluded.blocked""",
+                     blocked = blocked + excluded.blocked,
+                     reached = reached + excluded.reached""",
                 [(*key, *t) for key, t in totals.items()],
             )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_NAMES, EXCEPTION, SAME_OWNER, THIRD_PARTY, TRACKER,
-                     TYPE_NAMES)
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
+                     THIRD_PARTY, TRACKER, TYPE_NAMES, day_start)
 
 _NOTHING_REMOVED = {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
@@ -48,14 +48,16 @@ class HistoryMixin:
     # -- sums over days ---------------------------------------------------------------------
 
     def daily_sums(self, lo: int, hi: int) -> tuple[dict, dict, set]:
-        """For days ``lo``..``hi``: {(site_id, domain_id): (requests, trackers, blocked, first day, last day)},
-        {day: (blocked trackers, trackers)} and the set of visited site ids (third parties only)."""
+        """For days ``lo``..``hi``: {(site_id, domain_id): (requests, trackers, blocked, first day, last day,
+        reached)}, {day: (blocked trackers, trackers)} and the set of visited site ids (third parties only).
+        ``blocked`` and ``reached`` are what the browser did (requests = reached + blocked)."""
         with self.lock:
             conn = self.conn
             pairs = {
-                (s, d): (n, t, b, f, l)
-                for s, d, n, t, b, f, l in conn.execute(
-                    """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day)
+                (s, d): (n, t, b, f, l, r)
+                for s, d, n, t, b, f, l, r in conn.execute(
+                    """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day),
+                              sum(reached)
                        FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id""",
                     (lo, hi),
                 )
@@ -72,26 +74,48 @@ class HistoryMixin:
                 "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
         return pairs, per_day, visited
 
-    def site_detail(self, site_id: int, lo: int, hi: int, with_detail: bool) -> tuple[int, dict[str, tuple]]:
-        """A site's own (first-party) requests over days ``lo``..``hi`` and, when ``with_detail``,
-        {third-party domain: (first time, last time, "host,host")} from the request detail."""
-        detail: dict[str, tuple[int, int, str]] = {}
+    def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
+        """The requests made on a site between two times that left the browser, grouped by what let
+        them: (domain, host, tracker, blocked by rule, exception, decided_by, filter, list, count)."""
         with self.lock:
-            first_party = self.conn.execute(
+            return [
+                (d, h, bool(flags & TRACKER), bool(flags & RULE_BLOCKED), bool(flags & EXCEPTION),
+                 DECIDED_NAMES.get(decided, str(decided)), ftext, flist, n)
+                for d, h, flags, decided, ftext, flist, n in self.conn.execute(
+                    """SELECT dom.name, h.name, r.flags & ?, r.decided_by, f.text, f.list, count(*)
+                       FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
+                       LEFT JOIN filters f ON f.id = r.filter_id
+                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? AND (r.flags & ?) = 0
+                         AND (r.flags & ?) != 0
+                       GROUP BY h.id, r.flags & ?, r.decided_by, r.filter_id
+                       ORDER BY dom.name, h.name""",
+                    (TRACKER | RULE_BLOCKED | EXCEPTION, site_id, start_ms, end_ms, BLOCKED, THIRD_PARTY,
+                     TRACKER | RULE_BLOCKED | EXCEPTION),
+                )
+            ]
+
+    def site_other_hosts_requests(self, site_id: int, lo: int, hi: int) -> int:
+        """Requests a site's pages made to the site's own other hosts (cdn.example.com from www.example.com)
+        over days ``lo``..``hi``: reported (their host differs from the page's), then found first-party."""
+        with self.lock:
+            return self.conn.execute(
                 "SELECT sum(requests) FROM daily WHERE site_id = ? AND domain_id = ? AND day BETWEEN ? AND ?",
                 (site_id, site_id, lo, hi),
             ).fetchone()[0] or 0
-            if with_detail:
-                detail = {
-                    d: (first, last, hosts)
-                    for d, first, last, hosts in self.conn.execute(
-                        """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
-                           FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
-                           WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
-                        (site_id, lo * DAY_MS, (hi + 1) * DAY_MS),
-                    )
-                }
-        return first_party, detail
+
+    def site_detail(self, site_id: int, lo: int, hi: int) -> dict[str, tuple]:
+        """{third-party domain: (first time, last time, "host,host")} on a site over days ``lo``..``hi``,
+        from the request detail. (A site's own requests are never reported, so there is no count of them.)"""
+        with self.lock:
+            return {
+                d: (first, last, hosts)
+                for d, first, last, hosts in self.conn.execute(
+                    """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
+                       FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
+                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
+                    (site_id, day_start(max(lo, 0)), day_start(hi + 1)),
+                )
+            }
 
     # -- export -----------------------------------------------------------------------------
 
@@ -114,6 +138,7 @@ class HistoryMixin:
                     "third_party": bool(flags & THIRD_PARTY), "tracker": bool(flags & TRACKER),
                     "blocked": bool(flags & BLOCKED), "same_owner": bool(flags & SAME_OWNER),
                     "browser_blocked": bool(flags & BROWSER_BLOCKED), "exception": bool(flags & EXCEPTION),
+                    "blocked_by_rule": bool(flags & RULE_BLOCKED), "outcome_reported": bool(flags & OUTCOME),
                     "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
                     "flags": flags,
                 }
@@ -121,11 +146,11 @@ class HistoryMixin:
     def iter_daily(self) -> Iterator[dict[str, Any]]:
         """Every daily total, names resolved (day number; history adds the date)."""
         names = self.domain_names()
-        for day, s, d, n, t, b in self.conn.execute(
-            "SELECT day, site_id, domain_id, requests, trackers, blocked FROM daily ORDER BY day, site_id, domain_id"
+        for day, s, d, n, t, b, r in self.conn.execute(
+            "SELECT day, site_id, domain_id, requests, trackers, blocked, reached FROM daily ORDER BY day, site_id, domain_id"
         ):
             yield {"day": day, "site": names.get(s) if s else None, "domain": names.get(d),
-                   "requests": n, "trackers": t, "blocked": b}
+                   "requests": n, "trackers": t, "blocked": b, "reached": r}
 
     # -- forgetting and retention -----------------------------------------------------------
 
@@ -145,7 +170,7 @@ class HistoryMixin:
     def forget_days(self, first_day: int, last_day: int) -> dict[str, int]:
         if last_day < first_day:
             raise ValueError("the period ends before it starts")
-        span = (first_day * DAY_MS, (last_day + 1) * DAY_MS)
+        span = (day_start(first_day), day_start(last_day + 1))
         return self._forget("time >= ? AND time < ?", "day BETWEEN ? AND ?", lambda: (span, (first_day, last_day)),
                             lambda: self._forget_breakage("time >= ? AND time < ?", span))
 

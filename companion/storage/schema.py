@@ -5,6 +5,7 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 """
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable
 
@@ -12,8 +13,11 @@ import sqlite_utils
 
 from ..classify import DECIDED_BY, REQUEST_TYPES
 
-# Bits of requests.flags.
+# Bits of requests.flags. BLOCKED: the browser stopped the request (what it did, from the reported
+# outcome); before schema 3 it was set from the companion's verdict too. RULE_BLOCKED: the
+# companion's decision was to block (what was meant). OUTCOME: the extension reported the outcome.
 THIRD_PARTY, TRACKER, BLOCKED, SAME_OWNER, BROWSER_BLOCKED, EXCEPTION = 1, 2, 4, 8, 16, 32
+RULE_BLOCKED, OUTCOME = 64, 128
 
 TYPE_CODES = {name: i for i, name in enumerate(REQUEST_TYPES)}
 TYPE_NAMES = {i: name for name, i in TYPE_CODES.items()}
@@ -21,6 +25,22 @@ DECIDED_CODES = {name: i for i, name in enumerate(DECIDED_BY)}
 DECIDED_NAMES = {i: name for name, i in DECIDED_CODES.items()}
 
 DAY_MS = 86_400_000
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def day_of(ms: int) -> int:
+    """The day number (days since 1970-01-01) of an epoch-ms time in this machine's time zone.
+
+    Days are the person's days: 'today' and the daily totals begin at local midnight, as the times
+    the pages show do (issue 10). Totals recorded before schema 4 were counted in UTC days.
+    """
+    return (ms + time.localtime(ms / 1000).tm_gmtoff * 1000) // DAY_MS
+
+
+def day_start(day: int) -> int:
+    """Epoch ms of local midnight at the start of ``day`` (a day number of :func:`day_of`)."""
+    date = datetime.date.fromordinal(day + _EPOCH_ORDINAL)
+    return int(time.mktime((date.year, date.month, date.day, 0, 0, 0, 0, 0, -1)) * 1000)
 
 
 def _run_script(db: sqlite_utils.Database, script: str) -> None:
@@ -135,7 +155,31 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: sqlite_utils.Database) -> None:
+    # Per-request outcome (issue 10): a request counts as blocked from what the browser did, never
+    # from the verdict alone. daily.reached counts requests that left the browser; every reported
+    # request is reached or blocked (cache hits and failures are not reported), so for rows written
+    # from now on requests = reached + blocked. Rows written before kept 'blocked' as it was counted
+    # then (the verdict or the browser), and what was not blocked was shown as allowed: that is
+    # what they keep saying (reached = requests - blocked), and their detail rows are marked as
+    # blocked by rule where they were blocked, without the OUTCOME bit.
+    columns = {row[1] for row in db.conn.execute("PRAGMA table_info(daily)")}
+    if "reached" not in columns:
+        db.conn.execute("ALTER TABLE daily ADD COLUMN reached INTEGER NOT NULL DEFAULT 0")
+    # Which sign-in code opened a session: a used link opened again in the browser that holds the
+    # session it created goes to the history instead of saying 'already used' (issue 10, item 11).
+    if "code_hash" not in {row[1] for row in db.conn.execute("PRAGMA table_info(web_sessions)")}:
+        db.conn.execute("ALTER TABLE web_sessions ADD COLUMN code_hash TEXT")
+    _run_script(
+        db,
+        f"""
+        UPDATE daily SET reached = requests - blocked;
+        UPDATE requests SET flags = flags | {RULE_BLOCKED} WHERE (flags & {BLOCKED}) != 0
+        """,
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

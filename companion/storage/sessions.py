@@ -23,9 +23,17 @@ class SessionsMixin:
             if self.conn.execute("DELETE FROM signin_codes WHERE code_hash = ?", (code_hash,)).rowcount != 1:
                 return False
             self.conn.execute("DELETE FROM web_sessions WHERE expires < ?", (now,))
-            self.conn.execute("INSERT INTO web_sessions (id_hash, csrf, expires) VALUES (?, ?, ?)",
-                              (session_hash, csrf, expires))
+            self.conn.execute("INSERT INTO web_sessions (id_hash, csrf, expires, code_hash) VALUES (?, ?, ?, ?)",
+                              (session_hash, csrf, expires, code_hash))
         return True
+
+    def session_opened_by(self, session_hash: str, code_hash: str) -> bool:
+        """True when a live session was opened by that (now used) sign-in code."""
+        with self.lock:
+            return self.conn.execute(
+                "SELECT 1 FROM web_sessions WHERE id_hash = ? AND code_hash = ? AND expires > ?",
+                (session_hash, code_hash, now_ms()),
+            ).fetchone() is not None
 
     def session_csrf(self, session_hash: str) -> str | None:
         """The CSRF token of a live session, or None when it is unknown or expired."""

@@ -7,7 +7,6 @@ the protections of :mod:`companion.web.security` in front of every route.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -17,9 +16,9 @@ from flask.json.provider import JSONProvider
 from ..auth import PAIRING_TRIES_PER_WINDOW, PAIRING_WINDOW_S, PairingThrottle
 from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
+from ..resources import EXTENSION_ID
 from ..service import Companion
 
-EXTENSION_ID_FILE = Path(__file__).resolve().parents[2] / "extension" / "EXTENSION_ID"
 # Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -27,7 +26,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one,
     ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
-    allowed as CORS origins; default: the id in extension/EXTENSION_ID)."""
+    allowed as CORS origins; default: Crumbs' own, resources.EXTENSION_ID)."""
     app = Flask(__name__)
     app.config.update(
         PORT=DEFAULT_PORT,
@@ -75,7 +74,4 @@ class FastJSON(JSONProvider):
 
 
 def _shipped_extension_ids() -> list[str]:
-    try:
-        return [EXTENSION_ID_FILE.read_text(encoding="ascii").strip()]
-    except OSError:
-        return []
+    return [EXTENSION_ID]  # a constant of the package (companion/resources.py), checked against the extension

@@ -53,7 +53,13 @@ _EVENT = {
         "type": {"type": "string", "description": "webRequest ResourceType", "default": "other"},
         "tab_id": {"type": "integer", "minimum": -1, "maximum": 2**31 - 1},
         "time": {"type": "integer", "minimum": 946_684_800_000, "description": "epoch milliseconds, not in the future"},
-        "browser_blocked": {"type": "boolean", "description": "the browser's rules blocked it"},
+        "browser_blocked": {"type": "boolean", "description": "the browser's rules blocked it (older extensions; "
+                            "'outcome' says the same and wins)"},
+        "outcome": {"enum": ["reached", "blocked", None],
+                    "description": "what the browser did: 'reached' (it left the browser) or 'blocked' (the "
+                    "browser's rules stopped it). Counted as blocked only when the browser blocked it, never from "
+                    "the verdict alone. Requests served from the cache or that failed before being sent are not "
+                    "reported. Must agree with browser_blocked when both are given."},
     },
 }
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
@@ -143,7 +149,8 @@ def openapi_document(port: int) -> dict[str, Any]:
                         "ok": {"type": "boolean"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
                         "error": {"type": "string"}}}},
                     "tabs": {"type": "object", "description": "per tab id: distinct tracker domains in this batch "
-                             "and how many were blocked", "additionalProperties": {"type": "object"}},
+                             "('trackers'), how many had every request blocked ('blocked') and how many had at least "
+                             "one request get through ('reached')", "additionalProperties": {"type": "object"}},
                     "rules_version": {"type": "string"}}},
                 {"type": "object", "required": ["events"], "description": "other keys are ignored", "properties": {
                     "events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}})},
@@ -160,7 +167,10 @@ def openapi_document(port: int) -> dict[str, Any]:
                                 parameters=[if_none_match],
                                 extra={"304": {"description": "the rules are still the version named"}})},
             "/sites/{site}": {"get": _op("Every third party seen on a site with owner, category, counts "
-                                         "and the current choice; 'stand_ins' names the stand-in scripts "
+                                         "(requests = reached + blocked, by what the browser did), its state "
+                                         "('blocked': none got through; 'partly-blocked'; 'reached': none "
+                                         "blocked), the hosts that got through and what let them, and the "
+                                         "current choice; 'stand_ins' names the stand-in scripts "
                                          "served for its blocked scripts.", parameters=[site])},
             "/choices": {"get": _op("Every choice: site+tracker, tracker everywhere, trusted sites.")},
             "/choices/sites/{site}/trackers/{tracker}": {

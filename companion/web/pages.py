@@ -27,7 +27,7 @@ from ..sites import NotANetworkURL, site_of
 from ..auth import SESSION_TTL_MS
 from ..history import PERIODS, RETENTION_CHOICES, History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
-from ..storage import DAY_MS, now_ms
+from ..storage import day_of, now_ms
 from .security import own_origin
 
 COOKIE = "crumbs_session"
@@ -98,6 +98,9 @@ def _check_post(csrf: str) -> None:
 def signin(code: str):
     opened = crumbs().redeem_signin_code(code)
     if opened is None:
+        if crumbs().session_opened_by(request.cookies.get(COOKIE), code):
+            # The tab still shows /signin/<code> and was reloaded: this browser signed in with it.
+            return redirect(url_for("pages.overview"), 303)
         return render_template("unauthorized.html", signed_in=False, expired=True), 401
     session, _ = opened
     # A page, not a redirect: a SameSite=Strict cookie set on a navigation that came from elsewhere
@@ -158,11 +161,33 @@ def _domain(value: str | None, what: str) -> str:
         raise Refused(400, f"That {what} is not a domain name.") from None
 
 
+def local_zone_name() -> str:
+    """The companion machine's time zone, as a person reads it: its IANA name when known
+    (``TZ``, or where /etc/localtime points), then its UTC offset now, e.g. ``Europe/Paris (UTC+01:00)``."""
+    import os
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name or name.startswith("/"):
+        try:
+            target = os.path.realpath(name or "/etc/localtime")
+            name = target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else ""
+        except OSError:
+            name = ""
+    offset = datetime.now().astimezone().strftime("%z")
+    utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    return f"{name} ({utc})" if name else utc
+
+
 @bp.app_template_filter("when")
 def _when(ms: int | None) -> str:
+    """An epoch-ms time in the companion machine's time zone (the page says which, see base.html)."""
     if ms is None:
         return "—"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_context_processor
+def _time_zone() -> dict[str, str]:
+    return {"time_zone": local_zone_name()}
 
 
 @bp.app_template_filter("date")
@@ -190,9 +215,11 @@ def overview():
     p = _period()
     h = history()
     snap = h.snapshot(p)
+    # Every company can be seen: the busiest twelve first, all of them on request (none silently cut).
+    show_all = request.args.get("all") == "1"
     return _render(
-        "overview.html", period=p, figures=h.overview(snap), reach=h.reach(snap, 12),
-        chart=svg.timeline(snap.timeline, day_to_iso), bar=svg.bar,
+        "overview.html", period=p, figures=h.overview(snap), reach=h.reach(snap, None if show_all else 12),
+        reach_total=h.reach_count(snap), chart=svg.timeline(snap.timeline, day_to_iso), bar=svg.bar,
     )
 
 
@@ -321,7 +348,7 @@ def data_page():
     counts, oldest, oldest_day = crumbs().store.data_summary()
     h = history()
     return _render("data.html", counts=counts, oldest=oldest, oldest_day=oldest_day, retention=h.retention_days(),
-                   retention_choices=RETENTION_CHOICES, today=day_to_iso(now_ms() // DAY_MS))
+                   retention_choices=RETENTION_CHOICES, today=day_to_iso(day_of(now_ms())))
 
 
 @bp.get("/data/export.json")
@@ -356,7 +383,7 @@ def _forget_target() -> tuple[str, str, Any]:
             raise Refused(400, str(exc)) from None
         if last < first:
             raise Refused(400, "The period ends before it starts.")
-        return what, f"everything recorded from {day_to_iso(first)} to {day_to_iso(last)} (UTC days, both included)", \
+        return what, f"everything recorded from {day_to_iso(first)} to {day_to_iso(last)} (days in this computer's time zone, both included)", \
             lambda: h.forget_days(first, last)
     if what == "everything":
         return what, "your whole history (your choices are kept)", h.forget_everything

@@ -106,6 +106,8 @@ def _check_auth():
         return json_error(401, "missing 'Authorization: Bearer TOKEN' (run 'crumbs token' or pair the extension)")
     if not tokens_equal(given.strip(), current_app.extensions["crumbs"].token):
         return json_error(401, "wrong token")
+    if is_extension_origin(request.headers.get("Origin")):  # a browser holds the token: no code at next start
+        current_app.extensions["crumbs"].note_extension_call()
     return None
 
 

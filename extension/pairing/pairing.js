@@ -15,10 +15,17 @@ function say(text, ok) {
   $('result').className = ok ? 'ok' : 'fail';
 }
 
+/** The port of the paired companion, so the field shows the port in use rather than the default. */
+function portOf(companion) {
+  try { return new URL(companion).port || null; } catch { return null; }
+}
+
 async function showCurrent() {
   const cfg = await getConfig();
   $('current').textContent = cfg.token ? `Paired with the companion at ${cfg.companion}.` : 'Not paired yet.';
   $('unpair').hidden = !cfg.token;
+  const port = cfg.token && portOf(cfg.companion);
+  if (port) $('port').value = port;
 }
 
 $('port').value = String(DEFAULT_PORT);

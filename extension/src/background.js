@@ -14,6 +14,7 @@ import { RuleSync } from './enforcement.js';
 import { render, renderAll } from './badge.js';
 import { hostOf } from './domains.js';
 import * as storage from './storage.js';
+import { NativeHost, browserSend } from './native.js';
 import { startGpc } from './gpc.js';
 import { startClickToLoad } from './clicktoload.js';
 
@@ -26,6 +27,39 @@ let tabs = new TabStates();
 let facts = new Facts();
 
 const client = new CompanionClient({ getConfig: async () => config });
+
+// ---- native messaging (native.js): the host starts the companion and hands over its address and token.
+// Asked at start-up and whenever the companion stops answering; without the host the code flow stays.
+const WATCH_MS = 10000; // while the worker is alive, a dead companion is noticed within this
+const NEEDS_HOST = new Set(['unpaired', 'unreachable', 'unauthorized', 'impostor']);
+const native = new NativeHost({ send: browserSend() });
+
+/** Ask the host; store what it says (the storage listener then syncs) or, if unchanged, sync now. */
+async function pairByHost() {
+  const got = await native.ask();
+  if (!got) return false;
+  if (got.companion !== config.companion || got.token !== config.token) {
+    await storage.setConfig(got);
+  } else {
+    client.verifiedFor = null;
+    tick();
+  }
+  return true;
+}
+
+/** A cheap liveness check so a companion that died is restarted even when no page reports anything. */
+async function watch() {
+  await ready;
+  if (!config.token) return;
+  try {
+    await client.get('/api/v1/health');
+    if (status !== 'ok') tick();
+  } catch (err) {
+    const s = statusOf(err);
+    if (s) await setStatus(s);
+  }
+}
+// ---- end native messaging
 
 function debounce(fn, ms) {
   let t = null;
@@ -61,6 +95,7 @@ async function setStatus(next) {
     reporter.retryNow(); // deliver what waited while we were off
     deliverOfflineChoices();
   }
+  if (NEEDS_HOST.has(status)) pairByHost(); // native messaging: (re)start the companion
 }
 
 const reporter = new Reporter({
@@ -116,6 +151,7 @@ async function syncRules() {
 
 async function tick() {
   await ready;
+  if (NEEDS_HOST.has(status)) await pairByHost();
   reporter.sweep();
   await syncRules();
   if (reporter.queue.length && status === 'ok') await reporter.retryNow();
@@ -135,7 +171,7 @@ async function load() {
 }
 const ready = load();
 // Tests and the popup wait on this; it is not reachable from web pages.
-self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules, offline };
+self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules, offline, native };
 
 // ---- listeners (top level, synchronous) ----
 
@@ -174,6 +210,7 @@ self.crumbsExtras = { gpc, clickToLoad }; // tests wait on these
 
 chrome.alarms.onAlarm.addListener((alarm) => { if (alarm.name === ALARM) tick(); });
 chrome.alarms.create(ALARM, { periodInMinutes: 0.5 }); // rules reach the browser within 60 s of any change
+setInterval(watch, WATCH_MS);
 
 storage.onConfigChanged(async () => {
   config = await storage.getConfig();
@@ -184,7 +221,10 @@ storage.onConfigChanged(async () => {
 chrome.runtime.onInstalled.addListener(async (details) => {
   await ready;
   if (details.reason === 'install') {
-    // The welcome page says what the badge means, how to pin it, and pairs (or shows it paired).
+    // Native messaging first (it may join or follow the start-up ask), so the welcome page can show the
+    // extension paired already; the welcome page says what the badge means, how to pin it, and pairs
+    // with a code only when the host did not answer.
+    if (!config.token) await pairByHost();
     chrome.tabs.create({ url: chrome.runtime.getURL('welcome/welcome.html') });
   }
   tick();

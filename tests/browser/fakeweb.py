@@ -115,3 +115,23 @@ class Server:
     def close(self) -> None:
         self.srv.shutdown()
         self.srv.server_close()
+
+
+# The stand-ins Crumbs serves for the news page's tracker scripts mark themselves (GA's analytics.js, the
+# Meta Pixel's fbevents.js); the fake web's own scripts define nothing.
+STAND_INS = {"ga": "window.ga && window.ga.crumbsStandIn", "fb": "window.fbq && window.fbq.crumbsStandIn"}
+
+
+def replaced(page) -> set[str]:
+    """The trackers whose script the browser answered with Crumbs' stand-in (their server saw nothing)."""
+    return {key for key, expr in STAND_INS.items() if page.evaluate(f"Boolean({expr})")}
+
+
+def loaded(page) -> set[str]:
+    """What loaded from its own server: the page's onload list, minus the stand-ins."""
+    return set(page.evaluate("window.loaded")) - replaced(page)
+
+
+def failed(page) -> set[str]:
+    """What never reached its server: blocked outright (onerror), or answered by a stand-in."""
+    return set(page.evaluate("window.failed")) | replaced(page)

@@ -13,32 +13,12 @@ import pytest
 import requests
 
 from .conftest import EXTENSION_ID, wait_for
-from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS, WIDGET_HOST
+from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS, WIDGET_HOST, failed, loaded, replaced
 
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extension"
 GA = TRACKER_HOSTS["ga"]
-
-
-# The stand-ins Crumbs serves for the news page's tracker scripts mark themselves (GA's analytics.js, the
-# Meta Pixel's fbevents.js); the fake web's own scripts define nothing.
-STAND_INS = {"ga": "window.ga && window.ga.crumbsStandIn", "fb": "window.fbq && window.fbq.crumbsStandIn"}
-
-
-def replaced(page) -> set[str]:
-    """The trackers whose script the browser answered with Crumbs' stand-in (their server saw nothing)."""
-    return {key for key, expr in STAND_INS.items() if page.evaluate(f"Boolean({expr})")}
-
-
-def loaded(page) -> set[str]:
-    """What loaded from its own server: the page's onload list, minus the stand-ins."""
-    return set(page.evaluate("window.loaded")) - replaced(page)
-
-
-def failed(page) -> set[str]:
-    """What never reached its server: blocked outright (onerror), or answered by a stand-in."""
-    return set(page.evaluate("window.failed")) | replaced(page)
 
 
 def recorded(companion, site: str, domains) -> dict:
@@ -266,6 +246,10 @@ def test_a_web_page_cannot_read_the_companion_or_pair_itself(browser, companion)
     assert browser.ev("chrome.storage.local.get(['companion', 'token'])") == {
         "companion": companion.base, "token": companion.token}
     wait_for(lambda: browser.status() == "ok", what="paired status")
+    # The page keeps showing the port it paired on, also when opened again (not the default 8737).
+    assert pairing.input_value("#port") == str(companion.port)
+    pairing.reload()
+    wait_for(lambda: pairing.input_value("#port") == str(companion.port), what="the paired port on the page")
 
 
 def test_the_popup_opens_the_history_page_signed_in(browser, companion):

@@ -22,14 +22,11 @@ import pytest
 from .breakage_pages import BY_NAME, serve
 from .conftest import EXTENSION_SRC, wait_for
 from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS, WIDGET_HOST
-from .firefox import FIREFOX, Firefox, Tunnel, new_uuid, pac
+from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, pac
 
 pytestmark = pytest.mark.browser
 
 GECKO_ID = json.loads((EXTENSION_SRC / "manifest.json").read_text())["browser_specific_settings"]["gecko"]["id"]
-FAKE_HOSTS = (r"(^|\.)(example|test)$|(^|\.)(google-analytics\.com|doubleclick\.net|facebook\.net"
-              r"|googletagmanager\.com)$"
-              r"|(^|\.)(youtube\.com|twitter\.com)$")  # the embeds of the click-to-load test
 
 
 class FirefoxRun:

@@ -45,7 +45,7 @@ def fill(make_verdict, data_dir: Path) -> None:
     for site, host, domain, tracker, blocked, n in plan:
         for i in range(n):
             # spread over the last three days so the chart has several bars
-            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - (i % 3) * 86_400_000 - i))
+            events.append(RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None), now - (i % 3) * 86_400_000 - i, blocked))
     store = Store(DataPaths.at(data_dir).database)
     try:
         store.record(events)
@@ -88,7 +88,8 @@ def test_history_pages_as_a_person_uses_them(browser, companion, make_verdict):
 
     # Overview: the reach line and the chart's bars.
     reach = page.inner_text("#reach-line")
-    assert re.sub(r"\s+", " ", reach).strip() == "Google saw you on 4 of your 5 sites the last 7 days."
+    # news and blog: a Google request got through; shop and recipes: every one was blocked.
+    assert re.sub(r"\s+", " ", reach).strip() == "Google reached you on 2 of your 5 sites; Crumbs stopped it on 2 more the last 7 days."
     bars = page.locator("svg.timeline rect.bar")
     assert bars.count() == 14  # 7 days, blocked and allowed
     heights = [float(h) for h in page.eval_on_selector_all("svg.timeline rect.bar", "els => els.map(e => e.getAttribute('height'))")]

@@ -1,0 +1,191 @@
+"""One owner of a data folder, the address file, SIGTERM, and the CLI finding the running companion.
+
+Real `crumbs serve` processes on free ports (``--port 0``), real signals, real files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from companion.instance import address_path, lock_path, running
+from companion.web.pages import COOKIE
+
+
+def crumbs(*args: str, data_dir: Path, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "companion", *args, "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+class Serve:
+    """`crumbs serve --port 0`; reads the banner until it says how to stop it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", "0",
+                                      "--data-dir", str(data_dir)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.banner: list[str] = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("serve exited: " + self.proc.stderr.read())
+            self.banner.append(line)
+            if "Ctrl+C" in line:
+                break
+        self.port = int(re.search(r"listening on http://127\.0\.0\.1:(\d+)", "".join(self.banner)).group(1))
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.banner)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=30)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code
+
+
+@pytest.fixture
+def serve(tmp_path):
+    started: list[Serve] = []
+
+    def start(data_dir: Path | None = None) -> Serve:
+        s = Serve(data_dir or tmp_path / "data")
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        if s.proc.poll() is None:
+            s.stop(signal.SIGKILL)
+
+
+def test_address_file_names_the_port_and_pid_and_only_the_owner_can_read_it(serve, tmp_path):
+    s = serve()
+    path = address_path(tmp_path / "data")
+    data = json.loads(path.read_text())
+    assert data["address"] == s.base and data["port"] == s.port and data["pid"] == s.proc.pid
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert running(tmp_path / "data").port == s.port
+
+
+def test_a_second_serve_on_the_same_folder_exits_naming_the_first(serve, tmp_path):
+    first = serve()
+    done = subprocess.run([sys.executable, "-m", "companion", "serve", "--port", "0",
+                           "--data-dir", str(tmp_path / "data")], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert first.base in message and "already serves" in message
+    # The first one is untouched: it still answers, and its address file is still there.
+    assert requests.get(f"{first.base}/api/v1/health", timeout=5).ok
+    assert running(tmp_path / "data").port == first.port
+
+
+def test_sigterm_shuts_down_cleanly_and_releases_lock_and_address(serve, tmp_path):
+    data = tmp_path / "data"
+    s = serve()
+    assert s.stop(signal.SIGTERM) == 0
+    assert not address_path(data).exists()
+    assert running(data) is None
+    # The lock is free: a new companion takes the folder at once.
+    again = serve()
+    assert running(data).port == again.port
+    assert again.stop(signal.SIGINT) == 0
+    assert not address_path(data).exists()
+
+
+def test_after_sigkill_the_stale_address_file_is_ignored_and_a_new_serve_starts(serve, tmp_path):
+    data = tmp_path / "data"
+    s = serve()
+    s.stop(signal.SIGKILL)
+    assert address_path(data).exists()  # left behind by the killed process...
+    assert running(data) is None  # ...but nobody holds the lock, so it does not count
+    again = serve()
+    assert running(data).port == again.port != 0
+    assert lock_path(data).read_text().strip() == str(again.proc.pid)
+
+
+def test_open_print_and_pair_use_the_running_companions_port(serve, tmp_path):
+    data = tmp_path / "data"
+    s = serve()
+    link = crumbs("open", "--print", data_dir=data).stdout.strip().splitlines()[0]
+    assert link.startswith(f"{s.base}/signin/")
+    signed = requests.get(link, timeout=10, allow_redirects=False)
+    assert signed.status_code == 200 and f"{COOKIE}=" in signed.headers.get("Set-Cookie", "")
+    assert f"port {s.port}" in crumbs("pair", data_dir=data).stdout
+    # --port still wins.
+    assert crumbs("open", "--print", "--port", "9", data_dir=data).stdout.startswith("http://127.0.0.1:9/signin/")
+
+
+def test_open_without_a_running_companion_says_so(tmp_path):
+    done = crumbs("open", "--print", data_dir=tmp_path / "data")
+    assert done.stdout.startswith("http://127.0.0.1:8737/signin/")
+    assert "no companion is running" in done.stderr
+
+
+def test_pairing_code_is_printed_only_while_no_browser_holds_the_token(serve, tmp_path):
+    data = tmp_path / "data"
+    s = serve()
+    code = re.search(r"code (\d{4}) (\d{4})", s.text)
+    assert code, s.text
+    paired = requests.post(f"{s.base}/api/v1/pair", json={"code": code.group(1) + code.group(2)},
+                           headers={"Origin": "moz-extension://0c3d4b1a-1111-4222-8333-123456789abc"}, timeout=10)
+    assert paired.ok
+    s.stop()
+    again = serve()
+    assert not re.search(r"code \d{4} \d{4}", again.text) and "paired already" in again.text
+    again.stop()
+    # A new token means every browser must pair again: the code is back.
+    crumbs("token", "--rotate", data_dir=data)
+    third = serve()
+    assert re.search(r"code \d{4} \d{4}", third.text)
+
+
+def test_an_authenticated_call_from_an_extension_counts_as_paired(serve, tmp_path):
+    data = tmp_path / "data"
+    s = serve()
+    token = crumbs("token", data_dir=data).stdout.strip()
+    # A script with the token (no extension Origin) does not make the browser paired...
+    assert requests.get(f"{s.base}/api/v1/choices", headers={"Authorization": f"Bearer {token}"}, timeout=10).ok
+    s.stop()
+    s = serve()
+    assert re.search(r"code \d{4} \d{4}", s.text)
+    # ...an extension's call does (it got the token some other way: storage keys, native host).
+    origin = "chrome-extension://" + (Path(__file__).parents[1] / "extension" / "EXTENSION_ID").read_text().strip()
+    assert requests.get(f"{s.base}/api/v1/choices", headers={"Authorization": f"Bearer {token}", "Origin": origin},
+                        timeout=10).ok
+    s.stop()
+    assert "paired already" in serve().text
+
+
+def test_serve_unlocks_even_when_it_cannot_listen(tmp_path):
+    import socket
+
+    data = tmp_path / "data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "companion", "serve", "--port", str(port), "--data-dir", str(data)],
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "cannot listen" in done.stderr and "Traceback" not in done.stderr
+    assert running(data) is None and not address_path(data).exists()
+    assert os.access(lock_path(data), os.F_OK)
