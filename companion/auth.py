@@ -2,11 +2,16 @@
 
 - The token is 256 random bits, made at first start, stored in a file only the user can
   read (0600), compared in constant time and never logged or put in a URL.
-- A pairing code is 8 digits, valid for 10 minutes, single use, and killed after 5 wrong
-  tries. Only its SHA-256 is stored, in the database, so ``crumbs pair`` (another process)
-  can make one that the running server accepts.
+- A pairing code is 8 digits, valid for 10 minutes and single use. Only its SHA-256 is stored,
+  in the database, so ``crumbs pair`` (another process) can make one that the running server
+  accepts. Guessing is bounded by :class:`PairingThrottle` (5 tries per 10 s, whoever makes
+  them), not by killing codes: a wrong guess cannot tell which code it missed, so a kill after N
+  wrong tries let any local process kill every live code with N bad guesses (issue 15).
 - The proof lets the extension check that the server on the port is really this companion
-  before it sends the token: HMAC-SHA256 of a nonce the extension chose, keyed by the token.
+  before it sends the token: HMAC-SHA256, keyed by the token, of a nonce the extension chose,
+  the Host it dialled and its Origin. Binding the Host is what stops a relay: a program squatting
+  the extension's port that forwards the challenge to the real companion on another port gets a
+  proof for *that* port (the companion refuses any Host but its own), which the extension rejects.
 - Whether a browser holds the token (decides if ``crumbs serve`` prints a pairing code): see
   :func:`is_paired`.
 """
@@ -17,11 +22,21 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 PAIRING_CODE_DIGITS = 8
 PAIRING_CODE_TTL_MS = 10 * 60 * 1000
-PAIRING_MAX_TRIES = 5
+# At most this many pairing tries (right or wrong, from anyone) per window: over a code's 10 minutes
+# that is 300 guesses of 10^8, a 3-in-a-million chance for a guesser; the person waits seconds at worst.
+PAIRING_TRIES_PER_WINDOW = 5
+PAIRING_WINDOW_S = 10.0
+# storage.take_pairing_code kills every live code after this many wrong tries by anyone; with the
+# throttle above doing the bounding, that is never.
+PAIRING_MAX_TRIES = 2**62
 
 
 def load_or_create_token(path: Path) -> str:
@@ -59,6 +74,28 @@ def issue_pairing_code(store) -> str:
     return code
 
 
+class PairingThrottle:
+    """How many pairing tries may be checked now: ``take()`` is 0.0 and counts the try when one may, else
+    the seconds to wait. Refusing to check (rather than checking and killing codes) keeps a guesser from
+    both guessing fast and destroying the code the person is typing. One per server process."""
+
+    def __init__(self, tries: int = PAIRING_TRIES_PER_WINDOW, window_s: float = PAIRING_WINDOW_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.tries, self.window_s, self.clock = tries, window_s, clock
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        with self._lock:
+            now = self.clock()
+            while self._recent and self._recent[0] <= now - self.window_s:
+                self._recent.popleft()
+            if len(self._recent) >= self.tries:
+                return max(0.001, self._recent[0] + self.window_s - now)
+            self._recent.append(now)
+            return 0.0
+
+
 # -- whether a browser holds the token ----------------------------------------------------
 #
 # When an extension receives the token (a pairing code redeemed, the native messaging host handing
@@ -91,9 +128,13 @@ def hash_code(code: str) -> str:
     return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
-def proof(token: str, nonce: str) -> str:
-    """What the server answers to a challenge; the extension computes the same and compares."""
-    return hmac.new(token.encode("utf-8"), ("crumbs-proof:" + nonce).encode("utf-8"), hashlib.sha256).hexdigest()
+def proof(token: str, nonce: str, host: str, origin: str = "") -> str:
+    """What the server answers to a challenge: hex HMAC-SHA256(token, "crumbs-proof-v2\\n" + nonce + "\\n" +
+    host + "\\n" + origin). ``host`` is the Host header as received (already checked to be this server's
+    own address and port), lower case; ``origin`` the Origin header, "" when the browser sent none.
+    The extension computes the same for the address it dialled and its own origin (extension/src/proof.js)."""
+    message = "\n".join(("crumbs-proof-v2", nonce, host.lower(), origin))
+    return hmac.new(token.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def rotate_token(path: Path) -> str:

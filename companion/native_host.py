@@ -26,7 +26,6 @@ Run by the launcher ``crumbs setup`` writes: ``python -I -m companion.native_hos
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
@@ -37,11 +36,13 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
+from .auth import proof
 from .config import DEFAULT_PORT, HOST, DataPaths
 from .instance import Running, owner_alive, running
 from .resources import EXTENSION_ID, GECKO_ID
@@ -114,12 +115,6 @@ def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
 # -- the companion ----------------------------------------------------------------------------------
 
 
-def _proof(token: str, nonce: str) -> str:
-    # The same HMAC as companion.auth.proof: the host, like the extension, checks that whatever answers on
-    # the port really holds the token before handing the token to the browser as "the companion".
-    return hmac.new(token.encode(), ("crumbs-proof:" + nonce).encode(), hashlib.sha256).hexdigest()
-
-
 def proves_itself(found: Running, token: str, timeout: float = 2.0) -> bool:
     """True when the server at ``found`` answers health with a valid proof of ``token``."""
     nonce = secrets.token_hex(16)
@@ -128,7 +123,10 @@ def proves_itself(found: Running, token: str, timeout: float = 2.0) -> bool:
     try:
         with opener.open(request, timeout=timeout) as response:
             given = response.headers.get("X-Crumbs-Proof", "")
-            return response.status == 200 and hmac.compare_digest(given, _proof(token, nonce))
+            # companion.auth.proof, bound to the host:port dialled (urllib sends it as Host) and no Origin:
+            # a relay on that port forwarding to a companion elsewhere cannot pass (issue 15)
+            host = urllib.parse.urlsplit(found.address).netloc
+            return response.status == 200 and hmac.compare_digest(given, proof(token, nonce, host))
     except (OSError, urllib.error.URLError, ValueError):
         return False
 

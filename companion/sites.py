@@ -69,12 +69,22 @@ def normalise_host(host: str) -> str:
     Cached: a browsing session meets a few thousand distinct hosts, each many times.
     """
     host = host.strip().rstrip(".").lower()
-    if host.startswith("[") and host.endswith("]"):
+    bracketed = host.startswith("[") and host.endswith("]")
+    if bracketed:
         host = host[1:-1]
     if not host:
         raise NotANetworkURL("empty host")
-    if len(host) > 253 and not _is_ip(host):
-        raise NotANetworkURL("host name longer than 253 characters")
+    if len(host) > 253:  # whatever its kind: no DNS name is longer, and no IP address comes close
+        raise NotANetworkURL("host longer than 253 characters")
+    if "%" in host:
+        # An IPv6 zone id ("fe80::1%eth0") names a network interface of one machine, never a site, and
+        # Python's ipaddress accepts any text after the "%": refused rather than stored as a "host".
+        raise NotANetworkURL("a host with a zone id (%...) is not a site")
+    if bracketed or ":" in host:
+        try:
+            return ipaddress.IPv6Address(host).compressed  # one spelling per address
+        except ValueError:
+            raise NotANetworkURL(f"host [{host[:64]}] is not an IPv6 address") from None
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
@@ -217,6 +227,8 @@ def parse_url(url: str) -> URLParts:
             split = urlsplit(url.strip())
             scheme = split.scheme.lower()
             raw_host = split.hostname
+            if raw_host and "[" in split.netloc:  # urllib drops the brackets; an IP literal must stay one
+                raw_host = f"[{raw_host}]"
             split.port  # raises ValueError on a port that is not a number in range
         except ValueError as exc:
             raise NotANetworkURL(f"malformed URL: {exc}") from None

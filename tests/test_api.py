@@ -23,7 +23,7 @@ def test_health_is_public_and_says_nothing_else(client):
 def test_health_proves_the_server_holds_the_token(client, companion):
     nonce = "0123456789abcdef0123456789abcdef"
     r = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": nonce})
-    assert r.headers["X-Crumbs-Proof"] == auth_mod.proof(companion.token, nonce)
+    assert r.headers["X-Crumbs-Proof"] == auth_mod.proof(companion.token, nonce, "127.0.0.1:8737")
     assert client.get("/api/v1/health", headers={"X-Crumbs-Challenge": "not hex!"}).status_code == 400
 
 

@@ -653,9 +653,16 @@ def test_only_the_token_holder_can_answer_the_challenge(client, companion, tmp_p
     nonce = "0123456789abcdef" * 2
     proof = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": nonce}).headers["X-Crumbs-Proof"]
     other_token = auth_mod.load_or_create_token(tmp_path / "other")  # a squatter with its own secret
-    assert proof == auth_mod.proof(companion.token, nonce) != auth_mod.proof(other_token, nonce)
+    host = f"127.0.0.1:{PORT}"
+    assert proof == auth_mod.proof(companion.token, nonce, host) != auth_mod.proof(other_token, nonce, host)
     again = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": "f" * 32}).headers["X-Crumbs-Proof"]
     assert again != proof  # a fresh nonce: a recorded answer cannot be replayed
+    # bound to the Host and Origin it was asked through (the relay case is in test_attacks_http.py)
+    via_localhost = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": nonce, "Host": f"localhost:{PORT}"})
+    assert via_localhost.headers["X-Crumbs-Proof"] == auth_mod.proof(companion.token, nonce, f"localhost:{PORT}") != proof
+    ext = "chrome-extension://" + client.application.config["EXTENSION_IDS"][0]
+    from_ext = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": nonce, "Origin": ext})
+    assert from_ext.headers["X-Crumbs-Proof"] == auth_mod.proof(companion.token, nonce, host, ext) != proof
     for bad in ("zz" * 16, "0" * 15, "0" * 65, companion.token):
         r = client.get("/api/v1/health", headers={"X-Crumbs-Challenge": bad})
         assert r.status_code == 400 and "X-Crumbs-Proof" not in r.headers

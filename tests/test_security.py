@@ -2,6 +2,8 @@
 
 import logging
 
+import time
+
 import pytest
 
 EXT_ORIGIN = "chrome-extension://{}"
@@ -108,12 +110,23 @@ def test_pairing_only_from_the_extension_and_with_the_right_code(client, compani
     assert client.post("/api/v1/pair", json={"code": code}, headers={"Origin": ext_origin}).status_code == 403
 
 
-def test_pairing_codes_cannot_be_brute_forced(client, companion, ext_origin):
+def test_pairing_codes_cannot_be_brute_forced_nor_killed_by_guessers(make_app, companion, ext_origin):
+    """Guessing is throttled (5 checked tries per window, whoever makes them); a guesser's wrong tries never
+    kill the code the person is about to type (issue 15: they used to, after 5 wrong tries by anyone)."""
+    client = make_app(companion, PAIRING_WINDOW_S=1.0).test_client()
     code = companion.new_pairing_code()
-    wrong = "1" * 8 if code != "1" * 8 else "2" * 8
-    for _ in range(5):
-        client.post("/api/v1/pair", json={"code": wrong}, headers={"Origin": ext_origin})
-    assert client.post("/api/v1/pair", json={"code": code}, headers={"Origin": ext_origin}).status_code == 403
+    other = companion.new_pairing_code()  # a second live code, e.g. from 'crumbs pair'
+    wrong = [f"{n:08d}" for n in range(100) if f"{n:08d}" not in (code, other)][:50]
+    answers = [client.post("/api/v1/pair", json={"code": w}, headers={"Origin": ext_origin}) for w in wrong]
+    statuses = [r.status_code for r in answers]
+    assert statuses.count(403) == 5 and statuses.count(429) == 45  # only 5 were checked at all
+    assert int(answers[-1].headers["Retry-After"]) >= 1 and answers[-1].get_json()["error"]
+    throttled = client.post("/api/v1/pair", json={"code": code}, headers={"Origin": ext_origin})
+    assert throttled.status_code == 429  # not checked, so not consumed either
+    time.sleep(1.1)
+    r = client.post("/api/v1/pair", json={"code": code}, headers={"Origin": ext_origin})
+    assert r.status_code == 200 and r.get_json()["token"] == companion.token
+    assert client.post("/api/v1/pair", json={"code": other}, headers={"Origin": ext_origin}).status_code == 200
 
 
 def test_security_headers_on_every_answer(client, auth):

@@ -48,9 +48,8 @@ def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
 
 def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: int) -> None:
     """Build the app, listen, publish the address, print how to pair, serve until interrupted."""
-    import waitress
-
     from ..web import create_app
+    from ..web.server import make_server
 
     try:
         app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True})
@@ -58,7 +57,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
         raise click.ClickException(str(exc)) from None
     companion = app.extensions["crumbs"]
     try:
-        server = waitress.create_server(app, host=HOST, port=port, threads=threads, clear_untrusted_proxy_headers=True)
+        server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
     except OSError as exc:
         companion.close()
         raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None

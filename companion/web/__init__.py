@@ -13,6 +13,7 @@ import orjson
 from flask import Flask
 from flask.json.provider import JSONProvider
 
+from ..auth import PAIRING_TRIES_PER_WINDOW, PAIRING_WINDOW_S, PairingThrottle
 from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..resources import EXTENSION_ID
@@ -32,6 +33,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         EXTENSION_IDS=_shipped_extension_ids(),
         DNR_MIN_INTERVAL_S=30.0,
+        PAIRING_TRIES=PAIRING_TRIES_PER_WINDOW,
+        PAIRING_WINDOW_S=PAIRING_WINDOW_S,
     )
     app.config.update(config or {})
     app.json = FastJSON(app)
@@ -39,6 +42,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     companion = app.config.get("COMPANION") or Companion(app.config.get("DATA_DIR"), app.config.get("LISTS"))
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
+    app.extensions["crumbs_pairing"] = PairingThrottle(app.config["PAIRING_TRIES"], app.config["PAIRING_WINDOW_S"])
 
     from . import api, breakage, lists_api, lists_pages, pages, security, sources_api, sources_pages
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -62,11 +64,14 @@ def rules_version() -> str:
 @bp.get("/health")
 def health():
     response = jsonify({"status": "ok", "version": __version__})
-    nonce = request.headers.get("X-Crumbs-Challenge", "")
-    if nonce:
+    nonce = request.headers.get("X-Crumbs-Challenge")
+    if nonce is not None:  # present but empty is a malformed challenge too, not "no challenge"
         if not (16 <= len(nonce) <= 64 and all(c in "0123456789abcdefABCDEF" for c in nonce)):
             return json_error(400, "X-Crumbs-Challenge must be 16 to 64 hex characters")
-        response.headers["X-Crumbs-Proof"] = auth.proof(companion().token, nonce)
+        # Bound to the Host the client dialled (security.py already refused any other than ours) and to
+        # its Origin, so a relay on another port cannot pass our proof off as its own (auth.proof).
+        response.headers["X-Crumbs-Proof"] = auth.proof(companion().token, nonce, request.host,
+                                                        request.headers.get("Origin", ""))
     return response
 
 
@@ -77,9 +82,14 @@ def pair():
         return json_error(403, "pairing is done from the Crumbs extension only")
     body = json_body()
     code = body.get("code") if isinstance(body, dict) else None
-    if not isinstance(code, str) or not code.strip().isdigit():
-        return json_error(400, "'code' must be the digits shown by 'crumbs serve' or 'crumbs pair'")
-    if not companion().redeem_pairing_code(code.strip()):
+    if not isinstance(code, str) or not re.fullmatch(r"[0-9]{%d}" % auth.PAIRING_CODE_DIGITS, code):
+        return json_error(400, "'code' must be the 8 digits shown by 'crumbs serve' or 'crumbs pair'")
+    wait = current_app.extensions["crumbs_pairing"].take()
+    if wait:  # too many tries just now: this one is not even checked, and no code is harmed
+        response = json_error(429, f"too many pairing tries just now; try again in {math.ceil(wait)} s")
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+    if not companion().redeem_pairing_code(code):
         return json_error(403, "wrong or expired pairing code: run 'crumbs pair' for a new one")
     port = current_app.config["PORT"]
     return jsonify({"companion": f"http://127.0.0.1:{port}", "token": companion().token})

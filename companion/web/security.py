@@ -35,6 +35,15 @@ PUBLIC_API = {"/api/v1/health", "/api/v1/pair"}
 EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; " \
       "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+# On every answer, the app's and the HTTP server's own refusals alike (web/server.py).
+SECURITY_HEADERS = (
+    ("Cache-Control", "no-store"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", CSP),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+)
 
 
 def json_error(status: int, reason: str, **extra: Any):
@@ -121,12 +130,11 @@ def _before_request():
 
 def _after_request(response):
     headers = response.headers
-    headers["Cache-Control"] = "no-store"
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers["Referrer-Policy"] = "no-referrer"
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    for name, value in SECURITY_HEADERS:
+        if name == "Content-Security-Policy":
+            headers.setdefault(name, value)  # a page may set a stricter one of its own
+        else:
+            headers[name] = value
     origin = request.headers.get("Origin")
     if request.path.startswith("/api/") and is_extension_origin(origin):
         headers["Access-Control-Allow-Origin"] = origin

@@ -5,7 +5,7 @@
  * tests drive it against fake servers (a real companion, and an impostor that cannot prove itself).
  * It never sends the token to a server that has not answered a fresh challenge first.
  */
-import { expectedProof, newNonce, sameProof } from './proof.js';
+import { dialledHost, expectedProof, newNonce, sameProof } from './proof.js';
 
 export const DEFAULT_PORT = 8737;
 
@@ -34,10 +34,13 @@ export function isLoopbackBase(base) {
 export class CompanionClient {
   /**
    * @param {{getConfig: () => Promise<{companion?: string, token?: string}|null>, fetch?: typeof fetch,
-   *          timeoutMs?: number}} opts
+   *          timeoutMs?: number, origin?: string}} opts  origin: this extension's own origin (default: the
+   *          page's or service worker's, e.g. chrome-extension://ID), which the browser sends as Origin
    */
-  constructor({ getConfig, fetch: fetchImpl = globalThis.fetch.bind(globalThis), timeoutMs = 5000 }) {
+  constructor({ getConfig, fetch: fetchImpl = globalThis.fetch.bind(globalThis), timeoutMs = 5000,
+    origin = ownOrigin() }) {
     this.getConfig = getConfig;
+    this.origin = origin;
     this.fetch = fetchImpl;
     this.timeoutMs = timeoutMs;
     this.verifiedFor = null; // "base token" that last proved itself; reset on any network error
@@ -68,12 +71,25 @@ export class CompanionClient {
   async verify(base, token) {
     const nonce = newNonce();
     const res = await this.raw(`${base}/api/v1/health`, { headers: { 'X-Crumbs-Challenge': nonce } });
-    const given = res.headers.get('X-Crumbs-Proof');
-    if (!res.ok || !sameProof(given || '', await expectedProof(token, nonce))) {
+    const given = res.headers.get('X-Crumbs-Proof') || '';
+    if (!res.ok || !(await this.proves(given, token, nonce, dialledHost(base)))) {
       this.verifiedFor = null;
       throw new CompanionError('impostor', 'the server on the companion port did not prove it is the companion');
     }
     this.verifiedFor = `${base} ${token}`;
+  }
+
+  /**
+   * Whether `given` proves the token for the host we dialled. The companion signs the Origin header it
+   * received; whether a browser attaches one to a GET from an extension is the browser's choice, so both
+   * our own origin and none are accepted. What a relay needs, the proof for *our* host, stays out of reach
+   * either way: the companion answers only for its own Host (a local relay could set any Origin anyway).
+   */
+  async proves(given, token, nonce, host) {
+    for (const origin of new Set([this.origin, ''])) {
+      if (sameProof(given, await expectedProof(token, nonce, host, origin))) return true;
+    }
+    return false;
   }
 
   /**
@@ -121,6 +137,12 @@ export class CompanionClient {
   put(path, body) { return this.call('PUT', path, body); }
 
   del(path) { return this.call('DELETE', path); }
+}
+
+/** This extension's origin where there is one (an extension page or service worker), else ''. */
+export function ownOrigin() {
+  const origin = globalThis.location && globalThis.location.origin;
+  return typeof origin === 'string' && /^(chrome|moz)-extension:\/\//.test(origin) ? origin : '';
 }
 
 /**

@@ -6,18 +6,28 @@ import { expectedProof, newNonce, sameProof } from '../src/proof.js';
 
 const TOKEN = 'tok-' + 'x'.repeat(40);
 
+/** The companion's recipe (companion/auth.py proof()), written out independently with node's crypto. */
+const companionProof = (token, nonce, host, origin = '') => createHmac('sha256', token)
+  .update(`crumbs-proof-v2\n${nonce}\n${host}\n${origin}`).digest('hex');
+
 test('proof matches the companion\'s HMAC-SHA256 recipe', async () => {
   const nonce = newNonce();
   assert.match(nonce, /^[0-9a-f]{32}$/);
-  const want = createHmac('sha256', TOKEN).update(`crumbs-proof:${nonce}`).digest('hex');
-  assert.equal(await expectedProof(TOKEN, nonce), want);
+  const want = companionProof(TOKEN, nonce, '127.0.0.1:8737');
+  assert.equal(await expectedProof(TOKEN, nonce, '127.0.0.1:8737'), want);
+  // The same vector tests/test_attacks_http.py checks against companion/auth.py.
+  assert.equal(await expectedProof(TOKEN, '0123456789abcdef0123456789abcdef', '127.0.0.1:8737', 'chrome-extension://abc'),
+    'e798c22b3c1f308961df282f258c73b581e85868a6efd29c0f6fda7de2a340f0');
+  assert.notEqual(await expectedProof(TOKEN, nonce, '127.0.0.1:8738'), want, 'the port is part of the proof');
+  assert.notEqual(await expectedProof(TOKEN, nonce, '127.0.0.1:8737', 'moz-extension://x'), want);
+  await assert.rejects(expectedProof(TOKEN, nonce), TypeError);
   assert.ok(sameProof(want, want.toUpperCase()));
   assert.ok(!sameProof(want, want.slice(0, -1) + (want.endsWith('0') ? '1' : '0')));
   assert.ok(!sameProof(undefined, want));
 });
 
 /** A fake companion: records every request; `impostor` answers health without a valid proof. */
-function fakeServer({ impostor = false, status = 200, token = TOKEN } = {}) {
+function fakeServer({ impostor = false, status = 200, token = TOKEN, host = null, origin = '' } = {}) {
   const seen = [];
   const fetch = async (url, init = {}) => {
     const headers = new Headers(init.headers || {});
@@ -25,7 +35,8 @@ function fakeServer({ impostor = false, status = 200, token = TOKEN } = {}) {
     const path = new URL(url).pathname;
     if (path === '/api/v1/health') {
       const nonce = headers.get('X-Crumbs-Challenge');
-      const proof = impostor ? 'ab'.repeat(32) : createHmac('sha256', token).update(`crumbs-proof:${nonce}`).digest('hex');
+      // `host`: where the real companion listens when this fake is a relay in front of it
+      const proof = impostor ? 'ab'.repeat(32) : companionProof(token, nonce, host || new URL(url).host, origin);
       return new Response(JSON.stringify({ status: 'ok' }), { headers: { 'X-Crumbs-Proof': proof } });
     }
     if (path === '/api/v1/pair') {
@@ -66,6 +77,27 @@ test('a server proving a different token is an impostor too', async () => {
   const srv = fakeServer({ token: 'another-token' });
   const c = new CompanionClient({ getConfig: paired, fetch: srv.fetch });
   await assert.rejects(c.get('/api/v1/choices'), (e) => e.kind === 'impostor');
+});
+
+test('a relay on our port forwarding the challenge to the real companion on another port is an impostor', async () => {
+  // The squatter on 9999 relays to the companion on 8737, which proves the token for its own Host only.
+  const relay = fakeServer({ host: '127.0.0.1:8737' });
+  const c = new CompanionClient({ getConfig: paired, fetch: relay.fetch });
+  await assert.rejects(c.post('/api/v1/events', { events: [{ url: 'https://secret.example/' }] }),
+    (e) => e instanceof CompanionError && e.kind === 'impostor');
+  assert.equal(relay.seen.length, 1);
+  assert.equal(relay.seen[0].headers.get('Authorization'), null);
+});
+
+test('the proof may name our origin or none, never another one', async () => {
+  const ours = 'chrome-extension://ours';
+  for (const origin of [ours, '']) {
+    const c = new CompanionClient({ getConfig: paired, fetch: fakeServer({ origin }).fetch, origin: ours });
+    assert.equal((await c.get('/api/v1/choices')).status, 200);
+  }
+  const other = new CompanionClient({ getConfig: paired, fetch: fakeServer({ origin: 'moz-extension://other' }).fetch,
+    origin: ours });
+  await assert.rejects(other.get('/api/v1/choices'), (e) => e.kind === 'impostor');
 });
 
 test('errors say what went wrong', async () => {

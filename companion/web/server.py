@@ -1,0 +1,137 @@
+"""The HTTP server in front of the Flask app: waitress, bounded by construction.
+
+Flask's own checks (the Host allowlist, ``MAX_CONTENT_LENGTH``) only run once waitress has read a
+whole request, body included, and waitress's defaults let any local process without the token
+spool 1 GiB to a temp file or hold every connection slot (issue 15, finding 1). So the limits live
+here, in the server, where bytes arrive:
+
+- **Body cap before any byte is spooled**: ``max_request_body_size`` is the same 4 MiB as Flask's
+  cap. waitress refuses a larger ``Content-Length`` as soon as the headers are parsed, and stops a
+  chunked body once it passes the cap; either way the connection is closed, nothing more is read.
+- **A foreign Host refused after the headers, before the body**: :class:`HostCheckingParser`
+  checks Host right after waitress has parsed the headers and marks the request finished with a
+  403, so not one byte of a DNS-rebinding page's body is read. This uses waitress's supported
+  extension points (a channel's ``parser_class`` and ``error_task_class``, a server's
+  ``channel_class``) rather than a WSGI middleware, because a WSGI app only runs after the body
+  has been read.
+- **Bounded connections and time**: at most ``CONNECTION_LIMIT`` open connections (polled, not
+  ``select()``-ed, so more than 1,024 descriptors never break the loop); an idle connection is
+  closed after ``IDLE_TIMEOUT_S``; a request whose headers and body have not all arrived within
+  ``REQUEST_DEADLINE_S`` is dropped however steadily it trickles (waitress alone only times out
+  silence); each connection's kernel receive buffer is fixed, so hostile sockets cannot pin
+  megabytes of kernel memory each. Slow clients never hold a worker thread: waitress hands a
+  request to a thread only once it has arrived whole.
+- **waitress's own refusals** (400, 413, 431, 501, the Host 403) are JSON with the same security
+  headers as every answer of the app.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import time
+from typing import Any
+
+import orjson
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import Error
+
+from . import MAX_BODY_BYTES
+from .security import SECURITY_HEADERS, allowed_hosts
+
+CONNECTION_LIMIT = 512  # the extension needs a handful; well under the default 1,024-descriptor soft limit
+IDLE_TIMEOUT_S = 15  # keep-alive connections the extension left open are cheap to reopen
+REQUEST_DEADLINE_S = 15  # a whole request, headers and up to 4 MiB of body, arrives in milliseconds on loopback
+CLEANUP_INTERVAL_S = 1  # how often the two timeouts above are enforced
+RECEIVE_BUFFER_BYTES = 128 * 1024  # per connection (the kernel doubles it); fixed, so not autotuned to MiBs
+
+
+class ForeignHost(Error):
+    code = 403
+    reason = "Forbidden"
+
+
+class HostCheckingParser(HTTPRequestParser):
+    """waitress's request parser, refusing a Host other than our own loopback address and port as soon
+    as the headers are parsed, before the body is read. Also remembers when the request began."""
+
+    def __init__(self, adj: Adjustments, hosts: frozenset[str]) -> None:
+        super().__init__(adj)
+        self.hosts = hosts
+        self.started = time.monotonic()
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if self.headers.get("HOST", "").lower() not in self.hosts:
+            # completed with an error: the channel answers it and closes; the body is never read.
+            self.error = ForeignHost("this server answers only to its own loopback address")
+            self.completed = True
+            self.content_length = 0
+            self.body_rcv = None
+            self.expect_continue = False  # never invite the body with "100 Continue"
+
+
+class JSONErrorTask(ErrorTask):
+    """waitress's error answer, as JSON with the security headers, like every error of the app."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = orjson.dumps({"error": f"{error.reason}: {error.body}"})
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.extend([("Content-Type", "application/json"), *SECURITY_HEADERS])
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class CrumbsChannel(HTTPChannel):
+    error_task_class = JSONErrorTask
+
+    def __init__(self, server: "CrumbsServer", sock: socket.socket, addr: Any, adj: Adjustments,
+                 map: dict | None = None) -> None:
+        # bound per server: the allowed Host names carry the port actually listened on
+        self.parser_class = functools.partial(HostCheckingParser, hosts=server.crumbs_hosts)
+        super().__init__(server, sock, addr, adj, map)
+
+
+class CrumbsServer(TcpWSGIServer):
+    """One listening socket on 127.0.0.1, with the channel above and a deadline for whole requests."""
+
+    channel_class = CrumbsChannel
+
+    def __init__(self, application: Any, adj: Adjustments) -> None:
+        self.crumbs_hosts: frozenset[str] = frozenset()
+        super().__init__(application, adj=adj)
+        # Set on the listening socket, so every accepted connection inherits it from its first byte.
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
+        self.crumbs_hosts = frozenset(allowed_hosts(self.effective_port))
+
+    def maintenance(self, now: float) -> None:
+        super().maintenance(now)  # closes connections idle longer than channel_timeout
+        too_old = time.monotonic() - REQUEST_DEADLINE_S
+        for channel in list(self.active_channels.values()):
+            request = getattr(channel, "request", None)  # a request still arriving (a whole one is in .requests)
+            if request is not None and getattr(request, "started", too_old) < too_old:
+                channel.will_close = True
+
+
+def make_server(app: Any, host: str, port: int, threads: int = 4) -> CrumbsServer:
+    """The companion's server, listening (not yet serving: call ``run()``). Raises OSError when the port
+    cannot be had. Sets ``app.config["PORT"]`` to the port actually bound (``port=0`` picks one)."""
+    adj = Adjustments(
+        host=host, port=port, threads=threads,
+        clear_untrusted_proxy_headers=True,
+        max_request_body_size=MAX_BODY_BYTES + 1,  # waitress refuses >= this; Flask allows up to the cap
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=IDLE_TIMEOUT_S,
+        cleanup_interval=CLEANUP_INTERVAL_S,
+        asyncore_use_poll=True,
+        ident="crumbs",
+    )
+    server = CrumbsServer(app, adj)
+    app.config["PORT"] = server.effective_port
+    return server
