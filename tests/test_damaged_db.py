@@ -238,3 +238,17 @@ def test_an_empty_database_in_a_folder_from_before_the_marker_is_refused_too(dat
     damage("zero-length", database)
     result = run_cli(["choices"], data_dir)
     assert result.exit_code == 1 and "empty" in result.output
+
+
+@pytest.mark.parametrize("command", [["repair"], ["restore"]])
+def test_repair_and_restore_refuse_while_a_companion_owns_the_folder(command, data_dir):
+    from companion.instance import Instance
+
+    Companion(data_dir).close()
+    before = (data_dir / "crumbs.sqlite3").read_bytes()
+    with Instance(data_dir):  # what a running `crumbs serve` holds
+        result = run_cli(command, data_dir)
+    assert result.exit_code != 0
+    assert "already serves the data folder" in result.output and "nothing was changed" in result.output
+    assert "Traceback" not in result.output
+    assert (data_dir / "crumbs.sqlite3").read_bytes() == before

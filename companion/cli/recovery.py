@@ -1,8 +1,9 @@
 """``crumbs repair`` and ``crumbs restore [SNAPSHOT]``: the ways out of a damaged database.
 
 Every command refuses a damaged database with one line naming these two; they are the only ones
-that open it anyway. Both keep the damaged file aside and never delete anything. Run them with the
-companion stopped.
+that open it anyway. Both keep the damaged file aside and never delete anything. Both take the
+data folder's lock (:mod:`companion.instance`), so neither runs under a live companion that would go on
+writing to the file being replaced.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..config import DataPaths
+from ..instance import AlreadyRunning, Instance
 from ..storage import Store
 from ..storage.recovery import repair as salvage
 from ..storage.recovery import restore as put_back
@@ -26,7 +28,8 @@ def repair(data_dir: str | None) -> None:
     if not paths.database.exists():
         raise click.ClickException(f"there is no database at {paths.database} to repair; 'crumbs restore' puts back a snapshot")
     try:
-        result = salvage(paths.database, Store)
+        with _owning(paths.root):
+            result = salvage(paths.database, Store)
     except (OSError, RuntimeError) as exc:
         raise click.ClickException(f"repair failed, nothing was changed: {exc}") from None
     if not result.readable:
@@ -58,9 +61,26 @@ def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
     if snapshot is not None and not snapshot.is_absolute() and not snapshot.exists():
         snapshot = paths.root / "snapshots" / snapshot  # a name from 'crumbs restore --list'
     try:
-        used, aside = put_back(paths.database, paths.root, snapshot)
+        with _owning(paths.root):
+            used, aside = put_back(paths.database, paths.root, snapshot)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {used.name}.")
     if aside:
         click.echo(f"The previous database is kept as {aside}")
+
+
+class _owning:
+    """Hold the data folder's lock for the command, or refuse in one line naming the running companion."""
+
+    def __init__(self, root: Path) -> None:
+        self.instance = Instance(root)
+
+    def __enter__(self) -> None:
+        try:
+            self.instance.acquire()
+        except AlreadyRunning as exc:
+            raise click.ClickException(f"{exc}; stop it, then run this again (nothing was changed)") from None
+
+    def __exit__(self, *exc: object) -> None:
+        self.instance.release()
