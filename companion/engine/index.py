@@ -25,6 +25,10 @@ Token choice: among a filter's safe tokens, common URL words (patterns.BAD_TOKEN
 then the token the fewest filters share, then the longest.
 
 Cache layout: see Index.__getstate__ (texts and integer arrays; Filter objects rebuilt lazily).
+
+Why one module of over 400 lines: the five parts above, their build, the lookup that walks them in this
+order and the cache layout must change together (a filter placed in one part must be found by that part's
+lookup and survive the cache); split apart, a newcomer would have to read them side by side anyway.
 """
 from __future__ import annotations
 
