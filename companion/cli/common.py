@@ -3,6 +3,7 @@ command line's writes, site names read from arguments, times printed in local ti
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any, Callable
 
 import click
 
@@ -39,3 +40,24 @@ def when(ms: int | None) -> str:
     if not ms:
         return "-"
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def report_outcomes(outcomes, used: "Callable[[Any], str]") -> bool:
+    """Print what each download (a list or a knowledge source) did, one line each; True if all went well.
+
+    ``used`` says what an updated download now gives ("1,234 filters in use", "56 tracker entries").
+    """
+    ok = True
+    for o in outcomes:
+        if o.status == "updated":
+            click.echo(f"{o.name}: updated ({used(o)})")
+        elif o.status == "not-modified":
+            click.echo(f"{o.name}: not modified since the last download")
+        elif o.status == "unchanged":
+            click.echo(f"{o.name}: unchanged")
+        elif o.status == "skipped":
+            click.echo(f"{o.name}: skipped ({o.error})")
+        else:
+            ok = False
+            click.echo(f"{o.name}: FAILED: {o.error}; the last good version stays in force", err=True)
+    return ok

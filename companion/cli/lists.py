@@ -13,7 +13,7 @@ import sys
 import click
 
 from ..lists import ListError, ListInfo, Lists, Outcome
-from .common import data_dir_option, open_companion, when
+from .common import data_dir_option, open_companion, report_outcomes, when
 
 
 def _registry(data_dir: str | None) -> Lists:
@@ -79,22 +79,9 @@ def _describe(info: ListInfo) -> list[str]:
     return lines
 
 
+
 def _report(outcomes: list[Outcome]) -> bool:
-    """Print what each update did; True if all went well."""
-    ok = True
-    for o in outcomes:
-        if o.status == "updated":
-            click.echo(f"{o.name}: updated ({_count(o.used)} filters in use)")
-        elif o.status == "not-modified":
-            click.echo(f"{o.name}: not modified since the last download")
-        elif o.status == "unchanged":
-            click.echo(f"{o.name}: unchanged")
-        elif o.status == "skipped":
-            click.echo(f"{o.name}: skipped ({o.error})")
-        else:
-            ok = False
-            click.echo(f"{o.name}: FAILED: {o.error}; the last good version stays in force", err=True)
-    return ok
+    return report_outcomes(outcomes, lambda o: f"{_count(o.used)} filters in use")
 
 
 @click.group("lists", invoke_without_command=True)

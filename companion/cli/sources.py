@@ -11,7 +11,7 @@ import sys
 import click
 
 from ..lists import ListError, Outcome, SourceInfo, Sources
-from .common import data_dir_option, open_companion, when
+from .common import data_dir_option, open_companion, report_outcomes, when
 
 _FORMATS = {"disconnect": "Disconnect services.json", "tds": "DuckDuckGo tracker blocklist (TDS)"}
 
@@ -34,19 +34,9 @@ def _describe(info: SourceInfo) -> list[str]:
     return lines
 
 
+
 def _report(outcomes: list[Outcome]) -> bool:
-    ok = True
-    for o in outcomes:
-        if o.status == "updated":
-            click.echo(f"{o.name}: updated ({o.used or 0:,} tracker entries)")
-        elif o.status == "not-modified":
-            click.echo(f"{o.name}: not modified since the last download")
-        elif o.status == "unchanged":
-            click.echo(f"{o.name}: unchanged")
-        else:
-            ok = False
-            click.echo(f"{o.name}: FAILED: {o.error}; the last good version stays in force", err=True)
-    return ok
+    return report_outcomes(outcomes, lambda o: f"{o.used or 0:,} tracker entries")
 
 
 @click.group("sources", invoke_without_command=True)
