@@ -25,7 +25,7 @@ def _fmt(x: float) -> str:
 
 
 def timeline(days: list[tuple[int, int, int]], label_of, width: int = 900, height: int = 220) -> Markup:
-    """Stacked bars per day: tracker requests blocked (bottom) and allowed (top)."""
+    """Stacked bars per day: tracker requests blocked by the browser (bottom) and those that got through (top)."""
     left, bottom, top = 48, 28, 10
     plot_w, plot_h = width - left - 8, height - bottom - top
     peak = max((b + a for _, b, a in days), default=0) or 1
@@ -33,7 +33,7 @@ def timeline(days: list[tuple[int, int, int]], label_of, width: int = 900, heigh
     bar_w = max(step * 0.8, 1.0)
     parts = [
         f'<svg class="chart timeline" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="Tracker requests per day, blocked and allowed">',
+        f'aria-label="Tracker requests per day, blocked and got through">',
         f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{width - 8}" y2="{top + plot_h}"/>',
         f'<text class="tick" x="{left - 6}" y="{top + 8}" text-anchor="end">{peak:,}</text>',
         f'<text class="tick" x="{left - 6}" y="{top + plot_h}" text-anchor="end">0</text>',
@@ -43,7 +43,7 @@ def timeline(days: list[tuple[int, int, int]], label_of, width: int = 900, heigh
         x = left + i * step + (step - bar_w) / 2
         hb = plot_h * blocked / peak
         ha = plot_h * allowed / peak
-        title = f"{label_of(day)}: {blocked:,} blocked, {allowed:,} allowed"
+        title = f"{label_of(day)}: {blocked:,} blocked, {allowed:,} got through"
         parts.append(f'<g class="day" data-day="{esc(label_of(day))}"><title>{esc(title)}</title>')
         parts.append(f'<rect class="bar blocked" x="{_fmt(x)}" y="{_fmt(top + plot_h - hb)}" '
                      f'width="{_fmt(bar_w)}" height="{_fmt(hb)}" data-value="{blocked}"/>')
