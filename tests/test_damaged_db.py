@@ -252,3 +252,27 @@ def test_repair_and_restore_refuse_while_a_companion_owns_the_folder(command, da
     assert "already serves the data folder" in result.output and "nothing was changed" in result.output
     assert "Traceback" not in result.output
     assert (data_dir / "crumbs.sqlite3").read_bytes() == before
+
+
+def test_repair_keeps_ids_of_forgotten_names_unused(data_dir):
+    # The highest id ever handed out travels with the salvage (sqlite_sequence): a name forgotten
+    # before the damage keeps its id to itself afterwards (ids are never reused, schema 7).
+    fill(data_dir)
+    companion = Companion(data_dir)
+    try:
+        companion.report([{"url": "https://px.forgotten-tracker.example/p", "page_url": "https://gone.example/",
+                           "type": "image"}])
+        forgotten = companion.store.conn.execute(
+            "SELECT id FROM hosts WHERE name = 'px.forgotten-tracker.example'").fetchone()[0]
+        companion.store.forget_site("gone.example")
+    finally:
+        companion.close()
+    damage("corrupted-page", data_dir / "crumbs.sqlite3")
+    assert run_cli(["repair"], data_dir).exit_code == 0
+    companion = Companion(data_dir)
+    try:
+        companion.report([{"url": "https://px.new-tracker.example/p", "page_url": NEWS, "type": "image"}])
+        new = companion.store.conn.execute("SELECT id FROM hosts WHERE name = 'px.new-tracker.example'").fetchone()[0]
+        assert new > forgotten
+    finally:
+        companion.close()

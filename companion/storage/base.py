@@ -10,7 +10,7 @@ from typing import Any
 import sqlite_utils
 
 from . import integrity
-from .schema import MIGRATIONS, SCHEMA_VERSION
+from .schema import MIGRATION_REBUILDS_TABLES, MIGRATIONS, SCHEMA_VERSION
 
 # The WAL file is truncated back to this many bytes whenever it restarts (PRAGMA journal_size_limit).
 WAL_SIZE_LIMIT = 8 * 1024 * 1024  # above the ~4.1 MB of a 1,000-page WAL: a WAL of normal size is reused in place, never cut
@@ -68,9 +68,22 @@ class StoreBase:
                 f"{self.path} was written by a newer Crumbs (schema {version}, this one knows {SCHEMA_VERSION})"
             )
         for number in range(version, SCHEMA_VERSION):
-            with self.transaction():
-                MIGRATIONS[number](self.db)
-                self.conn.execute(f"PRAGMA user_version = {number + 1}")
+            migration = MIGRATIONS[number]
+            rebuilt = MIGRATION_REBUILDS_TABLES.get(migration)
+            if rebuilt:
+                self.conn.execute("PRAGMA foreign_keys=OFF")  # a no-op inside a transaction: set before it
+            try:
+                with self.transaction():
+                    migration(self.db)
+                    for table in rebuilt or ():
+                        broken = self.conn.execute(f"PRAGMA foreign_key_check({table})").fetchone()
+                        if broken is not None:
+                            raise sqlite3.IntegrityError(f"migration {number + 1} left {table} referring to "
+                                                         f"a missing {broken[2]} row; nothing was changed")
+                    self.conn.execute(f"PRAGMA user_version = {number + 1}")
+            finally:
+                if rebuilt:
+                    self.conn.execute("PRAGMA foreign_keys=ON")
 
     def leave_checkpoints_to_thread(self) -> None:
         """A :class:`~companion.storage.checkpoint.Checkpointer` runs: the automatic checkpoint (which would

@@ -110,8 +110,23 @@ def _copy_readable(damaged: Path, target: sqlite3.Connection, result: Salvage) -
     try:
         for table in tables:
             result.rows[table] = _copy_table(source, target, table, result)
+        _carry_sequences(source, target)
     finally:
         source.close()
+
+
+def _carry_sequences(source: sqlite3.Connection, target: sqlite3.Connection) -> None:
+    # The highest id each table ever handed out, where readable: ids stay never reused (schema 7)
+    # even for names forgotten before the damage, whose rows are no longer there to say so.
+    try:
+        sequences = source.execute("SELECT name, seq FROM sqlite_sequence").fetchall()
+    except sqlite3.DatabaseError:
+        return
+    for name, seq in sequences:
+        if isinstance(seq, int):
+            target.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (seq, name))
+            target.execute("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
+                           "(SELECT 1 FROM sqlite_sequence WHERE name = ?)", (name, seq, name))
 
 
 def _copy_table(source: sqlite3.Connection, target: sqlite3.Connection, table: str, result: Salvage) -> int:

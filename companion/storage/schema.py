@@ -213,8 +213,40 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    # Ids are never reused (issue 15, item 4): without AUTOINCREMENT SQLite hands out max(id) + 1, so
+    # after "forget everything" (or forgetting the newest host) a new name gets an id that an old one
+    # had - and anything still holding the old id (a cache, an export, a second process) would then
+    # name the wrong host. AUTOINCREMENT keeps the highest id ever used in sqlite_sequence. SQLite
+    # cannot add it to a table in place: each small name table is rebuilt with the same ids (the
+    # detail's references stay valid), with foreign keys off (see MIGRATION_REBUILDS_TABLES).
+    for table, columns, definition in (
+        ("domains", "id, name", "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE"),
+        ("hosts", "id, name, domain_id",
+         "id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, "
+         "domain_id INTEGER NOT NULL REFERENCES domains(id)"),
+        ("filters", "id, list, text",
+         "id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (list, text)"),
+    ):
+        _run_script(
+            db,
+            f"""
+            CREATE TABLE {table}_rebuilt ({definition});
+            INSERT INTO {table}_rebuilt ({columns}) SELECT {columns} FROM {table};
+            DROP TABLE {table};
+            ALTER TABLE {table}_rebuilt RENAME TO {table}
+            """,
+        )
+    db.conn.execute("CREATE INDEX IF NOT EXISTS hosts_domain ON hosts(domain_id)")
+
+
+# Migrations that rebuild a table run with foreign keys off (SQLite's documented way to change a
+# table's definition: a DROP TABLE would otherwise check, or cascade into, the rows referring to it),
+# and the rebuilt tables' references are checked before the migration commits.
+MIGRATION_REBUILDS_TABLES = {_migration_7: ("hosts",)}
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
-    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6,
+    _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
