@@ -33,10 +33,18 @@ ADDRESS_NAME = "companion.json"
 
 
 class AlreadyRunning(RuntimeError):
-    """Another companion owns this data folder; the message names it."""
+    """Another process owns this data folder; the message names it.
 
-    def __init__(self, root: Path, found: "Running | None", pid: int | None) -> None:
+    ``command``: the owner is a ``crumbs`` command changing the folder while no companion runs (it
+    holds the lock for its few seconds), named by what it does."""
+
+    def __init__(self, root: Path, found: "Running | None", pid: int | None, command: str | None = None) -> None:
         self.found = found
+        self.command = command
+        if command:
+            super().__init__(f"'crumbs {command}' (pid {pid}) is changing the data folder {root}; "
+                             "try again when it has finished")
+            return
         if found is not None:
             where = f"at {found.address} (pid {found.pid})"
         elif pid:
@@ -72,15 +80,32 @@ class Instance:
         self._fd: int | None = None
         self._wrote_address = False
 
-    def acquire(self) -> None:
-        """Take the lock or raise :class:`AlreadyRunning` naming the owner."""
+    def acquire(self, command: str | None = None, wait_for_commands: float = 0.0) -> None:
+        """Take the lock or raise :class:`AlreadyRunning` naming the owner.
+
+        ``command``: a ``crumbs`` command takes the lock while no companion runs, so a companion
+        starting meanwhile waits for it instead of writing beside it; it names itself ("lists update").
+        ``wait_for_commands``: seconds a starting companion waits for such a command to finish."""
+        deadline = time.monotonic() + wait_for_commands
+        while True:
+            try:
+                self._take(command)
+                return
+            except AlreadyRunning as exc:
+                if exc.command is None or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)
+
+    def _take(self, command: str | None) -> None:
         fd = os.open(lock_path(self.root), os.O_RDWR | os.O_CREAT, 0o600)
         if fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                pid = _read_pid(fd)
+                pid, holder = _read_owner(fd)
                 os.close(fd)
+                if holder:
+                    raise AlreadyRunning(self.root, None, pid, holder) from None
                 # The owner writes its address a moment after it takes the lock: wait a little for it.
                 found = None
                 for _ in range(20):
@@ -90,7 +115,9 @@ class Instance:
                     time.sleep(0.1)
                 raise AlreadyRunning(self.root, found, pid) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        # "pid" for a companion, "pid command words" for a command (one line, plain ASCII).
+        line = f"{os.getpid()}" + (f" {_plain(command)}" if command else "")
+        os.pwrite(fd, f"{line}\n".encode("ascii"), 0)
         self._fd = fd
 
     def publish(self, host: str, port: int) -> Running:
@@ -131,12 +158,18 @@ class Instance:
         self.release()
 
 
-def _read_pid(fd: int) -> int | None:
+def _read_owner(fd: int) -> tuple[int | None, str | None]:
+    """(pid, command) written by the lock's holder; command None for a companion."""
     try:
-        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-        return int(text) if text.isdigit() else None
+        text = os.pread(fd, 200, 0).decode("ascii", "replace").strip()
     except OSError:
-        return None
+        return None, None
+    pid, _, command = text.partition(" ")
+    return (int(pid) if pid.isdigit() else None), (command or None)
+
+
+def _plain(words: str) -> str:
+    return "".join(c if c.isalnum() or c in " -_." else "?" for c in words)[:80]
 
 
 def owner_alive(root: Path) -> bool:

@@ -26,25 +26,20 @@ Run by the launcher ``crumbs setup`` writes: ``python -I -m companion.native_hos
 
 from __future__ import annotations
 
-import hmac
 import json
 import os
-import secrets
 import socket
 import struct
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from . import __version__
-from .auth import proof
 from .config import DEFAULT_PORT, HOST, DataPaths
 from .instance import Running, owner_alive, running
+from .remote import proves_itself
 from .resources import EXTENSION_ID, GECKO_ID
 
 MAX_IN = 64 * 1024  # browser -> host: a request is a few dozen bytes
@@ -113,22 +108,6 @@ def write_message(stream: BinaryIO, message: dict[str, Any]) -> None:
 
 
 # -- the companion ----------------------------------------------------------------------------------
-
-
-def proves_itself(found: Running, token: str, timeout: float = 2.0) -> bool:
-    """True when the server at ``found`` answers health with a valid proof of ``token``."""
-    nonce = secrets.token_hex(16)
-    request = urllib.request.Request(f"{found.address}/api/v1/health", headers={"X-Crumbs-Challenge": nonce})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through a proxy
-    try:
-        with opener.open(request, timeout=timeout) as response:
-            given = response.headers.get("X-Crumbs-Proof", "")
-            # companion.auth.proof, bound to the host:port dialled (urllib sends it as Host) and no Origin:
-            # a relay on that port forwarding to a companion elsewhere cannot pass (issue 15)
-            host = urllib.parse.urlsplit(found.address).netloc
-            return response.status == 200 and hmac.compare_digest(given, proof(token, nonce, host))
-    except (OSError, urllib.error.URLError, ValueError):
-        return False
 
 
 def _port_free(port: int) -> bool:

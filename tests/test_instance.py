@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,104 @@ def test_serve_unlocks_even_when_it_cannot_listen(tmp_path):
     assert done.returncode != 0 and "cannot listen" in done.stderr and "Traceback" not in done.stderr
     assert running(data) is None and not address_path(data).exists()
     assert os.access(lock_path(data), os.F_OK)
+
+
+# -- one owner: a command's writes go through the running companion, or hold the lock (issue 15) --
+
+
+def _api(s: Serve, method: str, path: str, **kwargs) -> requests.Response:
+    token = (s.data_dir / "token").read_text().strip()
+    return requests.request(method, f"{s.base}/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
+                            timeout=10, **kwargs)
+
+
+def test_choices_from_the_terminal_are_made_by_the_running_companion(serve, tmp_path):
+    s = serve()
+    before = _api(s, "GET", "/dnr").json()["version"]
+    crumbs("block", "tracker.example", "--on", "news.example", data_dir=s.data_dir)
+    crumbs("trust", "shop.example", "--for", "day", data_dir=s.data_dir)
+    listed = _api(s, "GET", "/choices").json()
+    assert {(c["site"], c["tracker"], c["action"]) for c in listed["site_tracker"]} == {
+        ("news.example", "tracker.example", "block")}
+    assert [c["site"] for c in listed["trusted"]] == ["shop.example"]
+    # The server made the change itself: its browser rules moved on at once, no batch needed.
+    assert _api(s, "GET", "/dnr").json()["version"] != before
+    shown = crumbs("choices", data_dir=s.data_dir).stdout
+    assert "block  tracker.example  on news.example" in shown and "trust  shop.example" in shown
+
+
+def test_lists_from_the_terminal_are_fetched_by_the_running_companion(serve, tmp_path, list_server, small_list):
+    list_server.serve_list("/mine.txt", small_list.encode())
+    s = serve()
+    done = crumbs("lists", "add", list_server.url("/mine.txt"), "--name", "mine", "--allow-http", data_dir=s.data_dir)
+    assert "added mine:" in done.stdout and "filters in use" in done.stdout
+    mine = _api(s, "GET", "/lists/mine").json()["list"]
+    assert mine["in_force"] and mine["used"] >= 1
+    assert list_server.hits["/mine.txt"] == 1
+    assert "mine: disabled" in crumbs("lists", "disable", "mine", data_dir=s.data_dir).stdout
+    assert _api(s, "GET", "/lists/mine").json()["list"]["enabled"] is False
+    assert "mine: removed" in crumbs("lists", "remove", "mine", data_dir=s.data_dir).stdout
+    assert _api(s, "GET", "/lists/mine").status_code == 404
+    refused = crumbs("lists", "remove", "mine", data_dir=s.data_dir, check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr and "mine" in refused.stderr
+
+
+def test_a_local_file_list_waits_for_the_companion_to_stop(serve, tmp_path, small_list):
+    s = serve()
+    path = tmp_path / "mine.txt"
+    path.write_text(small_list)
+    refused = crumbs("lists", "add", str(path), data_dir=s.data_dir, check=False)
+    assert refused.returncode != 0 and "stop it and run this again" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    s.stop()
+    assert "added mine" in crumbs("lists", "add", str(path), data_dir=s.data_dir).stdout
+
+
+def test_pair_asks_the_running_companion_for_a_code_that_works(serve, tmp_path):
+    s = serve()
+    code = re.search(r"Pairing code: (\d{4}) (\d{4})", crumbs("pair", data_dir=s.data_dir).stdout)
+    answer = requests.post(f"{s.base}/api/v1/pair", json={"code": code.group(1) + code.group(2)},
+                           headers={"Origin": "moz-extension://0b6c5f4e-1d2a-4a7b-9d3e-5f6a7b8c9d0e"}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["token"] == (s.data_dir / "token").read_text().strip()
+    # An extension holding the token cannot mint codes for other browsers.
+    minted = requests.post(f"{s.base}/api/v1/pairing-code", timeout=10, headers={
+        "Authorization": "Bearer " + (s.data_dir / "token").read_text().strip(),
+        "Origin": "moz-extension://0b6c5f4e-1d2a-4a7b-9d3e-5f6a7b8c9d0e"})
+    assert minted.status_code == 403 and minted.headers["Content-Type"].startswith("application/json")
+
+
+def test_a_command_writing_with_no_companion_holds_the_folder_until_it_ends(serve, tmp_path, list_server):
+    data = tmp_path / "data"
+    crumbs("choices", data_dir=data)  # the folder exists, no companion runs
+    body = b"! Title: slow\n" + b"".join(b"||slow%d.example^\n" % i for i in range(50))
+
+    def slow(h) -> None:  # a list that takes three seconds to arrive, whole
+        h.send_response(200)
+        h.send_header("Content-Type", "text/plain")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body[:20])
+        h.wfile.flush()
+        time.sleep(3)
+        h.wfile.write(body[20:])
+
+    list_server.routes["/slow.txt"] = slow
+    adding = subprocess.Popen([sys.executable, "-m", "companion", "lists", "add", list_server.url("/slow.txt"),
+                               "--name", "slow", "--allow-http", "--data-dir", str(data)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if lock_path(data).exists() and "lists add" in lock_path(data).read_text():
+                break
+            time.sleep(0.05)
+        assert "lists add" in lock_path(data).read_text()
+        other = crumbs("block", "tracker.example", data_dir=data, check=False)
+        assert other.returncode != 0 and "'crumbs lists add'" in other.stderr and "try again" in other.stderr
+        s = serve(data)  # waits for the command, then starts
+        assert adding.wait(timeout=60) == 0, adding.stderr.read()
+        assert _api(s, "GET", "/lists/slow").json()["list"]["in_force"]
+    finally:
+        if adding.poll() is None:
+            adding.kill()
+        adding.stdout.close()
+        adding.stderr.close()

@@ -1,7 +1,8 @@
 """The ``crumbs`` command: serve the companion, and see or change choices from a terminal.
 
-Choices made here are written to the same database the server reads, and the server picks
-them up with the next event (no restart). Every command takes ``--data-dir`` (default:
+One owner per data folder: while ``crumbs serve`` runs, a command's changes (choices, lists,
+sources, pairing codes, sign-in links) are made by the running companion through its API
+(companion/remote.py); otherwise the command holds the data folder's lock while it writes. Every command takes ``--data-dir`` (default:
 ``CRUMBS_HOME`` or the platform's user data folder).
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
@@ -19,6 +20,7 @@ import sqlite3
 import click
 
 from .. import __version__
+from ..remote import RemoteError
 from ..storage.integrity import DatabaseDamaged, is_damage
 from .check import check
 from .choices import allow, block, choices, reset, trust, untrust
@@ -38,6 +40,8 @@ class _Main(click.Group):
             return super().invoke(ctx)
         except DatabaseDamaged as exc:
             raise click.ClickException(str(exc)) from None
+        except RemoteError as exc:
+            raise click.ClickException(f"the running companion refused: {exc.reason}") from None
         except sqlite3.DatabaseError as exc:
             if not is_damage(exc):
                 raise

@@ -1,7 +1,7 @@
 """``crumbs allow/block/reset``, ``trust/untrust`` and ``choices``: the person's choices from a terminal.
 
-They are written through :class:`companion.service.Companion` to the database the server reads; the
-server picks them up with the next event (no restart).
+While ``crumbs serve`` runs they are made by it, through its API (cli/common.open_companion), and
+reach the browser's rules at once; otherwise they are written here, holding the data folder's lock.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ from typing import Any, Callable
 
 import click
 
+from ..config import DataPaths
+from ..instance import AlreadyRunning, Instance
+from ..remote import Remote, RemoteCompanion
 from ..service import Companion
 from ..sites import NotANetworkURL, site_of
 
@@ -18,12 +21,32 @@ data_dir_option = click.option(
 )
 
 
-def open_companion(data_dir: str | None) -> Companion:
-    """The companion of ``data_dir`` for a command's writes (no filter engine is built); closed with the command."""
-    companion = Companion(data_dir, with_engine=False)
+def open_companion(data_dir: str | None, command: str | None = None) -> "Companion | RemoteCompanion":
+    """Where a command's reads and writes go: the data folder has one owner at a time (issue 15).
+
+    While a companion runs, the running one, through its API (companion/remote.py): its caches,
+    browser rules and list downloads stay the truth. Otherwise a companion of this process (no
+    filter engine is built), holding the data folder's lock until the command ends, so a companion
+    starting meanwhile waits for it. ``command`` names the command in the lock ("lists update").
+    """
     ctx = click.get_current_context(silent=True)
+    paths = DataPaths.at(data_dir)
+    remote = Remote.of(paths.root, paths.token)
+    if remote is not None:
+        return RemoteCompanion(remote)
+    instance = Instance(paths.root)
+    try:
+        instance.acquire(command=command or (ctx.command_path.partition(" ")[2] if ctx else "command"))
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc} (nothing was changed)") from None
+    try:
+        companion = Companion(data_dir, with_engine=False)
+    except BaseException:
+        instance.release()
+        raise
     if ctx is not None:
-        ctx.call_on_close(companion.close)
+        ctx.call_on_close(instance.release)
+        ctx.call_on_close(companion.close)  # closed first: callbacks run last-in, first-out
     return companion
 
 

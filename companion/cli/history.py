@@ -1,7 +1,8 @@
 """``crumbs open``: sign this person in to the history page through a one-time link.
 
-The running server and this command share the database: the command stores the hash of a
-fresh one-time code there, and the server accepts it once, within two minutes. The link is
+The running companion makes a fresh one-time code (``POST /api/v1/history-link``, asked with the
+token) and accepts it once, within two minutes; with no companion running, the command stores the
+code's hash in the database itself, for the companion that will start. The link is
 opened in the default browser, or printed with ``--print`` (for another browser or profile).
 """
 
@@ -14,17 +15,12 @@ import click
 from ..auth import SIGNIN_CODE_TTL_MS
 from ..config import DEFAULT_PORT, HOST, DataPaths
 from ..instance import port_for_cli
-from ..service import Companion
-from .common import data_dir_option
+from .common import data_dir_option, open_companion
 
 
 def signin_link(data_dir: str | None, port: int) -> str:
     """A fresh one-time sign-in link for the companion serving ``data_dir`` on ``port``."""
-    companion = Companion(data_dir, with_engine=False)
-    try:
-        code = companion.new_signin_code()
-    finally:
-        companion.close()
+    code = open_companion(data_dir, "open").new_signin_code()
     return f"http://{HOST}:{port}/signin/{code}"
 
 

@@ -1,8 +1,9 @@
 """``crumbs lists``: see and change the filter lists, from a terminal.
 
-``crumbs lists`` alone shows every list. Changes made here are written to the data folder the
-server reads; a running ``crumbs serve`` swaps in the new engine within seconds (its updater
-watches ``lists_rev``), without a restart.
+``crumbs lists`` alone shows every list. While ``crumbs serve`` runs, changes are made by it (its API;
+downloads run in the server and the command waits for them), so it swaps in the new engine at once;
+a local file can only be added while it is stopped (the API never reads files). With no companion
+running, the command does the work itself, holding the data folder's lock.
 """
 
 from __future__ import annotations

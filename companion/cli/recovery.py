@@ -28,7 +28,7 @@ def repair(data_dir: str | None) -> None:
     if not paths.database.exists():
         raise click.ClickException(f"there is no database at {paths.database} to repair; 'crumbs restore' puts back a snapshot")
     try:
-        with _owning(paths.root):
+        with _owning(paths.root, "repair"):
             result = salvage(paths.database, Store)
     except (OSError, RuntimeError) as exc:
         raise click.ClickException(f"repair failed, nothing was changed: {exc}") from None
@@ -61,7 +61,7 @@ def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
     if snapshot is not None and not snapshot.is_absolute() and not snapshot.exists():
         snapshot = paths.root / "snapshots" / snapshot  # a name from 'crumbs restore --list'
     try:
-        with _owning(paths.root):
+        with _owning(paths.root, "restore"):
             used, aside = put_back(paths.database, paths.root, snapshot)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -73,12 +73,13 @@ def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
 class _owning:
     """Hold the data folder's lock for the command, or refuse in one line naming the running companion."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, command: str) -> None:
         self.instance = Instance(root)
+        self.command = command
 
     def __enter__(self) -> None:
         try:
-            self.instance.acquire()
+            self.instance.acquire(command=self.command)
         except AlreadyRunning as exc:
             raise click.ClickException(f"{exc}; stop it, then run this again (nothing was changed)") from None
 

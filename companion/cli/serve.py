@@ -16,6 +16,8 @@ from ..config import DEFAULT_PORT, HOST, DataPaths
 from ..instance import AlreadyRunning, Instance, port_for_cli
 from .common import data_dir_option, open_companion
 
+COMMAND_WAIT_S = 120.0  # a starting companion waits this long for a command holding the folder (a download)
+
 
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
@@ -27,7 +29,8 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
     # One owner per data folder (companion/instance.py): the lock is taken before the database is opened.
     instance = Instance(DataPaths.at(data_dir).root)
     try:
-        instance.acquire()
+        # A command holding the folder while no companion ran (a list download, say) is waited for.
+        instance.acquire(wait_for_commands=COMMAND_WAIT_S)
     except AlreadyRunning as exc:
         raise click.ClickException(str(exc)) from None
     # SIGTERM (service managers, the native messaging host, `kill`) stops as cleanly as Ctrl+C;
@@ -110,7 +113,7 @@ def token(rotate: bool, data_dir: str | None) -> None:
 def pair(port: int | None, data_dir: str | None) -> None:
     """Make a new 8-digit pairing code for the extension (valid 10 minutes, single use)."""
     port, note = port_for_cli(DataPaths.at(data_dir).root, port, DEFAULT_PORT)
-    code = open_companion(data_dir).new_pairing_code()
+    code = open_companion(data_dir, "pair").new_pairing_code()
     click.echo(f"Pairing code: {code[:4]} {code[4:]}  (in the extension's popup choose 'Pair now' and type it "
                f"within 10 minutes, with the port {port})")
     if note:

@@ -1,7 +1,7 @@
 """``crumbs sources``: see and change the knowledge sources (public tracker databases that name owners and
 categories where Crumbs' own knowledge base has none), from a terminal.
 
-A running ``crumbs serve`` notices a change made here within seconds (``sources_rev``), without a restart.
+While ``crumbs serve`` runs, changes are made by it, through its API; otherwise here, holding the data folder's lock.
 """
 from __future__ import annotations
 

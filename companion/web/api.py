@@ -95,6 +95,14 @@ def pair():
     return jsonify({"companion": f"http://127.0.0.1:{port}", "token": companion().token})
 
 
+@bp.post("/pairing-code")
+def pairing_code():
+    """A new pairing code for another browser: 'crumbs pair' asks the running companion (the token holder)."""
+    if is_extension_origin(request.headers.get("Origin")):
+        return json_error(403, "pairing codes are made by 'crumbs pair' in a terminal, not by an extension")
+    return jsonify({"code": companion().new_pairing_code(), "expires_in": auth.PAIRING_CODE_TTL_MS // 1000}), 201
+
+
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(openapi_document(current_app.config["PORT"]))

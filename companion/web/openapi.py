@@ -206,6 +206,12 @@ def openapi_document(port: int) -> dict[str, Any]:
                            _action(["hour", "day", "always"], "duration")),
                 "delete": _op("Stop trusting a site.", _CHANGED),
             },
+            "/pairing-code": {"post": _op(
+                "A new 8-digit pairing code for another browser, valid expires_in seconds ('crumbs pair' asks the "
+                "running companion for it). Refused with an extension's Origin.",
+                {"type": "object", "required": ["code", "expires_in"], "properties": {
+                    "code": {"type": "string", "pattern": "^[0-9]{8}$"}, "expires_in": {"type": "integer"}}},
+                status=201)},
             "/history-link": {"post": _op(
                 "A one-time link that opens the history page signed in (for the extension's popup).",
                 {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}})},
