@@ -34,9 +34,6 @@ PAIRING_CODE_TTL_MS = 10 * 60 * 1000
 # that is 300 guesses of 10^8, a 3-in-a-million chance for a guesser; the person waits seconds at worst.
 PAIRING_TRIES_PER_WINDOW = 5
 PAIRING_WINDOW_S = 10.0
-# storage.take_pairing_code kills every live code after this many wrong tries by anyone; with the
-# throttle above doing the bounding, that is never.
-PAIRING_MAX_TRIES = 2**62
 
 
 def load_or_create_token(path: Path) -> str:

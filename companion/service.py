@@ -358,7 +358,7 @@ class Companion:
 
     def redeem_pairing_code(self, code: str) -> bool:
         """Consume a pairing code; on success the caller hands out the token, so a browser now holds it."""
-        if not self.store.take_pairing_code(auth.hash_code(code), auth.PAIRING_MAX_TRIES):
+        if not self.store.take_pairing_code(auth.hash_code(code)):
             return False
         self.mark_paired()
         return True

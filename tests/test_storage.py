@@ -140,11 +140,13 @@ def test_a_second_connection_sees_choices_at_once(tmp_path):
     cli.close()
 
 
-def test_pairing_codes_are_single_use_and_limited(store):
+def test_pairing_codes_are_single_use_and_wrong_tries_harm_no_live_code(store):
     store.add_pairing_code("good", T0 * 2)
-    assert store.take_pairing_code("good", 5)
-    assert not store.take_pairing_code("good", 5)
+    assert store.take_pairing_code("good")
+    assert not store.take_pairing_code("good")
     store.add_pairing_code("good2", T0 * 2)
-    for _ in range(5):
-        assert not store.take_pairing_code("wrong", 5)
-    assert not store.take_pairing_code("good2", 5)  # too many wrong tries killed it
+    for _ in range(1000):  # any local process may guess; the server's throttle bounds how fast
+        assert not store.take_pairing_code("wrong")
+    assert store.take_pairing_code("good2")
+    store.add_pairing_code("old", 1)  # expired
+    assert not store.take_pairing_code("old")

@@ -28,15 +28,11 @@ class SettingsMixin:
             self.conn.execute("DELETE FROM pairing_codes WHERE expires < ?", (now_ms(),))
             self.conn.execute("INSERT OR REPLACE INTO pairing_codes (code_hash, expires) VALUES (?, ?)", (code_hash, expires))
 
-    def take_pairing_code(self, code_hash: str, max_tries: int) -> bool:
-        """Consume a valid code (single use). A wrong code counts a try against every live code."""
+    def take_pairing_code(self, code_hash: str) -> bool:
+        """Consume a valid code (single use). A wrong code changes nothing: guessing is bounded by the
+        server's throttle (auth.PairingThrottle), never by killing the live codes (issue 15)."""
         with self.transaction():
-            now = now_ms()
-            self.conn.execute("DELETE FROM pairing_codes WHERE expires < ? OR tries >= ?", (now, max_tries))
-            if self.conn.execute("SELECT 1 FROM pairing_codes WHERE code_hash = ?", (code_hash,)).fetchone():
-                self.conn.execute("DELETE FROM pairing_codes WHERE code_hash = ?", (code_hash,))
-                return True
-            self.conn.execute("UPDATE pairing_codes SET tries = tries + 1")
-            return False
+            self.conn.execute("DELETE FROM pairing_codes WHERE expires < ?", (now_ms(),))
+            return self.conn.execute("DELETE FROM pairing_codes WHERE code_hash = ?", (code_hash,)).rowcount == 1
 
 
