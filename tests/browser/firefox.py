@@ -27,6 +27,8 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
+from companion.resources import GECKO_ID
+
 FIREFOX = os.environ.get("CRUMBS_FIREFOX", "/usr/bin/firefox-esr")
 # The fake internet's host names (tests/browser/fakeweb.py), sent through the tunnel by pac().
 FAKE_HOSTS = (r"(^|\.)(example|test)$|(^|\.)(google-analytics\.com|doubleclick\.net|facebook\.net"
@@ -224,6 +226,24 @@ def from_remote(v: dict):
             out[k if isinstance(k, str) else json.dumps(from_remote(k))] = from_remote(x)
         return out
     return {"__remote__": t}
+
+
+def profile_prefs(hosts_re: str, tunnel: "Tunnel", ext_uuid: str) -> dict:
+    """The preferences every test profile gets: the fake web's hosts through ``tunnel`` (a PAC file),
+    no HTTPS upgrades, a known moz-extension:// origin (random per profile otherwise), and none of
+    Firefox's own traffic (update checks, telemetry, default-browser prompts)."""
+    return {
+        "network.proxy.type": 2,
+        "network.proxy.autoconfig_url": "data:application/x-ns-proxy-autoconfig," + pac(hosts_re, tunnel.port),
+        "network.proxy.allow_hijacking_localhost": False,
+        "dom.security.https_first": False,
+        "dom.security.https_only_mode": False,
+        "extensions.webextensions.uuids": json.dumps({GECKO_ID: ext_uuid}),
+        "browser.shell.checkDefaultBrowser": False,
+        "datareporting.policy.dataSubmissionEnabled": False,
+        "toolkit.telemetry.enabled": False,
+        "app.update.enabled": False,
+    }
 
 
 def new_uuid() -> str:

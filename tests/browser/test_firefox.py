@@ -22,11 +22,10 @@ import pytest
 from .breakage_pages import BY_NAME, serve
 from .conftest import EXTENSION_SRC, wait_for
 from .fakeweb import TRACKER_DOMAINS, TRACKER_HOSTS, WIDGET_HOST
-from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, pac
+from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, profile_prefs
 
 pytestmark = pytest.mark.browser
 
-GECKO_ID = json.loads((EXTENSION_SRC / "manifest.json").read_text())["browser_specific_settings"]["gecko"]["id"]
 
 
 class FirefoxRun:
@@ -75,19 +74,7 @@ def firefox(tmp_path, web):
     shutil.copytree(EXTENSION_SRC, ext, ignore=shutil.ignore_patterns("test", "*.md"))
     ext_uuid = new_uuid()
     tunnel = Tunnel(web["http"].port, web["https"].port)
-    prefs = {
-        "network.proxy.type": 2,
-        "network.proxy.autoconfig_url": "data:application/x-ns-proxy-autoconfig," + pac(FAKE_HOSTS, tunnel.port),
-        "network.proxy.allow_hijacking_localhost": False,
-        "dom.security.https_first": False,
-        "dom.security.https_only_mode": False,
-        # A known moz-extension:// origin (it is random per profile otherwise).
-        "extensions.webextensions.uuids": json.dumps({GECKO_ID: ext_uuid}),
-        "browser.shell.checkDefaultBrowser": False,
-        "datareporting.policy.dataSubmissionEnabled": False,
-        "toolkit.telemetry.enabled": False,
-        "app.update.enabled": False,
-    }
+    prefs = profile_prefs(FAKE_HOSTS, tunnel, ext_uuid)
     ff = None
     try:
         ff = Firefox(tmp_path / "profile", prefs, tmp_path / "firefox.log")

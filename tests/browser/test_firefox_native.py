@@ -23,10 +23,9 @@ import pytest
 import requests
 
 from companion.instance import running
-from companion.resources import GECKO_ID
 
 from .conftest import ROOT, wait_for
-from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, pac
+from .firefox import FAKE_HOSTS, FIREFOX, Firefox, Tunnel, new_uuid, profile_prefs
 
 pytestmark = pytest.mark.browser
 
@@ -55,18 +54,7 @@ def test_firefox_pairs_through_the_native_host_from_the_store_package(tmp_path, 
 
     ext_uuid = new_uuid()
     tunnel = Tunnel(web["http"].port, web["https"].port)
-    prefs = {
-        "network.proxy.type": 2,
-        "network.proxy.autoconfig_url": "data:application/x-ns-proxy-autoconfig," + pac(FAKE_HOSTS, tunnel.port),
-        "network.proxy.allow_hijacking_localhost": False,
-        "dom.security.https_first": False,
-        "dom.security.https_only_mode": False,
-        "extensions.webextensions.uuids": json.dumps({GECKO_ID: ext_uuid}),
-        "browser.shell.checkDefaultBrowser": False,
-        "datareporting.policy.dataSubmissionEnabled": False,
-        "toolkit.telemetry.enabled": False,
-        "app.update.enabled": False,
-    }
+    prefs = profile_prefs(FAKE_HOSTS, tunnel, ext_uuid)
     ff = None
     try:
         ff = Firefox(tmp_path / "profile", prefs, tmp_path / "firefox.log")
