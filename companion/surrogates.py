@@ -20,6 +20,9 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .engine.parser import parse_filter
+from .engine.patterns import abp_to_regex
+
 # The only resource type a stand-in replaces: a script answered with a script.
 RESOURCE_TYPES = ("script",)
 
@@ -111,23 +114,13 @@ BY_NAME: dict[str, Surrogate] = {s.name: s for s in CATALOG}
 
 
 def _regex(url_filter: str) -> re.Pattern[str]:
-    """The DNR urlFilter subset the catalog uses (`||`, `*`, `^`, a trailing `|`) as a Python regex."""
-    body = url_filter
-    prefix = ""
-    if body.startswith("||"):
-        prefix, body = r"^[a-z][a-z0-9+.-]*://(?:[^/?#]*\.)?", body[2:]
-    suffix = ""
-    if body.endswith("|"):
-        suffix, body = "$", body[:-1]
-    out = []
-    for ch in body:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "^":
-            out.append(r"(?:[^\w.%-]|$)")
-        else:
-            out.append(re.escape(ch))
-    return re.compile(prefix + "".join(out) + suffix, re.IGNORECASE)
+    """The pattern as a matcher for ``.match(url)``. A DNR urlFilter is an Adblock Plus pattern (`||`,
+    `*`, `^`, `|`), so the engine's own translation serves: one reading of the syntax, not two."""
+    parsed = parse_filter(url_filter)
+    if parsed is None or parsed.is_regex:
+        raise ValueError(f"not a urlFilter pattern: {url_filter!r}")
+    source = abp_to_regex(parsed.body, parsed.host_anchor, parsed.start_anchor, parsed.end_anchor)
+    return re.compile(source or "", re.IGNORECASE)
 
 
 @lru_cache(maxsize=1)
@@ -159,7 +152,7 @@ def find(url: str, request_type: str = "script") -> Surrogate | None:
     index = _by_host()
     while host:
         for surrogate, regex in index.get(host, ()):
-            if regex.search(url):
+            if regex.match(url):
                 return surrogate
         host = host.partition(".")[2]  # the parent domain: `||host` also matches subdomains
     return None
