@@ -48,11 +48,13 @@ def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
 
 def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: int) -> None:
     """Build the app, listen, publish the address, print how to pair, serve until interrupted."""
+    from ..storage.integrity import START_CHECK_BUDGET_S
     from ..web import create_app
     from ..web.server import make_server
 
     try:
-        app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True})
+        # A short integrity check before listening (a big history is finished in the background, below).
+        app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True, "CHECK_BUDGET_S": START_CHECK_BUDGET_S})
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     companion = app.extensions["crumbs"]
@@ -64,6 +66,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     actual = server.effective_port
     app.config["PORT"] = actual
     companion.start_checkpointer()
+    companion.start_background_check()  # the rest of a check cut short at start; damage found -> 503s
     instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")

@@ -25,12 +25,13 @@ class StoreBase:
     Other processes (the CLI) open their own :class:`Store` on the same file.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], check_budget_s: float = integrity.QUICK_CHECK_BUDGET_S) -> None:
         """Open (or create) the database at ``path``. A damaged one, or a missing/empty one where data
-        was written before, raises :class:`~.integrity.DatabaseDamaged` and is left untouched."""
+        was written before, raises :class:`~.integrity.DatabaseDamaged` and is left untouched.
+        ``check_budget_s``: the time the integrity check may take; ``fully_checked`` says if it finished."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        integrity.check(self.path)  # before SQLite writes anything to the file
+        self.fully_checked = integrity.check(self.path, check_budget_s)  # before SQLite writes anything to the file
         fresh = not self.path.exists()
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
         if fresh:
