@@ -19,6 +19,7 @@ from ..config import DEFAULT_PORT
 from ..resources import EXTENSION_ID
 from ..service import Companion
 from ..storage.integrity import QUICK_CHECK_BUDGET_S
+from .lazyrules import LazyBuildRule
 
 # Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -30,6 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
     allowed as CORS origins; default: Crumbs' own, resources.EXTENSION_ID)."""
     app = Flask(__name__)
+    app.url_rule_class = LazyBuildRule  # URL builders compiled when first used, not at start (lazyrules.py)
     app.config.update(
         PORT=DEFAULT_PORT,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
