@@ -66,3 +66,52 @@ def test_a_complete_check_says_so_and_a_cut_one_does_not(data_dir):
     database: Path = data_dir / "crumbs.sqlite3"
     assert integrity.timed_quick_check(database, 60.0) == (None, True)
     assert integrity.timed_quick_check(database, -1.0) == (None, False)
+
+
+def test_url_builders_are_compiled_on_first_use_and_build_what_werkzeug_builds(app):
+    from werkzeug.routing import Rule
+
+    from companion.web.lazyrules import LazyBuildRule
+
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+    assert len(rules) > 40 and all(isinstance(r, LazyBuildRule) for r in rules)
+    assert not any(r._build.compiled or r._build_unknown.compiled for r in rules)  # nothing compiled at start
+    for rule in rules:
+        values = {name: "x.example" for name in rule.arguments}
+        for append_unknown, lazy in ((False, rule._build), (True, rule._build_unknown)):
+            eager = Rule._compile_builder(rule, append_unknown)  # what a plain Werkzeug rule would use
+            assert lazy(**values) == eager(rule, **values), rule.rule
+            assert lazy(**values, extra="1") == eager(rule, **values, extra="1"), rule.rule
+    with app.test_request_context():
+        from flask import url_for
+
+        assert url_for("static", filename="a.css").endswith("/a.css")
+    site_rules = [r for r in rules if "<" in r.rule]
+    assert site_rules and all(r._build.compiled for r in site_rules)
+
+
+def test_the_suffix_rules_read_without_tldextract_are_tldextracts_own():
+    from companion import sites
+
+    assert sorted(sites._snapshot_rules()) == sorted(sites._extractor().tlds)
+
+
+def test_serving_needs_neither_tldextract_nor_requests_nor_sqlite_utils_at_start(tmp_path):
+    # tldextract only for a host the set lookups cannot split; sqlite_utils only for a migration.
+    Companion(tmp_path / "data").close()  # the schema is made (migrations ran) before the start measured
+    # A fresh interpreter: build the whole app as `crumbs serve` does, classify plain hosts, then an IDN one.
+    script = f"""
+import sys
+from companion.cli import main
+from companion.web import create_app
+app = create_app({{"DATA_DIR": {str(tmp_path / 'data')!r}, "PORT": 0}})
+companion = app.extensions["crumbs"]
+companion.check("https://www.google-analytics.com/collect", "https://news.example.co.uk/")
+print(sorted(m for m in ("tldextract", "requests", "urllib3", "sqlite_utils") if m in sys.modules))
+companion.check("https://xn--bcher-kva.example/a.js", "https://news.example.co.uk/")
+print("tldextract" in sys.modules)
+companion.close()
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
