@@ -111,15 +111,15 @@ class Companion:
         lists: Sequence[str | Path] | None = None,
         trackers: TrackerDB | None = None,
         with_engine: bool = True,
-        check_budget_s: float = integrity.QUICK_CHECK_BUDGET_S,
+        defer_check_above: int | None = None,
     ) -> None:
         """``with_engine=False``: the store, the token and the list registry only, for the command
         line's writes (choices, pairing, lists); nothing can be classified, and list changes are
         left for the running server to swap in (it watches ``lists_rev``).
-        ``check_budget_s``: the time the database's integrity check may take before this returns
-        (``crumbs serve`` gives little and finishes it with :meth:`start_background_check`)."""
+        ``defer_check_above``: a database bigger than this (bytes) is quick-checked later, by
+        :meth:`start_background_check` (``crumbs serve``: integrity.START_CHECK_MAX_BYTES)."""
         self.paths = DataPaths.at(data_dir)
-        self.store = Store(self.paths.database, check_budget_s=check_budget_s)
+        self.store = Store(self.paths.database, defer_check_above=defer_check_above)
         # Set when the integrity check finished in the background found the file damaged: the web
         # layer then answers every request 503 with this one-line reason (companion/web/__init__.py).
         self.damage: DatabaseDamaged | None = None
@@ -398,10 +398,10 @@ class Companion:
             self.store.leave_checkpoints_to_thread()
 
     def start_background_check(self) -> None:
-        """Finish, in a background thread, an integrity check that ran out of its start-up budget.
+        """Run, in a background thread, the integrity check deferred at start (a big database).
 
-        The part read before listening was sound; the rest of the file is read while serving (SQLite
-        readers do not block the writer). Damage found there is logged and kept in :attr:`damage`."""
+        The file is read while serving (SQLite readers do not block the writer). Damage found there
+        is logged and kept in :attr:`damage`."""
         if self.store.fully_checked or self._background_check is not None:
             return
         self._background_check = threading.Thread(target=self.finish_integrity_check, name="crumbs-integrity",

@@ -1,8 +1,8 @@
 """Start-up (issue 14, item 5): what ``crumbs serve`` does before its first answer, and what it leaves for later.
 
-The integrity check at start (issue 15) gets a short budget before the server listens; a check cut
-short is finished in the background, and damage found there makes every answer a 503 with the
-one-line reason. A small history is still checked whole before listening.
+The integrity check at start (issue 15) runs before the server listens on a database up to
+integrity.START_CHECK_MAX_BYTES; a bigger one is checked in the background, and damage found there
+makes every answer a 503 with the one-line reason. A pending migration waits for a whole check.
 """
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ from companion.storage import integrity
 from test_damaged_db import corrupt_page, fill, leaf_page_of_requests
 
 
-def test_a_check_cut_short_at_start_is_finished_in_the_background_and_then_every_answer_is_503(make_app, data_dir):
+def test_a_check_deferred_at_start_runs_in_the_background_and_damage_then_makes_every_answer_503(make_app, data_dir):
     fill(data_dir, 3000)
     database = data_dir / "crumbs.sqlite3"
     corrupt_page(database, *leaf_page_of_requests(database))
-    # A budget already spent: quick_check stops at its first progress tick, before the bad page.
-    companion = Companion(data_dir, check_budget_s=-1.0)
+    companion = Companion(data_dir, defer_check_above=0)  # as `crumbs serve` treats a big database
     try:
         assert companion.store.fully_checked is False
         client = make_app(companion).test_client()
@@ -41,7 +40,7 @@ def test_a_check_cut_short_at_start_is_finished_in_the_background_and_then_every
 
 def test_a_sound_database_checked_in_the_background_stays_in_service(make_app, data_dir):
     fill(data_dir, 500)
-    companion = Companion(data_dir, check_budget_s=-1.0)
+    companion = Companion(data_dir, defer_check_above=0)
     try:
         assert companion.finish_integrity_check() is None and companion.damage is None
         assert make_app(companion).test_client().get("/api/v1/health").status_code == 200
@@ -49,16 +48,35 @@ def test_a_sound_database_checked_in_the_background_stays_in_service(make_app, d
         companion.close()
 
 
-def test_the_start_budget_still_checks_a_small_history_whole(data_dir):
+def test_serve_still_checks_a_small_history_whole_before_listening(data_dir):
     fill(data_dir, 2000)
     database = data_dir / "crumbs.sqlite3"
-    assert integrity.check(database, integrity.START_CHECK_BUDGET_S) is True
+    assert database.stat().st_size < integrity.START_CHECK_MAX_BYTES
+    assert integrity.check(database, defer_above=integrity.START_CHECK_MAX_BYTES) is True
     corrupt_page(database, *leaf_page_of_requests(database))
     done = subprocess.run([sys.executable, "-m", "companion", "serve", "--port", "0", "--data-dir", str(data_dir)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "listening" not in done.stdout
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "crumbs repair" in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_migration_is_never_run_on_a_file_whose_check_was_deferred(data_dir):
+    import sqlite3
+
+    import pytest
+
+    from companion.storage import DatabaseDamaged
+    from companion.storage.schema import SCHEMA_VERSION
+
+    fill(data_dir, 3000)
+    database = data_dir / "crumbs.sqlite3"
+    corrupt_page(database, *leaf_page_of_requests(database))
+    conn = sqlite3.connect(database)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")  # as if written by the release before
+    conn.close()
+    with pytest.raises(DatabaseDamaged):
+        Companion(data_dir, defer_check_above=0)
 
 
 def test_a_complete_check_says_so_and_a_cut_one_does_not(data_dir):

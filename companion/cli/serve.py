@@ -48,13 +48,14 @@ def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
 
 def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: int) -> None:
     """Build the app, listen, publish the address, print how to pair, serve until interrupted."""
-    from ..storage.integrity import START_CHECK_BUDGET_S
+    from ..storage.integrity import START_CHECK_MAX_BYTES
     from ..web import create_app
     from ..web.server import make_server
 
     try:
-        # A short integrity check before listening (a big history is finished in the background, below).
-        app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True, "CHECK_BUDGET_S": START_CHECK_BUDGET_S})
+        # The integrity check before listening only for a small database; a big one's is run in the
+        # background (below): its first answer must not wait for reading the whole history.
+        app = create_app({"DATA_DIR": data_dir, "PORT": port, "UPDATER": True, "DEFER_CHECK_ABOVE": START_CHECK_MAX_BYTES})
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     companion = app.extensions["crumbs"]
@@ -66,7 +67,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     actual = server.effective_port
     app.config["PORT"] = actual
     companion.start_checkpointer()
-    companion.start_background_check()  # the rest of a check cut short at start; damage found -> 503s
+    companion.start_background_check()  # a check deferred at start (a big database); damage found -> 503s
     instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
     click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
     click.echo(f"Data folder: {companion.paths.root}")
@@ -88,6 +89,11 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean shutdown short
         server.close()
+        # The background threads stop before the database closes under them (the updater's next round
+        # would otherwise meet a closed connection and print a traceback at exit).
+        for worker in ("crumbs_updater", "crumbs_snapshots"):
+            if worker in app.extensions:
+                app.extensions[worker].stop()
         companion.close()
 
 

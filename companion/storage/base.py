@@ -26,13 +26,15 @@ class StoreBase:
     Other processes (the CLI) open their own :class:`Store` on the same file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], check_budget_s: float = integrity.QUICK_CHECK_BUDGET_S) -> None:
+    def __init__(self, path: str | os.PathLike[str], defer_check_above: int | None = None) -> None:
         """Open (or create) the database at ``path``. A damaged one, or a missing/empty one where data
         was written before, raises :class:`~.integrity.DatabaseDamaged` and is left untouched.
-        ``check_budget_s``: the time the integrity check may take; ``fully_checked`` says if it finished."""
+        ``defer_check_above``: a bigger file (bytes) is not quick-checked here (``fully_checked`` is then
+        False: the caller checks it later), unless a migration is due."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.fully_checked = integrity.check(self.path, check_budget_s)  # before SQLite writes anything to the file
+        # Before SQLite writes anything to the file.
+        self.fully_checked = integrity.check(self.path, defer_above=defer_check_above)
         fresh = not self.path.exists()
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=10, isolation_level=None)
         if fresh:
@@ -80,6 +82,8 @@ class StoreBase:
             raise RuntimeError(
                 f"{self.path} was written by a newer Crumbs (schema {version}, this one knows {SCHEMA_VERSION})"
             )
+        if version < SCHEMA_VERSION and not self.fully_checked:  # a migration rewrites: only a sound file
+            self.fully_checked = integrity.check(self.path)
         for number in range(version, SCHEMA_VERSION):
             with self.transaction():
                 MIGRATIONS[number](self.db)

@@ -18,7 +18,6 @@ from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..resources import EXTENSION_ID
 from ..service import Companion
-from ..storage.integrity import QUICK_CHECK_BUDGET_S
 from .lazyrules import LazyBuildRule
 
 # Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
@@ -27,7 +26,7 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one
-    (``CHECK_BUDGET_S``: the time its integrity check may take before the app is built),
+    (``DEFER_CHECK_ABOVE``: the size in bytes above which its database is quick-checked later),
     ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
     allowed as CORS origins; default: Crumbs' own, resources.EXTENSION_ID)."""
     app = Flask(__name__)
@@ -45,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.debug = False  # never the Werkzeug debugger: it would run code for anyone who reaches the port
     companion = app.config.get("COMPANION") or Companion(
         app.config.get("DATA_DIR"), app.config.get("LISTS"),
-        check_budget_s=app.config.get("CHECK_BUDGET_S", QUICK_CHECK_BUDGET_S))
+        defer_check_above=app.config.get("DEFER_CHECK_ABOVE"))
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
     app.extensions["crumbs_pairing"] = PairingThrottle(app.config["PAIRING_TRIES"], app.config["PAIRING_WINDOW_S"])
