@@ -133,3 +133,16 @@ companion.close()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
+
+
+def test_serve_asks_glibc_for_two_malloc_arenas_unless_the_person_chose():
+    import os
+    import platform
+
+    probe = "from companion.cli.serve import fewer_malloc_arenas; print(fewer_malloc_arenas())"
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    took = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert took.stdout.strip() == str(platform.libc_ver()[0] == "glibc"), took.stderr
+    chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                            env={**env, "MALLOC_ARENA_MAX": "4"})
+    assert chosen.stdout.strip() == "False"
