@@ -146,3 +146,48 @@ def test_serve_asks_glibc_for_two_malloc_arenas_unless_the_person_chose():
     chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
                             env={**env, "MALLOC_ARENA_MAX": "4"})
     assert chosen.stdout.strip() == "False"
+
+
+def test_crumbs_serve_listens_on_a_big_damaged_database_then_answers_503_once_the_background_check_finds_it(data_dir):
+    import http.client
+    import json
+    import re
+    import sqlite3
+    import time
+
+    fill(data_dir, 2000)
+    database = data_dir / "crumbs.sqlite3"
+    page = leaf_page_of_requests(database)  # found before the file grows: requests stay where they are
+    conn = sqlite3.connect(database)  # grow the file past what serve checks before listening
+    conn.execute("CREATE TABLE padding (blob BLOB)")
+    conn.executemany("INSERT INTO padding VALUES (?)", [(bytes(4000),)] * (integrity.START_CHECK_MAX_BYTES // 4000 + 500))
+    conn.commit()
+    conn.close()
+    assert database.stat().st_size > integrity.START_CHECK_MAX_BYTES
+    corrupt_page(database, *page)
+    proc = subprocess.Popen([sys.executable, "-m", "companion", "serve", "--port", "0", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in proc.stdout:
+            found = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port is not None, proc.stderr.read()
+        deadline = time.monotonic() + 60
+        while True:
+            client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            client.request("GET", "/api/v1/health")
+            answer = client.getresponse()
+            body = answer.read()
+            if answer.status == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert answer.status == 503
+        reason = json.loads(body)
+        assert reason["kind"] == "database-damaged" and "crumbs repair" in reason["error"]
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "crumbs repair" in err  # the damage logged in one line, no traceback

@@ -55,6 +55,9 @@ class StoreBase:
             # After a checkpoint lets the WAL restart, cut the file back to this size (see .checkpoint).
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             self._migrate()
+        except integrity.DatabaseDamaged:  # the whole check a due migration waits for found damage
+            conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             conn.close()
             damage = integrity.damage_of(self.path, exc)
