@@ -8,6 +8,7 @@ runs) applies to the very next event without a restart.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -28,8 +29,11 @@ from .policy import Choices, decide
 from .storage import RecordedEvent, Store, now_ms
 from .storage.checkpoint import Checkpointer
 from .surrogates import for_hosts
-from .storage.integrity import damage_of
+from .storage import integrity
+from .storage.integrity import DatabaseDamaged, damage_of
 from .trackerdb import TrackerDB
+
+log = logging.getLogger("crumbs")
 
 MAX_BATCH = 1000
 # Browser clocks drift, but an event from before 2000 or more than a day ahead is garbage.
@@ -107,12 +111,19 @@ class Companion:
         lists: Sequence[str | Path] | None = None,
         trackers: TrackerDB | None = None,
         with_engine: bool = True,
+        defer_check_above: int | None = None,
     ) -> None:
         """``with_engine=False``: the store, the token and the list registry only, for the command
         line's writes (choices, pairing, lists); nothing can be classified, and list changes are
-        left for the running server to swap in (it watches ``lists_rev``)."""
+        left for the running server to swap in (it watches ``lists_rev``).
+        ``defer_check_above``: a database bigger than this (bytes) is quick-checked later, by
+        :meth:`start_background_check` (``crumbs serve``: integrity.START_CHECK_MAX_BYTES)."""
         self.paths = DataPaths.at(data_dir)
-        self.store = Store(self.paths.database)
+        self.store = Store(self.paths.database, defer_check_above=defer_check_above)
+        # Set when the integrity check finished in the background found the file damaged: the web
+        # layer then answers every request 503 with this one-line reason (companion/web/__init__.py).
+        self.damage: DatabaseDamaged | None = None
+        self._background_check: threading.Thread | None = None
         self._token = auth.TokenFile(self.paths.token)
         # Crumbs' knowledge base with the person's knowledge sources merged under it (companion/knowledge.py).
         self.sources = Sources(self.paths, self.store, on_change=self._use_sources)
@@ -385,6 +396,26 @@ class Companion:
         if self._checkpointer is None:
             self._checkpointer = Checkpointer(self.store.path).start()
             self.store.leave_checkpoints_to_thread()
+
+    def start_background_check(self) -> None:
+        """Run, in a background thread, the integrity check deferred at start (a big database).
+
+        The file is read while serving (SQLite readers do not block the writer). Damage found there
+        is logged and kept in :attr:`damage`."""
+        if self.store.fully_checked or self._background_check is not None:
+            return
+        self._background_check = threading.Thread(target=self.finish_integrity_check, name="crumbs-integrity",
+                                                  daemon=True)
+        self._background_check.start()
+
+    def finish_integrity_check(self) -> DatabaseDamaged | None:
+        """The whole ``quick_check`` of the database (bounded by ``BACKGROUND_CHECK_BUDGET_S``); the damage
+        it found, also kept in :attr:`damage`, or None."""
+        problem = integrity.quick_check(self.store.path, budget_s=integrity.BACKGROUND_CHECK_BUDGET_S)
+        if problem:
+            self.damage = DatabaseDamaged(self.store.path, f"is damaged ({problem[:80]})")
+            log.error("%s", self.damage)
+        return self.damage
 
     def close(self) -> None:
         if self._checkpointer is not None:

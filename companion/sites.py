@@ -31,20 +31,54 @@ Cases handled on purpose, each with a test:
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
-
-import tldextract
 
 NETWORK_SCHEMES = frozenset({"http", "https", "ws", "wss"})
 MAX_URL_LENGTH = 8192
 
-# The one extractor. suffix_list_urls=() and cache_dir=None: use the snapshot shipped inside
-# tldextract, never fetch. Private suffixes included: see the module docstring.
-_EXTRACT = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+@lru_cache(maxsize=1)
+def _extractor():
+    """The one extractor, made on first need. suffix_list_urls=() and cache_dir=None: use the snapshot
+    shipped inside tldextract, never fetch. Private suffixes included: see the module docstring.
+
+    Imported here, not at the top: tldextract brings requests and urllib3 (about 0.1 s of every
+    start, issue 14 item 5) and only the hosts the set lookups below cannot split need it."""
+    import tldextract
+
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_EXTRACT":  # the extractor under its old name (tests compare with it)
+        return _extractor()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# The rules of the snapshot: a line's first word, when it starts with a label (optionally after
+# "*." or "!"); comments and blank lines are skipped. The private section follows its marker.
+_RULE_LINE = re.compile(r"^([.*!]*\w\S*)", re.MULTILINE)
+
+
+def _snapshot_rules() -> list[str]:
+    """Every rule (public and private) of the suffix list snapshot shipped inside tldextract, read
+    from the file without importing tldextract (what ``_extractor().tlds`` holds: tests/test_start.py)."""
+    spec = importlib.util.find_spec("tldextract")
+    if spec is None or not spec.submodule_search_locations:
+        return list(_extractor().tlds)
+    snapshot = Path(next(iter(spec.submodule_search_locations))) / ".tld_set_snapshot"
+    try:
+        text = snapshot.read_text(encoding="utf-8")
+    except OSError:  # a tldextract that ships its list elsewhere: ask it
+        return list(_extractor().tlds)
+    return _RULE_LINE.findall(text)
 
 
 class NotANetworkURL(ValueError):
@@ -118,7 +152,7 @@ def _suffix_rules() -> tuple[frozenset[str], frozenset[str], frozenset[str], fro
     """_EXTRACT's suffix rules as sets of dotted names: the plain rules, every trailing part of
     a rule (the nodes of tldextract's trie), the ``x`` of each ``*.x`` wildcard rule and the
     ``x`` of each ``!x`` exception. Built once, on first use (~10 ms)."""
-    rules = _EXTRACT.tlds  # the snapshot shipped with tldextract, private section included
+    rules = _snapshot_rules()  # the snapshot shipped with tldextract, private section included
     nodes: set[str] = set()
     for rule in rules:
         labels = rule.split(".")
@@ -181,7 +215,7 @@ def split_host(host: str) -> tuple[str, str]:
     elif (fast := _split_by_sets(bare)) is not None:
         result = fast
     else:
-        parts = _EXTRACT(bare)
+        parts = _extractor()(bare)
         if parts.suffix and parts.domain:
             result = (f"{parts.domain}.{parts.suffix}", parts.suffix)
         elif parts.suffix:  # the host is itself a public suffix (e.g. "com.ar"): nothing above it

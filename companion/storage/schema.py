@@ -8,8 +8,10 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # annotations only: sqlite_utils is imported when a migration runs (storage/base.py)
+    import sqlite_utils
 
 from ..classify import DECIDED_BY, REQUEST_TYPES
 

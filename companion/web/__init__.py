@@ -18,16 +18,19 @@ from ..dnr import BrowserRules
 from ..config import DEFAULT_PORT
 from ..resources import EXTENSION_ID
 from ..service import Companion
+from .lazyrules import LazyBuildRule
 
 # Large enough for 1,000 events with long URLs; anything bigger is refused with 413 before parsing.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one,
+    """Build the app. Config keys: ``COMPANION`` (a Companion) or ``DATA_DIR``/``LISTS`` to make one
+    (``DEFER_CHECK_ABOVE``: the size in bytes above which its database is quick-checked later),
     ``PORT`` (the port it is served on: part of the Host check), ``EXTENSION_IDS`` (Chromium extension ids
     allowed as CORS origins; default: Crumbs' own, resources.EXTENSION_ID)."""
     app = Flask(__name__)
+    app.url_rule_class = LazyBuildRule  # URL builders compiled when first used, not at start (lazyrules.py)
     app.config.update(
         PORT=DEFAULT_PORT,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
@@ -39,7 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json = FastJSON(app)
     app.debug = False  # never the Werkzeug debugger: it would run code for anyone who reaches the port
-    companion = app.config.get("COMPANION") or Companion(app.config.get("DATA_DIR"), app.config.get("LISTS"))
+    companion = app.config.get("COMPANION") or Companion(
+        app.config.get("DATA_DIR"), app.config.get("LISTS"),
+        defer_check_above=app.config.get("DEFER_CHECK_ABOVE"))
     app.extensions["crumbs"] = companion
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
     app.extensions["crumbs_pairing"] = PairingThrottle(app.config["PAIRING_TRIES"], app.config["PAIRING_WINDOW_S"])
@@ -82,6 +87,15 @@ def _answer_damage_with_503(app: Flask) -> None:
 
     app.register_error_handler(DatabaseDamaged, damaged)
     app.register_error_handler(sqlite3.DatabaseError, damaged)
+
+    @app.before_request
+    def damaged_found_later():
+        # The integrity check finished in the background (after `crumbs serve` began listening) found
+        # damage: nothing more is read or written; every answer is the 503 a damaged page gives.
+        damage = app.extensions["crumbs"].damage
+        if damage is not None:
+            return json_error(503, str(damage), kind="database-damaged")
+        return None
 
 
 class FastJSON(JSONProvider):
