@@ -172,9 +172,7 @@ def generate(store, n_requests: int, n_sites: int = 5000, n_hosts: int = 5000, s
                     total[2] += 1
         rows.sort()
         with store.transaction():
-            conn.executemany(
-                "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)",
-                rows)
+            store.insert_detail(rows)  # (time, site, host, type, flags, decided_by, filter) rows
             conn.executemany(
                 "INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) VALUES (?,?,?,?,?,?,?)",
                 [(*k, *v, v[0] - v[2]) for k, v in daily.items()])
