@@ -143,11 +143,14 @@ def events():
     answer = body.get("answer", "full")
     if answer not in ANSWERS:
         raise BadRequest(400, "'answer' must be 'full' (every verdict field) or 'short' (what the extension reads)")
+    # The rules version first: working it out may fail (a damaged page under the filters it counts), and
+    # a failure must come before the batch is recorded, never after (a 503 says nothing was kept).
+    version = rules_version()
     results, tabs = companion().report(batch)
     if answer == "short":
         results, about = short_results(results)
-        return jsonify({"results": results, "about": about, "tabs": tabs, "rules_version": rules_version()})
-    return jsonify({"results": results, "tabs": tabs, "rules_version": rules_version()})
+        return jsonify({"results": results, "about": about, "tabs": tabs, "rules_version": version})
+    return jsonify({"results": results, "tabs": tabs, "rules_version": version})
 
 
 @bp.post("/check")
