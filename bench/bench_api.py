@@ -42,6 +42,24 @@ def _start(data_dir: Path) -> tuple[subprocess.Popen, str, dict]:
     return proc, base, {"Authorization": f"Bearer {token}"}
 
 
+def _fsync_floor(folder: Path, times: int) -> list[float]:
+    """Seconds per fsync of a 100 kB append in ``folder`` (the data folder's file system): a batch's
+    commit cannot be faster on this disk, with this load (other processes write to it too)."""
+    path = folder / "fsync-floor.bin"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    spent = []
+    try:
+        for _ in range(times):
+            os.write(fd, b"\0" * 102_400)
+            started = time.perf_counter()
+            os.fsync(fd)
+            spent.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return spent
+
+
 def run(quick: bool) -> None:
     corpus = load_corpus(20_000 if quick else None)
     events = [{"url": r["url"], "page_url": r["source_url"], "type": r["type"], "tab_id": 1}
@@ -68,6 +86,10 @@ def run(quick: bool) -> None:
                 post(events[:100])
             floor = [post([]) for _ in range(50 if quick else 200)]
             print(f"  empty batch round trip (HTTP floor): median {median(floor) * 1000:.2f} ms")
+            syncs = _fsync_floor(Path(tmp), 30 if quick else 100)
+            print(f"  the disk's floor for one commit (append 100 kB, as a batch's WAL frames, then fsync): median "
+                  f"{median(syncs) * 1000:.2f} ms, p90 {percentile(syncs, 90) * 1000:.2f} ms = at most "
+                  f"{100 / median(syncs):,.0f} events/s in 100-event batches acknowledged on disk, whatever else is done")
             total = min(len(events), 10_000 if quick else 40_000)
             # 100-event batches: the short answer (the extension's) and the full one, batch by batch in turn,
             # so the machine's load falls on both alike.

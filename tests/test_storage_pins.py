@@ -256,3 +256,33 @@ def test_deleting_orphans_does_not_check_each_against_the_unindexed_detail(store
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
+
+
+def test_recording_with_the_checkpointer_keeps_the_wal_bounded_and_without_it_the_wal_grows(tmp_path, make_verdict):
+    # What the server's thread does once a second (run_once), done here after every batch: the WAL
+    # never holds much more than the threshold plus one batch, however long recording goes on. The
+    # peer, recording the same batches with SQLite's checkpoint left as the backstop only, grows.
+    def record_all(store, after_batch) -> int:
+        wal = store.path.with_name(store.path.name + "-wal")
+        largest = 0
+        for k in range(120):
+            store.record([RecordedEvent(make_verdict(f"s{(k * 7 + j) % 40}.example", f"h{j}.t{k % 9}.example",
+                                                     f"t{k % 9}.example"), NOW + k * 1000 + j) for j in range(100)])
+            after_batch()
+            largest = max(largest, wal.stat().st_size)
+        return largest
+
+    checked = Store(tmp_path / "checked.sqlite3")
+    checked.leave_checkpoints_to_thread()
+    checkpointer = Checkpointer(checked.path, at_bytes=256 * 1024)
+    bounded = record_all(checked, checkpointer.run_once)
+    unchecked = Store(tmp_path / "unchecked.sqlite3")
+    unchecked.leave_checkpoints_to_thread()
+    grown = record_all(unchecked, lambda: None)
+    try:
+        assert checkpointer.runs >= 3
+        assert bounded <= 2 * 1024 * 1024, bounded
+        assert grown > 2 * bounded, (grown, bounded)
+    finally:
+        checked.close()
+        unchecked.close()
