@@ -218,3 +218,15 @@ def test_request_ids_follow_recording_order_across_restarts(tmp_path, verdict):
     assert s.conn.execute("SELECT id FROM requests WHERE site_id = (SELECT id FROM domains WHERE name = 'blog.example')"
                           ).fetchone()[0] == 4
     s.close()
+
+
+def test_a_batch_across_local_midnight_counts_each_request_on_its_own_day(verdict, store):
+    from companion.storage import day_of, day_start
+
+    day = day_of(T0)
+    midnight = day_start(day + 1)
+    times = [midnight - 2, midnight - 1, midnight, midnight + 1, midnight - 3, day_start(day + 3) + 5]
+    store.record([RecordedEvent(verdict(), t) for t in times])
+    got = dict(store.conn.execute("SELECT day, sum(requests) FROM daily GROUP BY day").fetchall())
+    assert got == {day: 3, day + 1: 2, day + 3: 1}
+    assert got == {d: sum(1 for t in times if day_of(t) == d) for d in got}

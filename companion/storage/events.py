@@ -8,7 +8,7 @@ from typing import Any
 
 from ..classify import Verdict
 from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, DECIDED_SHIFT, EXCEPTION, OUTCOME, RULE_BLOCKED,
-                     SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_MASK, TYPE_SHIFT, day_of)
+                     SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_MASK, TYPE_SHIFT, day_of, day_start)
 
 # A verdict's type and decider, already shifted into their bits of requests.kind.
 _TYPE_KINDS = {name: code << TYPE_SHIFT for name, code in TYPE_CODES.items()}
@@ -53,8 +53,10 @@ class EventsMixin:
             domains, hosts = self._domain_ids, self._host_ids
             type_codes, decided_codes = _TYPE_KINDS, _DECIDED_KINDS
             next_id = self._take_request_ids(len(events))
+            day, day_lo, day_hi = 0, 0, 0  # the local day of the last time seen and its bounds (epoch ms)
             for n, event in enumerate(events, next_id):
                 v = event.verdict
+                when = event.time
                 page = v.page_domain
                 site_id = (domains.get(page) or domain_id(page)) if page else 0
                 domain = v.domain
@@ -70,8 +72,13 @@ class EventsMixin:
                     | (RULE_BLOCKED if v.blocked else 0)
                     | (OUTCOME if event.outcome_reported else 0)
                 )
-                rows.append((site_id, event.time, n, hid, flags | type_codes[v.type] | decided_codes[v.decided_by], fid))
-                key = (day_of(event.time), site_id, domains.get(domain) or domain_id(domain))
+                rows.append((site_id, when, n, hid, flags | type_codes[v.type] | decided_codes[v.decided_by], fid))
+                if not day_lo <= when < day_hi:  # a batch's times fall on one day or two: localtime() per day
+                    day = day_of(when)
+                    day_lo, day_hi = day_start(day), day_start(day + 1)
+                    if not day_lo <= when < day_hi:  # a clock change at midnight: no bounds to trust
+                        day_lo = day_hi = 0
+                key = (day, site_id, domains.get(domain) or domain_id(domain))
                 total = totals.get(key)
                 if total is None:
                     total = totals[key] = [0, 0, 0, 0]
