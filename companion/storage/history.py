@@ -203,8 +203,10 @@ class HistoryMixin:
     # many sites in one: the lock (and SQLite's write lock) is released between them, so a recording
     # batch waits for one small delete at most, never for a whole day of detail (issue 14: a batch is
     # never held more than 100 ms).
-    RETENTION_BATCH_ROWS = 500
-    RETENTION_BATCH_SITES = 200
+    # (At 10 million requests, 250/100 against 500/200 in turn: p99 hold 5-7 against 10-17 ms, a day
+    # dropped in 6.3-6.7 against 5.7-5.8 s; bench/PERF-NOTES.md.)
+    RETENTION_BATCH_ROWS = 250
+    RETENTION_BATCH_SITES = 100
 
     def delete_detail_before(self, cutoff: int) -> dict[str, int]:
         """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
