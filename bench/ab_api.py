@@ -48,10 +48,12 @@ def main() -> None:
     parser.add_argument("other", type=Path)
     parser.add_argument("--batches", type=int, default=300)
     parser.add_argument("--size", type=int, default=100)
+    parser.add_argument("--answer", choices=("short", "full"), default="short")
     args = parser.parse_args()
     events = [{"url": r["url"], "page_url": r["source_url"], "type": r["type"], "tab_id": 1}
               for r in load_corpus() if r["type"] != "main_frame"]
-    bodies = [json.dumps({"events": events[i:i + args.size]}).encode()
+    # 'short' is what the extension asks for; a tree that does not know the key ignores it (full answer).
+    bodies = [json.dumps({"events": events[i:i + args.size], "answer": args.answer}).encode()
               for i in range(0, min(len(events), args.batches * args.size) - args.size + 1, args.size)]
     trees = {"this tree": HERE, "other": args.other.resolve()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -83,7 +85,8 @@ def main() -> None:
                 print(f"  {name:10} {rates[name]:>8,.0f} events/s | batch median {median(values) * 1000:.2f} ms, "
                       f"p99 {percentile(values, 99) * 1000:.1f} ms  ({trees[name]})")
             print(f"  this tree / other: {rates['this tree'] / rates['other']:.2f}x "
-                  f"({len(bodies)} batches of {args.size} each, alternated)")
+                  f"({len(bodies)} batches of {args.size} each, alternated, answer {args.answer!r}; "
+                  f"load average {os.getloadavg()[0]:.1f})")
         finally:
             for proc, _port, _h in servers.values():
                 proc.terminate()

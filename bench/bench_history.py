@@ -108,9 +108,7 @@ def generate(store, n_requests: int, days: int = 90, n_sites: int = 2000, n_host
                 total[2] += 1 if flags & BLOCKED else 0
             per_site[i] += len(load)
         rows.sort()
-        conn.executemany(
-            "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)", rows
-        )
+        store.insert_detail(rows)  # (time, site, host, type, flags, decided_by, filter) rows
         conn.executemany("INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) "
                          "VALUES (?,?,?,?,?,?,?)", [(*k, *v, v[0] - v[2]) for k, v in daily.items()])
     conn.execute("ANALYZE")

@@ -172,9 +172,7 @@ def generate(store, n_requests: int, n_sites: int = 5000, n_hosts: int = 5000, s
                     total[2] += 1
         rows.sort()
         with store.transaction():
-            conn.executemany(
-                "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)",
-                rows)
+            store.insert_detail(rows)  # (time, site, host, type, flags, decided_by, filter) rows
             conn.executemany(
                 "INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) VALUES (?,?,?,?,?,?,?)",
                 [(*k, *v, v[0] - v[2]) for k, v in daily.items()])
@@ -290,13 +288,40 @@ def _retention(companion, made: dict, quick: bool) -> None:
     done = threading.Event()
     thread = threading.Thread(target=record_while, args=(done, during))
     thread.start()
+    # How long each of retention's transactions holds the store (lock taken to commit done): the most a
+    # recording batch can wait for retention. Timed in this thread only (the recorder runs in the other).
+    store, held, retention_thread = companion.store, [], threading.get_ident()
+    transaction = store.transaction
+
+    class _Timed:
+        def __init__(self):
+            self.inner = transaction()
+
+        def __enter__(self):
+            self.inner.__enter__()
+            self.started = time.perf_counter()
+
+        def __exit__(self, *exc):
+            try:
+                return self.inner.__exit__(*exc)
+            finally:
+                if threading.get_ident() == retention_thread:
+                    held.append(time.perf_counter() - self.started)
+
+    store.transaction = _Timed
     started = time.perf_counter()
-    removed = companion.store.delete_detail_before((made["first_day"] + 1) * DAY_MS)
+    try:
+        removed = store.delete_detail_before((made["first_day"] + 1) * DAY_MS)
+    finally:
+        del store.transaction
     spent = time.perf_counter() - started
     done.set()
     thread.join()
     print(f"   retention: dropped a day of detail ({removed['requests']:,} rows, {removed['hosts']} orphan hosts) in "
-          f"{spent:.1f} s, {companion.store.RETENTION_BATCH_ROWS:,} rows per transaction")
+          f"{spent:.1f} s, {store.RETENTION_BATCH_ROWS:,} rows / {store.RETENTION_BATCH_SITES} sites per transaction; "
+          f"{len(held)} transactions held the store for at most {max(held) * 1000:.0f} ms (p99 "
+          f"{percentile(held, 99) * 1000:.0f} ms, median {statistics.median(held) * 1000:.1f} ms; target: <= "
+          f"{TARGET_HOLD_MS:.0f} ms, the most a recording batch waits for retention) | load {os.getloadavg()[0]:.1f}")
     print(f"   recording meanwhile: {len(during)} batches, slowest {max(during) * 1000:.0f} ms, p99 "
           f"{percentile(during, 99) * 1000:.0f} ms, median {statistics.median(during) * 1000:.1f} ms (target: none held > "
           f"{TARGET_HOLD_MS:.0f} ms) | peer without retention: slowest {max(alone) * 1000:.0f} ms, p99 "

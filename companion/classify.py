@@ -34,6 +34,8 @@ _FIREFOX_TYPES = {
     "speculative": "other", "web_manifest": "other", "xslt": "other", "xml_dtd": "other",
 }
 
+_SHARED_TYPES = frozenset(REQUEST_TYPES)
+
 DECIDED_BY = ("site-tracker", "site-trust", "tracker-everywhere", "list-default", "report-only", "not-a-tracker")
 
 
@@ -102,6 +104,7 @@ class Classifier:
         self._about_host: dict[str, tuple[Any, str | None]] = {}
         self._same_owner: dict[tuple[str, str], bool] = {}
         self._pages: dict[str, URLParts] = {}
+        self._about_pair: dict[tuple[str, str | None], tuple] = {}
 
     def _host_facts(self, host: str, domain: str) -> tuple[Any, str | None, str | None]:
         facts = self._about_host.get(host)
@@ -134,7 +137,7 @@ class Classifier:
         browser did not say (no initiator): the request is then third-party with no page domain.
         The verdict's ``blocked``/``decided_by`` are the list default, before any user choice.
         """
-        rtype = normalise_type(request_type)
+        rtype = request_type if request_type in _SHARED_TYPES else normalise_type(request_type)
         req = parse_url(url)
         page: URLParts | None = None
         if page_url:
@@ -145,37 +148,36 @@ class Classifier:
                     self._pages.clear()
                 page = self._pages[page_url] = parse_url(page_url)
         page_domain = page.domain if page else None
-        third_party = page_domain != req.domain
-        same_owner = bool(third_party and page_domain and self._is_same_owner(req.domain, page_domain))
-
+        host = req.host
+        # Everything but the filter match depends on the host and the page's site alone: worked out once
+        # per pair (a person meets a few thousand, each many times). The memo lives as long as this
+        # Classifier, which the companion replaces when the lists or the knowledge sources change.
+        key = (host, page_domain)
+        about = self._about_pair.get(key)
+        if about is None:
+            if len(self._about_pair) > self._MEMO_LIMIT:
+                self._about_pair.clear()
+            domain = req.domain
+            third_party = page_domain != domain
+            same_owner = bool(third_party and page_domain and self._is_same_owner(domain, page_domain))
+            info, owner, owner_source = self._host_facts(host, domain)
+            about = self._about_pair[key] = (
+                domain, third_party, same_owner, third_party and not same_owner, owner,
+                info.category if info else None, info.category_label if info else None,
+                info.description if info else None, info.learns if info else None, owner_source,
+                info.category_source if info else None)
+        (domain, third_party, same_owner, counted, owner, category, category_label, description, learns,
+         owner_source, category_source) = about
         match = self.engine.match(url, page_url or None, rtype)
-        info, owner, owner_source = self._host_facts(req.host, req.domain)
-        counted = third_party and not same_owner
-        listed_block = bool(match and match.blocked)
-        tracker = listed_block and counted
-        return Verdict(
-            url=url,
-            type=rtype,
-            host=req.host,
-            domain=req.domain,
-            page_domain=page_domain,
-            third_party=third_party,
-            same_owner=same_owner,
-            tracker=tracker,
-            owner=owner,
-            category=info.category if info else None,
-            category_label=info.category_label if info else None,
-            description=info.description if info else None,
-            learns=info.learns if info else None,
-            filter=match.filter if match else None,
-            list=match.list if match else None,
-            exception=bool(match and not match.blocked),
-            overridden_filter=match.overridden_filter if match else None,
-            blocked=tracker,
-            decided_by="list-default" if tracker else "not-a-tracker",
-            owner_source=owner_source,
-            category_source=info.category_source if info else None,
-        )
+        if match is None:
+            return Verdict(url, rtype, host, domain, page_domain, third_party, same_owner, False, owner, category,
+                           category_label, description, learns, None, None, False, None, False, "not-a-tracker",
+                           None, owner_source, category_source)
+        tracker = match.blocked and counted
+        return Verdict(url, rtype, host, domain, page_domain, third_party, same_owner, tracker, owner, category,
+                       category_label, description, learns, match.filter, match.list, not match.blocked,
+                       match.overridden_filter, tracker, "list-default" if tracker else "not-a-tracker", None,
+                       owner_source, category_source)
 
 
 def with_decision(verdict: Verdict, blocked: bool, decided_by: str) -> Verdict:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import auth, breakage
-from .classify import Classifier, Verdict, normalise_type
+from .classify import REQUEST_TYPES, Classifier, Verdict, normalise_type
 from .config import DataPaths
 from .sites import MAX_URL_LENGTH, NotANetworkURL
 from .engine import Engine
@@ -60,8 +60,29 @@ class Event:
 OUTCOMES = ("reached", "blocked")
 
 
+_SHARED_TYPES = frozenset(REQUEST_TYPES)
+_DAY_MS = 86_400_000
+
+
 def parse_event(raw: Any, now: int) -> Event:
     """Validate one reported event (a JSON object) or raise :class:`InvalidEvent` saying what is wrong."""
+    # The shape the extension sends, checked in one expression (this runs for every reported request);
+    # anything else, valid or not, goes through the careful checks below, which say what is wrong.
+    if type(raw) is dict:
+        get = raw.get
+        url, page_url, rtype, tab_id = get("url"), get("page_url"), get("type", "other"), get("tab_id")
+        when, outcome = get("time", now), get("outcome")
+        if (type(url) is str and 0 < len(url) <= MAX_URL_LENGTH
+                and (page_url is None or (type(page_url) is str and len(page_url) <= MAX_URL_LENGTH))
+                and type(rtype) is str and rtype in _SHARED_TYPES
+                and (tab_id is None or (type(tab_id) is int and -1 <= tab_id < 2**31))
+                and type(when) is int and _MIN_TIME_MS <= when <= now + _DAY_MS
+                and get("browser_blocked") is None and (outcome is None or outcome == "reached" or outcome == "blocked")):
+            return Event(url, page_url or None, rtype, tab_id, when, outcome == "blocked", outcome is not None)
+    return _parse_event_carefully(raw, now)
+
+
+def _parse_event_carefully(raw: Any, now: int) -> Event:
     if not isinstance(raw, dict):
         raise InvalidEvent("event must be a JSON object")
     url, page_url, rtype = raw.get("url"), raw.get("page_url"), raw.get("type", "other")

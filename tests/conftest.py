@@ -398,7 +398,7 @@ def daily_disagreements():
         detail: dict[tuple, tuple] = {}
         # Days are the machine's local days (storage.day_of), so they are counted here in Python.
         for when, s, d, tracker, blocked in store.conn.execute(
-            """SELECT r.time, coalesce(r.site_id, 0), h.domain_id, (r.flags & ?) != 0, (r.flags & ?) != 0
+            """SELECT r.time, r.site_id, h.domain_id, (r.kind & ?) != 0, (r.kind & ?) != 0
                FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.time >= ?""",
             (TRACKER, BLOCKED, day_start(from_day) if from_day is not None else lo),
         ):

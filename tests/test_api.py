@@ -200,3 +200,46 @@ def test_openapi_document_describes_every_api_route(client, auth, app):
         if rule.rule.startswith("/api/v1/"):
             path = rule.rule[len("/api/v1"):].replace("<", "{").replace(">", "}")
             assert path in documented, f"{rule.rule} is missing from the OpenAPI document"
+
+
+def test_the_short_answer_carries_what_the_extension_reads_and_each_domains_facts_once(client, auth, companion):
+    from companion.web.api import ABOUT_DOMAIN, SHORT_VERDICT
+
+    events = [{"url": GA, "page_url": NEWS, "type": "script", "tab_id": 7},
+              {"url": GA + "?x=2", "page_url": NEWS, "type": "script", "tab_id": 7},
+              {"url": "https://img.news.example/a.jpg", "page_url": NEWS, "type": "image"},
+              {"url": "not a url", "page_url": NEWS}]
+    short = client.post("/api/v1/events", json={"events": events, "answer": "short"}, headers=auth).get_json()
+    full = client.post("/api/v1/events", json={"events": events}, headers=auth).get_json()
+    assert [r["ok"] for r in short["results"]] == [True, True, True, False] and short["results"][3]["error"]
+    for s, f in zip(short["results"][:3], full["results"][:3]):
+        assert list(s["verdict"]) == list(SHORT_VERDICT)
+        assert s["verdict"] == {k: f["verdict"][k] for k in SHORT_VERDICT}
+    assert short["about"] == {"google-analytics.com": {k: full["results"][0]["verdict"][k] for k in ABOUT_DOMAIN}}
+    assert short["about"]["google-analytics.com"]["owner"] == "Google"
+    assert short["tabs"] == full["tabs"] and short["rules_version"] == full["rules_version"]
+    assert "about" not in full
+    assert companion.store.count_requests() == 6  # both answers recorded their batch
+
+
+def test_the_short_answer_keeps_every_verdict_field_the_extension_reads():
+    # The extension reads verdicts in facts.js and badgestate.js: every field it names is in the short
+    # verdict or in 'about' (which reporting.js puts back into the verdict).
+    import re
+    from pathlib import Path
+
+    from companion.web.api import ABOUT_DOMAIN, SHORT_VERDICT
+
+    src = Path(__file__).resolve().parents[1] / "extension" / "src"
+    read = set()
+    for name in ("facts.js", "badgestate.js", "background.js", "reporting.js"):
+        read |= set(re.findall(r"\bverdict\.([a-z_]+)", (src / name).read_text()))
+    assert read and read <= set(SHORT_VERDICT) | set(ABOUT_DOMAIN), read - set(SHORT_VERDICT) - set(ABOUT_DOMAIN)
+    assert "answer: 'short'" in (src / "reporting.js").read_text()
+
+
+@pytest.mark.parametrize("answer", ["long", None, 1, ["short"]])
+def test_an_unknown_answer_kind_is_refused_and_nothing_recorded(client, auth, companion, answer):
+    r = client.post("/api/v1/events", json={"events": [{"url": GA, "page_url": NEWS}], "answer": answer}, headers=auth)
+    assert r.status_code == 400 and "'answer'" in r.get_json()["error"]
+    assert companion.store.count_requests() == 0

@@ -87,7 +87,7 @@ def test_daily_totals_agree_with_the_detail(verdict, store):
                                       list_=None, decided_by="not-a-tracker"), T0)]
     store.record(events)
     detail = store.conn.execute(
-        """SELECT r.time / 86400000 AS day, count(*), sum((flags & ?) != 0), sum((flags & ?) != 0)
+        """SELECT r.time / 86400000 AS day, count(*), sum((kind & ?) != 0), sum((kind & ?) != 0)
            FROM requests r GROUP BY day ORDER BY day""", (TRACKER, BLOCKED)).fetchall()
     daily = store.conn.execute(
         "SELECT day, sum(requests), sum(trackers), sum(blocked) FROM daily GROUP BY day ORDER BY day").fetchall()
@@ -150,3 +150,85 @@ def test_pairing_codes_are_single_use_and_wrong_tries_harm_no_live_code(store):
     assert store.take_pairing_code("good2")
     store.add_pairing_code("old", 1)  # expired
     assert not store.take_pairing_code("old")
+
+
+def _schema_7_file(path) -> None:
+    """A database as schema 7 left it: the detail a rowid table with its (site_id, time) index."""
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.executescript("""
+        DROP TABLE requests;
+        CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, site_id INTEGER REFERENCES domains(id),
+            host_id INTEGER NOT NULL REFERENCES hosts(id), type INTEGER NOT NULL, flags INTEGER NOT NULL,
+            decided_by INTEGER NOT NULL, filter_id INTEGER REFERENCES filters(id));
+        CREATE INDEX requests_site_time ON requests(site_id, time);
+        DELETE FROM settings WHERE key = 'requests_next_id';
+        INSERT INTO domains (id, name) VALUES (1, 'news.example'), (2, 'doubleclick.net'), (3, 'blog.example');
+        INSERT INTO hosts (id, name, domain_id) VALUES (1, 'ad.doubleclick.net', 2);
+        INSERT INTO filters (id, list, text) VALUES (1, 'easylist', '||doubleclick.net^');
+        -- ids with a gap (rows forgotten), a request with no known page, every flag bit, the last type and decider
+        INSERT INTO requests (id, time, site_id, host_id, type, flags, decided_by, filter_id) VALUES
+            (1, 5000, 3, 1, 3, 255, 5, 1), (7, 1000, 1, 1, 12, 7, 3, 1), (8, 2000, NULL, 1, 0, 1, 0, NULL),
+            (9, 1500, 1, 1, 4, 3, 4, NULL);
+        PRAGMA user_version = 7;
+    """)
+    conn.commit()
+    conn.close()
+
+
+def test_migration_8_packs_the_detail_into_one_clustered_tree_in_place(tmp_path, verdict):
+    from companion.storage.schema import DECIDED_SHIFT, TYPE_SHIFT
+
+    path = tmp_path / "old.sqlite3"
+    _schema_7_file(path)
+    s = Store(path)
+    try:
+        assert s.schema_version == SCHEMA_VERSION >= 8
+        rows = s.conn.execute("SELECT site_id, time, id, host_id, kind, filter_id FROM requests").fetchall()
+        # in key order (site, time, id); no site is 0; each row's flags, type and decider packed in kind
+        assert rows == [
+            (0, 2000, 8, 1, 1 | 0 << TYPE_SHIFT | 0 << DECIDED_SHIFT, None),
+            (1, 1000, 7, 1, 7 | 12 << TYPE_SHIFT | 3 << DECIDED_SHIFT, 1),
+            (1, 1500, 9, 1, 3 | 4 << TYPE_SHIFT | 4 << DECIDED_SHIFT, None),
+            (3, 5000, 1, 1, 255 | 3 << TYPE_SHIFT | 5 << DECIDED_SHIFT, 1),
+        ]
+        names = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'requests'")}
+        assert names == {"requests"}  # the old index went with the old table (WITHOUT ROWID: the key is the table)
+        exported = {r["id"]: r for r in s.iter_requests()}
+        assert exported[7]["type"] == "other" and exported[7]["decided_by"] == "list-default"
+        assert exported[7]["flags"] == 7 and exported[7]["filter"] == "||doubleclick.net^"
+        assert exported[8]["site"] is None and exported[8]["type"] == "main_frame"
+        assert exported[1]["outcome_reported"] and exported[1]["decided_by"] == "not-a-tracker"
+        assert s.site_third_parties("news.example")[0]["requests"] == 2
+        assert s.site_hosts_of_type("news.example", "other") == {"ad.doubleclick.net"}
+        # recording goes on above the highest id kept
+        s.record([RecordedEvent(verdict(), T0), RecordedEvent(verdict(page=None), T0)])
+        new = s.conn.execute("SELECT id, site_id FROM requests WHERE time = ? ORDER BY id", (T0,)).fetchall()
+        assert [i for i, _ in new] == [10, 11] and new[1][1] == 0
+    finally:
+        s.close()
+
+
+def test_request_ids_follow_recording_order_across_restarts(tmp_path, verdict):
+    path = tmp_path / "db.sqlite3"
+    s = Store(path)
+    s.record([RecordedEvent(verdict(), T0 + 5 - i) for i in range(3)])  # times need not follow ids
+    s.close()
+    s = Store(path)
+    s.record([RecordedEvent(verdict(page="blog.example"), T0)])
+    assert [r[0] for r in s.conn.execute("SELECT id FROM requests ORDER BY id")] == [1, 2, 3, 4]
+    assert s.conn.execute("SELECT id FROM requests WHERE site_id = (SELECT id FROM domains WHERE name = 'blog.example')"
+                          ).fetchone()[0] == 4
+    s.close()
+
+
+def test_a_batch_across_local_midnight_counts_each_request_on_its_own_day(verdict, store):
+    from companion.storage import day_of, day_start
+
+    day = day_of(T0)
+    midnight = day_start(day + 1)
+    times = [midnight - 2, midnight - 1, midnight, midnight + 1, midnight - 3, day_start(day + 3) + 5]
+    store.record([RecordedEvent(verdict(), t) for t in times])
+    got = dict(store.conn.execute("SELECT day, sum(requests) FROM daily GROUP BY day").fetchall())
+    assert got == {day: 3, day + 1: 2, day + 3: 1}
+    assert got == {d: sum(1 for t in times if day_of(t) == d) for d in got}

@@ -54,13 +54,13 @@ def _plans_touching(store: Store, statements: list[str], table: str) -> list[str
             if s.lstrip().upper().startswith(("SELECT", "DELETE")) and f" {table}" in s]
 
 
-def test_a_site_page_reads_the_detail_through_the_site_and_time_index(store, small_trackers):
+def test_a_site_page_reads_the_detail_through_the_site_and_time_key(store, small_trackers):
     h = History(store, small_trackers)
     statements = _statements(store, lambda: h.site("site1.example", period("7d", NOW)))
     plans = _plans_touching(store, statements, "requests")
     assert plans, statements
     for plan in plans:
-        assert "requests_site_time" in plan and "SCAN r" not in plan, plan
+        assert "SEARCH r USING PRIMARY KEY (site_id=? AND time>? AND time<?)" in plan and "SCAN r" not in plan, plan
 
 
 def test_period_sums_read_a_range_of_days_not_the_whole_table(store, small_trackers):
@@ -73,19 +73,24 @@ def test_period_sums_read_a_range_of_days_not_the_whole_table(store, small_track
     assert not _plans_touching(store, statements, "requests")  # periods never read the detail
 
 
-def test_retention_walks_the_table_in_id_order_and_never_scans_under_the_lock(store):
+def test_retention_seeks_site_by_site_and_never_scans_under_the_lock(store):
+    cutoff = (TODAY - 5) * DAY_MS
+    kept = store.conn.execute("SELECT count(*) FROM requests WHERE time >= ?", (cutoff,)).fetchone()[0]
     statements = _statements(store, lambda: store.delete_detail_before((TODAY - 5) * DAY_MS))
     plans = _plans_touching(store, statements, "requests")
-    walks = [p for p in plans if "id>" in p.replace(" ", "") and "DISTINCT" not in p]
-    assert walks and all("USING INTEGER PRIMARY KEY (rowid>?)" in p for p in walks), plans
-    # the scan for used hosts runs on a read connection of its own (not traced here); on the store's
-    # connection only the rows recorded since that scan are read, by id
-    assert not any("SCAN requests" in p and "rowid" not in p for p in plans), plans
+    assert plans
+    # the next site (one seek), then that site's rows below the cutoff (a range of the clustered key)
+    assert any("SEARCH requests USING PRIMARY KEY (site_id>?)" in p for p in plans), plans
+    assert any("SEARCH requests USING PRIMARY KEY (site_id=? AND time<?)" in p for p in plans), plans
+    # the scan for used hosts runs on a read connection of its own (not traced here)
+    assert not any("SCAN" in p for p in plans), plans
     assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 5) * DAY_MS,)).fetchone()[0] == 0
+    assert 0 < kept == store.conn.execute("SELECT count(*) FROM requests").fetchone()[0] < 10 * 30
 
 
-def test_the_detail_keeps_one_index_only():
-    # Each index on requests costs ~20 bytes per request and one more B-tree per recorded request.
+def test_the_detail_is_one_tree_clustered_on_site_time_and_id():
+    # An index on requests costs ~20 bytes per request and one more B-tree per recorded request: the
+    # table itself is ordered by the site page's key (migration 8), and has no other index.
     import sqlite3 as _sqlite3
 
     from companion.storage.schema import MIGRATIONS
@@ -98,27 +103,70 @@ def test_the_detail_keeps_one_index_only():
         migrate(db)
     indexes = sorted(r[0] for r in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests' AND sql IS NOT NULL"))
-    assert indexes == ["requests_site_time"]
+    assert indexes == []
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'requests'").fetchone()[0]
+    assert "WITHOUT ROWID" in sql and "PRIMARY KEY (site_id, time, id)" in sql
+    assert [r[1] for r in conn.execute("PRAGMA table_info(requests)")] == [
+        "site_id", "time", "id", "host_id", "kind", "filter_id"]
 
 
 def test_retention_deletes_in_transactions_of_at_most_the_batch_size(store, make_verdict, monkeypatch):
     monkeypatch.setattr(Store, "RETENTION_BATCH_ROWS", 40)
     old = [RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
                          NOW - 50 * DAY_MS + i) for i in range(100)]
-    store.conn.execute("DELETE FROM requests")  # the old rows first: ids follow recording order
     store.record(old)
     statements = _statements(store, lambda: store.delete_detail_before((TODAY - 40) * DAY_MS))
-    # 40 + 40 + 20 rows, then one short transaction for the orphan hosts
+    # 40 + 40 + 20 rows of the one site with old rows (the others are looked at in the last one),
+    # then one short transaction for the orphan hosts
     assert sum(s == "BEGIN IMMEDIATE" for s in statements) == 3 + 1
-    assert [s for s in statements if "LIMIT 40" in s]
+    assert [s for s in statements if "LIMIT 40" in s] and not [s for s in statements if "LIMIT 41" in s]
+    deletes = [s for s in statements if s.startswith("DELETE FROM requests")]
+    assert len(deletes) == 3
     assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 40) * DAY_MS,)).fetchone()[0] == 0
     # the host only the old rows named is gone; the others stay (their rows were not recorded here)
     assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
 
 
+def test_retention_looks_at_a_bounded_number_of_sites_per_transaction(store, make_verdict, monkeypatch):
+    monkeypatch.setattr(Store, "RETENTION_BATCH_SITES", 2)
+    store.record([RecordedEvent(make_verdict(f"old{k}.example", "x.old-tracker.example", "old-tracker.example"),
+                                NOW - 50 * DAY_MS + k) for k in range(5)])
+    statements = _statements(store, lambda: store.delete_detail_before((TODAY - 40) * DAY_MS))
+    transactions, seeks, most = 0, 0, 0
+    for sql in statements:
+        if sql == "BEGIN IMMEDIATE":
+            transactions, seeks = transactions + 1, 0
+        elif sql.startswith("SELECT site_id FROM requests WHERE site_id >"):
+            seeks += 1
+            most = max(most, seeks)
+    assert most <= 2  # 10 sites (5 old, 5 recent) and the end, two at a time
+    assert transactions >= 6
+    assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 40) * DAY_MS,)).fetchone()[0] == 0
+
+
+def test_retention_keeps_a_host_a_batch_names_while_it_runs(store, make_verdict, monkeypatch):
+    # The used-hosts scan reads a snapshot outside the lock: a batch recorded after it began must not
+    # lose its host (its row would name a deleted host).
+    store.record([RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
+                                NOW - 50 * DAY_MS)])
+    scan = Store._used_host_ids
+
+    def scan_then_a_batch_lands(self):
+        used = scan(self)
+        self.record([RecordedEvent(make_verdict("new.example", "x.old-tracker.example", "old-tracker.example"), NOW)])
+        return used
+
+    monkeypatch.setattr(Store, "_used_host_ids", scan_then_a_batch_lands)
+    removed = store.delete_detail_before((TODAY - 40) * DAY_MS)
+    assert removed["requests"] == 1 and removed["hosts"] == 0
+    assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert store._hosts_recorded is None  # recording stops collecting once retention is over
+
+
 def test_the_shipped_retention_batch_is_small():
     # A recording batch waits for one retention transaction at most (issue 14: <= 100 ms).
     assert 100 <= Store.RETENTION_BATCH_ROWS <= 1000
+    assert 10 <= Store.RETENTION_BATCH_SITES <= 500
 
 
 def test_every_connection_caps_the_wal_file(store):
@@ -191,7 +239,7 @@ def test_migration_5_drops_the_time_and_host_indexes_of_an_older_database(tmp_pa
     try:
         assert s.schema_version >= 5
         names = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert "requests_time" not in names and "requests_host_time" not in names and "requests_site_time" in names
+        assert "requests_time" not in names and "requests_host_time" not in names
         assert s.count_requests() == 1
     finally:
         s.close()
@@ -208,3 +256,49 @@ def test_deleting_orphans_does_not_check_each_against_the_unindexed_detail(store
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
     assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
+
+
+def test_recording_with_the_checkpointer_keeps_the_wal_bounded_and_without_it_the_wal_grows(tmp_path, make_verdict):
+    # What the server's thread does once a second (run_once), done here after every batch: the WAL
+    # never holds much more than the threshold plus one batch, however long recording goes on. The
+    # peer, recording the same batches with SQLite's checkpoint left as the backstop only, grows.
+    def record_all(store, after_batch) -> int:
+        wal = store.path.with_name(store.path.name + "-wal")
+        largest = 0
+        for k in range(120):
+            store.record([RecordedEvent(make_verdict(f"s{(k * 7 + j) % 40}.example", f"h{j}.t{k % 9}.example",
+                                                     f"t{k % 9}.example"), NOW + k * 1000 + j) for j in range(100)])
+            after_batch()
+            largest = max(largest, wal.stat().st_size)
+        return largest
+
+    checked = Store(tmp_path / "checked.sqlite3")
+    checked.leave_checkpoints_to_thread()
+    checkpointer = Checkpointer(checked.path, at_bytes=256 * 1024)
+    bounded = record_all(checked, checkpointer.run_once)
+    unchecked = Store(tmp_path / "unchecked.sqlite3")
+    unchecked.leave_checkpoints_to_thread()
+    grown = record_all(unchecked, lambda: None)
+    try:
+        assert checkpointer.runs >= 3
+        assert bounded <= 2 * 1024 * 1024, bounded
+        assert grown > 2 * bounded, (grown, bounded)
+    finally:
+        checked.close()
+        unchecked.close()
+
+
+def test_the_export_reads_on_a_connection_of_its_own_in_the_tables_order(store):
+    # Constant memory at millions of rows: no statement on the store's connection (its 64 MB page cache,
+    # its lock), no ORDER BY that would sort the whole detail, and a snapshot that recording does not hold up.
+    rows = []
+    statements = _statements(store, lambda: rows.extend(store.iter_requests()))
+    assert statements == []
+    assert len(rows) == store.count_requests() == 300
+    keys = [(r["site"], r["time"], r["id"]) for r in rows]
+    by_site = store.conn.execute(
+        "SELECT d.name, r.time, r.id FROM requests r JOIN domains d ON d.id = r.site_id").fetchall()
+    assert keys == by_site
+    assert 0 < Store.EXPORT_CACHE_KIB <= 4096
+    with store.transaction():  # a recording batch under way does not stop an export
+        assert next(iter(store.iter_requests()))["id"] >= 1

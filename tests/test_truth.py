@@ -49,7 +49,7 @@ def test_a_request_counts_as_blocked_only_when_the_browser_blocked_it(client, au
     ])
     assert all(r["ok"] and r["verdict"]["blocked"] for r in body["results"])  # what the companion meant
     assert body["tabs"] == {"3": {"trackers": 1, "blocked": 0, "reached": 1}}  # one got through: not blocked
-    rows = companion.store.conn.execute("SELECT flags FROM requests ORDER BY id").fetchall()
+    rows = companion.store.conn.execute("SELECT kind & 255 FROM requests ORDER BY id").fetchall()
     flags = [f for (f,) in rows]
     assert [bool(f & BLOCKED) for f in flags] == [False, True, True]
     assert all(f & RULE_BLOCKED for f in flags)
@@ -100,6 +100,11 @@ def test_migration_keeps_old_data_meaning(tmp_path, make_verdict):
         DROP TABLE web_sessions;
         DROP TABLE breakage_trackers;
         DROP TABLE breakage_reports;
+        DROP TABLE requests;
+        CREATE TABLE requests (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, site_id INTEGER REFERENCES domains(id),
+            host_id INTEGER NOT NULL REFERENCES hosts(id), type INTEGER NOT NULL, flags INTEGER NOT NULL,
+            decided_by INTEGER NOT NULL, filter_id INTEGER REFERENCES filters(id));
+        CREATE INDEX requests_site_time ON requests(site_id, time);
         CREATE TABLE web_sessions (id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, expires INTEGER NOT NULL);
         INSERT INTO domains (id, name) VALUES (1, 'news.example'), (2, 'doubleclick.net');
         INSERT INTO hosts (id, name, domain_id) VALUES (1, 'ad.doubleclick.net', 2);
@@ -113,7 +118,7 @@ def test_migration_keeps_old_data_meaning(tmp_path, make_verdict):
     s = Store(path)
     assert s.schema_version == SCHEMA_VERSION
     assert s.conn.execute("SELECT requests, blocked, reached FROM daily").fetchone() == (5, 3, 2)
-    flags = [f for (f,) in s.conn.execute("SELECT flags FROM requests ORDER BY id")]
+    flags = [f for (f,) in s.conn.execute("SELECT kind & 255 FROM requests ORDER BY id")]
     assert flags[0] & BLOCKED and flags[0] & RULE_BLOCKED and not flags[0] & OUTCOME
     assert not flags[1] & (BLOCKED | RULE_BLOCKED)
     s.close()

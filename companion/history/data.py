@@ -33,7 +33,7 @@ class DataMixin:
     DAILY_COLUMNS = ("day", "date", "site", "domain", "requests", "trackers", "blocked", "reached")
 
     def iter_requests(self) -> Iterator[dict[str, Any]]:
-        """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
+        """Every stored request, names resolved, flags spelled out (and kept raw), by site then time."""
         return self.store.iter_requests()
 
     def iter_daily(self) -> Iterator[dict[str, Any]]:

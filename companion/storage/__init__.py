@@ -2,10 +2,12 @@
 
 Shape, chosen to stay small and fast at millions of rows:
 
-- ``requests`` holds one narrow row per reported request: integers only. Host names,
-  sites and filters are *interned* in ``hosts``, ``domains`` and ``filters`` and referred
-  to by id, and the booleans of a verdict are packed into one ``flags`` integer.
-  No full URL is kept: the history needs who and where, not what page path.
+- ``requests`` holds one narrow row per reported request: integers only, about 30 bytes
+  (site, time in ms, id, host, kind, filter). Host names, sites and filters are *interned* in
+  ``hosts``, ``domains`` and ``filters`` and referred to by id; the booleans of a verdict, its
+  type and its decider are packed into one ``kind`` integer (:mod:`.schema` says which bits).
+  No full URL is kept: the history needs who and where, not what page path. What the pages
+  show beyond that (owner, category, the domain of a host) is derived when read.
 - ``daily`` keeps per-day totals per (site, third-party domain), maintained in the same
   transaction as the detail, so history pages over long periods read a few thousand
   rows instead of millions, and detail can be pruned (retention) while totals stay.
@@ -20,9 +22,11 @@ survives a killed server. The server checkpoints the WAL in a background thread
 (:mod:`.checkpoint`), so a recording batch does not pay for copying pages back, and the WAL
 file is capped (``journal_size_limit``) after a big transaction.
 
-Detail rows carry one index, ``(site_id, time)``: the site page's. Retention walks the table in
-id order (recording order) in small transactions; migration 4 dropped the time and host indexes
-(about 37 bytes per request, and two B-trees written per recorded request).
+The detail is one B-tree clustered on ``(site_id, time, id)`` (``WITHOUT ROWID``, migration 8): the
+site page's range reads walk the rows themselves, and no index stores the key a second time (with
+the daily totals, about 42 bytes per request at a million). Retention deletes each site's oldest range
+in small transactions; migrations 5 and 8 dropped the time and host indexes and the separate
+(site_id, time) index.
 
 Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 ``PRAGMA user_version``: a database made by any earlier release is upgraded in place.

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..classify import Verdict
-from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
-                     THIRD_PARTY, TRACKER, TYPE_CODES, day_of)
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, DECIDED_SHIFT, EXCEPTION, OUTCOME, RULE_BLOCKED,
+                     SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_MASK, TYPE_SHIFT, day_of, day_start)
+
+# A verdict's type and decider, already shifted into their bits of requests.kind.
+_TYPE_KINDS = {name: code << TYPE_SHIFT for name, code in TYPE_CODES.items()}
+_DECIDED_KINDS = {name: code << DECIDED_SHIFT for name, code in DECIDED_CODES.items()}
 
 
 @dataclass(slots=True)
@@ -30,40 +34,65 @@ class RecordedEvent:
 class EventsMixin:
     """Part of :class:`companion.storage.Store`: the ``requests`` and ``daily`` tables."""
 
+    # While retention runs: the host ids recorded since it began (it must not delete them as orphans).
+    _hosts_recorded: set[int] | None = None
+
     def record(self, events: Sequence[RecordedEvent]) -> None:
-        """Record a batch in one transaction; returns once it is committed (durable)."""
+        """Record a batch in one transaction; returns once it is committed (durable).
+
+        One row per event: (site, time, id, host, kind, filter), see migration 8 of :mod:`.schema`;
+        the daily totals of the batch are summed here and added with one upsert per (day, site, domain).
+        This runs once per event of every batch, so it works with local names and plain tuples."""
         if not events:
             return
         rows = []
         totals: dict[tuple[int, int, int], list[int]] = {}
         with self.transaction():
             self._ensure_caches()
-            for event in events:
+            domain_id, host_id, filter_id = self.domain_id, self.host_id, self.filter_id
+            domains, hosts = self._domain_ids, self._host_ids
+            type_codes, decided_codes = _TYPE_KINDS, _DECIDED_KINDS
+            next_id = self._take_request_ids(len(events))
+            day, day_lo, day_hi = 0, 0, 0  # the local day of the last time seen and its bounds (epoch ms)
+            for n, event in enumerate(events, next_id):
                 v = event.verdict
-                site_id = self.domain_id(v.page_domain) if v.page_domain else None
-                host_id = self.host_id(v.host, v.domain)
-                filter_id = self.filter_id(v.list, v.filter) if v.filter and v.list else None
+                when = event.time
+                page = v.page_domain
+                site_id = (domains.get(page) or domain_id(page)) if page else 0
+                domain = v.domain
+                hid = hosts.get(v.host) or host_id(v.host, domain)
+                fid = filter_id(v.list, v.filter) if v.filter and v.list else None
+                stopped = event.browser_blocked
                 flags = (
                     (THIRD_PARTY if v.third_party else 0)
                     | (TRACKER if v.tracker else 0)
-                    | (BLOCKED if event.browser_blocked else 0)
+                    | (BLOCKED | BROWSER_BLOCKED if stopped else 0)
                     | (SAME_OWNER if v.same_owner else 0)
-                    | (BROWSER_BLOCKED if event.browser_blocked else 0)
                     | (EXCEPTION if v.exception else 0)
                     | (RULE_BLOCKED if v.blocked else 0)
                     | (OUTCOME if event.outcome_reported else 0)
                 )
-                rows.append((event.time, site_id, host_id, TYPE_CODES[v.type], flags, DECIDED_CODES[v.decided_by], filter_id))
-                key = (day_of(event.time), site_id or 0, self.domain_id(v.domain))
-                total = totals.setdefault(key, [0, 0, 0, 0])
+                rows.append((site_id, when, n, hid, flags | type_codes[v.type] | decided_codes[v.decided_by], fid))
+                if not day_lo <= when < day_hi:  # a batch's times fall on one day or two: localtime() per day
+                    day = day_of(when)
+                    day_lo, day_hi = day_start(day), day_start(day + 1)
+                    if not day_lo <= when < day_hi:  # a clock change at midnight: no bounds to trust
+                        day_lo = day_hi = 0
+                key = (day, site_id, domains.get(domain) or domain_id(domain))
+                total = totals.get(key)
+                if total is None:
+                    total = totals[key] = [0, 0, 0, 0]
                 total[0] += 1
-                total[1] += 1 if v.tracker else 0
-                total[2] += 1 if flags & BLOCKED else 0
-                total[3] += 0 if flags & BLOCKED else 1
+                if v.tracker:
+                    total[1] += 1
+                if stopped:
+                    total[2] += 1
+                else:
+                    total[3] += 1
             self.conn.executemany(
-                "INSERT INTO requests (time, site_id, host_id, type, flags, decided_by, filter_id) VALUES (?,?,?,?,?,?,?)",
-                rows,
-            )
+                "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)", rows)
+            if self._hosts_recorded is not None:
+                self._hosts_recorded.update(row[3] for row in rows)
             self.conn.executemany(
                 """INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached)
                    VALUES (?,?,?,?,?,?,?)
@@ -74,6 +103,29 @@ class EventsMixin:
                      reached = reached + excluded.reached""",
                 [(*key, *t) for key, t in totals.items()],
             )
+
+    def insert_detail(self, rows: Sequence[tuple[int, int | None, int, int, int, int, int | None]]) -> None:
+        """Write detail rows given as (time, site_id, host_id, type code, flags, decided code, filter_id),
+        ids handed out in that order. The caller holds the transaction and keeps ``daily`` in step: this
+        is for histories written wholesale (the benchmarks' generated years), not for recording."""
+        first = self._take_request_ids(len(rows))
+        self.conn.executemany(
+            "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)",
+            [(site or 0, t, n, host, flags | rtype << TYPE_SHIFT | decided << DECIDED_SHIFT, fid)
+             for n, (t, site, host, rtype, flags, decided, fid) in enumerate(rows, first)])
+
+    def _take_request_ids(self, count: int) -> int:
+        """The first of ``count`` new request ids (caller holds the transaction): the detail is a WITHOUT
+        ROWID table, so ids come from a counter in settings, taken in the recording transaction itself
+        (another process recording at the same time waits for the write lock, then reads the new value)."""
+        row = self.conn.execute(
+            "UPDATE settings SET value = value + ? WHERE key = 'requests_next_id' RETURNING value", (count,)
+        ).fetchone()
+        if row is None:  # a database whose counter went missing: start above what is stored
+            top = self.conn.execute("SELECT coalesce(max(id), 0) FROM requests").fetchone()[0]
+            self.conn.execute("INSERT INTO settings (key, value) VALUES ('requests_next_id', ?)", (top + 1 + count,))
+            return top + 1
+        return int(row[0]) - count
 
     def count_requests(self) -> int:
         with self.lock:
@@ -88,11 +140,11 @@ class EventsMixin:
             cursor = self.conn.execute(
                 """
                 SELECT d.name AS domain, count(*) AS requests,
-                       sum((r.flags & ?) != 0) AS trackers, sum((r.flags & ?) != 0) AS blocked,
+                       sum((r.kind & ?) != 0) AS trackers, sum((r.kind & ?) != 0) AS blocked,
                        min(r.time) AS first_seen, max(r.time) AS last_seen,
                        group_concat(DISTINCT h.name) AS hosts
                 FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains d ON d.id = h.domain_id
-                WHERE r.site_id = ? AND (r.flags & ?) != 0
+                WHERE r.site_id = ? AND (r.kind & ?) != 0
                 GROUP BY h.domain_id ORDER BY requests DESC
                 """,
                 (TRACKER, BLOCKED, row[0], THIRD_PARTY),
@@ -111,8 +163,8 @@ class EventsMixin:
             rows = self.conn.execute(
                 """SELECT DISTINCT h.name FROM requests r
                      JOIN hosts h ON h.id = r.host_id JOIN domains s ON s.id = r.site_id
-                    WHERE s.name = ? AND r.type = ?""",
-                (site, TYPE_CODES[request_type]),
+                    WHERE s.name = ? AND ((r.kind >> ?) & ?) = ?""",
+                (site, TYPE_SHIFT, TYPE_MASK, TYPE_CODES[request_type]),
             ).fetchall()
         return {r[0] for r in rows}
 

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, EXCEPTION, OUTCOME, RULE_BLOCKED, SAME_OWNER,
-                     THIRD_PARTY, TRACKER, TYPE_NAMES, day_start)
+from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, DECIDED_SHIFT, EXCEPTION, FLAGS_MASK, OUTCOME,
+                     RULE_BLOCKED, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_MASK, TYPE_NAMES, TYPE_SHIFT, day_start)
 
 _NOTHING_REMOVED = {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
@@ -44,9 +44,7 @@ class HistoryMixin:
         with self.lock:
             counts = {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("requests", "daily", "hosts", "domains")}
-            # The first ids are the oldest rows (recording order): no scan, no index on time.
-            oldest = self.conn.execute(
-                "SELECT min(time) FROM (SELECT time FROM requests ORDER BY id LIMIT 1000)").fetchone()[0]
+            oldest = self._oldest_request_time()
             oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
@@ -87,15 +85,15 @@ class HistoryMixin:
                 (d, h, bool(flags & TRACKER), bool(flags & RULE_BLOCKED), bool(flags & EXCEPTION),
                  DECIDED_NAMES.get(decided, str(decided)), ftext, flist, n)
                 for d, h, flags, decided, ftext, flist, n in self.conn.execute(
-                    """SELECT dom.name, h.name, r.flags & ?, r.decided_by, f.text, f.list, count(*)
+                    """SELECT dom.name, h.name, r.kind & ?, r.kind >> ?, f.text, f.list, count(*)
                        FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
                        LEFT JOIN filters f ON f.id = r.filter_id
-                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? AND (r.flags & ?) = 0
-                         AND (r.flags & ?) != 0
-                       GROUP BY h.id, r.flags & ?, r.decided_by, r.filter_id
+                       WHERE r.site_id = ? AND r.time >= ? AND r.time < ? AND (r.kind & ?) = 0
+                         AND (r.kind & ?) != 0
+                       GROUP BY h.id, r.kind & ?, r.kind >> ?, r.filter_id
                        ORDER BY dom.name, h.name""",
-                    (TRACKER | RULE_BLOCKED | EXCEPTION, site_id, start_ms, end_ms, BLOCKED, THIRD_PARTY,
-                     TRACKER | RULE_BLOCKED | EXCEPTION),
+                    (TRACKER | RULE_BLOCKED | EXCEPTION, DECIDED_SHIFT, site_id, start_ms, end_ms, BLOCKED,
+                     THIRD_PARTY, TRACKER | RULE_BLOCKED | EXCEPTION, DECIDED_SHIFT),
                 )
             ]
 
@@ -124,29 +122,48 @@ class HistoryMixin:
 
     # -- export -----------------------------------------------------------------------------
 
+    # The export's own page cache (KiB): what it reads passes through once, nothing to keep.
+    EXPORT_CACHE_KIB = 2048
+
     def iter_requests(self) -> Iterator[dict[str, Any]]:
-        """Every stored request, names resolved, flags spelled out (and kept raw), in id order."""
-        cursor = self.conn.cursor()
-        cursor.execute(
-            """SELECT r.id, r.time, s.name, h.name, d.name, r.type, r.flags, r.decided_by, f.text, f.list
-               FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains d ON d.id = h.domain_id
-               LEFT JOIN domains s ON s.id = r.site_id LEFT JOIN filters f ON f.id = r.filter_id ORDER BY r.id"""
-        )
-        while True:
-            chunk = cursor.fetchmany(5000)
-            if not chunk:
-                return
-            for rid, t, site, host, domain, rtype, flags, decided, ftext, flist in chunk:
-                yield {
-                    "id": rid, "time": t, "site": site, "host": host, "domain": domain,
-                    "type": TYPE_NAMES.get(rtype, str(rtype)),
-                    "third_party": bool(flags & THIRD_PARTY), "tracker": bool(flags & TRACKER),
-                    "blocked": bool(flags & BLOCKED), "same_owner": bool(flags & SAME_OWNER),
-                    "browser_blocked": bool(flags & BROWSER_BLOCKED), "exception": bool(flags & EXCEPTION),
-                    "blocked_by_rule": bool(flags & RULE_BLOCKED), "outcome_reported": bool(flags & OUTCOME),
-                    "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
-                    "flags": flags,
-                }
+        """Every stored request, names resolved, flags spelled out (and kept raw), by site then time
+        (the table's own order: millions of rows are never sorted).
+
+        It reads one snapshot on a read-only connection of its own with a small page cache, so memory
+        stays the same from the first row to the last and recording goes on meanwhile. (Through the
+        store's connection and its 64 MB page cache, bench_scale saw +23 MB at 1 million rows; this
+        way, +0 at every mark.) Names are resolved from dictionaries of the hosts, domains and
+        filters (thousands of entries, read once) instead of four joins per row."""
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        try:
+            reader.execute(f"PRAGMA cache_size=-{self.EXPORT_CACHE_KIB}")
+            reader.execute("BEGIN")  # one snapshot: the names and the rows that use them
+            domains = dict(reader.execute("SELECT id, name FROM domains"))
+            hosts = {i: (name, domains.get(d)) for i, name, d in reader.execute("SELECT id, name, domain_id FROM hosts")}
+            filters = {i: (text, name) for i, name, text in reader.execute("SELECT id, list, text FROM filters")}
+            no_host, no_filter = (None, None), (None, None)
+            cursor = reader.execute("SELECT id, time, site_id, host_id, kind, filter_id FROM requests")
+            while True:
+                chunk = cursor.fetchmany(5000)
+                if not chunk:
+                    return
+                for rid, t, site_id, host_id, kind, filter_id in chunk:
+                    host, domain = hosts.get(host_id, no_host)
+                    ftext, flist = filters.get(filter_id, no_filter)
+                    flags = kind & FLAGS_MASK
+                    rtype, decided = (kind >> TYPE_SHIFT) & TYPE_MASK, kind >> DECIDED_SHIFT
+                    yield {
+                        "id": rid, "time": t, "site": domains.get(site_id), "host": host, "domain": domain,
+                        "type": TYPE_NAMES.get(rtype, str(rtype)),
+                        "third_party": bool(flags & THIRD_PARTY), "tracker": bool(flags & TRACKER),
+                        "blocked": bool(flags & BLOCKED), "same_owner": bool(flags & SAME_OWNER),
+                        "browser_blocked": bool(flags & BROWSER_BLOCKED), "exception": bool(flags & EXCEPTION),
+                        "blocked_by_rule": bool(flags & RULE_BLOCKED), "outcome_reported": bool(flags & OUTCOME),
+                        "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
+                        "flags": flags,
+                    }
+        finally:
+            reader.close()
 
     def iter_daily(self) -> Iterator[dict[str, Any]]:
         """Every daily total, names resolved (day number; history adds the date)."""
@@ -182,77 +199,103 @@ class HistoryMixin:
     def forget_everything(self) -> dict[str, int]:
         return self._forget("1", "1", lambda: ((), ()), lambda: self._forget_breakage("1", ()))
 
-    # Retention deletes this many request rows per transaction: the lock (and SQLite's write lock)
-    # is released between them, so a recording batch waits for one small delete at most, never for
-    # a whole day of detail (issue 14: a batch is never held more than 100 ms).
-    RETENTION_BATCH_ROWS = 1_000
+    # Retention deletes at most this many request rows per transaction, and looks at most at this
+    # many sites in one: the lock (and SQLite's write lock) is released between them, so a recording
+    # batch waits for one small delete at most, never for a whole day of detail (issue 14: a batch is
+    # never held more than 100 ms).
+    # (At 10 million requests, 250/100 against 500/200 in turn: p99 hold 5-7 against 10-17 ms, a day
+    # dropped in 6.3-6.7 against 5.7-5.8 s; bench/PERF-NOTES.md.)
+    RETENTION_BATCH_ROWS = 250
+    RETENTION_BATCH_SITES = 100
 
     def delete_detail_before(self, cutoff: int) -> dict[str, int]:
         """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
         daily totals stay.
 
-        There is no index on time (it cost 20 bytes per request): ids follow recording order, and
-        recording order follows time, so the old rows are the first ids. The walk goes through the
-        table in id order, ``RETENTION_BATCH_ROWS`` at a time, deletes the rows older than the
-        cutoff and stops at the first stretch with none (a row reported with a time far older than
-        its neighbours' may stay until a pass reaches it).
+        The detail is clustered on (site, time, id) (migration 8), so a site's old rows are one range
+        at the start of the site's part of the table. The walk goes from site to site (one seek each,
+        ``site_id > ?``) and deletes each site's range below the cutoff, at most
+        ``RETENTION_BATCH_ROWS`` rows and ``RETENTION_BATCH_SITES`` sites per transaction (a big
+        site's range takes several), pausing between transactions.
 
         Every request's site and domain are also in ``daily``, which retention keeps, so no
         domain becomes an orphan here; hosts can (see :meth:`_delete_orphan_hosts`). Filters are
         left: a few thousand list lines, not history (forgetting removes them)."""
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
         candidates: set[int] = set()
-        after = 0
-        while True:
-            started = time.monotonic()
-            with self.transaction():
-                rows = self.conn.execute(
-                    "SELECT id, time, host_id FROM requests WHERE id > ? ORDER BY id LIMIT ?",
-                    (after, self.RETENTION_BATCH_ROWS),
-                ).fetchall()
-                old = [(i, h) for i, t, h in rows if t < cutoff]
-                if old:
-                    self.conn.executemany("DELETE FROM requests WHERE id = ?", [(i,) for i, _ in old])
-            removed["requests"] += len(old)
-            candidates.update(h for _, h in old)
-            if not old or len(rows) < self.RETENTION_BATCH_ROWS:
-                break
-            after = rows[-1][0]
-            # Python's lock is not fair: without a pause this loop would take it straight back and
-            # a waiting recording batch would wait for the whole pass. Pausing as long as the
-            # delete took leaves writers at least half the time.
-            time.sleep(max(0.001, time.monotonic() - started))
-        if candidates:
-            removed["hosts"] = self._delete_orphan_hosts(candidates)
+        self._hosts_recorded = set()  # the hosts batches name from now on (see _delete_orphan_hosts)
+        try:
+            after, current = -1, None  # sites up to ``after`` are done; ``current`` is under way
+            while True:
+                started = time.monotonic()
+                rows_left, sites_left, finished = self.RETENTION_BATCH_ROWS, self.RETENTION_BATCH_SITES, False
+                with self.transaction():
+                    conn = self.conn
+                    while rows_left > 0 and sites_left > 0:
+                        if current is None:
+                            row = conn.execute("SELECT site_id FROM requests WHERE site_id > ? ORDER BY site_id LIMIT 1",
+                                               (after,)).fetchone()
+                            if row is None:
+                                finished = True
+                                break
+                            current = row[0]
+                            sites_left -= 1
+                        old = conn.execute(
+                            "SELECT time, id, host_id FROM requests WHERE site_id = ? AND time < ? ORDER BY time, id LIMIT ?",
+                            (current, cutoff, rows_left)).fetchall()
+                        if old:
+                            last_time, last_id, _host = old[-1]
+                            conn.execute(
+                                "DELETE FROM requests WHERE site_id = ? AND (time < ? OR (time = ? AND id <= ?))",
+                                (current, last_time, last_time, last_id))
+                            removed["requests"] += len(old)
+                            candidates.update(h for _t, _i, h in old)
+                        if len(old) < rows_left:  # the site has nothing older left: on to the next
+                            after, current = current, None
+                        rows_left -= len(old)
+                if finished:
+                    break
+                # Python's lock is not fair: without a pause this loop would take it straight back and
+                # a waiting recording batch would wait for the whole pass. Pausing as long as the
+                # delete took leaves writers at least half the time.
+                time.sleep(max(0.001, time.monotonic() - started))
+            if candidates:
+                removed["hosts"] = self._delete_orphan_hosts(candidates)
+        finally:
+            self._hosts_recorded = None
         return removed
 
-    def _used_host_ids(self) -> tuple[set[int], int]:
-        """(host ids the detail names, the highest request id seen), read on a connection of its own:
-        a scan of the table, so it must not hold the store's lock (WAL: it reads a snapshot)."""
+    def _used_host_ids(self) -> set[int]:
+        """The host ids the detail names, read on a connection of its own: a scan of the table, so it
+        must not hold the store's lock (WAL: it reads a snapshot while batches keep being recorded)."""
         reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
         try:
-            reader.execute("BEGIN")
-            top = reader.execute("SELECT max(id) FROM requests").fetchone()[0] or 0
-            used = {h for (h,) in reader.execute("SELECT DISTINCT host_id FROM requests WHERE id <= ?", (top,))}
-            reader.execute("COMMIT")
+            reader.execute(f"PRAGMA cache_size=-{self.EXPORT_CACHE_KIB}")
+            return {h for (h,) in reader.execute("SELECT DISTINCT host_id FROM requests")}
         finally:
             reader.close()
-        return used, top
 
     def _delete_orphan_hosts(self, candidates: set[int]) -> int:
         """Delete the hosts among ``candidates`` no request names: the scan runs outside the lock; the
-        delete re-checks the rows recorded since (a few, found by id) in one short transaction."""
-        used, top = self._used_host_ids()
+        hosts named by batches recorded since retention began (``_hosts_recorded``, filled by
+        :meth:`record`) are kept too, whether the scan's snapshot saw them or not. Only the server
+        records (one per data folder, under its lock), so those batches are all this process's."""
+        used = self._used_host_ids()
         doomed = candidates - used
         if not doomed:
             return 0
         with self._without_fk_checks(), self.transaction():
-            since = {h for (h,) in self.conn.execute("SELECT DISTINCT host_id FROM requests WHERE id > ?", (top,))}
-            gone = [(h,) for h in doomed - since]
+            gone = [(h,) for h in doomed - (self._hosts_recorded or set())]
             self.conn.executemany("DELETE FROM hosts WHERE id = ?", gone)
             ids = {h for (h,) in gone}
             self._host_ids = {name: i for name, i in self._host_ids.items() if i not in ids}
         return len(gone)
+
+    def _oldest_request_time(self) -> int | None:
+        """The oldest request time kept: the first row of each site's range (one seek per site seen)."""
+        return self.conn.execute(
+            """SELECT min(t) FROM (SELECT (SELECT time FROM requests WHERE site_id = s.id ORDER BY time LIMIT 1) AS t
+                                   FROM (SELECT 0 AS id UNION ALL SELECT id FROM domains) s)""").fetchone()[0]
 
     def _id_params(self, name: str) -> tuple[tuple, tuple] | None:
         row = self.conn.execute("SELECT id FROM domains WHERE name = ?", (name,)).fetchone()

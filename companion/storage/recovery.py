@@ -143,14 +143,8 @@ def _copy_table(source: sqlite3.Connection, target: sqlite3.Connection, table: s
     names = ", ".join(f'"{c}"' for c in columns)
     insert = f'INSERT OR REPLACE INTO "{table}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
     copied = 0
-    if without_rowid:  # no rowid to skip by: copy what one scan reads
-        try:
-            for row in source.execute(f'SELECT {names} FROM "{table}"'):
-                target.execute(insert, row)
-                copied += 1
-        except sqlite3.DatabaseError:
-            result.skipped_regions += 1
-        return copied
+    if without_rowid:  # no rowid to skip by: walk the primary key instead
+        return _copy_by_key(source, target, table, names, insert, result)
     last = -(2 ** 63)
     select = f'SELECT rowid, {names} FROM "{table}" WHERE rowid > ? ORDER BY rowid LIMIT ?'
     target.execute("BEGIN")
@@ -197,3 +191,98 @@ def _skip_ahead(source: sqlite3.Connection, table: str, last: int) -> int | None
         except sqlite3.DatabaseError:
             step *= 2
     return None
+
+
+def _copy_by_key(source: sqlite3.Connection, target: sqlite3.Connection, table: str, names: str, insert: str,
+                 result: Salvage) -> int:
+    """A WITHOUT ROWID table (the request detail since schema 8) walked in key order, a batch at a time;
+    an unreadable stretch is jumped over by :func:`_skip_ahead_by_key`, so one bad page costs its rows."""
+    pk = [r[1] for r in sorted((r for r in source.execute(f'PRAGMA table_info("{table}")') if r[5]),
+                                key=lambda r: r[5])]
+    if not pk:
+        return 0
+    key = ", ".join(f'"{c}"' for c in pk)
+    first = f'SELECT {key}, {names} FROM "{table}" ORDER BY {key} LIMIT ?'
+    after = f'SELECT {key}, {names} FROM "{table}" WHERE ({key}) > ({", ".join("?" for _ in pk)}) ORDER BY {key} LIMIT ?'
+    width = len(pk)
+    last: tuple | None = None
+    copied = 0
+    target.execute("BEGIN")
+    try:
+        while True:
+            select, params = (first, ()) if last is None else (after, last)
+            try:
+                rows = source.execute(select, (*params, _BATCH)).fetchall()
+            except sqlite3.DatabaseError:
+                rows = None
+            if rows is None:  # a bad page in this stretch: row by row, then jump over it
+                try:
+                    rows = source.execute(select, (*params, 1)).fetchall()
+                except sqlite3.DatabaseError:
+                    result.skipped_regions += 1
+                    found = _skip_ahead_by_key(source, table, pk, names, last)
+                    if found is None:
+                        break
+                    rows = [found]
+            if not rows:
+                break
+            for row in rows:
+                target.execute(insert, row[width:])
+                copied += 1
+            last = tuple(rows[-1][:width])
+        target.execute("COMMIT")
+    except BaseException:
+        target.execute("ROLLBACK")
+        raise
+    return copied
+
+
+_KEY_MIN, _KEY_MAX = -(2 ** 62), 2 ** 62
+
+
+def _skip_ahead_by_key(source: sqlite3.Connection, table: str, pk: list[str], names: str,
+                       last: tuple | None) -> tuple | None:
+    """The first readable row (key columns, then ``names``) beyond an unreadable stretch after the key
+    ``last`` (None: the stretch starts the table), or None. Integer keys only.
+
+    "The first row at or after key K can be read" is false for every K from just after ``last`` to the
+    end of the unreadable stretch and true after it, so the smallest K where it is true is found by
+    bisection, one key column at a time (the request detail's key is site, time, id): the first column
+    value at which reading works, then within the value just before it (rows of that site after the
+    stretch) the next column, and so on. About 63 seeks per column."""
+    width = len(pk)
+    key = ", ".join(f'"{c}"' for c in pk)
+
+    def probe(prefix: tuple) -> tuple[bool, tuple | None]:
+        cols = ", ".join(f'"{c}"' for c in pk[:len(prefix)])
+        sql = (f'SELECT {key}, {names} FROM "{table}" WHERE ({cols}) >= ({", ".join("?" for _ in prefix)}) '
+               f"ORDER BY {key} LIMIT 1")
+        try:
+            return True, source.execute(sql, prefix).fetchone()
+        except sqlite3.DatabaseError:
+            return False, None
+
+    last = last if last is not None else (_KEY_MIN - 1,) * width
+    if not all(isinstance(v, int) for v in last):
+        return None
+    prefix: tuple = ()
+    found: tuple | None = None
+    for depth in range(width):
+        lo = last[depth] if prefix == tuple(last[:depth]) else _KEY_MIN - 1  # reading fails at lo (or it is before)
+        hi = _KEY_MAX
+        readable, found = probe(prefix + (hi,))
+        if not readable:
+            return None
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            readable, row = probe(prefix + (mid,))
+            if readable:
+                hi, found = mid, row
+            else:
+                lo = mid
+        # ``hi``: the first value of this column from which reading works; rows with the value just
+        # before it may still follow the stretch: look among them at the next column.
+        if depth == width - 1 or hi - 1 < _KEY_MIN:
+            return found
+        prefix = prefix + (hi - 1,)
+    return found

@@ -111,6 +111,35 @@ def openapi():
 # -- events ------------------------------------------------------------------------------
 
 
+# The verdict fields the extension reads from a short answer (extension/src/facts.js, badgestate.js),
+# and the facts about a domain it keeps per host, sent once per domain of the batch in 'about'.
+SHORT_VERDICT = ("host", "domain", "page_domain", "third_party", "tracker", "blocked", "decided_by", "filter", "list",
+                 "exception")
+ABOUT_DOMAIN = ("owner", "category_label", "description")
+ANSWERS = ("full", "short")
+
+
+def short_results(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The short answer's results and 'about': each verdict cut to :data:`SHORT_VERDICT`, and the owner,
+    category and description of each domain once (a batch names a few dozen domains for a hundred
+    events, and a description is the longest text of a verdict)."""
+    short: list[dict[str, Any]] = []
+    about: dict[str, dict[str, Any]] = {}
+    for result in results:
+        v = result.get("verdict")
+        if v is None:
+            short.append(result)
+            continue
+        domain = v.domain
+        short.append({"ok": True, "verdict": {
+            "host": v.host, "domain": domain, "page_domain": v.page_domain, "third_party": v.third_party,
+            "tracker": v.tracker, "blocked": v.blocked, "decided_by": v.decided_by, "filter": v.filter,
+            "list": v.list, "exception": v.exception}})
+        if domain not in about and (v.owner is not None or v.category_label is not None or v.description is not None):
+            about[domain] = {"owner": v.owner, "category_label": v.category_label, "description": v.description}
+    return short, about
+
+
 @bp.post("/events")
 def events():
     body = json_body()
@@ -119,8 +148,17 @@ def events():
     batch = body["events"]
     if len(batch) > MAX_BATCH:
         raise BadRequest(413, f"at most {MAX_BATCH} events per batch")
+    answer = body.get("answer", "full")
+    if answer not in ANSWERS:
+        raise BadRequest(400, "'answer' must be 'full' (every verdict field) or 'short' (what the extension reads)")
+    # The rules version first: working it out may fail (a damaged page under the filters it counts), and
+    # a failure must come before the batch is recorded, never after (a 503 says nothing was kept).
+    version = rules_version()
     results, tabs = companion().report(batch)
-    return jsonify({"results": results, "tabs": tabs, "rules_version": rules_version()})
+    if answer == "short":
+        results, about = short_results(results)
+        return jsonify({"results": results, "about": about, "tabs": tabs, "rules_version": version})
+    return jsonify({"results": results, "tabs": tabs, "rules_version": version})
 
 
 @bp.post("/check")

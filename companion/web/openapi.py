@@ -158,17 +158,31 @@ def openapi_document(port: int) -> dict[str, Any]:
                                   public=True, errors=(400, 403, 429))},
             "/openapi.json": {"get": _op("This document.")},
             "/events": {"post": _op(
-                "Classify, decide and record up to 1000 requests. Invalid events are refused one by one.",
+                "Classify, decide and record up to 1000 requests. Invalid events are refused one by one. "
+                "The batch is committed to disk before the answer. With 'answer': 'short' (what the extension "
+                "sends) each verdict carries only the fields the extension reads, and 'about' gives each "
+                "domain's owner, category label and description once.",
                 {"type": "object", "required": ["results", "tabs", "rules_version"], "properties": {
                     "results": {"type": "array", "items": {"type": "object", "required": ["ok"], "properties": {
-                        "ok": {"type": "boolean"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
+                        "ok": {"type": "boolean"},
+                        "verdict": {"description": "the whole Verdict; in a short answer only host, domain, "
+                                    "page_domain, third_party, tracker, blocked, decided_by, filter, list, exception",
+                                    "$ref": "#/components/schemas/Verdict"},
                         "error": {"type": "string"}}}},
+                    "about": {"type": "object", "description": "short answers only: per domain of the batch that "
+                              "has any, its owner, category_label and description",
+                              "additionalProperties": {"type": "object", "properties": {
+                                  "owner": {"type": ["string", "null"]},
+                                  "category_label": {"type": ["string", "null"]},
+                                  "description": {"type": ["string", "null"]}}}},
                     "tabs": {"type": "object", "description": "per tab id: distinct tracker domains in this batch "
                              "('trackers'), how many had every request blocked ('blocked') and how many had at least "
                              "one request get through ('reached')", "additionalProperties": {"type": "object"}},
                     "rules_version": {"type": "string"}}},
                 {"type": "object", "required": ["events"], "description": "other keys are ignored", "properties": {
-                    "events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}}}},
+                    "events": {"type": "array", "maxItems": 1000, "items": {"$ref": "#/components/schemas/Event"}},
+                    "answer": {"enum": ["full", "short"], "default": "full",
+                               "description": "'short': the verdict fields the extension reads, and 'about'"}}},
                 errors=AUTH_ERRORS + (400, 503))},
             "/check": {"post": _op("Classify one request without recording it.",
                                    {"$ref": "#/components/schemas/Verdict"},

@@ -59,6 +59,19 @@ export function eventFor(details, pageUrl, { companionHost = null } = {}) {
   };
 }
 
+/**
+ * A short answer's result with its domain's facts put back into the verdict: the companion sends each
+ * domain's owner, category label and description once per batch ('about'), not once per request.
+ * A full answer (an older companion) already has them in every verdict: it is returned as it is.
+ */
+export function withAbout(result, about) {
+  const v = result && result.verdict;
+  if (!v || !about || typeof about !== 'object' || !Object.hasOwn(about, v.domain)) return result;
+  const facts = about[v.domain] || {};
+  return { ...result, verdict: { ...v, owner: facts.owner ?? null, category_label: facts.category_label ?? null,
+    description: facts.description ?? null } };
+}
+
 export class Reporter {
   /**
    * @param {{client: {post: Function}, queue?: BoundedQueue, persist?: (q: BoundedQueue) => any,
@@ -160,7 +173,8 @@ export class Reporter {
       const items = this.queue.peek(MAX_BATCH);
       let answer;
       try {
-        answer = await this.client.post('/api/v1/events', { events: items.map((i) => i.event) });
+        // 'short': the verdict fields we read, each domain's owner and description once (see withAbout).
+        answer = await this.client.post('/api/v1/events', { events: items.map((i) => i.event), answer: 'short' });
       } catch (err) {
         if (err && err.kind === 'http' && err.status >= 400 && err.status < 500 && err.status !== 429) {
           // The companion refuses this batch as such: retrying cannot help, and it would block the rest.
@@ -182,7 +196,9 @@ export class Reporter {
       this.queue.remove(items.length);
       const body = answer.body || {};
       const results = Array.isArray(body.results) ? body.results : [];
-      items.forEach((item, i) => { if (results[i] && results[i].ok) this.onDelivered(item, results[i]); });
+      items.forEach((item, i) => {
+        if (results[i] && results[i].ok) this.onDelivered(item, withAbout(results[i], body.about));
+      });
       this.onAnswer(body);
     }
     this.persist(this.queue);

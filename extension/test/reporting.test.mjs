@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reporter, eventFor, pageUrlOf, blockedByBrowser, MAX_BATCH } from '../src/reporting.js';
+import { Reporter, eventFor, pageUrlOf, blockedByBrowser, MAX_BATCH, withAbout } from '../src/reporting.js';
 import { BoundedQueue } from '../src/queue.js';
 import { CompanionError } from '../src/companion.js';
 import { hostOf } from '../src/domains.js';
@@ -224,4 +224,39 @@ test('requests that never settle are reported after a minute', async () => {
   r.sweep();
   await clk.advance(300);
   assert.equal(comp.batches.flat()[0].url, 'wss://t.net/socket');
+});
+
+
+test('the reporter asks for the short answer and hands on verdicts with their domain\'s facts put back', async () => {
+  const clk = clock();
+  const comp = fakeCompanion();
+  const bodies = [];
+  comp.post = async (path, body) => {
+    bodies.push(body);
+    return { status: 200, body: {
+      results: body.events.map((e) => ({ ok: true, verdict: { host: new URL(e.url).hostname, domain: 'google-analytics.com',
+        tracker: true, blocked: true } })),
+      about: { 'google-analytics.com': { owner: 'Google', category_label: 'Analytics', description: 'Measures visits.' } },
+      rules_version: 'v1' } };
+  };
+  const { r, delivered } = makeReporter(comp, clk);
+  r.started(req(1, 'https://www.google-analytics.com/ga.js'));
+  r.answered({ requestId: '1' });
+  await clk.advance(300);
+  assert.equal(bodies.length, 1);
+  assert.equal(bodies[0].answer, 'short');
+  const [, result] = delivered[0];
+  assert.deepEqual(result.verdict, { host: 'www.google-analytics.com', domain: 'google-analytics.com', tracker: true,
+    blocked: true, owner: 'Google', category_label: 'Analytics', description: 'Measures visits.' });
+});
+
+test('withAbout leaves a full answer (an older companion) and a domain without facts as they are', () => {
+  const full = { ok: true, verdict: { domain: 'a.example', owner: 'A', description: 'x' } };
+  assert.equal(withAbout(full, undefined), full);
+  const bare = { ok: true, verdict: { domain: 'b.example', tracker: false } };
+  assert.equal(withAbout(bare, { 'a.example': { owner: 'A' } }), bare);
+  // a domain named like an Object property is looked up as a name, nothing else
+  assert.equal(withAbout({ ok: true, verdict: { domain: 'constructor' } }, {}).verdict.owner, undefined);
+  const got = withAbout({ ok: true, verdict: { domain: 'a.example' } }, { 'a.example': { owner: 'A' } });
+  assert.deepEqual(got.verdict, { domain: 'a.example', owner: 'A', category_label: null, description: null });
 });
