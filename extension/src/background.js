@@ -66,7 +66,10 @@ function debounce(fn, ms) {
   let t = null;
   return () => { if (t === null) t = setTimeout(() => { t = null; fn(); }, ms); };
 }
-const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
+// Every open tab's record in one write: at most once a second (it was every 300 ms, the worker's largest
+// cost per request after the badge: bench/bench_extension.py). The worker is stopped only after 30 s
+// without events, so the last write always happens (as for saveQueue below).
+const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 1000);
 const saveFacts = debounce(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000);
 
 // While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole queue
@@ -80,15 +83,44 @@ const saveQueue = throttle(() => storage.saveQueue(reporter.queue), 1000);
 // A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
 // once after it (a microtask, so no later), not three browser calls per verdict. Measured by
 // bench/bench_extension.py: per-verdict redraws were most of the worker's time per request.
+// And a busy page settles a request every few milliseconds: each settled request redrew the badge
+// (three browser calls, and the page's counts recomputed over all its requests), so a page's cost grew
+// with its own requests. Now each tab's badge is drawn at most every BADGE_MS: at once after a quiet
+// spell, else once at the end of the window with the counts of that moment (well within the
+// 500 ms of issue 14). A navigation, a status change or the browser clearing the badge still draw at once.
+const BADGE_MS = 100;
+const badgeDrawers = new Map(); // tabId -> throttled draw; dropped with the tab
+function drawBadge(tabId) {
+  let draw = badgeDrawers.get(tabId);
+  if (!draw) {
+    draw = throttle(() => { if (tabs.tabs.has(tabId)) render(tabs, tabId, status); }, BADGE_MS);
+    badgeDrawers.set(tabId, draw);
+  }
+  draw();
+}
 const toRender = new Set();
 function renderSoon(tabId) {
   if (toRender.size === 0) {
     queueMicrotask(() => {
-      for (const id of toRender) render(tabs, id, status);
+      for (const id of toRender) drawBadge(id);
       toRender.clear();
     });
   }
   toRender.add(tabId);
+}
+
+// The host of a page URL: asked for every settled request and every verdict, and nearly always the
+// same page as the last one, so the last answer is kept (one entry: nothing grows).
+let lastPage = { url: undefined, host: null };
+function pageHostOf(url) {
+  if (url !== lastPage.url) lastPage = { url, host: hostOf(url) };
+  return lastPage.host;
+}
+// The companion's host, asked for every request: parsed again only when the pairing changes.
+let companionAt = { base: undefined, host: null };
+function companionHost() {
+  if (config.companion !== companionAt.base) companionAt = { base: config.companion, host: hostOf(config.companion) };
+  return companionAt.host;
 }
 
 function statusOf(err) {
@@ -125,24 +157,21 @@ const reporter = new Reporter({
   client,
   queue: new BoundedQueue(QUEUE_MAX),
   persist: () => saveQueue(), // at most once a second: see saveQueue
-  pageOf: (tabId) => {
-    const t = tabs.tabs.get(tabId);
-    return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
-  },
+  pageOf: (tabId) => tabs.tabs.get(tabId) || null, // {pageUrl, pageHost, nav, ...}: read, never copied
   enabled: () => Boolean(config.companion && config.token),
-  companionHost: () => hostOf(config.companion),
-  onSettled: (item) => {
+  companionHost,
+  onSettled: (item, host) => {
     const tabId = item.event.tab_id;
     const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
-    const pageSite = facts.siteOf(hostOf(item.event.page_url));
-    if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)), pageSite)) {
+    const pageSite = facts.siteOf(pageHostOf(item.event.page_url));
+    if (tabs.addRequest(tabId, item.nav, request, facts.about(host === undefined ? hostOf(item.event.url) : host), pageSite)) {
       renderSoon(tabId); // sweep() settles many at once
       saveTabs();
     }
   },
   onDelivered: (item, result) => {
     const tabId = item.event.tab_id;
-    facts.learn(result.verdict, hostOf(item.event.page_url));
+    facts.learn(result.verdict, pageHostOf(item.event.page_url));
     saveFacts();
     if (tabs.addVerdict(tabId, item.nav, item.rid, result.verdict)) {
       renderSoon(tabId);
@@ -198,11 +227,16 @@ self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, 
 
 // ---- listeners (top level, synchronous) ----
 
+// Once the state is loaded, each request goes straight to the reporter (no promise and microtask
+// per webRequest event); before that, in order behind `ready`.
+let loaded = false;
+ready.then(() => { loaded = true; });
+const whenReady = (fn) => (d) => { if (loaded) fn(d); else ready.then(() => fn(d)); };
 observe(chrome.webRequest, {
-  started: (d) => { ready.then(() => reporter.started(d)); },
-  answered: (d) => { ready.then(() => reporter.answered(d)); },
-  failed: (d) => { ready.then(() => reporter.failed(d)); },
-  redirected: (d) => { ready.then(() => reporter.redirected(d)); },
+  started: whenReady((d) => reporter.started(d)),
+  answered: whenReady((d) => reporter.answered(d)),
+  failed: whenReady((d) => reporter.failed(d)),
+  redirected: whenReady((d) => reporter.redirected(d)),
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.
@@ -221,7 +255,9 @@ chrome.webRequest.onResponseStarted.addListener((d) => {
 chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status || change.url) ready.then(() => render(tabs, tabId, status));
 });
-chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(tabId); saveTabs(); }); });
+chrome.tabs.onRemoved.addListener((tabId) => {
+  ready.then(() => { tabs.remove(tabId); badgeDrawers.delete(tabId); saveTabs(); });
+});
 
 // ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----
 const gpc = startGpc({ chrome, onError: (err) => console.warn('Crumbs GPC:', err) });

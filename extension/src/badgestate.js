@@ -12,6 +12,7 @@
  */
 
 import { REPORTED } from './outcome.js';
+import { hostOf } from './domains.js';
 
 export const COLOURS = Object.freeze({
   blocked: '#1b7f3b', // trackers on the page, and none of their requests got through
@@ -76,7 +77,7 @@ export class TabStates {
   get(tabId) {
     let t = this.tabs.get(tabId);
     if (!t) {
-      t = { nav: 0, pageUrl: null, pageDomain: null, requests: [], folded: {}, about: {} };
+      t = { nav: 0, pageUrl: null, pageHost: null, pageDomain: null, requests: [], folded: {}, about: {} };
       this.tabs.set(tabId, t);
     }
     return t;
@@ -87,6 +88,7 @@ export class TabStates {
     const t = this.get(tabId);
     t.nav += 1;
     t.pageUrl = pageUrl;
+    t.pageHost = hostOf(pageUrl); // once per page, not once per request (the reporter asks for it each time)
     t.pageDomain = null;
     t.requests = [];
     t.folded = {};
@@ -147,7 +149,7 @@ export class TabStates {
   static fromJSON(data) {
     const s = new TabStates();
     for (const [id, t] of Array.isArray(data) ? data : []) {
-      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t });
+      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t, pageHost: hostOf(t.pageUrl) });
     }
     return s;
   }
