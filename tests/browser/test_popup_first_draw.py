@@ -1,0 +1,77 @@
+"""The popup draws the page's own record at once, then the companion's answer (issue 14, item 1).
+
+Real headless Chromium with the extension and the real companion. The companion's answer for the site is
+held back (Playwright holds the popup's request to /api/v1/sites/... until the test lets it go), so what
+the popup shows before it is seen for sure, not by luck of timing: this page's third parties, in words
+that only say what their requests did, and no button claiming which choice is in force. A click made
+then waits for the companion's answer and acts on it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import EXTENSION_ID, wait_for
+from .fakeweb import TRACKER_DOMAINS
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_popup_shows_the_page_before_the_companion_answers_and_a_click_waits_for_it(browser, companion):
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    tab = browser.tab_id("http://news.example/*")
+    # The extension's record of the page is complete: three trackers, named by the companion's verdicts.
+    wait_for(lambda: browser.badge(tab)["text"] == "3", what="badge 3")
+    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
+             what="the companion's verdicts for every request of the page")
+
+    held, released = [], []
+    pattern = f"{companion.base}/api/v1/sites/**"
+    browser.ctx.route(pattern, lambda route: route.continue_() if released else held.append(route))
+    popup = browser.ctx.new_page()
+    popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
+    popup.wait_for_selector("body[data-drawn='true']")
+    wait_for(lambda: popup.wait_for_timeout(20) or held, what="the popup to ask the companion for the site")
+
+    # Before the answer (read in one go: the popup gives up on a companion silent for 5 s): the page's three
+    # trackers, as its requests went; nothing of the companion's own.
+    seen = popup.evaluate("""() => ({
+      ready: document.body.dataset.ready || null,
+      site: document.getElementById('site').textContent,
+      status: document.getElementById('status').textContent,
+      states: Object.fromEntries([...document.querySelectorAll('li[data-domain]')]
+        .map((li) => [li.dataset.domain, li.querySelector('.state').textContent])),
+      counts: document.querySelector('#tracker-list li .counts').textContent,
+      rows: document.querySelectorAll('li[data-domain]').length,
+      pressed: document.querySelectorAll("button[aria-pressed='true']").length,
+      busy: document.querySelectorAll(".seg[aria-busy='true']").length,
+      trustHidden: document.getElementById('trust').hidden,
+    })""")
+    assert seen["ready"] is None, seen
+    assert seen["site"] == "news.example"
+    assert seen["status"] == "3 trackers on this page · none got through", seen
+    assert {seen["states"][d] for d in TRACKER_DOMAINS.values()} == {"Blocked on this page"}, seen
+    assert seen["counts"].startswith("On this page: 1 request"), seen
+    # Which choice is in force is the companion's to say: no button claims it yet, and trust is not offered.
+    assert seen["rows"] >= 4 and seen["busy"] == seen["rows"] and seen["pressed"] == 0, seen  # trackers, widgets.test
+    assert seen["trustHidden"] is True
+
+    # A click now waits for the answer, then acts on it.
+    ga = TRACKER_DOMAINS["ga"]
+    popup.locator(f"li[data-domain='{ga}']").get_by_role("button", name="Block on this site").click()
+    popup.wait_for_timeout(100)
+    assert companion.api("GET", "/api/v1/choices").json()["site_tracker"] == [], "nothing chosen before the answer"
+    released.append(True)
+    held[0].continue_()
+
+    popup.wait_for_selector("body[data-ready='true']")
+    popup.wait_for_selector("#reload:not([hidden])")
+    choices = companion.api("GET", "/api/v1/choices").json()
+    assert [(c["site"], c["tracker"], c["action"]) for c in choices["site_tracker"]] == [("news.example", ga, "block")]
+    # The companion's words and choices now, each row where it was.
+    row = popup.locator(f"li[data-domain='{ga}']")
+    assert row.locator(".state").text_content().startswith("Blocked on this site by you")
+    assert row.get_by_role("button", name="Block on this site").get_attribute("aria-pressed") == "true"
+    assert popup.locator(".seg[aria-busy]").count() == 0
+    assert popup.locator("#trust").is_visible()
