@@ -192,7 +192,9 @@ def run(quick: bool, ab: str | None = None) -> None:
                   f"max {max(drawn):.0f}; {_median(drawn) / floor:.2f}x the empty page)"
                   + (f" (in the list at {_median([r['probe']['rowsAt'] for r in runs if r['probe'] and r['probe']['rowsAt']]):.0f} ms)"
                      if name != variants[0][0] else "")
-                  + (f"; companion's answer drawn {_median(ready):.0f} ms" if name != variants[0][0] and ready else "")
+                  + (f"; companion's answer drawn {_median(ready):.0f} ms (in the page at "
+                     f"{_median([r['probe']['readyAt'] for r in runs if r['probe'] and r['probe']['readyAt']]):.0f} ms)"
+                     if name != variants[0][0] and ready else "")
                   + f"; {_median(outside):.0f} ms from new_page()+goto() in the driver")
             # Where the time goes, on the page's clock (median start/end of each call).
             calls: dict[str, list[tuple[float, float]]] = {}

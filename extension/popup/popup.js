@@ -44,6 +44,10 @@ function companion() {
   }
   return clientLoaded;
 }
+// The companion proves itself (/health) while the first draw happens; its answer for the site then
+// needs one round trip. Failing here is fine: loadSite() says why, or the popup is in away mode anyway.
+companion().then(({ client: c }) => c.prove()).catch(() => {});
+
 const client = {
   get: async (path) => (await companion()).client.get(path),
   post: async (path, body) => (await companion()).client.post(path, body),
