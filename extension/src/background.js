@@ -11,7 +11,7 @@ import { Facts } from './facts.js';
 import { OfflineChoices } from './offline.js';
 import { Reporter, observe } from './reporting.js';
 import { RuleSync } from './enforcement.js';
-import { render, renderAll } from './badge.js';
+import { forget, render, renderAll } from './badge.js';
 import { hostOf } from './domains.js';
 import * as storage from './storage.js';
 import { NativeHost, browserSend } from './native.js';
@@ -93,7 +93,7 @@ const badgeDrawers = new Map(); // tabId -> throttled draw; dropped with the tab
 function drawBadge(tabId) {
   let draw = badgeDrawers.get(tabId);
   if (!draw) {
-    draw = throttle(() => { if (tabs.tabs.has(tabId)) render(tabs, tabId, status); }, BADGE_MS);
+    draw = throttle(() => { if (tabs.tabs.has(tabId)) render(tabs, tabId, status, { force: false }); }, BADGE_MS);
     badgeDrawers.set(tabId, draw);
   }
   draw();
@@ -256,7 +256,7 @@ chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status || change.url) ready.then(() => render(tabs, tabId, status));
 });
 chrome.tabs.onRemoved.addListener((tabId) => {
-  ready.then(() => { tabs.remove(tabId); badgeDrawers.delete(tabId); saveTabs(); });
+  ready.then(() => { tabs.remove(tabId); badgeDrawers.delete(tabId); forget(tabId); saveTabs(); });
 });
 
 // ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----

@@ -12,7 +12,7 @@
  */
 
 import { REPORTED } from './outcome.js';
-import { hostOf } from './domains.js';
+import { hostAndPath, hostOf } from './domains.js';
 
 export const COLOURS = Object.freeze({
   blocked: '#1b7f3b', // trackers on the page, and none of their requests got through
@@ -48,13 +48,10 @@ const MAX_PATH = 160;
 
 /** Host and path (no query: it often carries identifiers) of a URL, the path shortened. */
 export function hostPath(url) {
-  try {
-    const u = new URL(url);
-    const path = u.pathname.length > MAX_PATH ? `${u.pathname.slice(0, MAX_PATH - 1)}…` : u.pathname;
-    return { host: u.hostname.toLowerCase(), path };
-  } catch {
-    return { host: null, path: '' };
-  }
+  const got = hostAndPath(url); // a slice of the browser's canonical URL, not a URL parse per request
+  if (!got) return { host: null, path: '' };
+  const path = got.path.length > MAX_PATH ? `${got.path.slice(0, MAX_PATH - 1)}…` : got.path;
+  return { host: got.host, path };
 }
 
 /** The verdict fields a request keeps (what the popup explains), from a companion VERDICT. */
