@@ -30,7 +30,11 @@ const fixedTab = param !== null && /^\d+$/.test(param) ? Number(param) : null;
 const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
   : chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab || null);
 const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id });
-const infoAsked = fixedTab !== null ? tabInfo(fixedTab) : tabAsked.then((tab) => tabInfo(tab ? tab.id : null));
+// Opened from the toolbar: the background is asked about the active tab while this page asks which tab
+// that is, in parallel rather than one after the other; its answer counts only if it is about that tab.
+const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
+  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true })])
+    .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
 
 /** The companion client, loaded after the first draw; the pairing is read from storage once per popup. */
 let clientLoaded = null;

@@ -299,9 +299,14 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   (async () => {
     await ready;
     if (msg.type === 'tab-info') {
-      const tab = tabs.summary(msg.tabId);
+      // `active`: the popup asks about the active tab of the focused window while it finds out itself
+      // which tab that is, and uses this answer only when both name the same tab.
+      let tabId = msg.tabId;
+      if (msg.active) tabId = ((await chrome.tabs.query({ active: true, lastFocusedWindow: true }))[0] || {}).id ?? null;
+      const tab = tabs.summary(tabId);
       const pageHost = tab ? hostOf(tab.pageUrl) : null;
       return {
+        tabId,
         tab,
         site: (tab && tab.pageDomain) || (pageHost && facts.siteOf(pageHost)) || null,
         status,

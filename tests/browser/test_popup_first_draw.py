@@ -75,3 +75,20 @@ def test_the_popup_shows_the_page_before_the_companion_answers_and_a_click_waits
     assert row.get_by_role("button", name="Block on this site").get_attribute("aria-pressed") == "true"
     assert popup.locator(".seg[aria-busy]").count() == 0
     assert popup.locator("#trust").is_visible()
+
+
+def test_the_popup_opened_for_the_active_tab_asks_about_that_tab(browser, companion):
+    """Without ?tab= (as from the toolbar) the popup and the background look up the active tab in parallel;
+    here the active tab is the popup's own page, which is no website, and the popup says so."""
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    popup = browser.ctx.new_page()
+    popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html")
+    popup.wait_for_selector("#power:not([hidden])")
+    assert popup.locator("#site").text_content() == "This page is not a website"
+    assert popup.locator("#status").text_content() == "Crumbs shows trackers on websites only."
+    assert popup.locator("li[data-domain]").count() == 0
+    asked = popup.evaluate("chrome.tabs.query({active: true, currentWindow: true})"
+                           ".then(([t]) => chrome.runtime.sendMessage({type: 'tab-info', active: true})"
+                           ".then((info) => [t.id, info.tabId]))")
+    assert asked[0] == asked[1], asked
