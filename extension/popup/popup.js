@@ -15,7 +15,8 @@
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  *
  * Only view.js and domains.js (no imports of their own) are loaded before the first draw; the
- * companion client and the extras (popup/extras.js) are imported after it (bench/bench_popup.py).
+ * extras (popup/extras.js) are imported after it, and the companion client only when a choice or the
+ * history link needs it (bench/bench_popup.py).
  */
 import { hostOf } from '../src/domains.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
@@ -48,10 +49,6 @@ function companion() {
   }
   return clientLoaded;
 }
-// The companion proves itself (/health) while the first draw happens; its answer for the site then
-// needs one round trip. Failing here is fine: loadSite() says why, or the popup is in away mode anyway.
-companion().then(({ client: c }) => c.prove()).catch(() => {});
-
 const client = {
   get: async (path) => (await companion()).client.get(path),
   post: async (path, body) => (await companion()).client.post(path, body),
@@ -227,8 +224,23 @@ function awayOp(tp, action) {
   return [{ kind: 'site-tracker', ...base, action: null }, { kind: 'tracker', ...base, action: null }];
 }
 
+/**
+ * The companion's answer for the site, asked through the background: its client has proved the
+ * companion already, where this page's own would first need a /health round trip (choices, which
+ * change things, still go through this page's client and its own proof).
+ */
+async function siteAnswer() {
+  const answer = await chrome.runtime.sendMessage({ type: 'site', site });
+  if (!answer || answer.error || !answer.body) {
+    const err = new Error(answer ? answer.error : 'the extension did not answer');
+    err.kind = answer ? answer.kind : 'unreachable';
+    throw err;
+  }
+  return answer.body;
+}
+
 async function loadSite() {
-  const { body } = await client.get(`/api/v1/sites/${enc(site)}`);
+  const body = await siteAnswer();
   live = true;
   $('trust-state').textContent = trustText(body.trusted);
   $('trust').classList.toggle('on', Boolean(body.trusted));

@@ -319,6 +319,18 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
         rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
       };
     }
+    if (msg.type === 'site' && typeof msg.site === 'string' && msg.site) {
+      // The popup's second draw: the companion's answer for the site, through this worker's client, which
+      // has proved the companion already (the popup would need its own /health round trip first).
+      try {
+        const { body } = await client.get(`/api/v1/sites/${encodeURIComponent(msg.site)}`);
+        return { body };
+      } catch (err) {
+        const s = statusOf(err);
+        if (s) await setStatus(s);
+        return { error: String(err && err.message), kind: (err && err.kind) || 'http' };
+      }
+    }
     if (msg.type === 'offline-choice') {
       // Only while the companion is away (or refuses us): otherwise the popup asks the companion itself.
       if (status === 'ok') return { error: 'the companion is answering: make the choice there' };

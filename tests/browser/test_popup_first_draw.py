@@ -1,7 +1,7 @@
 """The popup draws the page's own record at once, then the companion's answer (issue 14, item 1).
 
 Real headless Chromium with the extension and the real companion. The companion's answer for the site is
-held back (Playwright holds the popup's request to /api/v1/sites/... until the test lets it go), so what
+held back (the popup's ask for it waits until the test lets it go), so what
 the popup shows before it is seen for sure, not by luck of timing: this page's third parties, in words
 that only say what their requests did, and no button claiming which choice is in force. A click made
 then waits for the companion's answer and acts on it.
@@ -26,16 +26,26 @@ def test_the_popup_shows_the_page_before_the_companion_answers_and_a_click_waits
     wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
              what="the companion's verdicts for every request of the page")
 
-    held, released = [], []
-    pattern = f"{companion.base}/api/v1/sites/**"
-    browser.ctx.route(pattern, lambda route: route.continue_() if released else held.append(route))
     popup = browser.ctx.new_page()
+    # Hold the popup's ask for the companion's answer (to the background, which asks the companion) until
+    # the test lets it go: the real message, only later.
+    popup.add_init_script("""(() => {
+      if (!location.pathname.startsWith('/popup/')) return;
+      const send = chrome.runtime.sendMessage.bind(chrome.runtime);
+      let release;
+      const released = new Promise((r) => { release = r; });
+      window.__held = 0;
+      window.__release = () => release();
+      chrome.runtime.sendMessage = (msg, ...rest) => {
+        if (msg && msg.type === 'site') { window.__held += 1; return released.then(() => send(msg, ...rest)); }
+        return send(msg, ...rest);
+      };
+    })()""")
     popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
     popup.wait_for_selector("body[data-drawn='true']")
-    wait_for(lambda: popup.wait_for_timeout(20) or held, what="the popup to ask the companion for the site")
+    popup.wait_for_function("window.__held > 0")
 
-    # Before the answer (read in one go: the popup gives up on a companion silent for 5 s): the page's three
-    # trackers, as its requests went; nothing of the companion's own.
+    # Before the answer: the page's three trackers, as its requests went; nothing of the companion's own.
     seen = popup.evaluate("""() => ({
       ready: document.body.dataset.ready || null,
       site: document.getElementById('site').textContent,
@@ -62,8 +72,7 @@ def test_the_popup_shows_the_page_before_the_companion_answers_and_a_click_waits
     popup.locator(f"li[data-domain='{ga}']").get_by_role("button", name="Block on this site").click()
     popup.wait_for_timeout(100)
     assert companion.api("GET", "/api/v1/choices").json()["site_tracker"] == [], "nothing chosen before the answer"
-    released.append(True)
-    held[0].continue_()
+    popup.evaluate("window.__release()")
 
     popup.wait_for_selector("body[data-ready='true']")
     popup.wait_for_selector("#reload:not([hidden])")
