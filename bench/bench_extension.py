@@ -161,7 +161,7 @@ def _one_load(env, profiler: WorkerProfiler | None, page) -> dict:
     page.wait_for_function("window.done === true", timeout=120000)
     # Until every report of this load was delivered (or, companion down, is waiting in the queue).
     wait_until(lambda: sw.evaluate(SETTLED), timeout=60, interval=0.05)
-    time.sleep(0.4)  # the debounced tab-state write (300 ms) belongs to this load too
+    time.sleep(0.8)  # the tab-state write (500 ms after the last change) belongs to this load too
     wall = time.perf_counter() - started
     cpu = profiler.stop() if profiler else None
     snap = sw.evaluate(SNAPSHOT)

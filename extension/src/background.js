@@ -17,7 +17,7 @@ import * as storage from './storage.js';
 import { NativeHost, browserSend } from './native.js';
 import { startGpc } from './gpc.js';
 import { startClickToLoad } from './clicktoload.js';
-import { throttle } from './throttle.js';
+import { throttle, whenQuiet } from './throttle.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -62,15 +62,13 @@ async function watch() {
 }
 // ---- end native messaging
 
-function debounce(fn, ms) {
-  let t = null;
-  return () => { if (t === null) t = setTimeout(() => { t = null; fn(); }, ms); };
-}
-// Every open tab's record in one write: at most once a second (it was every 300 ms, the worker's largest
-// cost per request after the badge: bench/bench_extension.py). The worker is stopped only after 30 s
-// without events, so the last write always happens (as for saveQueue below).
-const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 1000);
-const saveFacts = debounce(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000);
+// Every open tab's record in one write, once the tabs have been quiet for half a second (a page
+// loading: one write after its last request) and at the latest 3 s after a change. It was every 300 ms,
+// the worker's largest cost per request after the badge (bench/bench_extension.py). The worker is
+// stopped only after 30 s without events, so the last write always happens (as for saveQueue below).
+const saveTabs = whenQuiet(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 500, 3000);
+// The last answers about up to 3,000 hosts: the same, at a slower pace.
+const saveFacts = whenQuiet(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000, 10000);
 
 // While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole queue
 // (up to 5,000 events) to storage: per-request work that grew with the backlog (bench/bench_extension.py,
@@ -290,7 +288,9 @@ chrome.runtime.onInstalled.addListener(async (details) => {
 });
 chrome.runtime.onStartup.addListener(() => { tick(); });
 // Firefox's event page hears this before it is unloaded (Chrome's service worker never does: see saveQueue).
-if (chrome.runtime.onSuspend) chrome.runtime.onSuspend.addListener(() => saveQueue.flushNow());
+if (chrome.runtime.onSuspend) {
+  chrome.runtime.onSuspend.addListener(() => { saveQueue.flushNow(); saveTabs.flushNow(); saveFacts.flushNow(); });
+}
 
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
 // and no externally_connectable key: web pages cannot talk to the extension.
