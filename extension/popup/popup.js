@@ -257,7 +257,8 @@ async function changed() {
   await loadSite();
 }
 
-async function run(fn) {
+/** Run fn, showing what went wrong; `choosing`: fn makes a choice (the words after a failure say so). */
+async function run(fn, { choosing = true } = {}) {
   showError(null);
   try {
     await fn();
@@ -269,8 +270,11 @@ async function run(fn) {
       off = true;
       $('status').textContent = awayText('unreachable');
       $('status').classList.add('away');
+      $('power').textContent = 'Blocking · companion away';
+      $('power').classList.add('away');
       renderAway();
-      showError(new Error('The companion stopped answering, so that choice was not made. Choose again: it then applies in this browser at once and reaches the companion when it is back.'));
+      // Opening the popup made no choice: the status line says enough then.
+      if (choosing) showError(new Error('The companion stopped answering, so that choice was not made. Choose again: it then applies in this browser at once and reaches the companion when it is back.'));
       return;
     }
     showError(err);
@@ -358,7 +362,8 @@ async function main() {
     renderFromPage();
     document.body.dataset.drawn = 'true'; // the page's own record is on screen
     extras();
-    siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite); // the status line already says why it failed
+    // The status line already says why it failed.
+    siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite, { choosing: false });
     await siteLoaded;
     siteLoaded = null;
   }

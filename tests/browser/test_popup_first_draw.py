@@ -101,3 +101,22 @@ def test_the_popup_opened_for_the_active_tab_asks_about_that_tab(browser, compan
                            ".then(([t]) => chrome.runtime.sendMessage({type: 'tab-info', active: true})"
                            ".then((info) => [t.id, info.tabId]))")
     assert asked[0] == asked[1], asked
+
+
+def test_a_companion_gone_unnoticed_is_said_away_when_the_popup_opens_and_no_choice_is_said_lost(browser, companion):
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    tab = browser.tab_id("http://news.example/*")
+    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
+             what="the companion's verdicts for every request of the page")
+    companion.stop()  # the extension may not have noticed yet: the popup's ask for the site finds out
+    try:
+        popup = browser.popup(tab)
+        assert popup.locator("#status").text_content().startswith("The companion is not answering."), (
+            popup.locator("#status").text_content())
+        assert popup.locator("#power").text_content() == "Blocking · companion away"
+        assert popup.locator("#error").is_hidden(), popup.locator("#error").text_content()
+        assert {popup.locator(f"li[data-domain='{d}']").count() for d in TRACKER_DOMAINS.values()} == {1}
+        assert popup.locator("#page-summary").text_content() == "3 trackers on this page · none got through"
+    finally:
+        companion.start()
