@@ -37,7 +37,8 @@ const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
   : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true })])
     .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
 
-/** The companion client, loaded after the first draw; the pairing is read from storage once per popup. */
+/** This page's companion client, loaded when a choice or the history link needs it; the pairing is read from
+ * storage once per popup. */
 let clientLoaded = null;
 function companion() {
   if (!clientLoaded) {
@@ -357,6 +358,7 @@ async function main() {
   if (!site) { extras(); return; }
   if (away) {
     renderAway();
+    document.body.dataset.drawn = 'true';
     extras();
   } else {
     renderFromPage();
