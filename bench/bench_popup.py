@@ -9,13 +9,19 @@ with a real companion. Then:
 - popup, companion up: the popup page is opened for that tab (`popup.html?tab=ID`, as the tests
   do: headless Chromium cannot click the toolbar button). Measured inside the popup, from the
   start of its navigation (performance.timeOrigin, where a toolbar click also starts) to the
-  frame after the 30th row went in the list; and, for what the popup waits on, each fetch and
-  runtime message it made (an init script wraps them before popup.js runs). Also from outside:
-  Playwright's new_page() + goto() to the same moment (an upper bound with the driver's overhead);
-- popup, companion down: the companion is stopped and the popup opened again: to the frame after
-  it said it is ready (it shows its status; there are no rows to draw without the companion).
+  frame after the 30th row went in the list ("drawn"), and to the frame after the companion's
+  answer was drawn (`body[data-ready]`, "companion's answer"); and, for what the popup waits on,
+  each fetch and runtime message it made (an init script wraps them before the popup's scripts
+  run). Also from outside: Playwright's new_page() + goto() to the same moment (an upper bound
+  with the driver's overhead);
+- popup, companion down: the companion is stopped, the extension notices (one tick), and the popup
+  is opened again: to the frame after the 30th row (drawn from the extension's own record of the page);
+- the peer, in the same run and the same way: an empty page of the same extension (no script, no
+  style), to the frame after its DOMContentLoaded: the floor of opening any extension page in this
+  headless Chromium on this machine. With `--ab REV`, the popup of commit REV too (its popup/
+  folder copied beside the current one, sharing the current src/), alternating with the others.
 
-    python bench/bench_popup.py [--quick]
+    python bench/bench_popup.py [--quick] [--ab REV]
 
 Targets: badge within 500 ms of the load event; popup drawn within 150 ms (companion up) and
 50 ms (companion down). The machine is shared (2 cores, other work running): the figures are
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,8 +47,9 @@ TRACKERS = 30
 # Runs in the popup before its own scripts: records when things happen, on the popup's clock.
 POPUP_PROBE = """
 (() => {
-  if (!location.pathname.startsWith('/popup/')) return;
-  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, rows: 0});
+  const empty = location.pathname === '/bench/empty.html';
+  if (!location.pathname.startsWith('/popup') && !empty) return;
+  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0});
   const f = window.fetch.bind(window);
   window.fetch = async (url, init) => {
     const s = performance.now();
@@ -54,18 +62,19 @@ POPUP_PROBE = """
     try { return await send(msg, ...rest); }
     finally { t.calls.push(['message ' + (msg && msg.type), s, performance.now()]); }
   };
+  const drawn = (key) => requestAnimationFrame(() => setTimeout(() => { t[key] = performance.now(); }, 0));
   addEventListener('DOMContentLoaded', () => {
     const nav = performance.getEntriesByType('navigation')[0];
     if (nav) t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
+    if (empty) { drawn('drawnAt'); drawn('readyFrameAt'); }
   });
   const want = Number(new URLSearchParams(location.search).get('want') || 0);
-  const drawn = (key) => requestAnimationFrame(() => setTimeout(() => { t[key] = performance.now(); }, 0));
   new MutationObserver(() => {
     const list = document.getElementById('tracker-list');
     const n = list ? list.children.length : 0;
     if (want && n >= want && t.rowsAt === null) { t.rows = n; t.rowsAt = performance.now(); drawn('drawnAt'); }
     if (document.body && document.body.dataset.ready === 'true' && t.readyAt === null) {
-      t.readyAt = performance.now(); if (!want) drawn('drawnAt');
+      t.readyAt = performance.now(); drawn('readyFrameAt'); if (!want) drawn('drawnAt');
     }
   }).observe(document, {subtree: true, childList: true, attributes: true});
 })();
@@ -89,16 +98,31 @@ def _median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def _open_popup(env, tab_id: int, want: int) -> dict:
+EMPTY_PAGE = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Crumbs</title></head><body></body></html>"
+
+
+def _old_popup(rev: str) -> dict[str, bytes]:
+    """The popup/ folder of commit REV, to be copied as popup-old/ beside the current one."""
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:extension/popup"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    return {f"popup-old/{name}": subprocess.run(["git", "show", f"{rev}:extension/popup/{name}"], cwd=ROOT,
+                                                 check=True, capture_output=True).stdout for name in names}
+
+
+def _open_popup(env, path: str, tab_id: int, want: int) -> dict:
+    """Open an extension page as the popup of `tab_id`; wait until it is drawn (and the companion's
+    answer is in, or failed) and return what the probe saw."""
     ctx = env["ctx"]
     started = time.perf_counter()
     page = ctx.new_page()
-    page.goto(f"chrome-extension://{env['extension_id']}/popup/popup.html?tab={tab_id}&want={want}")
+    page.goto(f"chrome-extension://{env['extension_id']}/{path}?tab={tab_id}&want={want}")
     probe = wait_until(lambda: page.evaluate("window.__probe && window.__probe.drawnAt !== null"
                                              " && window.__probe"), timeout=30)
     outside = (time.perf_counter() - started) * 1000
+    # The companion's answer (or the popup's word that it failed) comes after the first rows.
+    final = wait_until(lambda: page.evaluate("window.__probe.readyFrameAt !== null && window.__probe"), timeout=10)
     page.close()
-    return {"probe": probe, "outside_ms": outside}
+    return {"probe": final or probe, "outside_ms": outside}
 
 
 def _load_tracker_page(env, n: int) -> tuple[int, dict]:
@@ -116,11 +140,16 @@ def _load_tracker_page(env, n: int) -> tuple[int, dict]:
                     "badge_text": badge["text"]}
 
 
-def run(quick: bool) -> None:
-    """Print the badge and popup figures, companion up and down."""
+def run(quick: bool, ab: str | None = None) -> None:
+    """Print the badge and popup figures, companion up and down, next to the empty-page peer."""
     opens = 3 if quick else 10
     loads = 2 if quick else 5
-    with chromium_with_extension() as env:
+    extra = {"bench/empty.html": EMPTY_PAGE}
+    variants = [("empty extension page (peer)", "bench/empty.html"), ("popup", "popup/popup.html")]
+    if ab:
+        extra.update(_old_popup(ab))
+        variants.append((f"popup at {ab}", "popup-old/popup.html"))
+    with chromium_with_extension(extra=extra) as env:
         env["ctx"].add_init_script(POPUP_PROBE)
         badge_ms, tab_id, page = [], None, None
         for _ in range(loads):
@@ -131,9 +160,18 @@ def run(quick: bool) -> None:
             badge_ms.append(got["badge_ms"])
         # The popup needs the companion's answer for the site; the reports must be in first.
         wait_until(lambda: len(env["companion"].site("bench.example")["third_parties"]) >= TRACKERS, 30)
-        up = [_open_popup(env, tab_id, TRACKERS) for _ in range(opens)]
+
+        def rounds() -> dict[str, list[dict]]:
+            got: dict[str, list[dict]] = {name: [] for name, _ in variants}
+            for i in range(opens):  # alternate, each in turn first, so load bursts hit all alike
+                for name, path in variants[i % len(variants):] + variants[:i % len(variants)]:
+                    got[name].append(_open_popup(env, path, tab_id, TRACKERS))
+            return got
+
+        up = rounds()
         env["companion"].stop()
-        down = [_open_popup(env, tab_id, 0) for _ in range(opens)]
+        seen = env["sw"].evaluate("self.crumbs.tick().then(() => self.crumbs.status())")
+        down = rounds()
         env["companion"].start()  # so that the context closes cleanly against a live companion
 
     print(load_note())
@@ -141,29 +179,40 @@ def run(quick: bool) -> None:
           f"{_median(badge_ms):.0f} ms after the load event (median; each: "
           f"{', '.join('never' if b is None else f'{b:.0f}' for b in badge_ms)})  target <= 500 ms")
 
-    def report(name: str, runs: list[dict], key: str, target: float) -> None:
-        drawn = [r["probe"]["drawnAt"] for r in runs if r["probe"]]
-        outside = [r["outside_ms"] for r in runs]
-        print(f"popup, {name}: drawn {_median(drawn):.0f} ms after its navigation started "
-              f"(median of {len(runs)}; min {min(drawn):.0f}, max {max(drawn):.0f}); "
-              f"{_median(outside):.0f} ms from new_page()+goto() in the driver  target <= {target:.0f} ms")
-        rows = [r["probe"]["rows"] for r in runs if r["probe"]]
-        if key == "rows":
-            print(f"  rows drawn: {rows[0] if rows else 0}")
-        # Where the time goes, on the popup's clock (median start/end of each call).
-        calls: dict[str, list[tuple[float, float]]] = {}
-        for r in runs:
-            for name_, s, e in (r["probe"] or {}).get("calls", []):
-                calls.setdefault(name_, []).append((s, e))
-        for name_, se in sorted(calls.items(), key=lambda kv: _median([s for s, _ in kv[1]])):
-            print(f"  {name_:<34} {_median([s for s, _ in se]):6.0f} -> {_median([e for _, e in se]):6.0f} ms"
-                  f"  ({_median([e - s for s, e in se]):.0f} ms)")
+    def report(state: str, got: dict[str, list[dict]], target: float) -> None:
+        floor = _median([r["probe"]["drawnAt"] for r in got[variants[0][0]] if r["probe"]])
+        print(f"companion {state} (target: {TRACKERS} rows drawn <= {target:.0f} ms after the navigation started):")
+        for name, runs in got.items():
+            drawn = [r["probe"]["drawnAt"] for r in runs if r["probe"]]
+            ready = [r["probe"]["readyFrameAt"] for r in runs if r["probe"] and r["probe"]["readyFrameAt"] is not None]
+            rows = max([r["probe"]["rows"] for r in runs if r["probe"]] or [0])
+            outside = [r["outside_ms"] for r in runs]
+            what = "drawn" if name == variants[0][0] else f"{rows} rows drawn"
+            print(f"  {name}: {what} {_median(drawn):.0f} ms (median of {len(drawn)}; min {min(drawn):.0f}, "
+                  f"max {max(drawn):.0f}; {_median(drawn) / floor:.2f}x the empty page)"
+                  + (f" (in the list at {_median([r['probe']['rowsAt'] for r in runs if r['probe'] and r['probe']['rowsAt']]):.0f} ms)"
+                     if name != variants[0][0] else "")
+                  + (f"; companion's answer drawn {_median(ready):.0f} ms (in the page at "
+                     f"{_median([r['probe']['readyAt'] for r in runs if r['probe'] and r['probe']['readyAt']]):.0f} ms)"
+                     if name != variants[0][0] and ready else "")
+                  + f"; {_median(outside):.0f} ms from new_page()+goto() in the driver")
+            # Where the time goes, on the page's clock (median start/end of each call).
+            calls: dict[str, list[tuple[float, float]]] = {}
+            for r in runs:
+                for name_, s, e in (r["probe"] or {}).get("calls", []):
+                    calls.setdefault(name_, []).append((s, e))
+            for name_, se in sorted(calls.items(), key=lambda kv: _median([s for s, _ in kv[1]])):
+                print(f"    {name_:<42} {_median([s for s, _ in se]):6.0f} -> {_median([e for _, e in se]):6.0f} ms"
+                      f"  ({_median([e - s for s, e in se]):.0f} ms, x{len(se) / len(runs):.0f})")
 
-    report("companion up", up, "rows", 150)
-    report("companion down", down, "ready", 50)
+    report("up", up, 150)
+    print(f"(companion stopped; the extension's status after one tick: {seen})")
+    report("down", down, 50)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer page loads and popup openings")
-    run(ap.parse_args().quick)
+    ap.add_argument("--ab", metavar="REV", help="also open the popup of git commit REV, alternating")
+    args = ap.parse_args()
+    run(args.quick, args.ab)

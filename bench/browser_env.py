@@ -71,10 +71,12 @@ class BenchWeb:
 
 
 @contextmanager
-def chromium_with_extension(cdp_port: int | None = None):
+def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes | str] | None = None):
     """(env dict): the fake web, a paired companion and Chromium with the extension. With
     `cdp_port`, Chromium also listens for DevTools on that port (the CPU profile of the
-    extension's worker is taken through it)."""
+    extension's worker is taken through it). `extra` adds files to the bench's copy of the extension
+    (path inside it -> content): peers measured in the same run, such as an empty page or the popup
+    of an older commit; they never reach the shipped extension."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import (CHROMIUM, EXTENSION_ID, EXTENSION_SRC, Browser,
@@ -91,6 +93,10 @@ def chromium_with_extension(cdp_port: int | None = None):
     companion.start()
     ext = tmp / "extension"
     shutil.copytree(EXTENSION_SRC, ext, ignore=shutil.ignore_patterns("test", "*.md"))
+    for rel, content in (extra or {}).items():
+        target = ext / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     rules = ", ".join([f"MAP *:443 127.0.0.1:{https.port}", f"MAP *.example 127.0.0.1:{http.port}",
                        f"MAP *.test 127.0.0.1:{http.port}", "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"])
     args = [f"--disable-extensions-except={ext}", f"--load-extension={ext}",

@@ -7,25 +7,18 @@
  * reloads the tab. The GPC switch writes storage.local `gpc`, which the background applies
  * (src/gpc.js), and keeps a copy at the companion when it is paired.
  * Everything shown is set with textContent.
+ *
+ * popup.js imports this after its first draw and hands over what it already asked (the tab, the
+ * background's answer about it, its companion client), so nothing is asked twice.
  */
-import { CompanionClient } from '../src/companion.js';
 import { hostOf } from '../src/domains.js';
 import { GPC_KEY, gpcEnabled } from '../src/gpc.js';
-import { getConfig } from '../src/storage.js';
 import { blockedTrackers } from './breakage.js';
 
 const $ = (id) => document.getElementById(id);
-const client = new CompanionClient({ getConfig });
 const params = new URLSearchParams(location.search);
 
-async function currentTab() {
-  const param = params.get('tab');
-  if (param !== null && /^\d+$/.test(param)) return chrome.tabs.get(Number(param));
-  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
-  return tab;
-}
-
-async function setUpGpc() {
+async function setUpGpc(client) {
   const box = $('gpc-on');
   box.checked = gpcEnabled(await chrome.storage.local.get(GPC_KEY));
   box.addEventListener('change', async () => {
@@ -36,10 +29,8 @@ async function setUpGpc() {
   $('settings').hidden = false;
 }
 
-async function setUpBroken() {
-  const tab = await currentTab();
+async function setUpBroken(client, tab, info) {
   if (!tab || !hostOf(tab.url)) return;
-  const info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId: tab.id });
   if (!info || info.status !== 'ok') return; // the companion keeps trust and reports: nothing to do without it
   const site = (info.tab && info.tab.pageDomain) || hostOf(tab.url);
   if (!site) return;
@@ -70,5 +61,11 @@ async function setUpBroken() {
   });
 }
 
-setUpGpc().catch(() => {});
-setUpBroken().catch(() => {});
+/**
+ * @param {{tabAsked: Promise<object|null>, info: object, client: {put: Function, post: Function}}} got
+ *   the tab (chrome.tabs), the background's tab-info answer, and the popup's companion client
+ */
+export async function start({ tabAsked, info, client }) {
+  await Promise.all([setUpGpc(client).catch(() => {}),
+    tabAsked.then((tab) => setUpBroken(client, tab, info)).catch(() => {})]);
+}

@@ -1,20 +1,61 @@
 /**
  * The popup: who the current site's third parties are, and one-click control over each.
  *
+ * It draws twice. First at once, from what the extension itself saw this page do (the background's
+ * record of the tab: every third-party request and what became of it, named from the companion's
+ * earlier answers): no storage read, no network, so the list is on screen as soon as the document is.
+ * Then it refines that with the companion's answer for the site (its choices, its words for each
+ * state, trust, and third parties the site used before), keeping the rows where they were. Only
+ * what the page reported is said before the companion answers; while its answer is not in, the
+ * buttons wait for it rather than guess which choice is in force.
+ *
  * Every piece of data is put in the page with textContent (never innerHTML): domains, owners and
  * descriptions come from the companion, and URLs from websites. After a change the popup asks the
  * background to pull the new rules at once and offers to reload the tab.
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
+ *
+ * Only view.js and domains.js (no imports of their own) are loaded before the first draw; the
+ * extras (popup/extras.js) are imported after it, and the companion client only when a choice or the
+ * history link needs it (bench/bench_popup.py).
  */
-import { CompanionClient, isLoopbackBase } from '../src/companion.js';
 import { hostOf } from '../src/domains.js';
-import { getConfig } from '../src/storage.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
   siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
 const $ = (id) => document.getElementById(id);
-const client = new CompanionClient({ getConfig });
 const enc = encodeURIComponent;
+
+// Asked before anything else: the tab, and the background's record of it (one message).
+const param = new URLSearchParams(location.search).get('tab');
+const fixedTab = param !== null && /^\d+$/.test(param) ? Number(param) : null;
+const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
+  : chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab || null);
+const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id });
+// Opened from the toolbar: the background is asked about the active tab while this page asks which tab
+// that is, in parallel rather than one after the other; its answer counts only if it is about that tab.
+const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
+  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true })])
+    .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
+
+/** This page's companion client, loaded when a choice or the history link needs it; the pairing is read from
+ * storage once per popup. */
+let clientLoaded = null;
+function companion() {
+  if (!clientLoaded) {
+    clientLoaded = Promise.all([import('../src/companion.js'), import('../src/storage.js')]).then(([c, s]) => {
+      let config = null;
+      const client = new c.CompanionClient({ getConfig: () => (config = config || s.getConfig()) });
+      return { client, isLoopbackBase: c.isLoopbackBase };
+    });
+  }
+  return clientLoaded;
+}
+const client = {
+  get: async (path) => (await companion()).client.get(path),
+  post: async (path, body) => (await companion()).client.post(path, body),
+  put: async (path, body) => (await companion()).client.put(path, body),
+  del: async (path) => (await companion()).client.del(path),
+};
 
 let tabId = null;
 let site = null;
@@ -23,19 +64,15 @@ let away = false; // the companion is away: the page's own record is shown, choi
 let info = null; // the background's answer about this tab
 let siteExact = false; // whether `site` is the companion's word for this page's site
 let shownOrder = []; // domains in the order first shown: rows stay put after a change
+let live = false; // the rows shown are the companion's (its choices are known)
+let siteLoaded = null; // the companion's first answer for the site, while it is awaited
+const rowsByDomain = new Map(); // the rows last drawn, by domain: a click acts on the freshest
 
 function show(el, on) { el.hidden = !on; }
 
 function showError(err) {
   $('error').textContent = err ? String(err.message || err) : '';
   show($('error'), Boolean(err));
-}
-
-async function currentTab() {
-  const param = new URLSearchParams(location.search).get('tab');
-  if (param !== null && /^\d+$/.test(param)) return chrome.tabs.get(Number(param));
-  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
-  return tab;
 }
 
 function setText(li, selector, text) {
@@ -76,8 +113,10 @@ function fromSource(source) {
 function renderRow(tp) {
   const li = $('row').content.firstElementChild.cloneNode(true);
   li.dataset.domain = tp.domain;
+  rowsByDomain.set(tp.domain, tp);
   const page = onPage(tp.domain);
-  const state = page ? pageStateLabel(page, away ? null : tp) : siteStateLabel(tp);
+  // Before the companion's answer (or without it) the state is only what the page's requests did.
+  const state = page ? pageStateLabel(page, live ? tp : null) : siteStateLabel(tp);
   li.classList.add(state.tone);
   setText(li, '.domain', tp.domain);
   const stateEl = setText(li, '.state', state.text);
@@ -91,17 +130,23 @@ function renderRow(tp) {
   show(setText(li, '.description', tp.description), Boolean(tp.description));
   setText(li, '.learns', tp.learns);
   show(li.querySelector('.more'), Boolean(tp.learns));
-  li.querySelector('.seg').setAttribute('aria-label', `Your choice for ${tp.domain}`);
-  const active = activeControl(tp.choice);
+  const seg = li.querySelector('.seg');
+  seg.setAttribute('aria-label', `Your choice for ${tp.domain}`);
+  // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
+  // until its answer is in, no button claims to be the one in force.
+  const known = live || away;
+  if (!known) seg.setAttribute('aria-busy', 'true');
+  const active = known ? activeControl(tp.choice) : null;
   for (const btn of li.querySelectorAll('button[data-action]')) {
     btn.setAttribute('aria-pressed', String(btn.dataset.action === active));
-    btn.addEventListener('click', () => choose(tp, btn.dataset.action));
+    btn.addEventListener('click', () => choose(tp.domain, btn.dataset.action));
   }
   return li;
 }
 
 function renderThirdParties(data) {
   const parties = Array.isArray(data.third_parties) ? data.third_parties : [];
+  rowsByDomain.clear();
   const { trackers, others } = arrange(parties, shownOrder);
   if (shownOrder.length === 0) shownOrder = [...trackers, ...others].map((tp) => tp.domain);
   $('tracker-list').replaceChildren(...trackers.map(renderRow));
@@ -122,6 +167,7 @@ function renderThirdParties(data) {
  * companion's last answers, with the choices made meanwhile shown as in force.
  */
 function renderAway() {
+  live = false;
   const domains = (info.tab && info.tab.domains) || [];
   const pending = info.offlineChoices || [];
   const rows = domains.map((d) => ({ ...d, choice: pendingChoice(pending, d.domain) }));
@@ -135,6 +181,18 @@ function renderAway() {
   show($('trust'), true);
   $('page-summary').textContent = pageSummary(domains);
   show($('page-summary'), true);
+}
+
+/**
+ * The first draw, companion answering: this page's third parties as the extension recorded them,
+ * before the companion's answer refines them. Nothing when the page recorded none (the companion may
+ * know the site's from before: "none seen" would be premature).
+ */
+function renderFromPage() {
+  const domains = (info.tab && info.tab.domains) || [];
+  if (domains.length === 0) return;
+  live = false;
+  renderThirdParties({ third_parties: domains });
 }
 
 function pendingChoice(ops, domain) {
@@ -167,8 +225,24 @@ function awayOp(tp, action) {
   return [{ kind: 'site-tracker', ...base, action: null }, { kind: 'tracker', ...base, action: null }];
 }
 
+/**
+ * The companion's answer for the site, asked through the background: its client has proved the
+ * companion already, where this page's own would first need a /health round trip (choices, which
+ * change things, still go through this page's client and its own proof).
+ */
+async function siteAnswer() {
+  const answer = await chrome.runtime.sendMessage({ type: 'site', site });
+  if (!answer || answer.error || !answer.body) {
+    const err = new Error(answer ? answer.error : 'the extension did not answer');
+    err.kind = answer ? answer.kind : 'unreachable';
+    throw err;
+  }
+  return answer.body;
+}
+
 async function loadSite() {
-  const { body } = await client.get(`/api/v1/sites/${enc(site)}`);
+  const body = await siteAnswer();
+  live = true;
   $('trust-state').textContent = trustText(body.trusted);
   $('trust').classList.toggle('on', Boolean(body.trusted));
   show($('trust-on'), !body.trusted);
@@ -184,7 +258,8 @@ async function changed() {
   await loadSite();
 }
 
-async function run(fn) {
+/** Run fn, showing what went wrong; `choosing`: fn makes a choice (the words after a failure say so). */
+async function run(fn, { choosing = true } = {}) {
   showError(null);
   try {
     await fn();
@@ -196,17 +271,23 @@ async function run(fn) {
       off = true;
       $('status').textContent = awayText('unreachable');
       $('status').classList.add('away');
+      $('power').textContent = 'Blocking · companion away';
+      $('power').classList.add('away');
       renderAway();
-      showError(new Error('The companion stopped answering, so that choice was not made. Choose again: it then applies in this browser at once and reaches the companion when it is back.'));
+      // Opening the popup made no choice: the status line says enough then.
+      if (choosing) showError(new Error('The companion stopped answering, so that choice was not made. Choose again: it then applies in this browser at once and reaches the companion when it is back.'));
       return;
     }
     showError(err);
   }
 }
 
-function choose(tp, action) {
-  if (away) return run(async () => { for (const op of awayOp(tp, action)) await chooseAway(op); });
+function choose(domain, action) {
   return run(async () => {
+    // A click on the first draw waits for the companion's answer: which choice to undo is its to say.
+    if (siteLoaded) await siteLoaded.catch(() => {});
+    const tp = rowsByDomain.get(domain) || { domain };
+    if (away) { for (const op of awayOp(tp, action)) await chooseAway(op); return; }
     const here = `/api/v1/choices/sites/${enc(site)}/trackers/${enc(tp.domain)}`;
     const everywhere = `/api/v1/choices/trackers/${enc(tp.domain)}`;
     if (action === 'block-here') await client.put(here, { action: 'block' });
@@ -241,18 +322,17 @@ async function main() {
     const { body } = await client.post('/api/v1/history-link', {});
     const url = body && body.url;
     const base = url ? `${new URL(url).origin}/` : '';
-    if (!isLoopbackBase(base)) throw new Error('the companion sent an unexpected history address');
+    if (!(await companion()).isLoopbackBase(base)) throw new Error('the companion sent an unexpected history address');
     await chrome.tabs.create({ url });
   }));
 
-  const tab = await currentTab();
-  tabId = tab ? tab.id : null;
-  info = await chrome.runtime.sendMessage({ type: 'tab-info', tabId });
-  const host = hostOf(tab && tab.url);
+  info = await infoAsked;
+  tabId = fixedTab !== null ? fixedTab : ((await tabAsked) || {}).id ?? null;
   // The companion's site for this page when it has named one (this page's verdicts, or its last answer
   // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
-  site = info.site || (info.tab && info.tab.pageDomain) || host;
-  siteExact = Boolean(info.site || (info.tab && info.tab.pageDomain));
+  site = info.site || (info.tab && info.tab.pageDomain) || null;
+  siteExact = Boolean(site);
+  if (!site) site = hostOf(((await tabAsked) || {}).url);
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
   away = isAwayStatus(info.status);
@@ -272,13 +352,29 @@ async function main() {
   if (info.status === 'unpaired' || info.status === 'unauthorized') {
     show($('unpaired'), true);
     show($('history'), false); // the history lives in the companion
+    extras();
     return;
   }
-  if (!site) return;
-  if (away) renderAway();
-  else if (off) await loadSite().catch(() => {}); // the status line already says why it failed
-  else await run(loadSite);
-  document.body.dataset.ready = 'true'; // lets tests wait for the first render
+  if (!site) { extras(); return; }
+  if (away) {
+    renderAway();
+    document.body.dataset.drawn = 'true';
+    extras();
+  } else {
+    renderFromPage();
+    document.body.dataset.drawn = 'true'; // the page's own record is on screen
+    extras();
+    // The status line already says why it failed.
+    siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite, { choosing: false });
+    await siteLoaded;
+    siteLoaded = null;
+  }
+  document.body.dataset.ready = 'true'; // lets tests wait for the companion's answer (or for its absence)
+}
+
+/** "Page broken?" and the GPC switch (extras.js), after the first draw: nothing there is needed for it. */
+function extras() {
+  import('./extras.js').then((m) => m.start({ tabAsked, info, client })).catch(() => {});
 }
 
 main().catch(showError);

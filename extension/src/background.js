@@ -11,13 +11,13 @@ import { Facts } from './facts.js';
 import { OfflineChoices } from './offline.js';
 import { Reporter, observe } from './reporting.js';
 import { RuleSync } from './enforcement.js';
-import { render, renderAll } from './badge.js';
+import { forget, render, renderAll } from './badge.js';
 import { hostOf } from './domains.js';
 import * as storage from './storage.js';
 import { NativeHost, browserSend } from './native.js';
 import { startGpc } from './gpc.js';
 import { startClickToLoad } from './clicktoload.js';
-import { throttle } from './throttle.js';
+import { throttle, whenQuiet } from './throttle.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -62,12 +62,13 @@ async function watch() {
 }
 // ---- end native messaging
 
-function debounce(fn, ms) {
-  let t = null;
-  return () => { if (t === null) t = setTimeout(() => { t = null; fn(); }, ms); };
-}
-const saveTabs = debounce(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 300);
-const saveFacts = debounce(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000);
+// Every open tab's record in one write, once the tabs have been quiet for half a second (a page
+// loading: one write after its last request) and at the latest 3 s after a change. It was every 300 ms,
+// the worker's largest cost per request after the badge (bench/bench_extension.py). The worker is
+// stopped only after 30 s without events, so the last write always happens (as for saveQueue below).
+const saveTabs = whenQuiet(() => storage.saveSession(storage.KEYS.tabs, tabs.toJSON()), 500, 3000);
+// The last answers about up to 3,000 hosts: the same, at a slower pace.
+const saveFacts = whenQuiet(() => storage.saveLocal(storage.KEYS.facts, facts.toJSON()), 2000, 10000);
 
 // While the companion is down, every flush attempt (each 100 events or 300 ms) wrote the whole queue
 // (up to 5,000 events) to storage: per-request work that grew with the backlog (bench/bench_extension.py,
@@ -80,15 +81,44 @@ const saveQueue = throttle(() => storage.saveQueue(reporter.queue), 1000);
 // A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
 // once after it (a microtask, so no later), not three browser calls per verdict. Measured by
 // bench/bench_extension.py: per-verdict redraws were most of the worker's time per request.
+// And a busy page settles a request every few milliseconds: each settled request redrew the badge
+// (three browser calls, and the page's counts recomputed over all its requests), so a page's cost grew
+// with its own requests. Now each tab's badge is drawn at most every BADGE_MS: at once after a quiet
+// spell, else once at the end of the window with the counts of that moment (well within the
+// 500 ms of issue 14). A navigation, a status change or the browser clearing the badge still draw at once.
+const BADGE_MS = 100;
+const badgeDrawers = new Map(); // tabId -> throttled draw; dropped with the tab
+function drawBadge(tabId) {
+  let draw = badgeDrawers.get(tabId);
+  if (!draw) {
+    draw = throttle(() => { if (tabs.tabs.has(tabId)) render(tabs, tabId, status, { force: false }); }, BADGE_MS);
+    badgeDrawers.set(tabId, draw);
+  }
+  draw();
+}
 const toRender = new Set();
 function renderSoon(tabId) {
   if (toRender.size === 0) {
     queueMicrotask(() => {
-      for (const id of toRender) render(tabs, id, status);
+      for (const id of toRender) drawBadge(id);
       toRender.clear();
     });
   }
   toRender.add(tabId);
+}
+
+// The host of a page URL: asked for every settled request and every verdict, and nearly always the
+// same page as the last one, so the last answer is kept (one entry: nothing grows).
+let lastPage = { url: undefined, host: null };
+function pageHostOf(url) {
+  if (url !== lastPage.url) lastPage = { url, host: hostOf(url) };
+  return lastPage.host;
+}
+// The companion's host, asked for every request: parsed again only when the pairing changes.
+let companionAt = { base: undefined, host: null };
+function companionHost() {
+  if (config.companion !== companionAt.base) companionAt = { base: config.companion, host: hostOf(config.companion) };
+  return companionAt.host;
 }
 
 function statusOf(err) {
@@ -125,24 +155,21 @@ const reporter = new Reporter({
   client,
   queue: new BoundedQueue(QUEUE_MAX),
   persist: () => saveQueue(), // at most once a second: see saveQueue
-  pageOf: (tabId) => {
-    const t = tabs.tabs.get(tabId);
-    return t ? { pageUrl: t.pageUrl, nav: t.nav } : null;
-  },
+  pageOf: (tabId) => tabs.tabs.get(tabId) || null, // {pageUrl, pageHost, nav, ...}: read, never copied
   enabled: () => Boolean(config.companion && config.token),
-  companionHost: () => hostOf(config.companion),
-  onSettled: (item) => {
+  companionHost,
+  onSettled: (item, host) => {
     const tabId = item.event.tab_id;
     const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
-    const pageSite = facts.siteOf(hostOf(item.event.page_url));
-    if (tabs.addRequest(tabId, item.nav, request, facts.about(hostOf(item.event.url)), pageSite)) {
+    const pageSite = facts.siteOf(pageHostOf(item.event.page_url));
+    if (tabs.addRequest(tabId, item.nav, request, facts.about(host === undefined ? hostOf(item.event.url) : host), pageSite)) {
       renderSoon(tabId); // sweep() settles many at once
       saveTabs();
     }
   },
   onDelivered: (item, result) => {
     const tabId = item.event.tab_id;
-    facts.learn(result.verdict, hostOf(item.event.page_url));
+    facts.learn(result.verdict, pageHostOf(item.event.page_url));
     saveFacts();
     if (tabs.addVerdict(tabId, item.nav, item.rid, result.verdict)) {
       renderSoon(tabId);
@@ -198,11 +225,16 @@ self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, 
 
 // ---- listeners (top level, synchronous) ----
 
+// Once the state is loaded, each request goes straight to the reporter (no promise and microtask
+// per webRequest event); before that, in order behind `ready`.
+let loaded = false;
+ready.then(() => { loaded = true; });
+const whenReady = (fn) => (d) => { if (loaded) fn(d); else ready.then(() => fn(d)); };
 observe(chrome.webRequest, {
-  started: (d) => { ready.then(() => reporter.started(d)); },
-  answered: (d) => { ready.then(() => reporter.answered(d)); },
-  failed: (d) => { ready.then(() => reporter.failed(d)); },
-  redirected: (d) => { ready.then(() => reporter.redirected(d)); },
+  started: whenReady((d) => reporter.started(d)),
+  answered: whenReady((d) => reporter.answered(d)),
+  failed: whenReady((d) => reporter.failed(d)),
+  redirected: whenReady((d) => reporter.redirected(d)),
 });
 
 // A new page in a tab: its response started, so the old page's trackers no longer count.
@@ -221,7 +253,9 @@ chrome.webRequest.onResponseStarted.addListener((d) => {
 chrome.tabs.onUpdated.addListener((tabId, change) => {
   if (change.status || change.url) ready.then(() => render(tabs, tabId, status));
 });
-chrome.tabs.onRemoved.addListener((tabId) => { ready.then(() => { tabs.remove(tabId); saveTabs(); }); });
+chrome.tabs.onRemoved.addListener((tabId) => {
+  ready.then(() => { tabs.remove(tabId); badgeDrawers.delete(tabId); forget(tabId); saveTabs(); });
+});
 
 // ---- issue 12: Global Privacy Control and click-to-load (their own modules; listeners registered at once) ----
 const gpc = startGpc({ chrome, onError: (err) => console.warn('Crumbs GPC:', err) });
@@ -254,7 +288,9 @@ chrome.runtime.onInstalled.addListener(async (details) => {
 });
 chrome.runtime.onStartup.addListener(() => { tick(); });
 // Firefox's event page hears this before it is unloaded (Chrome's service worker never does: see saveQueue).
-if (chrome.runtime.onSuspend) chrome.runtime.onSuspend.addListener(() => saveQueue.flushNow());
+if (chrome.runtime.onSuspend) {
+  chrome.runtime.onSuspend.addListener(() => { saveQueue.flushNow(); saveTabs.flushNow(); saveFacts.flushNow(); });
+}
 
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
 // and no externally_connectable key: web pages cannot talk to the extension.
@@ -263,9 +299,14 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   (async () => {
     await ready;
     if (msg.type === 'tab-info') {
-      const tab = tabs.summary(msg.tabId);
+      // `active`: the popup asks about the active tab of the focused window while it finds out itself
+      // which tab that is, and uses this answer only when both name the same tab.
+      let tabId = msg.tabId;
+      if (msg.active) tabId = ((await chrome.tabs.query({ active: true, lastFocusedWindow: true }))[0] || {}).id ?? null;
+      const tab = tabs.summary(tabId);
       const pageHost = tab ? hostOf(tab.pageUrl) : null;
       return {
+        tabId,
         tab,
         site: (tab && tab.pageDomain) || (pageHost && facts.siteOf(pageHost)) || null,
         status,
@@ -277,6 +318,18 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
         rulesVersion: rules.version,
         rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
       };
+    }
+    if (msg.type === 'site' && typeof msg.site === 'string' && msg.site) {
+      // The popup's second draw: the companion's answer for the site, through this worker's client, which
+      // has proved the companion already (the popup would need its own /health round trip first).
+      try {
+        const { body } = await client.get(`/api/v1/sites/${encodeURIComponent(msg.site)}`);
+        return { body };
+      } catch (err) {
+        const s = statusOf(err);
+        if (s) await setStatus(s);
+        return { error: String(err && err.message), kind: (err && err.kind) || 'http' };
+      }
     }
     if (msg.type === 'offline-choice') {
       // Only while the companion is away (or refuses us): otherwise the popup asks the companion itself.

@@ -7,23 +7,33 @@
  */
 import { AWAY_REASONS, badgeView } from './badgestate.js';
 
-async function draw(view, tabId) {
+// What each tab's badge was last set to, so a redraw makes only the browser calls that change
+// something (the number and colour rarely change while a page loads; the tooltip's counts do).
+// A forced draw makes all three: the browser clears a tab's badge when a page commits.
+const drawn = new Map(); // tabId -> {text, color, title}; forgotten when the tab closes
+
+async function draw(view, tabId, force = true) {
   const where = tabId === undefined ? {} : { tabId };
+  const last = force || tabId === undefined ? null : drawn.get(tabId);
+  if (tabId !== undefined) drawn.set(tabId, view);
+  const calls = [];
+  if (!last || last.text !== view.text) calls.push(chrome.action.setBadgeText({ ...where, text: view.text }));
+  if (!last || last.color !== view.color) calls.push(chrome.action.setBadgeBackgroundColor({ ...where, color: view.color }));
+  if (!last || last.title !== view.title) calls.push(chrome.action.setTitle({ ...where, title: view.title }));
   try {
-    await Promise.all([
-      chrome.action.setBadgeText({ ...where, text: view.text }),
-      chrome.action.setBadgeBackgroundColor({ ...where, color: view.color }),
-      chrome.action.setTitle({ ...where, title: view.title }),
-    ]);
+    await Promise.all(calls);
   } catch {
     // The tab closed meanwhile: nothing to draw.
   }
 }
 
-/** Redraw one tab's badge. */
-export function render(tabs, tabId, status) {
-  return draw(badgeView(tabs.tabs.get(tabId), status), tabId);
+/** Redraw one tab's badge; `force: false` skips what it already shows (see `drawn`). */
+export function render(tabs, tabId, status, { force = true } = {}) {
+  return draw(badgeView(tabs.tabs.get(tabId), status), tabId, force);
 }
+
+/** Forget a closed tab. */
+export function forget(tabId) { drawn.delete(tabId); }
 
 /** Redraw the default badge and every open tab's (after the companion's status changed). */
 export async function renderAll(tabs, status) {

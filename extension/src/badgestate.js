@@ -12,6 +12,7 @@
  */
 
 import { REPORTED } from './outcome.js';
+import { hostAndPath, hostOf } from './domains.js';
 
 export const COLOURS = Object.freeze({
   blocked: '#1b7f3b', // trackers on the page, and none of their requests got through
@@ -47,13 +48,10 @@ const MAX_PATH = 160;
 
 /** Host and path (no query: it often carries identifiers) of a URL, the path shortened. */
 export function hostPath(url) {
-  try {
-    const u = new URL(url);
-    const path = u.pathname.length > MAX_PATH ? `${u.pathname.slice(0, MAX_PATH - 1)}…` : u.pathname;
-    return { host: u.hostname.toLowerCase(), path };
-  } catch {
-    return { host: null, path: '' };
-  }
+  const got = hostAndPath(url); // a slice of the browser's canonical URL, not a URL parse per request
+  if (!got) return { host: null, path: '' };
+  const path = got.path.length > MAX_PATH ? `${got.path.slice(0, MAX_PATH - 1)}…` : got.path;
+  return { host: got.host, path };
 }
 
 /** The verdict fields a request keeps (what the popup explains), from a companion VERDICT. */
@@ -76,7 +74,7 @@ export class TabStates {
   get(tabId) {
     let t = this.tabs.get(tabId);
     if (!t) {
-      t = { nav: 0, pageUrl: null, pageDomain: null, requests: [], folded: {}, about: {} };
+      t = { nav: 0, pageUrl: null, pageHost: null, pageDomain: null, requests: [], folded: {}, about: {} };
       this.tabs.set(tabId, t);
     }
     return t;
@@ -87,6 +85,7 @@ export class TabStates {
     const t = this.get(tabId);
     t.nav += 1;
     t.pageUrl = pageUrl;
+    t.pageHost = hostOf(pageUrl); // once per page, not once per request (the reporter asks for it each time)
     t.pageDomain = null;
     t.requests = [];
     t.folded = {};
@@ -147,7 +146,7 @@ export class TabStates {
   static fromJSON(data) {
     const s = new TabStates();
     for (const [id, t] of Array.isArray(data) ? data : []) {
-      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t });
+      if (t && Array.isArray(t.requests)) s.tabs.set(id, { folded: {}, about: {}, ...t, pageHost: hostOf(t.pageUrl) });
     }
     return s;
   }

@@ -44,6 +44,7 @@ export class CompanionClient {
     this.fetch = fetchImpl;
     this.timeoutMs = timeoutMs;
     this.verifiedFor = null; // "base token" that last proved itself; reset on any network error
+    this.proving = null; // {key, promise}: the proof being asked, shared by calls made meanwhile
   }
 
   async config() {
@@ -80,6 +81,22 @@ export class CompanionClient {
   }
 
   /**
+   * Make sure the server has proved itself for the stored pairing, asking it once however many calls
+   * wait (the popup proves the companion while it draws from the extension's own record, and its first
+   * call then needs no second /health). Throws as verify() does.
+   */
+  async prove() {
+    const { base, token } = await this.config();
+    const key = `${base} ${token}`;
+    if (this.verifiedFor === key) return;
+    if (!this.proving || this.proving.key !== key) {
+      const promise = this.verify(base, token).finally(() => { if (this.proving && this.proving.promise === promise) this.proving = null; });
+      this.proving = { key, promise };
+    }
+    await this.proving.promise;
+  }
+
+  /**
    * Whether `given` proves the token for the host we dialled. The companion signs the Origin header it
    * received; whether a browser attaches one to a GET from an extension is the browser's choice, so both
    * our own origin and none are accepted. What a relay needs, the proof for *our* host, stays out of reach
@@ -98,7 +115,7 @@ export class CompanionClient {
    */
   async call(method, path, body = undefined, headers = {}) {
     const { base, token } = await this.config();
-    if (this.verifiedFor !== `${base} ${token}`) await this.verify(base, token);
+    if (this.verifiedFor !== `${base} ${token}`) await this.prove();
     const init = { method, headers: { ...headers, Authorization: `Bearer ${token}` } };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';

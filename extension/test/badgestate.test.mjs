@@ -164,3 +164,15 @@ test("another host of the page's own site is reported but not kept: the companio
     { domain: 'other.example', tracker: false }, 'news.example'), true);
   assert.deepEqual(s.summary(11).domains.map((d) => d.domain), ['other.example']);
 });
+
+test("the page's host is kept once per page (the reporter reads it for every request), and after a JSON round trip", () => {
+  const s = new TabStates();
+  s.navigate(7, 'https://WWW.Shop.Example./cart');
+  assert.equal(s.get(7).pageHost, 'www.shop.example');
+  s.navigate(7, 'https://other.example/');
+  assert.equal(s.get(7).pageHost, 'other.example', 'a new page, a new host');
+  const saved = JSON.parse(JSON.stringify(s));
+  delete saved[0][1].pageHost; // a record saved before the host was kept
+  assert.equal(TabStates.fromJSON(saved).get(7).pageHost, 'other.example');
+  assert.equal(new TabStates().get(8).pageHost, null, 'no page yet');
+});

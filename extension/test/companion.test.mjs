@@ -152,3 +152,21 @@ test('only loopback http bases are accepted', () => {
   assert.ok(!isLoopbackBase('http://127.0.0.1:8737/x'));
   assert.ok(!isLoopbackBase('not a url'));
 });
+
+test('calls made while the proof is asked share it: one /health, then the token', async () => {
+  const srv = fakeServer();
+  const c = new CompanionClient({ getConfig: paired, fetch: srv.fetch });
+  const early = c.prove(); // the popup proves while it draws
+  const [a, b] = await Promise.all([c.get('/api/v1/sites/x'), c.get('/api/v1/choices'), early]);
+  assert.equal(a.status, 200);
+  assert.equal(b.status, 200);
+  assert.equal(srv.seen.filter((r) => r.url.endsWith('/api/v1/health')).length, 1);
+  assert.equal(srv.seen[0].headers.get('Authorization'), null, 'no token before the proof');
+  // A failed proof is not kept: the next call asks again, and an impostor still never sees the token.
+  const imp = fakeServer({ impostor: true });
+  const d = new CompanionClient({ getConfig: paired, fetch: imp.fetch });
+  await assert.rejects(Promise.all([d.prove(), d.get('/api/v1/choices')]), (e) => e.kind === 'impostor');
+  await assert.rejects(d.get('/api/v1/choices'), (e) => e.kind === 'impostor');
+  assert.equal(imp.seen.filter((r) => r.url.endsWith('/api/v1/health')).length, 2);
+  assert.ok(imp.seen.every((r) => r.headers.get('Authorization') === null));
+});

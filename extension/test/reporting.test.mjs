@@ -260,3 +260,22 @@ test('withAbout leaves a full answer (an older companion) and a domain without f
   const got = withAbout({ ok: true, verdict: { domain: 'a.example' } }, { 'a.example': { owner: 'A' } });
   assert.deepEqual(got.verdict, { domain: 'a.example', owner: 'A', category_label: null, description: null });
 });
+
+test("a request's host is parsed once: the page's host comes from the tab, the request's goes to onSettled", () => {
+  const clk = clock();
+  const settled = [];
+  // The tab's host is what counts for "same host": a page host that differs from the URL's proves it is read.
+  const { r } = makeReporter(fakeCompanion(), clk, {
+    pageOf: () => ({ pageUrl: page, pageHost: 'kept.example', nav: 3 }),
+    onSettled: (item, host) => settled.push([item.event.url, item.nav, host]) });
+  r.started(req(1, 'https://kept.example/a.js'));
+  r.started(req(2, 'http://news.example/own.js')); // the URL's own host, yet not the tab's kept host
+  r.started(req(3, 'https://CDN.Tracker.Example/t.js'));
+  r.answered({ requestId: '1' });
+  r.answered({ requestId: '2' });
+  r.failed({ requestId: '3', error: 'net::ERR_BLOCKED_BY_CLIENT' });
+  assert.deepEqual(settled, [['http://news.example/own.js', 3, 'news.example'], ['https://CDN.Tracker.Example/t.js', 3, 'cdn.tracker.example']]);
+  // Given hosts are used as they are; without them eventFor parses the URLs itself.
+  assert.equal(eventFor(req(4, 'https://x.example/'), page, { host: 'x.example', pageHost: 'x.example' }), null);
+  assert.equal(eventFor(req(4, 'https://x.example/'), page).url, 'https://x.example/');
+});

@@ -57,3 +57,28 @@ test('flushNow writes a pending change at once, and nothing when none is pending
   c.advance(2000);
   assert.deepEqual(writes, ['a', 'b'], 'the cancelled timer does not write again');
 });
+
+test('whenQuiet: one write after the calls stop, or at the latest maxMs after the first', async () => {
+  const { whenQuiet } = await import('../src/throttle.js');
+  const c = clock();
+  const writes = [];
+  let state = 0;
+  const save = whenQuiet(() => writes.push(state), 500, 3000, c);
+  state = 1; save();
+  c.advance(400); state = 2; save();
+  c.advance(400);
+  assert.deepEqual(writes, [], 'still busy: nothing yet');
+  c.advance(100);
+  assert.deepEqual(writes, [2], 'quiet for 500 ms: written with the latest state');
+  for (let i = 0; i < 100; i += 1) { state = 10 + i; save(); c.advance(100); } // 10 s of calls every 100 ms
+  assert.ok(writes.length >= 4 && writes.length <= 5, `steady calls still written every 3 s: ${writes.length}`);
+  c.advance(500);
+  assert.equal(writes[writes.length - 1], 109, 'the last state is written once calls stop');
+  const n = writes.length;
+  c.advance(10000);
+  assert.equal(writes.length, n, 'no write without a call');
+  save(); save.flushNow();
+  assert.equal(writes.length, n + 1, 'flushNow writes a pending change at once');
+  save.flushNow();
+  assert.equal(writes.length, n + 1, 'and nothing when none is pending');
+});
