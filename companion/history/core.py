@@ -31,8 +31,11 @@ class History(ViewsMixin, DataMixin):
         self.trackers = trackers
         self._owner_cache: dict[str, tuple[str | None, Any, str | None]] = {}
         self._knowledge_rev = getattr(trackers, "rev", 0)
-        self._frozen: dict[tuple[int, int], _Part] = {}
+        # (first day, last day) -> (the store's daily_version when summed, the part)
+        self._part_cache: dict[tuple[int, int], tuple[tuple[int, int], _Part]] = {}
+        self._snapshots: dict[Period, Snapshot] = {}  # the last snapshot of each period, while its parts hold
         self._name_cache: dict[int, str] = {}
+        self._meta_cache: dict[int, tuple[str, str | None, str | None]] = {}
 
     # -- knowledge ------------------------------------------------------------------------
 
@@ -81,17 +84,30 @@ class History(ViewsMixin, DataMixin):
     def _sum_days(self, lo: int, hi: int) -> _Totals:
         return _Totals(*self.store.daily_sums(lo, hi))
 
+    def _meta(self, domain_id: int, names: dict[int, str]) -> tuple[str, str | None, str | None]:
+        """(name, owner, category) of a third-party domain id, looked up once per id (a part has
+        tens of thousands of pairs over a few thousand domains)."""
+        found = self._meta_cache.get(domain_id)
+        if found is None:
+            domain = names.get(domain_id, "?")
+            owner, info = self.info(domain)
+            found = self._meta_cache[domain_id] = (domain, owner, info.category if info is not None else None)
+        return found
+
     def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
         totals = self._sum_days(lo, hi)
         pairs = []
+        append = pairs.append
+        meta = self._meta_cache
+        requests = trackers = blocked = 0
         for (s, d), (n, t, b, f, l, r) in totals.pairs.items():
-            domain = names.get(d, "?")
-            owner, info = self.info(domain)
+            m = meta.get(d) or self._meta(d, names)
             site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
-            pairs.append(Pair(site, domain, n, t, b, f, l, owner, info.category if info is not None else None,
-                              f"{site}\n{domain}\n{owner or ''}".lower(), r))
-        return _Part(pairs, totals.per_day, totals.visited, sum(x.requests for x in pairs),
-                     sum(x.trackers for x in pairs), sum(x.blocked for x in pairs))
+            append(Pair(site, m[0], n, t, b, f, l, m[1], m[2], r))
+            requests += n
+            trackers += t
+            blocked += b
+        return _Part(pairs, totals.per_day, totals.visited, requests, trackers, blocked)
 
     def _names_cached(self) -> dict[int, str]:
         # Names of ids never change; new ids appear as the person browses, deleted ones only by forgetting
@@ -101,33 +117,56 @@ class History(ViewsMixin, DataMixin):
         names.update(self.store.domain_names(above=top))
         return names
 
-    def _parts(self, p: Period) -> list[_Part]:
-        """The period's parts: past days summed once and kept in memory, the live days fresh from the database."""
+    def _spans(self, p: Period) -> list[tuple[int, int]]:
+        """The period cut where the recorder writes: today alone, and the days before it."""
         lo, hi = self._day_range(p)
-        frozen_hi = hi - LIVE_DAYS
+        live_lo = hi - LIVE_DAYS + 1
+        return [(lo, hi)] if lo >= live_lo else [(lo, live_lo - 1), (live_lo, hi)]
+
+    def _parts(self, p: Period) -> list[_Part]:
+        """The period's parts, each summed once and kept in memory until a recorded batch (or a
+        deletion) touches one of its days: the store says which (``daily_version``). Recording
+        writes to today (and, for a batch sent across midnight, yesterday), so between batches
+        every part is reused and after one only today's is summed again."""
         with self.store.lock:
             names = self._names_cached()
-            if lo > frozen_hi:
-                return [self._part(lo, hi, names)]
-            key = (lo, frozen_hi)
-            base = self._frozen.get(key)
-            if base is None:
-                # A new day freezes another day: drop sums that no longer line up with today.
-                self._frozen = {k: v for k, v in self._frozen.items() if k[1] == frozen_hi}
-                base = self._frozen[key] = self._part(lo, frozen_hi, names)
-            return [base, self._part(frozen_hi + 1, hi, names)]
+            parts = []
+            for span in self._spans(p):
+                version = self.store.daily_version(*span)  # before summing: a batch meanwhile shows next time
+                found = self._part_cache.get(span)
+                if found is None or found[0] != version:
+                    if found is None:
+                        # A new day: drop the parts of spans that no longer end today or yesterday.
+                        self._part_cache = {k: v for k, v in self._part_cache.items() if k[1] >= p.last_day - LIVE_DAYS}
+                    found = self._part_cache[span] = (version, self._part(*span, names))
+                parts.append(found[1])
+            return parts
 
     def invalidate(self) -> None:
         """Forget the in-memory sums and names (after anything was deleted)."""
         with self.store.lock:
-            self._frozen.clear()
+            self._part_cache.clear()
+            self._snapshots.clear()
             self._name_cache.clear()
             self._owner_cache.clear()
+            self._meta_cache.clear()
 
     def snapshot(self, p: Period) -> Snapshot:
         """Third-party totals per (site, domain) and per day over the period."""
         self._follow_knowledge()
         parts = self._parts(p)
+        with self.store.lock:
+            cached = self._snapshots.get(p)
+        if cached is not None and len(cached.parts) == len(parts) and all(a is b for a, b in zip(cached.parts, parts)):
+            return cached  # nothing recorded in it since: the same sums, and what the pages derived from them
+        snap = self._build_snapshot(p, parts)
+        with self.store.lock:
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
+            self._snapshots[p] = snap
+        return snap
+
+    @staticmethod
+    def _build_snapshot(p: Period, parts: list[_Part]) -> Snapshot:
         pairs = parts[0].pairs if len(parts) == 1 else [x for part in parts for x in part.pairs]
         per_day: dict[int, tuple[int, int]] = {}
         visited: set[int] = set()

@@ -8,9 +8,10 @@ from .periods import Period
 
 UNKNOWN_SITE = "(unknown page)"
 
-# Days older than this many days before today are summed once and kept in memory: the
-# recorder only adds to today (and, for a batch sent across midnight, yesterday).
-LIVE_DAYS = 2
+# A period is summed in two parts, the days before today and today (the last LIVE_DAYS days):
+# the recorder adds to today, so after a batch only today's part is summed again (a batch sent
+# across midnight also touches yesterday: the store's daily_version says so, and that part is redone).
+LIVE_DAYS = 1
 
 
 @dataclass(slots=True)
@@ -31,8 +32,12 @@ class Pair:
     last_day: int
     owner: str | None = None
     category: str | None = None
-    text: str = ""  # site, domain and owner in lower case, for search
     reached: int = 0  # requests that left the browser (requests = reached + blocked for new data)
+
+    @property
+    def text(self) -> str:
+        """Site, domain and owner in lower case, for search (made when searched: most pages never ask)."""
+        return f"{self.site}\n{self.domain}\n{self.owner or ''}".lower()
 
 
 @dataclass
@@ -47,6 +52,9 @@ class Snapshot:
     blocked: int
     timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
     parts: list["_Part"] = field(default_factory=list)
+    # What the pages derived from this snapshot (the period's reach index): the history keeps a
+    # snapshot while none of its parts changes, and with it these.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -193,5 +201,5 @@ def merge_pairs(pairs) -> list[Pair]:
         else:
             merged[key] = Pair(x.site, x.domain, m.requests + x.requests, m.trackers + x.trackers,
                                m.blocked + x.blocked, min(m.first_day, x.first_day), max(m.last_day, x.last_day),
-                               x.owner, x.category, x.text, m.reached + x.reached)
+                               x.owner, x.category, m.reached + x.reached)
     return list(merged.values())

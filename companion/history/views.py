@@ -30,7 +30,15 @@ class ViewsMixin:
 
     @staticmethod
     def _reach_entries(snap: Snapshot) -> dict[str, Tally]:
-        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period."""
+        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period (made once
+        per snapshot: the overview asks for it twice, and a kept snapshot is asked again)."""
+        found = snap.memo.get("reach")
+        if found is None:
+            found = snap.memo["reach"] = ViewsMixin._merge_reach(snap)
+        return found
+
+    @staticmethod
+    def _merge_reach(snap: Snapshot) -> dict[str, Tally]:
         parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
         if len(parts) == 1:
             return {k: v for k, v in parts[0].reach_index().items() if v.tracker}

@@ -74,6 +74,7 @@ class EventsMixin:
                      reached = reached + excluded.reached""",
                 [(*key, *t) for key, t in totals.items()],
             )
+        self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
 
     def count_requests(self) -> int:
         with self.lock:

@@ -50,6 +50,41 @@ class HistoryMixin:
             oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
+    # -- what changed in the daily totals ---------------------------------------------------
+
+    # The history keeps sums of the daily totals in memory (companion/history/core.py). It asks
+    # :meth:`daily_version` whether a span of days changed since it summed them: recording bumps the
+    # days it wrote to (:meth:`_daily_recorded`, called at the end of ``record()``), deleting from
+    # ``daily`` bumps everything. Kept in memory only: a new process starts with nothing summed.
+
+    def _daily_revs(self) -> tuple[list[int], dict[int, int]]:
+        revs = getattr(self, "_daily_rev_state", None)
+        if revs is None:
+            revs = self._daily_rev_state = ([0, 0], {})  # ([epoch, last batch], {day: last batch that wrote it})
+        return revs
+
+    def _daily_recorded(self, totals: dict[tuple[int, int, int], Any]) -> None:
+        """A batch added ``totals`` ({(day, site_id, domain_id): ...}) to ``daily``: its days changed."""
+        with self.lock:
+            counters, days = self._daily_revs()
+            counters[1] += 1
+            for day, _site, _domain in totals:
+                days[day] = counters[1]
+
+    def _daily_deleted(self) -> None:
+        """Rows of ``daily`` were deleted (forgetting): every span of days changed."""
+        with self.lock:
+            counters, days = self._daily_revs()
+            counters[0] += 1
+            days.clear()
+
+    def daily_version(self, lo: int, hi: int) -> tuple[int, int]:
+        """A value that changes whenever the totals of days ``lo``..``hi`` may have changed in this process
+        (read it *before* summing: a batch recorded meanwhile then shows as a change next time)."""
+        with self.lock:
+            counters, days = self._daily_revs()
+            return counters[0], max((rev for day, rev in days.items() if lo <= day <= hi), default=0)
+
     # -- sums over days ---------------------------------------------------------------------
 
     def daily_sums(self, lo: int, hi: int) -> tuple[dict, dict, set]:
@@ -284,6 +319,7 @@ class HistoryMixin:
             }
             removed.update(self._delete_orphans())
             removed["breakage_reports"] = reports
+            self._daily_deleted()
         return removed
 
     def _delete_orphans(self) -> dict[str, int]:
