@@ -1,6 +1,7 @@
 """The history's heart: a snapshot of a period, summed from the daily totals and partly kept in memory."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Protocol
 
 from ..storage import Store
@@ -35,6 +36,9 @@ class History(ViewsMixin, DataMixin):
         self._part_cache: dict[tuple[int, int], tuple[tuple[int, int], _Part]] = {}
         self._snapshots: dict[Period, Snapshot] = {}  # the last snapshot of each period, while its parts hold
         self._name_cache: dict[int, str] = {}
+        # Guards the caches above, not the database: the sums are read on a connection of their own
+        # (Store.daily_sums), so recording goes on while a page sums months of totals.
+        self._lock = threading.RLock()
         self._meta_cache: dict[int, tuple[str, str | None, str | None]] = {}
 
     # -- knowledge ------------------------------------------------------------------------
@@ -128,7 +132,7 @@ class History(ViewsMixin, DataMixin):
         deletion) touches one of its days: the store says which (``daily_version``). Recording
         writes to today (and, for a batch sent across midnight, yesterday), so between batches
         every part is reused and after one only today's is summed again."""
-        with self.store.lock:
+        with self._lock:
             names = self._names_cached()
             parts = []
             for span in self._spans(p):
@@ -144,7 +148,7 @@ class History(ViewsMixin, DataMixin):
 
     def invalidate(self) -> None:
         """Forget the in-memory sums and names (after anything was deleted)."""
-        with self.store.lock:
+        with self._lock:
             self._part_cache.clear()
             self._snapshots.clear()
             self._name_cache.clear()
@@ -155,12 +159,12 @@ class History(ViewsMixin, DataMixin):
         """Third-party totals per (site, domain) and per day over the period."""
         self._follow_knowledge()
         parts = self._parts(p)
-        with self.store.lock:
+        with self._lock:
             cached = self._snapshots.get(p)
         if cached is not None and len(cached.parts) == len(parts) and all(a is b for a, b in zip(cached.parts, parts)):
             return cached  # nothing recorded in it since: the same sums, and what the pages derived from them
         snap = self._build_snapshot(p, parts)
-        with self.store.lock:
+        with self._lock:
             self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
             self._snapshots[p] = snap
         return snap

@@ -13,6 +13,14 @@ from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, EXCEPTION, OUTCOME
 
 _NOTHING_REMOVED = {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
 
+# The sums behind every history page (tests/test_history_speed.py pins their query plans: each reads
+# a range of days of daily's primary key, never the whole table).
+DAILY_PAIRS_SQL = """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day), sum(reached)
+                     FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id"""
+DAILY_PER_DAY_SQL = """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
+                       WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day"""
+DAILY_VISITED_SQL = "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0"
+
 
 class HistoryMixin:
     """Part of :class:`companion.storage.Store`."""
@@ -90,28 +98,23 @@ class HistoryMixin:
     def daily_sums(self, lo: int, hi: int) -> tuple[dict, dict, set]:
         """For days ``lo``..``hi``: {(site_id, domain_id): (requests, trackers, blocked, first day, last day,
         reached)}, {day: (blocked trackers, trackers)} and the set of visited site ids (third parties only).
-        ``blocked`` and ``reached`` are what the browser did (requests = reached + blocked)."""
-        with self.lock:
-            conn = self.conn
+        ``blocked`` and ``reached`` are what the browser did (requests = reached + blocked).
+
+        Read on a connection of its own, in one read transaction, without the store's lock: over
+        months these sums take seconds, and recording batches must not wait for them (WAL lets them
+        commit meanwhile). Ask :meth:`daily_version` before, to know when the answer goes stale."""
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
             pairs = {
                 (s, d): (n, t, b, f, l, r)
-                for s, d, n, t, b, f, l, r in conn.execute(
-                    """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day),
-                              sum(reached)
-                       FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id""",
-                    (lo, hi),
-                )
+                for s, d, n, t, b, f, l, r in reader.execute(DAILY_PAIRS_SQL, (lo, hi))
             }
-            per_day = {
-                day: (b or 0, t or 0)
-                for day, b, t in conn.execute(
-                    """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
-                       WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day""",
-                    (lo, hi),
-                )
-            }
-            visited = {s for (s,) in conn.execute(
-                "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
+            per_day = {day: (b or 0, t or 0) for day, b, t in reader.execute(DAILY_PER_DAY_SQL, (lo, hi))}
+            visited = {s for (s,) in reader.execute(DAILY_VISITED_SQL, (lo, hi))}
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
         return pairs, per_day, visited
 
     def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
@@ -319,7 +322,7 @@ class HistoryMixin:
             }
             removed.update(self._delete_orphans())
             removed["breakage_reports"] = reports
-            self._daily_deleted()
+        self._daily_deleted()  # after the commit: a sum read meanwhile on another connection is then stale
         return removed
 
     def _delete_orphans(self) -> dict[str, int]:
