@@ -117,13 +117,26 @@ def test_parts_are_kept_until_a_batch_touches_their_days(make_verdict, small_tra
     first = h.snapshot(p)
     past, today = first.parts
     assert h.snapshot(p) is first  # nothing recorded: the same snapshot, and what the pages derived from it
-    store.record(_events(make_verdict, rnd, 5, range(TODAY, TODAY + 1)))
+    summed = []
+    real_sums = store.daily_sums
+    store.daily_sums = lambda lo, hi: summed.append((lo, hi)) or real_sums(lo, hi)  # counts, then sums for real
+    batch = _events(make_verdict, rnd, 5, range(TODAY, TODAY + 1))
+    store.record(batch)
     second = h.snapshot(p)
-    assert second is not first and second.parts[0] is past and second.parts[1] is not today  # only today summed again
-    assert second.third_party_requests > first.third_party_requests
+    assert second is not first and second.parts[0] is past and second.parts[1] is not today
+    assert summed == []  # today's part had the batch applied: the rows it wrote were read, nothing summed
+    third_party = sum(1 for e in batch if e.verdict.page_domain != e.verdict.domain)  # a site's own hosts are not
+    assert second.third_party_requests == first.third_party_requests + third_party
     store.record(_events(make_verdict, rnd, 5, range(TODAY - 1, TODAY)))  # a batch sent across midnight
     third = h.snapshot(p)
-    assert third.parts[0] is not past  # yesterday changed: the past days are summed again
+    assert third.parts[0] is not past and summed == [(TODAY - 29, TODAY - 1)]  # yesterday changed: summed again
+    assert answers(h) == answers(History(store, small_trackers))
+    store.record(_events(make_verdict, rnd, 5, range(TODAY, TODAY + 1)) * store.DAILY_LOG_BATCHES)
+    h.snapshot(p)  # (one batch, whose rows are known)
+    for _ in range(store.DAILY_LOG_BATCHES + 1):  # more batches than the store remembers: today is summed again
+        store.record(_events(make_verdict, rnd, 1, range(TODAY, TODAY + 1)))
+    h.snapshot(p)
+    assert summed[-1] == (TODAY, TODAY)
     assert answers(h) == answers(History(store, small_trackers))
 
 

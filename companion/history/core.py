@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from ..storage import Store
 from .data import DataMixin
 from .periods import Period
-from .sums import LIVE_DAYS, UNKNOWN_SITE, Pair, Snapshot, _Part, _Totals
+from .sums import LIVE_DAYS, UNKNOWN_SITE, Pair, Snapshot, Tally, _Part, _Totals
 from .views import ViewsMixin
 
 
@@ -112,7 +112,55 @@ class History(ViewsMixin, DataMixin):
             requests += n
             trackers += t
             blocked += b
-        return _Part(pairs, totals.per_day, totals.visited, requests, trackers, blocked)
+        by_key = dict(zip(totals.pairs, pairs)) if lo == hi else None
+        return _Part(pairs, totals.per_day, totals.visited, requests, trackers, blocked, by_key=by_key)
+
+    def _refreshed(self, day: int, kept: tuple[tuple[int, int], _Part], version: tuple[int, int],
+                   names: dict[int, str]) -> _Part | None:
+        """Today's part with the batches recorded since it was summed applied: the rows of ``daily``
+        they wrote to are read again (whole rows, so a batch already in the sums counts once), the rest
+        of the part is kept. None when the store cannot say which rows changed: sum the day again."""
+        old_version, part = kept
+        if part.by_key is None or old_version[0] != version[0]:
+            return None
+        keys = self.store.daily_keys_since(old_version, day)
+        if keys is None:
+            return None
+        rows = self.store.daily_rows(day, keys)
+        by_key = dict(part.by_key)
+        visited = set(part.visited)
+        requests, trackers, blocked = part.requests, part.trackers, part.blocked
+        blocked_trackers, day_trackers = part.per_day.get(day, (0, 0))
+        added = False
+        changes: list[tuple[Pair | None, Pair]] = []
+        for (s, d), (n, t, b, r) in rows.items():
+            if s:
+                visited.add(s)
+            if s == d:  # a site's own other hosts: never a pair, only a visit
+                continue
+            old = by_key.get((s, d))
+            if old is None:
+                added = True
+            else:
+                requests, trackers, blocked = requests - old.requests, trackers - old.trackers, blocked - old.blocked
+                blocked_trackers -= min(old.blocked, old.trackers)
+                day_trackers -= old.trackers
+            m = self._meta_cache.get(d) or self._meta(d, names)
+            site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
+            by_key[(s, d)] = new = Pair(site, m[0], n, t, b, day, day, m[1], m[2], r)
+            changes.append((old, new))
+            requests, trackers, blocked = requests + n, trackers + t, blocked + b
+            blocked_trackers += min(b, t)
+            day_trackers += t
+        if added:  # in the order the sums give (site id, domain id): pages that keep ties in order agree
+            by_key = {k: by_key[k] for k in sorted(by_key)}
+        per_day = dict(part.per_day)
+        if by_key:
+            per_day[day] = (blocked_trackers, day_trackers)
+        refreshed = _Part(list(by_key.values()), per_day, visited, requests, trackers, blocked, by_key=by_key)
+        if part._reach is not None:
+            refreshed._reach = _reach_with(part._reach, changes)
+        return refreshed
 
     def _names_cached(self) -> dict[int, str]:
         # Names of ids never change; new ids appear as the person browses, deleted ones only by forgetting
@@ -143,8 +191,9 @@ class History(ViewsMixin, DataMixin):
                     if found is None:
                         # A new day: drop the parts of spans that no longer end today or yesterday.
                         self._part_cache = {k: v for k, v in self._part_cache.items() if k[1] >= p.last_day - LIVE_DAYS}
-                    found = self._part_cache[span] = (version, self._part(*span, names))
-                    if span[1] < p.last_day:
+                    part = self._refreshed(span[0], found, version, names) if found is not None else None
+                    found = self._part_cache[span] = (version, part or self._part(*span, names))
+                    if span[1] < p.last_day and len(found[1].pairs) >= FREEZE_PAIRS:
                         _out_of_collectors_sight()
                 parts.append(found[1])
             return parts
@@ -196,6 +245,39 @@ class History(ViewsMixin, DataMixin):
             timeline=timeline,
             parts=parts,
         )
+
+
+def _reach_with(index: dict[str, Tally], changes: list[tuple[Pair | None, Pair]]) -> dict[str, Tally]:
+    """A part's reach index (:meth:`_Part.reach_index`) with some of its pairs replaced (``old`` None: a
+    new pair), the same as building it again from the new pairs. The tallies and lists of ``index``
+    are shared with the part it belongs to and never changed: what changes is copied first."""
+    out = dict(index)
+    copied: set[str] = set()
+    for old, new in changes:
+        key = new.owner or new.domain
+        tally = out.get(key)
+        if tally is None:
+            tally = out[key] = Tally(key, new.owner is not None)
+            copied.add(key)
+        elif key not in copied:
+            tally = out[key] = Tally(tally.name, tally.is_company, set(tally.domains), dict(tally.per_site), tally.tracker)
+            copied.add(key)
+        cur = tally.per_site.get(new.site)
+        if old is not None:
+            cur = [cur[0] - old.requests, cur[1] - old.trackers, cur[2] - old.blocked, cur[3] - old.reached, cur[4], cur[5]]
+        if cur is None:
+            tally.per_site[new.site] = [new.requests, new.trackers, new.blocked, new.reached, new.first_day, new.last_day]
+        else:
+            tally.per_site[new.site] = [cur[0] + new.requests, cur[1] + new.trackers, cur[2] + new.blocked,
+                                        cur[3] + new.reached, min(cur[4], new.first_day), max(cur[5], new.last_day)]
+        tally.domains.add(new.domain)
+        tally.tracker = tally.tracker or new.trackers > 0
+    return out
+
+
+# Past days' sums this big are moved out of the garbage collector's sight (below); small ones
+# cost a collection nothing worth a freeze.
+FREEZE_PAIRS = 10_000
 
 
 def _out_of_collectors_sight() -> None:

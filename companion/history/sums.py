@@ -68,6 +68,9 @@ class _Part:
     trackers: int
     blocked: int
     _reach: dict[str, "Tally"] | None = None
+    # A one-day part (today's) also keeps its pairs by (site id, domain id), in the order the sums
+    # gave them, so a recorded batch can be applied to it (History._refreshed) instead of summing the day.
+    by_key: dict[tuple[int, int], Pair] | None = None
 
     def reach_index(self) -> dict[str, "Tally"]:
         """Per company (or, owner unknown, domain): every request to its domains, per site, built once.
@@ -117,8 +120,10 @@ class Tally:
 
     def merged(self, other: "Tally") -> "Tally":
         """A new tally of both (the kept and the live part of a period); neither is changed."""
+        # A shallow copy: a site both have gets a new list below, so the lists shared with ``self``
+        # (kept with the past days' sums) are never changed; copying them all cost most of a page.
         out = Tally(self.name, self.is_company or other.is_company, self.domains | other.domains,
-                    {k: list(v) for k, v in self.per_site.items()}, self.tracker or other.tracker)
+                    dict(self.per_site), self.tracker or other.tracker)
         for site, (n, t, b, r, f, l) in other.per_site.items():
             cur = out.per_site.get(site)
             if cur is None:
@@ -148,20 +153,30 @@ class Tally:
         return sum(t[3] for t in self.per_site.values())
 
     def figures(self, of_sites: int) -> dict[str, Any]:
-        """The figures every page shows of this company or tracker, from the same sums."""
-        reached, stopped = self.sites_reached, self.sites_stopped
+        """The figures every page shows of this company or tracker, from the same sums (one pass over
+        the sites: the counts of :attr:`sites_reached` and :attr:`sites_stopped` and the three totals)."""
+        reached = stopped = requests = blocked = got_through = 0
+        for site, t in self.per_site.items():
+            requests += t[0]
+            blocked += t[2]
+            got_through += t[3]
+            if site != UNKNOWN_SITE:
+                if t[3] > 0:
+                    reached += 1
+                elif t[0] > 0:
+                    stopped += 1
         return {
             "name": self.name,
             "is_company": self.is_company,
             "domains": sorted(self.domains),
-            "sites": len(reached),  # the headline: sites where it reached the person
-            "sites_reached": len(reached),
-            "sites_stopped": len(stopped),
-            "sites_tried": len(reached) + len(stopped),
+            "sites": reached,  # the headline: sites where it reached the person
+            "sites_reached": reached,
+            "sites_stopped": stopped,
+            "sites_tried": reached + stopped,
             "of_sites": of_sites,
-            "requests": self.requests,
-            "blocked": self.blocked,
-            "reached": self.reached,
+            "requests": requests,
+            "blocked": blocked,
+            "reached": got_through,
         }
 
     def site_rows(self) -> list[dict[str, Any]]:

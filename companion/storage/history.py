@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -65,32 +66,63 @@ class HistoryMixin:
     # days it wrote to (:meth:`_daily_recorded`, called at the end of ``record()``), deleting from
     # ``daily`` bumps everything. Kept in memory only: a new process starts with nothing summed.
 
-    def _daily_revs(self) -> tuple[list[int], dict[int, int]]:
+    # How many recorded batches the store remembers the (day, site, domain) keys of: enough for
+    # the batches recorded between two page loads; older ones make the history sum the day again.
+    DAILY_LOG_BATCHES = 256
+
+    def _daily_revs(self) -> tuple[list[int], dict[int, int], deque]:
         revs = getattr(self, "_daily_rev_state", None)
         if revs is None:
-            revs = self._daily_rev_state = ([0, 0], {})  # ([epoch, last batch], {day: last batch that wrote it})
+            # ([epoch, last batch], {day: last batch that wrote it}, [(batch, keys it wrote)])
+            revs = self._daily_rev_state = ([0, 0], {}, deque(maxlen=self.DAILY_LOG_BATCHES))
         return revs
 
     def _daily_recorded(self, totals: dict[tuple[int, int, int], Any]) -> None:
         """A batch added ``totals`` ({(day, site_id, domain_id): ...}) to ``daily``: its days changed."""
         with self.lock:
-            counters, days = self._daily_revs()
+            counters, days, log = self._daily_revs()
             counters[1] += 1
             for day, _site, _domain in totals:
                 days[day] = counters[1]
+            log.append((counters[1], tuple(totals)))
 
     def _daily_deleted(self) -> None:
         """Rows of ``daily`` were deleted (forgetting): every span of days changed."""
         with self.lock:
-            counters, days = self._daily_revs()
+            counters, days, log = self._daily_revs()
             counters[0] += 1
             days.clear()
+            log.clear()
+
+    def daily_keys_since(self, version: tuple[int, int], day: int) -> set[tuple[int, int]] | None:
+        """The (site_id, domain_id) rows of ``day`` that batches recorded after ``version`` (of
+        :meth:`daily_version`) wrote to, or None when that is not known (a deletion since, or more
+        batches than the store remembers): then the day must be summed again."""
+        with self.lock:
+            counters, _days, log = self._daily_revs()
+            if version[0] != counters[0]:
+                return None
+            if version[1] < counters[1] and (not log or log[0][0] > version[1] + 1):
+                return None
+            return {(s, d) for rev, keys in log if rev > version[1] for k, s, d in keys if k == day}
+
+    def daily_rows(self, day: int, keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+        """{(site_id, domain_id): (requests, trackers, blocked, reached)}: the rows of ``day`` named by ``keys``."""
+        with self.lock:
+            found = {}
+            for s, d in keys:
+                row = self.conn.execute(
+                    "SELECT requests, trackers, blocked, reached FROM daily WHERE day = ? AND site_id = ? AND domain_id = ?",
+                    (day, s, d)).fetchone()
+                if row is not None:
+                    found[(s, d)] = row
+            return found
 
     def daily_version(self, lo: int, hi: int) -> tuple[int, int]:
         """A value that changes whenever the totals of days ``lo``..``hi`` may have changed in this process
         (read it *before* summing: a batch recorded meanwhile then shows as a change next time)."""
         with self.lock:
-            counters, days = self._daily_revs()
+            counters, days, _log = self._daily_revs()
             return counters[0], max((rev for day, rev in days.items() if lo <= day <= hi), default=0)
 
     # -- sums over days ---------------------------------------------------------------------
