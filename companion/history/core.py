@@ -157,7 +157,9 @@ class History(ViewsMixin, DataMixin):
         per_day = dict(part.per_day)
         if by_key:
             per_day[day] = (blocked_trackers, day_trackers)
-        refreshed = _Part(list(by_key.values()), per_day, visited, requests, trackers, blocked, by_key=by_key)
+        part.source = None  # only the newest part names the one it came from: no chain of old parts kept alive
+        refreshed = _Part(list(by_key.values()), per_day, visited, requests, trackers, blocked, by_key=by_key,
+                          source=(part, changes))
         if part._reach is not None:
             refreshed._reach = _reach_with(part._reach, changes)
         return refreshed
@@ -216,6 +218,11 @@ class History(ViewsMixin, DataMixin):
         if cached is not None and len(cached.parts) == len(parts) and all(a is b for a, b in zip(cached.parts, parts)):
             return cached  # nothing recorded in it since: the same sums, and what the pages derived from them
         snap = self._build_snapshot(p, parts)
+        if cached is not None and len(parts) == 2 and cached.parts[0] is parts[0] and "reach_all" in cached.memo:
+            source = parts[1].source
+            if source is not None and source[0] is cached.parts[1]:
+                # Only today's part changed, by a known batch: the period's reach index follows it the same way.
+                snap.memo["reach_all"] = _reach_with(cached.memo["reach_all"], source[1])
         with self._lock:
             self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
             self._snapshots[p] = snap

@@ -71,6 +71,9 @@ class _Part:
     # A one-day part (today's) also keeps its pairs by (site id, domain id), in the order the sums
     # gave them, so a recorded batch can be applied to it (History._refreshed) instead of summing the day.
     by_key: dict[tuple[int, int], Pair] | None = None
+    # (the part this one was brought up to date from, [(old pair or None, new pair)]): lets a period's
+    # merged reach index be brought up to date the same way (History.snapshot).
+    source: tuple["_Part", list] | None = None
 
     def reach_index(self) -> dict[str, "Tally"]:
         """Per company (or, owner unknown, domain): every request to its domains, per site, built once.

@@ -34,20 +34,24 @@ class ViewsMixin:
         per snapshot: the overview asks for it twice, and a kept snapshot is asked again)."""
         found = snap.memo.get("reach")
         if found is None:
-            found = snap.memo["reach"] = ViewsMixin._merge_reach(snap)
+            every = snap.memo.get("reach_all")  # History.snapshot may have brought the last one up to date
+            if every is None:
+                every = snap.memo["reach_all"] = ViewsMixin._merge_reach(snap)
+            found = snap.memo["reach"] = {k: v for k, v in every.items() if v.tracker}
         return found
 
     @staticmethod
     def _merge_reach(snap: Snapshot) -> dict[str, Tally]:
+        """Every company's and domain's tally over the period's parts (trackers or not)."""
         parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
         if len(parts) == 1:
-            return {k: v for k, v in parts[0].reach_index().items() if v.tracker}
+            return parts[0].reach_index()
         merged: dict[str, Tally] = {}
         for part in parts:
             for key, tally in part.reach_index().items():
                 entry = merged.get(key)
                 merged[key] = tally if entry is None else entry.merged(tally)  # shared tallies are never changed
-        return {k: v for k, v in merged.items() if v.tracker}
+        return merged
 
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
         """Companies (or, owner unknown, tracker domains) by how many of the person's sites they reached
