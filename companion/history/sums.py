@@ -68,12 +68,26 @@ class _Part:
     trackers: int
     blocked: int
     _reach: dict[str, "Tally"] | None = None
+    _trackers_seen: set[str] | None = None
+    _reached: int | None = None
     # A one-day part (today's) also keeps its pairs by (site id, domain id), in the order the sums
     # gave them, so a recorded batch can be applied to it (History._refreshed) instead of summing the day.
     by_key: dict[tuple[int, int], Pair] | None = None
     # (the part this one was brought up to date from, [(old pair or None, new pair)]): lets a period's
     # merged reach index be brought up to date the same way (History.snapshot).
     source: tuple["_Part", list] | None = None
+
+    def tracker_domains(self) -> set[str]:
+        """The domains that were trackers in this part (made once)."""
+        if self._trackers_seen is None:
+            self._trackers_seen = {x.domain for x in self.pairs if x.trackers}
+        return self._trackers_seen
+
+    def reached(self) -> int:
+        """Requests of this part that left the browser (made once)."""
+        if self._reached is None:
+            self._reached = sum(x.reached for x in self.pairs)
+        return self._reached
 
     def reach_index(self) -> dict[str, "Tally"]:
         """Per company (or, owner unknown, domain): every request to its domains, per site, built once.
@@ -108,6 +122,7 @@ class Tally:
     tracker: bool = False
 
     def add(self, x: Pair) -> None:
+        self.__dict__.pop("_counts", None)
         self.domains.add(x.domain)
         self.tracker = self.tracker or x.trackers > 0
         t = self.per_site.get(x.site)
@@ -157,17 +172,22 @@ class Tally:
 
     def figures(self, of_sites: int) -> dict[str, Any]:
         """The figures every page shows of this company or tracker, from the same sums (one pass over
-        the sites: the counts of :attr:`sites_reached` and :attr:`sites_stopped` and the three totals)."""
-        reached = stopped = requests = blocked = got_through = 0
-        for site, t in self.per_site.items():
-            requests += t[0]
-            blocked += t[2]
-            got_through += t[3]
-            if site != UNKNOWN_SITE:
-                if t[3] > 0:
-                    reached += 1
-                elif t[0] > 0:
-                    stopped += 1
+        the sites: the counts of :attr:`sites_reached` and :attr:`sites_stopped` and the three totals,
+        kept: a tally is not changed once its index is built, and most are shared from batch to batch)."""
+        counts = self.__dict__.get("_counts")
+        if counts is None:
+            reached = stopped = requests = blocked = got_through = 0
+            for site, t in self.per_site.items():
+                requests += t[0]
+                blocked += t[2]
+                got_through += t[3]
+                if site != UNKNOWN_SITE:
+                    if t[3] > 0:
+                        reached += 1
+                    elif t[0] > 0:
+                        stopped += 1
+            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through)
+        reached, stopped, requests, blocked, got_through = counts
         return {
             "name": self.name,
             "is_company": self.is_company,

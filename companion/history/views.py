@@ -16,9 +16,16 @@ class ViewsMixin:
     def overview(self, snap: Snapshot) -> dict[str, Any]:
         """The headline figures of a period (``blocked``: requests the browser stopped)."""
         # Only the domains that were trackers count as trackers seen (a company's CDN does not).
-        tracker_domains = {x.domain for x in snap.pairs if x.trackers}
-        reached = sum(x.reached for x in snap.pairs)
-        return {
+        found = snap.memo.get("overview")
+        if found is not None:
+            return dict(found)
+        if snap.parts:  # each part's own, kept with it (the past days' are made once)
+            tracker_domains = set().union(*(part.tracker_domains() for part in snap.parts))
+            reached = sum(part.reached() for part in snap.parts)
+        else:
+            tracker_domains = {x.domain for x in snap.pairs if x.trackers}
+            reached = sum(x.reached for x in snap.pairs)
+        found = snap.memo["overview"] = {
             "sites_visited": snap.sites_visited,
             "third_party_requests": snap.third_party_requests,
             "tracker_requests": snap.tracker_requests,
@@ -27,6 +34,7 @@ class ViewsMixin:
             "reached": reached,
             "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
         }
+        return dict(found)
 
     @staticmethod
     def _reach_entries(snap: Snapshot) -> dict[str, Tally]:
