@@ -186,12 +186,12 @@ class Tally:
                         reached += 1
                     elif t[0] > 0:
                         stopped += 1
-            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through)
-        reached, stopped, requests, blocked, got_through = counts
+            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through, sorted(self.domains))
+        reached, stopped, requests, blocked, got_through, domains = counts
         return {
             "name": self.name,
             "is_company": self.is_company,
-            "domains": sorted(self.domains),
+            "domains": list(domains),
             "sites": reached,  # the headline: sites where it reached the person
             "sites_reached": reached,
             "sites_stopped": stopped,
