@@ -210,3 +210,13 @@ def test_trackerdb_finds_entries_below_a_domain_as_a_scan_would():
     for name in {registrable_domain(k) for k in keys} | set(keys):
         scanned = [i for key, i in db._trackers.items() if key.endswith("." + name)]
         assert db._entries_below().get(name, []) == scanned, name
+
+
+def test_names_recorded_between_reading_names_and_sums_are_found(make_verdict, small_trackers, store):
+    store.record(_events(make_verdict, random.Random(8), 20, range(TODAY, TODAY + 1)))
+    h = History(store, small_trackers)
+    stale = dict(h._names_cached())  # the names as a page read them, just before a batch came in
+    store.record([RecordedEvent(make_verdict("new-site.example", "px.new-tracker.example", "new-tracker.example"),
+                                NOW, True, True)])
+    part = h._part(TODAY, TODAY, stale)
+    assert ("new-site.example", "new-tracker.example") in {(x.site, x.domain) for x in part.pairs}

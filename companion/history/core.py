@@ -101,6 +101,7 @@ class History(ViewsMixin, DataMixin):
 
     def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
         totals = self._sum_days(lo, hi)
+        names = self._names_for(totals.pairs, names)
         pairs = []
         append = pairs.append
         meta = self._meta_cache
@@ -127,6 +128,7 @@ class History(ViewsMixin, DataMixin):
         if keys is None:
             return None
         rows = self.store.daily_rows(day, keys)
+        names = self._names_for(rows, names)
         by_key = dict(part.by_key)
         visited = set(part.visited)
         requests, trackers, blocked = part.requests, part.trackers, part.blocked
@@ -170,6 +172,13 @@ class History(ViewsMixin, DataMixin):
         names = self._name_cache
         top = max(names, default=0)
         names.update(self.store.domain_names(above=top))
+        return names
+
+    def _names_for(self, keys, names: dict[int, str]) -> dict[int, str]:
+        """``names``, read again if some (site id, domain id) of ``keys`` is not in it: a batch recorded
+        between reading the names and the sums brought new ones."""
+        if any((s and s not in names) or d not in names for s, d in keys):
+            return self._names_cached()
         return names
 
     def _spans(self, p: Period) -> list[tuple[int, int]]:
