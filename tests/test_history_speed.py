@@ -220,3 +220,22 @@ def test_names_recorded_between_reading_names_and_sums_are_found(make_verdict, s
                                 NOW, True, True)])
     part = h._part(TODAY, TODAY, stale)
     assert ("new-site.example", "new-tracker.example") in {(x.site, x.domain) for x in part.pairs}
+
+
+def test_a_write_by_another_connection_is_seen(make_verdict, small_trackers, store):
+    """Another process writing to the file (SQLite's data_version): this one cannot know which days, so all are summed again."""
+    import sqlite3
+
+    store.record(_events(make_verdict, random.Random(9), 50, range(TODAY - 5, TODAY + 1)))
+    h = History(store, small_trackers)
+    before = h.overview(h.snapshot(period("7d", NOW)))["third_party_requests"]
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        site, domain = (store.find_domain_id(n) for n in ("news.example", "doubleclick.net"))
+        other.execute("INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached) VALUES (?,?,?,?,?,?,?) "
+                      "ON CONFLICT (day, site_id, domain_id) DO UPDATE SET requests = requests + 7, trackers = trackers + 7, "
+                      "reached = reached + 7", (TODAY - 3, site, domain, 7, 7, 0, 7))
+    finally:
+        other.close()
+    assert h.overview(h.snapshot(period("7d", NOW)))["third_party_requests"] == before + 7
+    assert answers(h) == answers(History(store, small_trackers))

@@ -34,7 +34,7 @@ class History(ViewsMixin, DataMixin):
         self._owner_cache: dict[str, tuple[str | None, Any, str | None]] = {}
         self._knowledge_rev = getattr(trackers, "rev", 0)
         # (first day, last day) -> (the store's daily_version when summed, the part)
-        self._part_cache: dict[tuple[int, int], tuple[tuple[int, int], _Part]] = {}
+        self._part_cache: dict[tuple[int, int], tuple[tuple[tuple[int, int], int], _Part]] = {}
         self._snapshots: dict[Period, Snapshot] = {}  # the last snapshot of each period, while its parts hold
         self._name_cache: dict[int, str] = {}
         # Guards the caches above, not the database: the sums are read on a connection of their own
@@ -116,7 +116,7 @@ class History(ViewsMixin, DataMixin):
         by_key = dict(zip(totals.pairs, pairs)) if lo == hi else None
         return _Part(pairs, totals.per_day, totals.visited, requests, trackers, blocked, by_key=by_key)
 
-    def _refreshed(self, day: int, kept: tuple[tuple[int, int], _Part], version: tuple[int, int],
+    def _refreshed(self, day: int, kept: tuple[tuple[tuple[int, int], int], _Part], version: tuple[tuple[int, int], int],
                    names: dict[int, str]) -> _Part | None:
         """Today's part with the batches recorded since it was summed applied: the rows of ``daily``
         they wrote to are read again (whole rows, so a batch already in the sums counts once), the rest

@@ -94,13 +94,13 @@ class HistoryMixin:
             days.clear()
             log.clear()
 
-    def daily_keys_since(self, version: tuple[int, int], day: int) -> set[tuple[int, int]] | None:
+    def daily_keys_since(self, version: tuple[tuple[int, int], int], day: int) -> set[tuple[int, int]] | None:
         """The (site_id, domain_id) rows of ``day`` that batches recorded after ``version`` (of
         :meth:`daily_version`) wrote to, or None when that is not known (a deletion since, or more
         batches than the store remembers): then the day must be summed again."""
         with self.lock:
             counters, _days, log = self._daily_revs()
-            if version[0] != counters[0]:
+            if version[0] != self._daily_epoch(counters):
                 return None
             if version[1] < counters[1] and (not log or log[0][0] > version[1] + 1):
                 return None
@@ -118,12 +118,17 @@ class HistoryMixin:
                     found[(s, d)] = row
             return found
 
-    def daily_version(self, lo: int, hi: int) -> tuple[int, int]:
-        """A value that changes whenever the totals of days ``lo``..``hi`` may have changed in this process
+    def daily_version(self, lo: int, hi: int) -> tuple[tuple[int, int], int]:
+        """A value that changes whenever the totals of days ``lo``..``hi`` may have changed
         (read it *before* summing: a batch recorded meanwhile then shows as a change next time)."""
         with self.lock:
             counters, days, _log = self._daily_revs()
-            return counters[0], max((rev for day, rev in days.items() if lo <= day <= hi), default=0)
+            return self._daily_epoch(counters), max((rev for day, rev in days.items() if lo <= day <= hi), default=0)
+
+    def _daily_epoch(self, counters: list[int]) -> tuple[int, int]:
+        # Deletions here, and commits by any other connection to the file (another process: SQLite's
+        # data_version), change every span: this process cannot know which days they touched.
+        return counters[0], self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- sums over days ---------------------------------------------------------------------
 
