@@ -277,7 +277,7 @@ def test_signin_codes_are_single_use_and_hashed(store):
 def test_kept_sums_follow_new_events_and_forgetting(make_verdict, h, store):
     """Past days are summed once and kept in memory; live days and deletions must still show."""
     before = h.overview(h.snapshot(period("all", NOW)))
-    assert h._frozen  # the past days are now kept
+    assert h._part_cache  # the past days are now kept
     store.record([RecordedEvent(make_verdict("blog.example", "stats.g.doubleclick.net", "doubleclick.net", True, True), NOW, True)])
     after = h.overview(h.snapshot(period("all", NOW)))
     assert after["third_party_requests"] == before["third_party_requests"] + 1

@@ -63,9 +63,20 @@ def test_a_site_page_reads_the_detail_through_the_site_and_time_key(store, small
         assert "SEARCH r USING PRIMARY KEY (site_id=? AND time>? AND time<?)" in plan and "SCAN r" not in plan, plan
 
 
-def test_period_sums_read_a_range_of_days_not_the_whole_table(store, small_trackers):
+def test_period_sums_read_a_range_of_days_not_the_whole_table(store, small_trackers, monkeypatch):
+    from companion.storage import history as store_history
+
+    on_reader: list[str] = []  # the sums run on a read-only connection of their own: trace it too
+    real_connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        conn = real_connect(*args, **kwargs)
+        conn.set_trace_callback(on_reader.append)
+        return conn
+
+    monkeypatch.setattr(store_history.sqlite3, "connect", connect)
     h = History(store, small_trackers)
-    statements = _statements(store, lambda: h.overview(h.snapshot(period("7d", NOW))))
+    statements = _statements(store, lambda: h.overview(h.snapshot(period("7d", NOW)))) + on_reader
     plans = _plans_touching(store, statements, "daily")
     assert plans, statements
     for plan in plans:

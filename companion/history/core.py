@@ -1,12 +1,14 @@
 """The history's heart: a snapshot of a period, summed from the daily totals and partly kept in memory."""
 from __future__ import annotations
 
+import gc
+import threading
 from typing import Any, Protocol
 
 from ..storage import Store
 from .data import DataMixin
 from .periods import Period
-from .sums import LIVE_DAYS, UNKNOWN_SITE, Pair, Snapshot, _Part, _Totals
+from .sums import LIVE_DAYS, UNKNOWN_SITE, Pair, Snapshot, Tally, _Part, _Totals
 from .views import ViewsMixin
 
 
@@ -31,8 +33,14 @@ class History(ViewsMixin, DataMixin):
         self.trackers = trackers
         self._owner_cache: dict[str, tuple[str | None, Any, str | None]] = {}
         self._knowledge_rev = getattr(trackers, "rev", 0)
-        self._frozen: dict[tuple[int, int], _Part] = {}
+        # (first day, last day) -> (the store's daily_version when summed, the part)
+        self._part_cache: dict[tuple[int, int], tuple[tuple[tuple[int, int], int], _Part]] = {}
+        self._snapshots: dict[Period, Snapshot] = {}  # the last snapshot of each period, while its parts hold
         self._name_cache: dict[int, str] = {}
+        # Guards the caches above, not the database: the sums are read on a connection of their own
+        # (Store.daily_sums), so recording goes on while a page sums months of totals.
+        self._lock = threading.RLock()
+        self._meta_cache: dict[int, tuple[str, str | None, str | None]] = {}
 
     # -- knowledge ------------------------------------------------------------------------
 
@@ -81,17 +89,82 @@ class History(ViewsMixin, DataMixin):
     def _sum_days(self, lo: int, hi: int) -> _Totals:
         return _Totals(*self.store.daily_sums(lo, hi))
 
+    def _meta(self, domain_id: int, names: dict[int, str]) -> tuple[str, str | None, str | None]:
+        """(name, owner, category) of a third-party domain id, looked up once per id (a part has
+        tens of thousands of pairs over a few thousand domains)."""
+        found = self._meta_cache.get(domain_id)
+        if found is None:
+            domain = names.get(domain_id, "?")
+            owner, info = self.info(domain)
+            found = self._meta_cache[domain_id] = (domain, owner, info.category if info is not None else None)
+        return found
+
     def _part(self, lo: int, hi: int, names: dict[int, str]) -> _Part:
         totals = self._sum_days(lo, hi)
+        names = self._names_for(totals.pairs, names)
         pairs = []
+        append = pairs.append
+        meta = self._meta_cache
+        requests = trackers = blocked = 0
         for (s, d), (n, t, b, f, l, r) in totals.pairs.items():
-            domain = names.get(d, "?")
-            owner, info = self.info(domain)
+            m = meta.get(d) or self._meta(d, names)
             site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
-            pairs.append(Pair(site, domain, n, t, b, f, l, owner, info.category if info is not None else None,
-                              f"{site}\n{domain}\n{owner or ''}".lower(), r))
-        return _Part(pairs, totals.per_day, totals.visited, sum(x.requests for x in pairs),
-                     sum(x.trackers for x in pairs), sum(x.blocked for x in pairs))
+            append(Pair(site, m[0], n, t, b, f, l, m[1], m[2], r))
+            requests += n
+            trackers += t
+            blocked += b
+        by_key = dict(zip(totals.pairs, pairs)) if lo == hi else None
+        return _Part(pairs, totals.per_day, totals.visited, requests, trackers, blocked, by_key=by_key)
+
+    def _refreshed(self, day: int, kept: tuple[tuple[tuple[int, int], int], _Part], version: tuple[tuple[int, int], int],
+                   names: dict[int, str]) -> _Part | None:
+        """Today's part with the batches recorded since it was summed applied: the rows of ``daily``
+        they wrote to are read again (whole rows, so a batch already in the sums counts once), the rest
+        of the part is kept. None when the store cannot say which rows changed: sum the day again."""
+        old_version, part = kept
+        if part.by_key is None or old_version[0] != version[0]:
+            return None
+        keys = self.store.daily_keys_since(old_version, day)
+        if keys is None:
+            return None
+        rows = self.store.daily_rows(day, keys)
+        names = self._names_for(rows, names)
+        by_key = dict(part.by_key)
+        visited = set(part.visited)
+        requests, trackers, blocked = part.requests, part.trackers, part.blocked
+        blocked_trackers, day_trackers = part.per_day.get(day, (0, 0))
+        added = False
+        changes: list[tuple[Pair | None, Pair]] = []
+        for (s, d), (n, t, b, r) in rows.items():
+            if s:
+                visited.add(s)
+            if s == d:  # a site's own other hosts: never a pair, only a visit
+                continue
+            old = by_key.get((s, d))
+            if old is None:
+                added = True
+            else:
+                requests, trackers, blocked = requests - old.requests, trackers - old.trackers, blocked - old.blocked
+                blocked_trackers -= min(old.blocked, old.trackers)
+                day_trackers -= old.trackers
+            m = self._meta_cache.get(d) or self._meta(d, names)
+            site = names.get(s, UNKNOWN_SITE) if s else UNKNOWN_SITE
+            by_key[(s, d)] = new = Pair(site, m[0], n, t, b, day, day, m[1], m[2], r)
+            changes.append((old, new))
+            requests, trackers, blocked = requests + n, trackers + t, blocked + b
+            blocked_trackers += min(b, t)
+            day_trackers += t
+        if added:  # in the order the sums give (site id, domain id): pages that keep ties in order agree
+            by_key = {k: by_key[k] for k in sorted(by_key)}
+        per_day = dict(part.per_day)
+        if by_key:
+            per_day[day] = (blocked_trackers, day_trackers)
+        part.source = None  # only the newest part names the one it came from: no chain of old parts kept alive
+        refreshed = _Part(list(by_key.values()), per_day, visited, requests, trackers, blocked, by_key=by_key,
+                          source=(part, changes))
+        if part._reach is not None:
+            refreshed._reach = _reach_with(part._reach, changes)
+        return refreshed
 
     def _names_cached(self) -> dict[int, str]:
         # Names of ids never change; new ids appear as the person browses, deleted ones only by forgetting
@@ -101,33 +174,71 @@ class History(ViewsMixin, DataMixin):
         names.update(self.store.domain_names(above=top))
         return names
 
-    def _parts(self, p: Period) -> list[_Part]:
-        """The period's parts: past days summed once and kept in memory, the live days fresh from the database."""
+    def _names_for(self, keys, names: dict[int, str]) -> dict[int, str]:
+        """``names``, read again if some (site id, domain id) of ``keys`` is not in it: a batch recorded
+        between reading the names and the sums brought new ones."""
+        if any((s and s not in names) or d not in names for s, d in keys):
+            return self._names_cached()
+        return names
+
+    def _spans(self, p: Period) -> list[tuple[int, int]]:
+        """The period cut where the recorder writes: today alone, and the days before it."""
         lo, hi = self._day_range(p)
-        frozen_hi = hi - LIVE_DAYS
-        with self.store.lock:
+        live_lo = hi - LIVE_DAYS + 1
+        return [(lo, hi)] if lo >= live_lo else [(lo, live_lo - 1), (live_lo, hi)]
+
+    def _parts(self, p: Period) -> list[_Part]:
+        """The period's parts, each summed once and kept in memory until a recorded batch (or a
+        deletion) touches one of its days: the store says which (``daily_version``). Recording
+        writes to today (and, for a batch sent across midnight, yesterday), so between batches
+        every part is reused and after one only today's is summed again."""
+        with self._lock:
             names = self._names_cached()
-            if lo > frozen_hi:
-                return [self._part(lo, hi, names)]
-            key = (lo, frozen_hi)
-            base = self._frozen.get(key)
-            if base is None:
-                # A new day freezes another day: drop sums that no longer line up with today.
-                self._frozen = {k: v for k, v in self._frozen.items() if k[1] == frozen_hi}
-                base = self._frozen[key] = self._part(lo, frozen_hi, names)
-            return [base, self._part(frozen_hi + 1, hi, names)]
+            parts = []
+            for span in self._spans(p):
+                version = self.store.daily_version(*span)  # before summing: a batch meanwhile shows next time
+                found = self._part_cache.get(span)
+                if found is None or found[0] != version:
+                    if found is None:
+                        # A new day: drop the parts of spans that no longer end today or yesterday.
+                        self._part_cache = {k: v for k, v in self._part_cache.items() if k[1] >= p.last_day - LIVE_DAYS}
+                    part = self._refreshed(span[0], found, version, names) if found is not None else None
+                    found = self._part_cache[span] = (version, part or self._part(*span, names))
+                    if span[1] < p.last_day and len(found[1].pairs) >= FREEZE_PAIRS:
+                        _out_of_collectors_sight()
+                parts.append(found[1])
+            return parts
 
     def invalidate(self) -> None:
         """Forget the in-memory sums and names (after anything was deleted)."""
-        with self.store.lock:
-            self._frozen.clear()
+        with self._lock:
+            self._part_cache.clear()
+            self._snapshots.clear()
             self._name_cache.clear()
             self._owner_cache.clear()
+            self._meta_cache.clear()
 
     def snapshot(self, p: Period) -> Snapshot:
         """Third-party totals per (site, domain) and per day over the period."""
         self._follow_knowledge()
         parts = self._parts(p)
+        with self._lock:
+            cached = self._snapshots.get(p)
+        if cached is not None and len(cached.parts) == len(parts) and all(a is b for a, b in zip(cached.parts, parts)):
+            return cached  # nothing recorded in it since: the same sums, and what the pages derived from them
+        snap = self._build_snapshot(p, parts)
+        if cached is not None and len(parts) == 2 and cached.parts[0] is parts[0] and "reach_all" in cached.memo:
+            source = parts[1].source
+            if source is not None and source[0] is cached.parts[1]:
+                # Only today's part changed, by a known batch: the period's reach index follows it the same way.
+                snap.memo["reach_all"] = _reach_with(cached.memo["reach_all"], source[1])
+        with self._lock:
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
+            self._snapshots[p] = snap
+        return snap
+
+    @staticmethod
+    def _build_snapshot(p: Period, parts: list[_Part]) -> Snapshot:
         pairs = parts[0].pairs if len(parts) == 1 else [x for part in parts for x in part.pairs]
         per_day: dict[int, tuple[int, int]] = {}
         visited: set[int] = set()
@@ -150,3 +261,46 @@ class History(ViewsMixin, DataMixin):
             timeline=timeline,
             parts=parts,
         )
+
+
+def _reach_with(index: dict[str, Tally], changes: list[tuple[Pair | None, Pair]]) -> dict[str, Tally]:
+    """A part's reach index (:meth:`_Part.reach_index`) with some of its pairs replaced (``old`` None: a
+    new pair), the same as building it again from the new pairs. The tallies and lists of ``index``
+    are shared with the part it belongs to and never changed: what changes is copied first."""
+    out = dict(index)
+    copied: set[str] = set()
+    for old, new in changes:
+        key = new.owner or new.domain
+        tally = out.get(key)
+        if tally is None:
+            tally = out[key] = Tally(key, new.owner is not None)
+            copied.add(key)
+        elif key not in copied:
+            tally = out[key] = Tally(tally.name, tally.is_company, set(tally.domains), dict(tally.per_site), tally.tracker)
+            copied.add(key)
+        cur = tally.per_site.get(new.site)
+        if old is not None:
+            cur = [cur[0] - old.requests, cur[1] - old.trackers, cur[2] - old.blocked, cur[3] - old.reached, cur[4], cur[5]]
+        if cur is None:
+            tally.per_site[new.site] = [new.requests, new.trackers, new.blocked, new.reached, new.first_day, new.last_day]
+        else:
+            tally.per_site[new.site] = [cur[0] + new.requests, cur[1] + new.trackers, cur[2] + new.blocked,
+                                        cur[3] + new.reached, min(cur[4], new.first_day), max(cur[5], new.last_day)]
+        tally.domains.add(new.domain)
+        tally.tracker = tally.tracker or new.trackers > 0
+    return out
+
+
+# Past days' sums this big are moved out of the garbage collector's sight (below); small ones
+# cost a collection nothing worth a freeze.
+FREEZE_PAIRS = 10_000
+
+
+def _out_of_collectors_sight() -> None:
+    """Move what is alive now, the sums of past days just made among it, out of the cyclic garbage
+    collector's sight (``gc.freeze``). A year's sums are hundreds of thousands of small objects that
+    live until the day ends; every full collection walked them all (~1 s on this machine, in the
+    middle of whichever page happened to trigger it). They hold no reference cycles, so reference
+    counting still frees them when the history drops them; only cyclic garbage alive at this moment
+    is never collected, and this runs a few times a day (past days are summed once per period and day)."""
+    gc.freeze()

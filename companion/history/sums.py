@@ -8,9 +8,10 @@ from .periods import Period
 
 UNKNOWN_SITE = "(unknown page)"
 
-# Days older than this many days before today are summed once and kept in memory: the
-# recorder only adds to today (and, for a batch sent across midnight, yesterday).
-LIVE_DAYS = 2
+# A period is summed in two parts, the days before today and today (the last LIVE_DAYS days):
+# the recorder adds to today, so after a batch only today's part is summed again (a batch sent
+# across midnight also touches yesterday: the store's daily_version says so, and that part is redone).
+LIVE_DAYS = 1
 
 
 @dataclass(slots=True)
@@ -31,8 +32,12 @@ class Pair:
     last_day: int
     owner: str | None = None
     category: str | None = None
-    text: str = ""  # site, domain and owner in lower case, for search
     reached: int = 0  # requests that left the browser (requests = reached + blocked for new data)
+
+    @property
+    def text(self) -> str:
+        """Site, domain and owner in lower case, for search (made when searched: most pages never ask)."""
+        return f"{self.site}\n{self.domain}\n{self.owner or ''}".lower()
 
 
 @dataclass
@@ -47,6 +52,9 @@ class Snapshot:
     blocked: int
     timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
     parts: list["_Part"] = field(default_factory=list)
+    # What the pages derived from this snapshot (the period's reach index): the history keeps a
+    # snapshot while none of its parts changes, and with it these.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -60,6 +68,26 @@ class _Part:
     trackers: int
     blocked: int
     _reach: dict[str, "Tally"] | None = None
+    _trackers_seen: set[str] | None = None
+    _reached: int | None = None
+    # A one-day part (today's) also keeps its pairs by (site id, domain id), in the order the sums
+    # gave them, so a recorded batch can be applied to it (History._refreshed) instead of summing the day.
+    by_key: dict[tuple[int, int], Pair] | None = None
+    # (the part this one was brought up to date from, [(old pair or None, new pair)]): lets a period's
+    # merged reach index be brought up to date the same way (History.snapshot).
+    source: tuple["_Part", list] | None = None
+
+    def tracker_domains(self) -> set[str]:
+        """The domains that were trackers in this part (made once)."""
+        if self._trackers_seen is None:
+            self._trackers_seen = {x.domain for x in self.pairs if x.trackers}
+        return self._trackers_seen
+
+    def reached(self) -> int:
+        """Requests of this part that left the browser (made once)."""
+        if self._reached is None:
+            self._reached = sum(x.reached for x in self.pairs)
+        return self._reached
 
     def reach_index(self) -> dict[str, "Tally"]:
         """Per company (or, owner unknown, domain): every request to its domains, per site, built once.
@@ -67,12 +95,26 @@ class _Part:
         whole period by the caller); its non-tracker requests count too: its servers got them just the same."""
         if self._reach is None:
             index: dict[str, Tally] = {}
-            for x in self.pairs:
+            for x in self.pairs:  # Tally.add, written out: a year's part has ~100k pairs
                 key = x.owner or x.domain
                 entry = index.get(key)
                 if entry is None:
                     entry = index[key] = Tally(key, x.owner is not None)
-                entry.add(x)
+                entry.domains.add(x.domain)
+                if x.trackers:
+                    entry.tracker = True
+                t = entry.per_site.get(x.site)
+                if t is None:
+                    entry.per_site[x.site] = [x.requests, x.trackers, x.blocked, x.reached, x.first_day, x.last_day]
+                else:
+                    t[0] += x.requests
+                    t[1] += x.trackers
+                    t[2] += x.blocked
+                    t[3] += x.reached
+                    if x.first_day < t[4]:
+                        t[4] = x.first_day
+                    if x.last_day > t[5]:
+                        t[5] = x.last_day
             self._reach = index
         return self._reach
 
@@ -94,6 +136,7 @@ class Tally:
     tracker: bool = False
 
     def add(self, x: Pair) -> None:
+        self.__dict__.pop("_counts", None)
         self.domains.add(x.domain)
         self.tracker = self.tracker or x.trackers > 0
         t = self.per_site.get(x.site)
@@ -109,8 +152,10 @@ class Tally:
 
     def merged(self, other: "Tally") -> "Tally":
         """A new tally of both (the kept and the live part of a period); neither is changed."""
+        # A shallow copy: a site both have gets a new list below, so the lists shared with ``self``
+        # (kept with the past days' sums) are never changed; copying them all cost most of a page.
         out = Tally(self.name, self.is_company or other.is_company, self.domains | other.domains,
-                    {k: list(v) for k, v in self.per_site.items()}, self.tracker or other.tracker)
+                    dict(self.per_site), self.tracker or other.tracker)
         for site, (n, t, b, r, f, l) in other.per_site.items():
             cur = out.per_site.get(site)
             if cur is None:
@@ -140,20 +185,35 @@ class Tally:
         return sum(t[3] for t in self.per_site.values())
 
     def figures(self, of_sites: int) -> dict[str, Any]:
-        """The figures every page shows of this company or tracker, from the same sums."""
-        reached, stopped = self.sites_reached, self.sites_stopped
+        """The figures every page shows of this company or tracker, from the same sums (one pass over
+        the sites: the counts of :attr:`sites_reached` and :attr:`sites_stopped` and the three totals,
+        kept: a tally is not changed once its index is built, and most are shared from batch to batch)."""
+        counts = self.__dict__.get("_counts")
+        if counts is None:
+            reached = stopped = requests = blocked = got_through = 0
+            for site, t in self.per_site.items():
+                requests += t[0]
+                blocked += t[2]
+                got_through += t[3]
+                if site != UNKNOWN_SITE:
+                    if t[3] > 0:
+                        reached += 1
+                    elif t[0] > 0:
+                        stopped += 1
+            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through, sorted(self.domains))
+        reached, stopped, requests, blocked, got_through, domains = counts
         return {
             "name": self.name,
             "is_company": self.is_company,
-            "domains": sorted(self.domains),
-            "sites": len(reached),  # the headline: sites where it reached the person
-            "sites_reached": len(reached),
-            "sites_stopped": len(stopped),
-            "sites_tried": len(reached) + len(stopped),
+            "domains": list(domains),
+            "sites": reached,  # the headline: sites where it reached the person
+            "sites_reached": reached,
+            "sites_stopped": stopped,
+            "sites_tried": reached + stopped,
             "of_sites": of_sites,
-            "requests": self.requests,
-            "blocked": self.blocked,
-            "reached": self.reached,
+            "requests": requests,
+            "blocked": blocked,
+            "reached": got_through,
         }
 
     def site_rows(self) -> list[dict[str, Any]]:
@@ -193,5 +253,5 @@ def merge_pairs(pairs) -> list[Pair]:
         else:
             merged[key] = Pair(x.site, x.domain, m.requests + x.requests, m.trackers + x.trackers,
                                m.blocked + x.blocked, min(m.first_day, x.first_day), max(m.last_day, x.last_day),
-                               x.owner, x.category, x.text, m.reached + x.reached)
+                               x.owner, x.category, m.reached + x.reached)
     return list(merged.values())

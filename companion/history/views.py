@@ -16,9 +16,16 @@ class ViewsMixin:
     def overview(self, snap: Snapshot) -> dict[str, Any]:
         """The headline figures of a period (``blocked``: requests the browser stopped)."""
         # Only the domains that were trackers count as trackers seen (a company's CDN does not).
-        tracker_domains = {x.domain for x in snap.pairs if x.trackers}
-        reached = sum(x.reached for x in snap.pairs)
-        return {
+        found = snap.memo.get("overview")
+        if found is not None:
+            return dict(found)
+        if snap.parts:  # each part's own, kept with it (the past days' are made once)
+            tracker_domains = set().union(*(part.tracker_domains() for part in snap.parts))
+            reached = sum(part.reached() for part in snap.parts)
+        else:
+            tracker_domains = {x.domain for x in snap.pairs if x.trackers}
+            reached = sum(x.reached for x in snap.pairs)
+        found = snap.memo["overview"] = {
             "sites_visited": snap.sites_visited,
             "third_party_requests": snap.third_party_requests,
             "tracker_requests": snap.tracker_requests,
@@ -27,19 +34,32 @@ class ViewsMixin:
             "reached": reached,
             "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
         }
+        return dict(found)
 
     @staticmethod
     def _reach_entries(snap: Snapshot) -> dict[str, Tally]:
-        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period."""
+        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period (made once
+        per snapshot: the overview asks for it twice, and a kept snapshot is asked again)."""
+        found = snap.memo.get("reach")
+        if found is None:
+            every = snap.memo.get("reach_all")  # History.snapshot may have brought the last one up to date
+            if every is None:
+                every = snap.memo["reach_all"] = ViewsMixin._merge_reach(snap)
+            found = snap.memo["reach"] = {k: v for k, v in every.items() if v.tracker}
+        return found
+
+    @staticmethod
+    def _merge_reach(snap: Snapshot) -> dict[str, Tally]:
+        """Every company's and domain's tally over the period's parts (trackers or not)."""
         parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
         if len(parts) == 1:
-            return {k: v for k, v in parts[0].reach_index().items() if v.tracker}
+            return parts[0].reach_index()
         merged: dict[str, Tally] = {}
         for part in parts:
             for key, tally in part.reach_index().items():
                 entry = merged.get(key)
                 merged[key] = tally if entry is None else entry.merged(tally)  # shared tallies are never changed
-        return {k: v for k, v in merged.items() if v.tracker}
+        return merged
 
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
         """Companies (or, owner unknown, tracker domains) by how many of the person's sites they reached

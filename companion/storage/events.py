@@ -103,6 +103,7 @@ class EventsMixin:
                      reached = reached + excluded.reached""",
                 [(*key, *t) for key, t in totals.items()],
             )
+        self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
 
     def insert_detail(self, rows: Sequence[tuple[int, int | None, int, int, int, int, int | None]]) -> None:
         """Write detail rows given as (time, site_id, host_id, type code, flags, decided code, filter_id),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +13,14 @@ from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_NAMES, DECIDED_SHIFT, EXC
                      RULE_BLOCKED, SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_MASK, TYPE_NAMES, TYPE_SHIFT, day_start)
 
 _NOTHING_REMOVED = {"requests": 0, "daily": 0, "hosts": 0, "domains": 0, "filters": 0}
+
+# The sums behind every history page (tests/test_history_speed.py pins their query plans: each reads
+# a range of days of daily's primary key, never the whole table).
+DAILY_PAIRS_SQL = """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day), sum(reached)
+                     FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id"""
+DAILY_PER_DAY_SQL = """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
+                       WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day"""
+DAILY_VISITED_SQL = "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0"
 
 
 class HistoryMixin:
@@ -48,33 +57,99 @@ class HistoryMixin:
             oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
+    # -- what changed in the daily totals ---------------------------------------------------
+
+    # The history keeps sums of the daily totals in memory (companion/history/core.py). It asks
+    # :meth:`daily_version` whether a span of days changed since it summed them: recording bumps the
+    # days it wrote to (:meth:`_daily_recorded`, called at the end of ``record()``), deleting from
+    # ``daily`` bumps everything. Kept in memory only: a new process starts with nothing summed.
+
+    # How many recorded batches the store remembers the (day, site, domain) keys of: enough for
+    # the batches recorded between two page loads; older ones make the history sum the day again.
+    DAILY_LOG_BATCHES = 256
+
+    def _daily_revs(self) -> tuple[list[int], dict[int, int], deque]:
+        revs = getattr(self, "_daily_rev_state", None)
+        if revs is None:
+            # ([epoch, last batch], {day: last batch that wrote it}, [(batch, keys it wrote)])
+            revs = self._daily_rev_state = ([0, 0], {}, deque(maxlen=self.DAILY_LOG_BATCHES))
+        return revs
+
+    def _daily_recorded(self, totals: dict[tuple[int, int, int], Any]) -> None:
+        """A batch added ``totals`` ({(day, site_id, domain_id): ...}) to ``daily``: its days changed."""
+        with self.lock:
+            counters, days, log = self._daily_revs()
+            counters[1] += 1
+            for day, _site, _domain in totals:
+                days[day] = counters[1]
+            log.append((counters[1], tuple(totals)))
+
+    def _daily_deleted(self) -> None:
+        """Rows of ``daily`` were deleted (forgetting): every span of days changed."""
+        with self.lock:
+            counters, days, log = self._daily_revs()
+            counters[0] += 1
+            days.clear()
+            log.clear()
+
+    def daily_keys_since(self, version: tuple[tuple[int, int], int], day: int) -> set[tuple[int, int]] | None:
+        """The (site_id, domain_id) rows of ``day`` that batches recorded after ``version`` (of
+        :meth:`daily_version`) wrote to, or None when that is not known (a deletion since, or more
+        batches than the store remembers): then the day must be summed again."""
+        with self.lock:
+            counters, _days, log = self._daily_revs()
+            if version[0] != self._daily_epoch(counters):
+                return None
+            if version[1] < counters[1] and (not log or log[0][0] > version[1] + 1):
+                return None
+            return {(s, d) for rev, keys in log if rev > version[1] for k, s, d in keys if k == day}
+
+    def daily_rows(self, day: int, keys: set[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int, int, int]]:
+        """{(site_id, domain_id): (requests, trackers, blocked, reached)}: the rows of ``day`` named by ``keys``."""
+        with self.lock:
+            found = {}
+            for s, d in keys:
+                row = self.conn.execute(
+                    "SELECT requests, trackers, blocked, reached FROM daily WHERE day = ? AND site_id = ? AND domain_id = ?",
+                    (day, s, d)).fetchone()
+                if row is not None:
+                    found[(s, d)] = row
+            return found
+
+    def daily_version(self, lo: int, hi: int) -> tuple[tuple[int, int], int]:
+        """A value that changes whenever the totals of days ``lo``..``hi`` may have changed
+        (read it *before* summing: a batch recorded meanwhile then shows as a change next time)."""
+        with self.lock:
+            counters, days, _log = self._daily_revs()
+            return self._daily_epoch(counters), max((rev for day, rev in days.items() if lo <= day <= hi), default=0)
+
+    def _daily_epoch(self, counters: list[int]) -> tuple[int, int]:
+        # Deletions here, and commits by any other connection to the file (another process: SQLite's
+        # data_version), change every span: this process cannot know which days they touched.
+        return counters[0], self.conn.execute("PRAGMA data_version").fetchone()[0]
+
     # -- sums over days ---------------------------------------------------------------------
 
     def daily_sums(self, lo: int, hi: int) -> tuple[dict, dict, set]:
         """For days ``lo``..``hi``: {(site_id, domain_id): (requests, trackers, blocked, first day, last day,
         reached)}, {day: (blocked trackers, trackers)} and the set of visited site ids (third parties only).
-        ``blocked`` and ``reached`` are what the browser did (requests = reached + blocked)."""
-        with self.lock:
-            conn = self.conn
+        ``blocked`` and ``reached`` are what the browser did (requests = reached + blocked).
+
+        Read on a connection of its own, in one read transaction, without the store's lock: over
+        months these sums take seconds, and recording batches must not wait for them (WAL lets them
+        commit meanwhile). Ask :meth:`daily_version` before, to know when the answer goes stale."""
+        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+        try:
+            reader.execute("BEGIN")
             pairs = {
                 (s, d): (n, t, b, f, l, r)
-                for s, d, n, t, b, f, l, r in conn.execute(
-                    """SELECT site_id, domain_id, sum(requests), sum(trackers), sum(blocked), min(day), max(day),
-                              sum(reached)
-                       FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY site_id, domain_id""",
-                    (lo, hi),
-                )
+                for s, d, n, t, b, f, l, r in reader.execute(DAILY_PAIRS_SQL, (lo, hi))
             }
-            per_day = {
-                day: (b or 0, t or 0)
-                for day, b, t in conn.execute(
-                    """SELECT day, sum(min(blocked, trackers)), sum(trackers) FROM daily
-                       WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day""",
-                    (lo, hi),
-                )
-            }
-            visited = {s for (s,) in conn.execute(
-                "SELECT DISTINCT site_id FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0", (lo, hi))}
+            per_day = {day: (b or 0, t or 0) for day, b, t in reader.execute(DAILY_PER_DAY_SQL, (lo, hi))}
+            visited = {s for (s,) in reader.execute(DAILY_VISITED_SQL, (lo, hi))}
+            reader.execute("COMMIT")
+        finally:
+            reader.close()
         return pairs, per_day, visited
 
     def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
@@ -327,6 +402,7 @@ class HistoryMixin:
             }
             removed.update(self._delete_orphans())
             removed["breakage_reports"] = reports
+        self._daily_deleted()  # after the commit: a sum read meanwhile on another connection is then stale
         return removed
 
     def _delete_orphans(self) -> dict[str, int]:
