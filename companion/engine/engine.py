@@ -220,17 +220,20 @@ class Engine:
             third = True
         blocks = self._blocks
         tokens = None
-        # The hostname part of the block index, inlined: it decides most blocked requests.
+        # The hostname part of the block index, inlined: it decides most blocked requests. The
+        # candidates are memoised per context (host, page host, type), narrowed to those whose
+        # options apply there (Index.host_candidates_in): only their URL pattern is left to test.
         block = None
-        cands = blocks._host_cache.get(host)
+        key = (host, page_host, tbit)
+        cands = blocks._ctx_cache.get(key)
         if cands is None:
-            cands = blocks.host_candidates(host)
+            cands = blocks.host_candidates_in(key, third)
         if type(cands) is str:
             block = cands
         else:
             for f in cands:
                 if (lurl.startswith(f.head, host_end) and f.lit in lurl
-                        and f.test(lurl, url, host, host_end, page_host, tbit, third)):
+                        and f.url_ok(lurl, url, host, host_end)):
                     block = f
                     break
         if block is None:
@@ -241,8 +244,6 @@ class Engine:
         excs = self._exceptions
         exc = excs.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if exc is None:
-            if tokens is None and len(excs.by_token) > 32:
-                tokens = url_tokens(lurl)
             exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
         if exc is None:
             hit = self._hits.get(block) if type(block) is str else block.hit

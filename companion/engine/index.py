@@ -41,10 +41,11 @@ from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, R
 from .domains import entity_keys
 from .parser import ALL_TYPES, ParsedFilter, parse_line
 from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
-                       pick_token, regex_literal, regex_tokens)
+                       pick_token, regex_literal, regex_tokens, url_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 _LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
+_SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
@@ -173,7 +174,8 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_packed", "_texts", "_list_ids",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small",
+                 "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
     def __init__(self) -> None:
@@ -186,6 +188,9 @@ class Index:
         self.filters: tuple[Filter, ...] = ()  # every non-plain filter, in list order
         self._host_cache: dict = {}
         self._page_cache: dict = {}
+        self._ctx_cache: dict = {}
+        self._rest_cache: dict = {}
+        self._small: tuple[Filter, ...] | None = None  # see small_token_filters
         self._packed = None  # the cache state this index was loaded from, if any
 
     def __getstate__(self):
@@ -223,6 +228,9 @@ class Index:
         self.filters = ()
         self._host_cache = {}
         self._page_cache = {}
+        self._ctx_cache = {}
+        self._rest_cache = {}
+        self._small = None
 
     def _made_filter(self, i: int) -> Filter:
         f = self._made.get(i)
@@ -327,54 +335,118 @@ class Index:
         cache[page_host] = res
         return res
 
+    def host_candidates_in(self, key: tuple[str, str, int], third: bool):
+        """host_candidates(host) narrowed to the filters whose context options (type, party,
+        page domain: Filter.context_ok) let them apply in the context `key` = (host, page host,
+        type bit); `third` follows from the first two. Memoised per context: a page asks the same
+        few hosts for the same types again and again, and most candidates of a popular host
+        (google.com, doubleclick.net) are for other types or other sites. What is left needs only
+        Filter.url_ok, and a long URL is no longer scanned for filters that could not apply."""
+        host, page_host, tbit = key
+        cands = self._host_cache.get(host)
+        if cands is None:
+            cands = self.host_candidates(host)
+        if type(cands) is not str and cands:
+            cands = tuple(f for f in cands if f.context_ok(page_host, tbit, third))
+        cache = self._ctx_cache
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[key] = cands
+        return cands
+
+    def small_token_filters(self) -> tuple[Filter, ...]:
+        """Every token-indexed filter, in bucket order, when there are at most _SMALL_TOKENS of
+        them (EasyList's exceptions: 14), else (). A small index is not worth tokenising the URL
+        for: its token filters are narrowed per context with the page and generic ones instead
+        (rest_candidates), which leaves none for most requests."""
+        small = self._small
+        if small is None:
+            by_token = self.by_token
+            small = []
+            if self.sizes()["by_token"] <= _SMALL_TOKENS:
+                for tok in list(by_token):
+                    bucket = by_token[tok]
+                    if type(bucket) is int:
+                        bucket = self._bucket(by_token, tok)
+                    small.extend(bucket)
+            small = self._small = tuple(small)
+        return small
+
+    def rest_candidates(self, key: tuple[str, int, bool]):
+        """The filters find_rest tries besides the token buckets, narrowed to those whose context
+        options apply in `key` = (page host, type bit, third party): all the token-indexed ones of
+        a small index (small_token_filters), then the `by_domain` filters naming the page, then
+        the generic ones, in that order. Memoised per context."""
+        page_host, tbit, third = key
+        found = [f for f in self.small_token_filters() if f.context_ok(page_host, tbit, third)]
+        if page_host:
+            cands = self._page_cache.get(page_host)
+            if cands is None:
+                cands = self.page_candidates(page_host)
+            found.extend(f for f in cands if f.context_ok(page_host, tbit, third))
+        found.extend(f for f in self.generic if f.context_ok(page_host, tbit, third))
+        res = tuple(found)
+        cache = self._rest_cache
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[key] = res
+        return res
+
     def find_by_host(self, lurl: str, url: str, host: str, host_end: int, page_host: str,
                      tbit: int, third: bool):
         """First filter found through the request's hostname: a Filter, the str hostname of a
         `plain` hit, or None. Cheap: one memoised dict lookup, then the candidates' `lit` test."""
-        cands = self._host_cache.get(host)
+        key = (host, page_host, tbit)
+        cands = self._ctx_cache.get(key)
         if cands is None:
-            cands = self.host_candidates(host)
+            cands = self.host_candidates_in(key, third)
         if type(cands) is str:
             return cands
         for f in cands:  # see Filter.head
             if (lurl.startswith(f.head, host_end) and f.lit in lurl
-                    and f.test(lurl, url, host, host_end, page_host, tbit, third)):
+                    and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
 
     def find_rest(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
                   third: bool, tokens: list[bytes] | None):
         """First filter found through the URL's tokens, the page's domain, or the generic list.
-        `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
-        bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
-        by_token = self.by_token
-        tokset = None
-        # One C-level set intersection instead of a dict lookup per URL token in Python.
-        for tok in (by_token.keys() & tokens) if tokens is not None else list(by_token):
-            bucket = by_token[tok]
-            if type(bucket) is int:  # first use since loaded from the cache
-                bucket = self._bucket(by_token, tok)
-            for f in bucket:
-                need = f.toks
-                if need is not None and tokens is not None:
-                    # On a long URL (1-5 kB of query string: the slowest requests) a filter's
-                    # other tokens are a set test away, where `lit in url` scans the whole URL.
-                    # On a short URL the scan is cheaper than making the set.
-                    if tokset is None:
-                        tokset = set(tokens) if len(lurl) > _LONG_URL else False
-                    if tokset is not False and not need <= tokset:
+        A small index (small_token_filters) ignores `tokens` (None is fine); a big one tokenises
+        the URL itself when given None."""
+        small = self._small
+        if small is None:
+            small = self.small_token_filters()
+        if not small and self.by_token:
+            if tokens is None:
+                tokens = url_tokens(lurl)
+            # On a long URL (1-5 kB of query string: the slowest requests) a filter's other
+            # tokens are a set test away, where `lit in url` scans the whole URL; the set also
+            # drops the repeated tokens before the index lookups. On a short URL the scan is
+            # cheaper than making the set.
+            long = len(lurl) > _LONG_URL
+            if long:
+                tokens = set(tokens)
+            by_token = self.by_token
+            # One C-level set intersection instead of a dict lookup per URL token in Python.
+            for tok in by_token.keys() & tokens:
+                bucket = by_token[tok]
+                if type(bucket) is int:  # first use since loaded from the cache
+                    bucket = self._bucket(by_token, tok)
+                for f in bucket:
+                    if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
-                if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
-                    return f
-        if page_host:
-            cands = self._page_cache.get(page_host)
-            if cands is None:
-                cands = self.page_candidates(page_host)
-            for f in cands:
-                if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
-                    return f
-        for f in self.generic:
-            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+                    if long:
+                        need = f.toks
+                        if need is not None and not need <= tokens:
+                            continue
+                    if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+                        return f
+        key = (page_host, tbit, third)
+        rest = self._rest_cache.get(key)
+        if rest is None:
+            rest = self.rest_candidates(key)
+        for f in rest:
+            if f.lit in lurl and f.url_ok(lurl, url, host, host_end):
                 return f
         return None
 
