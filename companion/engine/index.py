@@ -38,7 +38,7 @@ from collections import Counter
 
 from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, RE2_SEARCH,
                       RE_AFTER_HOST, RE_FROM_START, SEP_AFTER, Filter)
-from .domains import entity_keys
+from .domains import domain_allows, entity_keys
 from .parser import ALL_TYPES, ParsedFilter, parse_line
 from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
                        pick_token, regex_literal, regex_tokens, url_tokens)
@@ -174,7 +174,7 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_page_rest", "_small",
                  "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
@@ -190,6 +190,7 @@ class Index:
         self._page_cache: dict = {}
         self._ctx_cache: dict = {}
         self._rest_cache: dict = {}
+        self._page_rest: dict = {}
         self._small: tuple[Filter, ...] | None = None  # see small_token_filters
         self._packed = None  # the cache state this index was loaded from, if any
 
@@ -230,6 +231,7 @@ class Index:
         self._page_cache = {}
         self._ctx_cache = {}
         self._rest_cache = {}
+        self._page_rest = {}
         self._small = None
 
     def _made_filter(self, i: int) -> Filter:
@@ -376,20 +378,33 @@ class Index:
         """The filters find_rest tries besides the token buckets, narrowed to those whose context
         options apply in `key` = (page host, type bit, third party): all the token-indexed ones of
         a small index (small_token_filters), then the `by_domain` filters naming the page, then
-        the generic ones, in that order. Memoised per context."""
+        the generic ones, in that order. Memoised per context, from a list memoised per page
+        (its `domain=` tests, the costly part, are made once per page, not once per context)."""
         page_host, tbit, third = key
-        found = [f for f in self.small_token_filters() if f.context_ok(page_host, tbit, third)]
-        if page_host:
-            cands = self._page_cache.get(page_host)
-            if cands is None:
-                cands = self.page_candidates(page_host)
-            found.extend(f for f in cands if f.context_ok(page_host, tbit, third))
-        found.extend(f for f in self.generic if f.context_ok(page_host, tbit, third))
-        res = tuple(found)
+        on_page = self._page_rest.get(page_host)
+        if on_page is None:
+            on_page = self._page_rest_candidates(page_host)
+        res = tuple(f for f in on_page if f.context_ok(page_host, tbit, third))
         cache = self._rest_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
         cache[key] = res
+        return res
+
+    def _page_rest_candidates(self, page_host: str) -> tuple[Filter, ...]:
+        found = list(self.small_token_filters())
+        if page_host:
+            cands = self._page_cache.get(page_host)
+            if cands is None:
+                cands = self.page_candidates(page_host)
+            found.extend(cands)
+        found.extend(self.generic)
+        res = tuple(f for f in found if (f.include is None and f.exclude is None)
+                    or domain_allows(f.include, f.exclude, f.has_entity, page_host))
+        cache = self._page_rest
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[page_host] = res
         return res
 
     def find_by_host(self, lurl: str, url: str, host: str, host_end: int, page_host: str,
