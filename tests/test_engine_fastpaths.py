@@ -142,9 +142,9 @@ def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_pa
     cached_dir = tmp_path / "cache"
     Engine.from_files([lst], cache_dir=cached_dir)
     loaded = Engine.from_files([lst], cache_dir=cached_dir)
-    long_query = "?" + "&".join(f"k{i}=v{i}" for i in range(60))  # past index._LONG_URL
+    long_query = "?" + "&".join(f"k{i}=v{i}" for i in range(60))
     for engine in (built, loaded):
-        for q in ("", long_query):  # short URLs scan for the literal, long ones test tokens first
+        for q in ("", long_query):
             assert engine.match("https://t.example/stats/collect/x.gif" + q, "https://site.example/",
                                 "image")
             assert engine.match("https://t.example/stats/collectx/x.gif" + q,
@@ -162,6 +162,32 @@ def test_token_indexed_filters_carry_all_their_tokens_also_from_the_cache(tmp_pa
         assert {f.text: f.toks for f in fs} == {
             "/stats/collect/*$image": frozenset({b"stats", b"collect"}),
             "/stats/other.js": frozenset({b"stats", b"other"})}  # `js` may go on (`.jsx`)
+
+
+def test_every_token_a_bucketed_filter_needs_is_a_key_also_from_the_cache(tmp_path):
+    """Index.find_rest tests a candidate's other tokens against the URL tokens that are keys of
+    the index: a needed token that were no key would make its filter miss every URL."""
+    lst = tmp_path / "mini.txt"
+    lst.write_text("/stats/collect/*$image\n/stats/other.js\n/zzrare/beacon?\n", encoding="utf-8")
+    cached_dir = tmp_path / "cache"
+    Engine.from_files([lst], cache_dir=cached_dir)
+    for engine in (Engine.from_files([lst]), Engine.from_files([lst], cache_dir=cached_dir)):
+        index = engine._blocks
+        keys = set(index.by_token)
+        needed = set()
+        for key in list(index.by_token):
+            bucket = index.by_token[key]
+            for f in index._bucket(index.by_token, key) if isinstance(bucket, int) else bucket:
+                needed |= f.toks or set()
+        assert needed == {b"stats", b"collect", b"other", b"zzrare", b"beacon"}
+        assert needed <= keys
+        # A needed token under which no filter is placed has an empty bucket.
+        assert sum(1 for k in keys if not (index._bucket(index.by_token, k) if isinstance(
+            index.by_token[k], int) else index.by_token[k])) == len(keys) - 3
+        page = "https://site.example/"
+        assert engine.match("https://t.example/zzrare/beacon?a=1", page, "image")
+        assert engine.match("https://t.example/zzrare/beacons?", page, "image") is None
+        assert engine.match("https://t.example/x.gif?u=/zzrare/beacon?", page, "image")
 
 
 @pytest.mark.parametrize("text,head,lit", [

@@ -73,7 +73,9 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-6"  # 6: regex filters capped (program size, repetitions)
+    # 6: regex filters capped (program size, repetitions); 7: every token a filter needs is a key
+    # of its token index (Index.find_rest relies on it: a cache without them would miss blocks)
+    VERSION = "crumbs-engine-7"
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits", "source_key")
 

@@ -44,7 +44,6 @@ from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal
                        pick_token, regex_literal, regex_tokens, url_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
-_LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
 _SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
@@ -434,26 +433,23 @@ class Index:
         if not small and self.by_token:
             if tokens is None:
                 tokens = url_tokens(lurl)
-            # On a long URL (1-5 kB of query string: the slowest requests) a filter's other
-            # tokens are a set test away, where `lit in url` scans the whole URL; the set also
-            # drops the repeated tokens before the index lookups. On a short URL the scan is
-            # cheaper than making the set.
-            long = len(lurl) > _LONG_URL
-            if long:
-                tokens = set(tokens)
             by_token = self.by_token
-            # One C-level set intersection instead of a dict lookup per URL token in Python.
-            for tok in by_token.keys() & tokens:
+            # One C-level set intersection instead of a dict lookup per URL token in Python. The
+            # keys include every token a bucketed filter needs (IndexBuilder.build), so `found`
+            # is also the set of needed tokens the URL has: a candidate whose other tokens are
+            # missing is skipped by a subset test, without scanning the URL for its literal (on
+            # a long URL, 1-5 kB of query string, the scans were the slowest requests' cost).
+            found = by_token.keys() & tokens
+            for tok in found:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
                     bucket = self._bucket(by_token, tok)
                 for f in bucket:
                     if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
-                    if long:
-                        need = f.toks
-                        if need is not None and not need <= tokens:
-                            continue
+                    need = f.toks
+                    if need is not None and not need <= found:
+                        continue
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                         return f
         key = (page_host, tbit, third)
@@ -522,6 +518,13 @@ class IndexBuilder:
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
         # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
         idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
+        # Every token a bucketed filter needs (Filter.toks) is a key, with an empty bucket if no
+        # filter is placed under it: the one intersection of the URL's tokens with the keys then
+        # also gives every needed token the URL has (see Index.find_rest).
+        for fs in by_token.values():
+            for f in fs:
+                for t in f.toks or ():
+                    idx.by_token.setdefault(t, ())
         idx.by_domain = {d: tuple(fs) for d, fs in by_domain.items()}
         idx.generic = tuple(generic)
         idx.filters = tuple(self._all)
