@@ -342,11 +342,12 @@ class Index:
         return res
 
     def host_candidates_in(self, key: tuple[str, str, int], third: bool):
-        """host_candidates(host) narrowed to the filters whose context options (type, party,
-        page domain: Filter.context_ok) let them apply in the context `key` = (host, page host,
-        type bit); `third` follows from the first two. Memoised per context: a page asks the same
-        few hosts for the same types again and again, and most candidates of a popular host
-        (google.com, doubleclick.net) are for other types or other sites. What is left needs only
+        """(candidates, third): host_candidates(host) narrowed to the filters whose context
+        options (type, party, page domain: Filter.context_ok) let them apply in the context
+        `key` = (host, page host, type bit), and `third`, which follows from the first two and is
+        memoised with them. Memoised per context: a page asks the same few hosts for the same
+        types again and again, and most candidates of a popular host (google.com,
+        doubleclick.net) are for other types or other sites. What is left needs only
         Filter.url_ok, and a long URL is no longer scanned for filters that could not apply."""
         host, page_host, tbit = key
         cands = self._host_cache.get(host)
@@ -357,8 +358,8 @@ class Index:
         cache = self._ctx_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
-        cache[key] = cands
-        return cands
+        res = cache[key] = (cands, third)
+        return res
 
     def small_token_filters(self) -> tuple[Filter, ...]:
         """Every token-indexed filter, in bucket order, when there are at most _SMALL_TOKENS of
@@ -416,9 +417,10 @@ class Index:
         """First filter found through the request's hostname: a Filter, the str hostname of a
         `plain` hit, or None. Cheap: one memoised dict lookup, then the candidates' `lit` test."""
         key = (host, page_host, tbit)
-        cands = self._ctx_cache.get(key)
-        if cands is None:
-            cands = self.host_candidates_in(key, third)
+        ctx = self._ctx_cache.get(key)
+        if ctx is None:
+            ctx = self.host_candidates_in(key, third)
+        cands = ctx[0]
         if type(cands) is str:
             return cands
         for f in cands:  # see Filter.head
