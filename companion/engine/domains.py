@@ -58,7 +58,13 @@ def domain_allows(include: frozenset[str] | None, exclude: frozenset[str] | None
     """
     if not page_host:
         return include is None
-    for h in _PARENTS.get(page_host) or _parents(page_host):
+    parents = _PARENTS.get(page_host) or _parents(page_host)
+    if not has_entity:  # one C-level set test when only one kind of domain is listed
+        if exclude is None:
+            return include is None or not include.isdisjoint(parents)
+        if include is None:
+            return exclude.isdisjoint(parents)
+    for h in parents:
         if exclude is not None and h in exclude:
             return False
         if include is not None and h in include:

@@ -44,9 +44,20 @@ from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal
                        pick_token, regex_literal, regex_pieces, regex_tokens, url_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
+_LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
 _SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+def _applying(filters, page_host: str, tbit: int, third: bool) -> tuple[Filter, ...]:
+    """The filters whose context options let them apply (Filter.context_ok), the cheap bit tests
+    inline: a page meets a new context (host, type) every other request or so at first."""
+    party = 1 if third else 2
+    return tuple(f for f in filters
+                 if f.types & tbit and (not f.party or f.party == party)
+                 and ((f.include is None and f.exclude is None)
+                      or f.context_ok(page_host, tbit, third)))
 
 
 def _leading_host(body: str) -> str:
@@ -178,7 +189,7 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_page_rest", "_small",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small",
                  "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
@@ -194,7 +205,6 @@ class Index:
         self._page_cache: dict = {}
         self._ctx_cache: dict = {}
         self._rest_cache: dict = {}
-        self._page_rest: dict = {}
         self._small: tuple[Filter, ...] | None = None  # see small_token_filters
         self._packed = None  # the cache state this index was loaded from, if any
 
@@ -235,7 +245,6 @@ class Index:
         self._page_cache = {}
         self._ctx_cache = {}
         self._rest_cache = {}
-        self._page_rest = {}
         self._small = None
 
     def _made_filter(self, i: int) -> Filter:
@@ -354,7 +363,7 @@ class Index:
         if cands is None:
             cands = self.host_candidates(host)
         if type(cands) is not str and cands:
-            cands = tuple(f for f in cands if f.context_ok(page_host, tbit, third))
+            cands = _applying(cands, page_host, tbit, third)
         cache = self._ctx_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
@@ -379,24 +388,12 @@ class Index:
             small = self._small = tuple(small)
         return small
 
-    def rest_candidates(self, key: tuple[str, int, bool]):
-        """The filters find_rest tries besides the token buckets, narrowed to those whose context
-        options apply in `key` = (page host, type bit, third party): all the token-indexed ones of
-        a small index (small_token_filters), then the `by_domain` filters naming the page, then
-        the generic ones, in that order. Memoised per context, from a list memoised per page
-        (its `domain=` tests, the costly part, are made once per page, not once per context)."""
-        page_host, tbit, third = key
-        on_page = self._page_rest.get(page_host)
-        if on_page is None:
-            on_page = self._page_rest_candidates(page_host)
-        res = tuple(f for f in on_page if f.context_ok(page_host, tbit, third))
-        cache = self._rest_cache
-        if len(cache) > _CACHE_MAX:
-            cache.clear()
-        cache[key] = res
-        return res
-
-    def _page_rest_candidates(self, page_host: str) -> tuple[Filter, ...]:
+    def rest_candidates(self, page_host: str) -> tuple[Filter, ...]:
+        """The filters find_rest tries besides the token buckets on a page of `page_host`, narrowed
+        to those whose `domain=` option lets them apply there (the costly part of their options,
+        tested once per page): all the token-indexed ones of a small index
+        (small_token_filters), then the `by_domain` filters naming the page, then the generic
+        ones, in that order. Memoised per page; find_rest tests their type and party bits."""
         found = list(self.small_token_filters())
         if page_host:
             cands = self._page_cache.get(page_host)
@@ -406,7 +403,7 @@ class Index:
         found.extend(self.generic)
         res = tuple(f for f in found if (f.include is None and f.exclude is None)
                     or domain_allows(f.include, f.exclude, f.has_entity, page_host))
-        cache = self._page_rest
+        cache = self._rest_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
         cache[page_host] = res
@@ -447,6 +444,7 @@ class Index:
             # missing is skipped by a subset test, without scanning the URL for its literal (on
             # a long URL, 1-5 kB of query string, the scans were the slowest requests' cost).
             found = by_token.keys() & tokens
+            long = len(lurl) > _LONG_URL
             for tok in found:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
@@ -454,17 +452,19 @@ class Index:
                 for f in bucket:
                     if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
-                    need = f.toks
-                    if need is not None and not need <= found:
-                        continue
+                    if long:  # on a short URL the scan costs less than reading the token set
+                        need = f.toks
+                        if need is not None and not need <= found:
+                            continue
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                         return f
-        key = (page_host, tbit, third)
-        rest = self._rest_cache.get(key)
+        rest = self._rest_cache.get(page_host)
         if rest is None:
-            rest = self.rest_candidates(key)
+            rest = self.rest_candidates(page_host)
+        party = 1 if third else 2
         for f in rest:
-            if f.lit in lurl and f.url_ok(lurl, url, host, host_end):
+            if (f.types & tbit and (not f.party or f.party == party) and f.lit in lurl
+                    and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
 
