@@ -31,15 +31,6 @@ _SPLIT_CACHE = SPLIT_CACHE
 _PAGE_HOSTS: dict[str, str] = {}  # source URL -> page hostname: a page makes many requests
 
 
-def _third_party(host: str, page_host: str) -> bool:
-    """Is a request to `host` from a page of `page_host` third-party (different sites)? Without
-    a page it is."""
-    if not page_host:
-        return True
-    sc = _SPLIT_CACHE
-    return (sc.get(host) or split_host(host))[0] != (sc.get(page_host) or split_host(page_host))[0]
-
-
 def _page_host(source_url: str) -> str:
     m = _AUTHORITY_MATCH(source_url.lower())
     host = m.group(1) if m else ""
@@ -218,22 +209,34 @@ class Engine:
         host = m.group(1)
         host_end = m.end(1)
         tbit = REQUEST_TYPES.get(request_type, OTHER)
-        page_host = (_PAGE_HOSTS.get(source_url) or _page_host(source_url)) if source_url else ""
+        if source_url:
+            page_host = _PAGE_HOSTS.get(source_url)
+            if page_host is None:
+                page_host = _page_host(source_url)
+            sc = _SPLIT_CACHE
+            reg = sc.get(host) or split_host(host)
+            preg = sc.get(page_host) or split_host(page_host)
+            third = reg[0] != preg[0] if page_host else True
+        else:
+            page_host = ""
+            third = True
         blocks = self._blocks
         tokens = None
-        # The hostname part of the block index, inlined: it decides most blocked requests. The
-        # candidates are memoised per context (host, page host, type), narrowed to those whose
-        # options apply there (Index.host_candidates_in), with the third-party bit: only their
-        # URL pattern is left to test.
+        # The hostname part of the block index, inlined: it decides most blocked requests. A
+        # host with path filters (`||host/path`) has its candidates narrowed per context (host,
+        # page host, type) to those whose options apply there (Index.host_candidates_in): only
+        # their URL pattern is left to test.
         block = None
-        key = (host, page_host, tbit)
-        ctx = blocks._ctx_cache.get(key)
-        if ctx is None:
-            ctx = blocks.host_candidates_in(key, _third_party(host, page_host))
-        cands, third = ctx
+        cands = blocks._host_cache.get(host)
+        if cands is None:
+            cands = blocks.host_candidates(host)
         if type(cands) is str:
             block = cands
-        else:
+        elif cands:
+            key = (host, page_host, tbit)
+            cands = blocks._ctx_cache.get(key)
+            if cands is None:
+                cands = blocks.host_candidates_in(key, third)
             for f in cands:
                 if (lurl.startswith(f.head, host_end) and f.lit in lurl
                         and f.url_ok(lurl, url, host, host_end)):

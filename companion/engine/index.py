@@ -350,24 +350,23 @@ class Index:
         cache[page_host] = res
         return res
 
-    def host_candidates_in(self, key: tuple[str, str, int], third: bool):
-        """(candidates, third): host_candidates(host) narrowed to the filters whose context
-        options (type, party, page domain: Filter.context_ok) let them apply in the context
-        `key` = (host, page host, type bit), and `third`, which follows from the first two and is
-        memoised with them. Memoised per context: a page asks the same few hosts for the same
-        types again and again, and most candidates of a popular host (google.com,
-        doubleclick.net) are for other types or other sites. What is left needs only
-        Filter.url_ok, and a long URL is no longer scanned for filters that could not apply."""
+    def host_candidates_in(self, key: tuple[str, str, int], third: bool) -> tuple[Filter, ...]:
+        """The host_candidates(host) tuple narrowed to the filters whose context options (type,
+        party, page domain: Filter.context_ok) let them apply in the context `key` = (host, page
+        host, type bit); `third` follows from the first two. Memoised per context: a page asks
+        the same few hosts for the same types again and again, and most candidates of a popular
+        host (doubleclick.net's 21 exceptions, google's path filters) are for other types or
+        other sites. What is left needs only Filter.url_ok, and a long URL is no longer scanned
+        for filters that could not apply. Only for hosts that have candidates: most have none."""
         host, page_host, tbit = key
         cands = self._host_cache.get(host)
         if cands is None:
             cands = self.host_candidates(host)
-        if type(cands) is not str and cands:
-            cands = _applying(cands, page_host, tbit, third)
+        res = _applying(cands, page_host, tbit, third)
         cache = self._ctx_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
-        res = cache[key] = (cands, third)
+        cache[key] = res
         return res
 
     def small_token_filters(self) -> tuple[Filter, ...]:
@@ -413,13 +412,17 @@ class Index:
                      tbit: int, third: bool):
         """First filter found through the request's hostname: a Filter, the str hostname of a
         `plain` hit, or None. Cheap: one memoised dict lookup, then the candidates' `lit` test."""
-        key = (host, page_host, tbit)
-        ctx = self._ctx_cache.get(key)
-        if ctx is None:
-            ctx = self.host_candidates_in(key, third)
-        cands = ctx[0]
+        cands = self._host_cache.get(host)
+        if cands is None:
+            cands = self.host_candidates(host)
         if type(cands) is str:
             return cands
+        if not cands:
+            return None
+        key = (host, page_host, tbit)
+        cands = self._ctx_cache.get(key)
+        if cands is None:
+            cands = self.host_candidates_in(key, third)
         for f in cands:  # see Filter.head
             if (lurl.startswith(f.head, host_end) and f.lit in lurl
                     and f.url_ok(lurl, url, host, host_end)):
