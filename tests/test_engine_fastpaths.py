@@ -168,26 +168,32 @@ def test_every_token_a_bucketed_filter_needs_is_a_key_also_from_the_cache(tmp_pa
     """Index.find_rest tests a candidate's other tokens against the URL tokens that are keys of
     the index: a needed token that were no key would make its filter miss every URL."""
     lst = tmp_path / "mini.txt"
-    lst.write_text("/stats/collect/*$image\n/stats/other.js\n/zzrare/beacon?\n", encoding="utf-8")
+    filler = "".join(f"/zzfill{i}/x.\n" for i in range(80))  # a big token index
+    lst.write_text(filler + "/stats/collect/*$image\n/stats/other.js\n/zzrare/beacon?\n",
+                   encoding="utf-8")
     cached_dir = tmp_path / "cache"
     Engine.from_files([lst], cache_dir=cached_dir)
     for engine in (Engine.from_files([lst]), Engine.from_files([lst], cache_dir=cached_dir)):
         index = engine._blocks
-        keys = set(index.by_token)
+        assert index.small_token_filters() == ()
+        buckets = {k: (index._bucket(index.by_token, k) if isinstance(b, int) else b)
+                   for k, b in list(index.by_token.items())}
         needed = set()
-        for key in list(index.by_token):
-            bucket = index.by_token[key]
-            for f in index._bucket(index.by_token, key) if isinstance(bucket, int) else bucket:
+        for fs in buckets.values():
+            for f in fs:
                 needed |= f.toks or set()
-        assert needed == {b"stats", b"collect", b"other", b"zzrare", b"beacon"}
-        assert needed <= keys
+        assert {b"stats", b"collect", b"other", b"zzrare", b"beacon"} <= needed <= set(buckets)
         # A needed token under which no filter is placed has an empty bucket.
-        assert sum(1 for k in keys if not (index._bucket(index.by_token, k) if isinstance(
-            index.by_token[k], int) else index.by_token[k])) == len(keys) - 3
+        assert {k for k, fs in buckets.items() if not fs} == needed - {
+            k for k, fs in buckets.items() if fs}
         page = "https://site.example/"
         assert engine.match("https://t.example/zzrare/beacon?a=1", page, "image")
         assert engine.match("https://t.example/zzrare/beacons?", page, "image") is None
         assert engine.match("https://t.example/x.gif?u=/zzrare/beacon?", page, "image")
+        long = "&".join(f"k{i}=v{i}" for i in range(80))
+        assert engine.match("https://t.example/zzrare/beacon?" + long, page, "image")
+        assert engine.match("https://t.example/x.gif?" + long + "&u=/zzrare/beacon?", page, "image")
+        assert engine.match("https://t.example/zzrare/beacons?" + long, page, "image") is None
 
 
 @pytest.mark.parametrize("text,head,lit", [
@@ -267,3 +273,46 @@ def test_regex_literal_runs_never_reject_a_url_the_regex_matches(list_paths, cor
                 assert pos >= 0, (f.text, url)
                 pos += len(piece)
     assert matched > 1000, matched
+
+
+def test_long_urls_look_at_the_path_first_and_miss_nothing_in_the_query():
+    """Index.find_rest cuts a long URL's tokens in two passes, path then query: a filter whose
+    tokens are all in the path is decided in the first, one that also needs a query token (or
+    is found only through one) in the second. Every case must decide as on a short URL."""
+    filler = [f"/zzfill{i}/x." for i in range(80)]  # a big token index (not folded per page)
+    engine = Engine.from_lists([("l", "\n".join(filler + [
+        "/zzpath/beacon.",            # path tokens only
+        "/zzpath/*&zzq=1&",           # a path token and a query token
+        "&zzqonly=",                  # found through a query token only
+        "/zzboth/*/x?*&zzlate=",      # key may be chosen in either part
+        "@@/zzpath/*&zzok=$image",    # an exception needing a query token
+        "/zzp2/*&zzcommon=",          # keyed under its path token (the rarer), needs a query one
+        "&zzcommon=a$script",
+        "&zzcommon=b$script",
+    ]))])
+    key = [k for k in engine._blocks.by_token if engine._blocks.by_token[k] and any(
+        f.text == "/zzp2/*&zzcommon=" for f in engine._blocks.by_token[k])]
+    assert key == [b"zzp2"]
+    assert engine._blocks.small_token_filters() == ()
+    page = "https://site.example/"
+    pad = "&".join(f"p{i}=v{i}" for i in range(80))  # past the long-URL length
+    cases = {
+        "https://t.example/zzpath/beacon.gif?" + pad: True,
+        "https://t.example/zzpath/x?" + pad + "&zzq=1&": True,
+        "https://t.example/zzpath/x?" + pad + "&zzq=2&": False,
+        "https://t.example/a?" + pad + "&zzqonly=1": True,
+        "https://t.example/zzboth/a/x?" + pad + "&zzlate=1": True,
+        "https://t.example/zzboth/a/y?" + pad + "&zzlate=1": False,
+        "https://t.example/a?u=/zzpath/beacon.&" + pad: True,  # path tokens inside the query
+        "https://t.example/zzpath/beacon.gif?" + pad + "&zzok=1": None,  # excepted
+        "https://t.example/zzp2/x?" + pad + "&zzcommon=1": True,  # deferred to the second pass
+        "https://t.example/zzp2/x?" + pad + "&zzcommonx=1": False,
+    }
+    for url, want in cases.items():
+        assert len(url) > 300
+        m = engine.match(url, page, "image")
+        got = None if (m is not None and not m.blocked) else bool(m)
+        assert got == want, url[-60:]
+        short = url.replace(pad, "p=1")  # the same decision on a short URL (one pass)
+        m = engine.match(short, page, "image")
+        assert (None if (m is not None and not m.blocked) else bool(m)) == want, short

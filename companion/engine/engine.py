@@ -23,7 +23,7 @@ from ..sites import SPLIT_CACHE, split_host
 from .domains import AUTHORITY_RE
 from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, ParsedFilter, badfilter_target, parse_filter, parse_line
-from .patterns import RegexRejected, compile_regex_filter, url_tokens
+from .patterns import RegexRejected, compile_regex_filter
 
 
 _AUTHORITY_MATCH = AUTHORITY_RE.match
@@ -221,7 +221,6 @@ class Engine:
             page_host = ""
             third = True
         blocks = self._blocks
-        tokens = None
         # The hostname part of the block index, inlined: it decides most blocked requests. A
         # host with path filters (`||host/path`) has its candidates narrowed per context (host,
         # page host, type) to those whose options apply there (Index.host_candidates_in): only
@@ -243,14 +242,13 @@ class Engine:
                     block = f
                     break
         if block is None:
-            tokens = url_tokens(lurl)
-            block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, None)
             if block is None:
                 return None
         excs = self._exceptions
         exc = excs.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if exc is None:
-            exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, None)
         if exc is None:
             hit = self._hits.get(block) if type(block) is str else block.hit
             if hit is not None:
@@ -264,9 +262,7 @@ class Engine:
         if exc is None:
             return self._hit(block, btext, blist, False)
         etext, elist, _ = self._describe(exc)
-        if tokens is None:
-            tokens = url_tokens(lurl)
-        imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
+        imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, None)
         if imp is not None:
             itext, ilist, _ = self._describe(imp)
             return Match(True, itext, ilist, etext, elist, True)

@@ -432,31 +432,60 @@ class Index:
     def find_rest(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
                   third: bool, tokens: list[bytes] | None):
         """First filter found through the URL's tokens, the page's domain, or the generic list.
-        A small index (small_token_filters) ignores `tokens` (None is fine); a big one tokenises
-        the URL itself when given None."""
+        A small index (small_token_filters) ignores `tokens`; a big one given None tokenises the
+        URL itself (a long one in two passes: path, then query)."""
         small = self._small
         if small is None:
             small = self.small_token_filters()
         if not small and self.by_token:
-            if tokens is None:
-                tokens = url_tokens(lurl)
             by_token = self.by_token
+            head = None
+            if tokens is None:
+                q = lurl.find("?") if len(lurl) > _LONG_URL else -1
+                if q > 0:
+                    # A long URL is mostly query string. Its path's tokens go first: a filter
+                    # that blocks it is usually found there (/pagead/1p-user-list/,
+                    # /i/adsct), which saves cutting up and looking up kilobytes of query. A
+                    # filter that needs a token of the query too waits for the second pass.
+                    # (`?` is no token character: no token spans the cut.)
+                    head = by_token.keys() & url_tokens(lurl[:q])
+                    for tok in head:
+                        bucket = by_token[tok]
+                        if type(bucket) is int:
+                            bucket = self._bucket(by_token, tok)
+                        for f in bucket:
+                            if not f.types & tbit:
+                                continue
+                            need = f.toks
+                            if need is not None and not need <= head:
+                                continue  # decided in the second pass
+                            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host,
+                                                        tbit, third):
+                                return f
+                    tokens = url_tokens(lurl[q:])
+                else:
+                    tokens = url_tokens(lurl)
             # One C-level set intersection instead of a dict lookup per URL token in Python. The
             # keys include every token a bucketed filter needs (IndexBuilder.build), so `found`
             # is also the set of needed tokens the URL has: a candidate whose other tokens are
             # missing is skipped by a subset test, without scanning the URL for its literal (on
             # a long URL, 1-5 kB of query string, the scans were the slowest requests' cost).
             found = by_token.keys() & tokens
+            if head is not None:
+                found |= head
             long = len(lurl) > _LONG_URL
             for tok in found:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
                     bucket = self._bucket(by_token, tok)
+                in_head = head is not None and tok in head
                 for f in bucket:
                     if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
                     if long:  # on a short URL the scan costs less than reading the token set
                         need = f.toks
+                        if in_head and (need is None or need <= head):  # type: ignore[operator]
+                            continue  # decided in the first pass
                         if need is not None and not need <= found:
                             continue
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
