@@ -449,6 +449,7 @@ class Index:
                     # filter that needs a token of the query too waits for the second pass.
                     # (`?` is no token character: no token spans the cut.)
                     head = by_token.keys() & url_tokens(lurl[:q])
+                    deferred = []
                     for tok in head:
                         bucket = by_token[tok]
                         if type(bucket) is int:
@@ -458,7 +459,8 @@ class Index:
                                 continue
                             need = f.toks
                             if need is not None and not need <= head:
-                                continue  # decided in the second pass
+                                deferred.append(f)  # decided in the second pass
+                                continue
                             if f.lit in lurl and f.test(lurl, url, host, host_end, page_host,
                                                         tbit, third):
                                 return f
@@ -472,20 +474,27 @@ class Index:
             # a long URL, 1-5 kB of query string, the scans were the slowest requests' cost).
             found = by_token.keys() & tokens
             if head is not None:
+                # Second pass: the query's own buckets, and the path's deferred filters (the
+                # path's buckets are not walked again: each filter visited is memory touched,
+                # and in the middle of a browsing session that memory is cold).
                 found |= head
+                for f in deferred:
+                    if f.toks <= found and f.lit in lurl and f.test(  # type: ignore[operator]
+                            lurl, url, host, host_end, page_host, tbit, third):
+                        return f
+                keys = found - head
+            else:
+                keys = found
             long = len(lurl) > _LONG_URL
-            for tok in found:
+            for tok in keys:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
                     bucket = self._bucket(by_token, tok)
-                in_head = head is not None and tok in head
                 for f in bucket:
                     if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
                     if long:  # on a short URL the scan costs less than reading the token set
                         need = f.toks
-                        if in_head and (need is None or need <= head):  # type: ignore[operator]
-                            continue  # decided in the first pass
                         if need is not None and not need <= found:
                             continue
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
