@@ -10,8 +10,12 @@ Each filter lives in exactly one place, chosen when the engine is built:
    `||host/...`, keyed by that hostname and found the same way; what follows the hostname is
    matched from the end of the URL's hostname.
 3. `by_token`: everything else that has a *safe token* (see patterns.py), keyed by the rarest one.
-   The request URL is tokenised once; each token costs one dict lookup, and only the filters
-   under the URL's tokens are tested, usually none or a handful.
+   The request URL is tokenised once and intersected with the keys in one C-level set operation;
+   only the filters under the URL's tokens are tested, usually none or a handful. Every other
+   token a bucketed filter needs is a key too (with an empty bucket), so the intersection also
+   tells which candidates lack a token, without scanning the URL. A long URL's path is looked up
+   before its query. An index with few token filters (EasyList's exceptions) is not tokenised:
+   its token filters join the page-level list of part 4.
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
    only on those pages.
@@ -19,8 +23,11 @@ Each filter lives in exactly one place, chosen when the engine is built:
 
 What the hostname parts and `by_domain` hold for a given request host / page host is memoised
 (a browsing session meets the same few hundred hosts), so parts 1, 2 and 4 cost one dict lookup
-per request after the first. Each candidate is first screened with `lit in url` (the longest
-literal of its pattern, a plain substring search) before its options and regex are tested.
+per request after the first. A host's part-2 candidates are narrowed per context (host, page,
+type) to those whose options apply there, and the page-level list (parts 4 and 5) per page to
+those whose `domain=` lets them: a long URL is not scanned for filters that could not apply.
+Each candidate is first screened with `lit in url` (the longest literal of its pattern, a plain
+substring search) before its options and regex are tested.
 Token choice: among a filter's safe tokens, common URL words (patterns.BAD_TOKENS) come last,
 then the token the fewest filters share, then the longest.
 
