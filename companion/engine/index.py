@@ -11,10 +11,10 @@ Each filter lives in exactly one place, chosen when the engine is built:
    matched from the end of the URL's hostname.
 3. `by_token`: everything else that has a *safe token* (see patterns.py), keyed by the rarest one.
    The request URL is tokenised once and intersected with the keys in one C-level set operation;
-   only the filters under the URL's tokens are tested, usually none or a handful. Every other
-   token a bucketed filter needs is a key too (with an empty bucket), so the intersection also
-   tells which candidates lack a token, without scanning the URL. A long URL's path is looked up
-   before its query. An index with few token filters (EasyList's exceptions) is not tokenised:
+   only the filters under the URL's tokens are tested, usually none or a handful. On a long URL
+   the tokens are first intersected with `needed` (every token a bucketed filter needs), which
+   tells which candidates lack a token without scanning the URL; its path is looked up before
+   its query. An index with few token filters (EasyList's exceptions) is not tokenised:
    its token filters join the page-level list of part 4.
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
@@ -196,7 +196,7 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small", "needed",
                  "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
@@ -204,6 +204,9 @@ class Index:
         self.plain: dict[str, int] = {}
         self.by_host: dict[str, tuple[Filter, ...]] = {}
         self.by_token: dict[bytes, tuple[Filter, ...]] = {}
+        # Every token a bucketed filter needs (Filter.toks), keys of by_token included: the URL
+        # tokens in it are what a candidate's subset test compares with (Index.find_rest).
+        self.needed: frozenset[bytes] = frozenset()
         self.by_domain: dict[str, tuple[Filter, ...]] = {}
         self.generic: tuple[Filter, ...] = ()
         self.entity_domains = False
@@ -227,7 +230,10 @@ class Index:
         texts = "\n".join(f.text for f in self.filters)
         list_ids = array("H", (f.list_id for f in self.filters)).tobytes()
         flags = bytes(f.important for f in self.filters)
-        return (plain, texts, list_ids, flags, _pack(self.by_host, ids), _pack(self.by_token, ids),
+        by_token = dict(self.by_token)
+        for t in self.needed:  # the tokens needed but keying no filter: empty buckets
+            by_token.setdefault(t, ())
+        return (plain, texts, list_ids, flags, _pack(self.by_host, ids), _pack(by_token, ids),
                 _pack(self.by_domain, ids), array("I", (ids[id(f)] for f in self.generic)).tobytes(),
                 self.entity_domains)
 
@@ -243,6 +249,9 @@ class Index:
         self._made: dict[int, Filter] = {}
         self.by_host, ho, hf = _unpack(by_host)
         self.by_token, to, tf = _unpack(by_token, byte_keys=True)
+        self.needed = frozenset(self.by_token)
+        for t in [t for t, b in self.by_token.items() if to[b] == to[b + 1]]:
+            del self.by_token[t]  # needed, but keys no filter (see __getstate__)
         self.by_domain, do, df = _unpack(by_domain)
         self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
                      id(self.by_domain): (do, df)}
@@ -446,6 +455,8 @@ class Index:
             small = self.small_token_filters()
         if not small and self.by_token:
             by_token = self.by_token
+            keys = by_token.keys()
+            needed = self.needed
             head = None
             if tokens is None:
                 q = lurl.find("?") if len(lurl) > _LONG_URL else -1
@@ -455,9 +466,9 @@ class Index:
                     # /i/adsct), which saves cutting up and looking up kilobytes of query. A
                     # filter that needs a token of the query too waits for the second pass.
                     # (`?` is no token character: no token spans the cut.)
-                    head = by_token.keys() & url_tokens(lurl[:q])
+                    head = needed.intersection(url_tokens(lurl[:q]))
                     deferred = []
-                    for tok in head:
+                    for tok in keys & head:
                         bucket = by_token[tok]
                         if type(bucket) is int:
                             bucket = self._bucket(by_token, tok)
@@ -474,36 +485,39 @@ class Index:
                     tokens = url_tokens(lurl[q:])
                 else:
                     tokens = url_tokens(lurl)
-            # One C-level set intersection instead of a dict lookup per URL token in Python. The
-            # keys include every token a bucketed filter needs (IndexBuilder.build), so `found`
-            # is also the set of needed tokens the URL has: a candidate whose other tokens are
-            # missing is skipped by a subset test, without scanning the URL for its literal (on
-            # a long URL, 1-5 kB of query string, the scans were the slowest requests' cost).
-            found = by_token.keys() & tokens
-            if head is not None:
-                # Second pass: the query's own buckets, and the path's deferred filters (the
-                # path's buckets are not walked again: each filter visited is memory touched,
-                # and in the middle of a browsing session that memory is cold).
-                found |= head
-                for f in deferred:
-                    if f.toks <= found and f.lit in lurl and f.test(  # type: ignore[operator]
-                            lurl, url, host, host_end, page_host, tbit, third):
-                        return f
-                keys = found - head
-            else:
-                keys = found
             long = len(lurl) > _LONG_URL
-            for tok in keys:
+            if long:
+                # The URL's tokens that some candidate needs (`needed` holds every token a
+                # bucketed filter needs): a candidate whose other tokens are missing is skipped
+                # by a subset test, without scanning kilobytes of query for its literal.
+                present = needed.intersection(tokens)
+                if head is not None:
+                    # Second pass: the query's own buckets, and the path's deferred filters (the
+                    # path's buckets are not walked again: each filter visited is memory touched,
+                    # and in the middle of a browsing session that memory is cold).
+                    present |= head
+                    for f in deferred:
+                        if f.toks <= present and f.lit in lurl and f.test(  # type: ignore[operator]
+                                lurl, url, host, host_end, page_host, tbit, third):
+                            return f
+                    found = (keys & present) - head
+                else:
+                    found = keys & present
+            else:
+                # One C-level set intersection instead of a dict lookup per URL token in Python.
+                found = keys & tokens
+            for tok in found:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
                     bucket = self._bucket(by_token, tok)
                 for f in bucket:
-                    if not f.types & tbit:  # an attribute test, before any scan of the URL
-                        continue
-                    if long:  # on a short URL the scan costs less than reading the token set
-                        need = f.toks
-                        if need is not None and not need <= found:
+                    if long:  # an attribute and a set test, before any scan of the long URL
+                        if not f.types & tbit:
                             continue
+                        need = f.toks
+                        if need is not None and not need <= present:
+                            continue
+                    # (on a short URL the scan costs less than reading the candidate's fields)
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                         return f
         rest = self._rest_cache.get(page_host)
@@ -511,7 +525,7 @@ class Index:
             rest = self.rest_candidates(page_host)
         party = 1 if third else 2
         for f in rest:
-            if (f.types & tbit and (not f.party or f.party == party) and f.lit in lurl
+            if (f.lit in lurl and f.types & tbit and (not f.party or f.party == party)
                     and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
@@ -573,13 +587,11 @@ class IndexBuilder:
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
         # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
         idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
-        # Every token a bucketed filter needs (Filter.toks) is a key, with an empty bucket if no
-        # filter is placed under it: the one intersection of the URL's tokens with the keys then
-        # also gives every needed token the URL has (see Index.find_rest).
-        for fs in by_token.values():
+        needed = set(idx.by_token)
+        for fs in idx.by_token.values():
             for f in fs:
-                for t in f.toks or ():
-                    idx.by_token.setdefault(t, ())
+                needed.update(f.toks or ())
+        idx.needed = frozenset(needed)
         idx.by_domain = {d: tuple(fs) for d, fs in by_domain.items()}
         idx.generic = tuple(generic)
         idx.filters = tuple(self._all)
