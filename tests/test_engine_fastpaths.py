@@ -184,7 +184,8 @@ def test_every_token_a_bucketed_filter_needs_is_known_also_from_the_cache(tmp_pa
             for f in fs:
                 needed |= f.toks or set()
         assert {b"stats", b"collect", b"other", b"zzrare", b"beacon"} <= needed
-        assert index.needed == needed | set(buckets)
+        assert set(index.needed) == needed | set(buckets)
+        assert all(not b for k, b in index.needed.items() if k not in buckets)
         page = "https://site.example/"
         assert engine.match("https://t.example/zzrare/beacon?a=1", page, "image")
         assert engine.match("https://t.example/zzrare/beacons?", page, "image") is None
@@ -318,3 +319,35 @@ def test_long_urls_look_at_the_path_first_and_miss_nothing_in_the_query():
         short = url.replace(pad, "p=1")  # the same decision on a short URL (one pass)
         m = engine.match(short, page, "image")
         assert (None if (m is not None and not m.blocked) else bool(m)) == want, short
+
+
+def test_a_popular_hosts_candidates_are_keyed_by_what_follows_the_host():
+    """A context with many host candidates (google.com's path filters) keys them by the first
+    characters of their head (index.HostSplit): each request reads only those that can match,
+    plus the short heads. Every case decides as a plain walk would."""
+    from companion.engine.index import HostSplit
+    paths = [f"/zz{i:02d}/pixel" for i in range(12)]
+    engine = Engine.from_lists([("l", "\n".join(
+        [f"||pop.example{p}$image" for p in paths]
+        + ["||pop.example/a^$image", "||pop.example^*/deep/x.gif$image", "||pop.example/zz03/q"]))])
+    page = "https://site.example/"
+    assert engine.match("https://pop.example/zz00/pixel?x", page, "image")  # makes the context
+    split = engine._blocks._ctx_cache[("pop.example", "site.example", 2)]
+    assert isinstance(split, HostSplit)
+    assert {f.text for f in split.short} == {"||pop.example/a^$image",
+                                             "||pop.example^*/deep/x.gif$image"}
+    for url, want in {
+        "https://pop.example/zz07/pixel.gif": True,
+        "https://www.pop.example/zz11/pixel": True,
+        "https://pop.example/zz03/q": True,
+        "https://pop.example/zz03/pixe": False,
+        "https://pop.example/zz99/pixel": False,
+        "https://pop.example/a": True,            # a head shorter than the key
+        "https://pop.example/ab": False,
+        "https://pop.example/q/deep/x.gif": True,  # no head: tried for every path
+        "https://pop.example:8443/zz07/pixel": False,  # the head must follow the hostname
+        "https://pop.example/z": False,
+        "https://pop.example": False,
+    }.items():
+        assert bool(engine.match(url, page, "image")) == want, url
+    assert engine.match("https://pop.example/zz07/pixel", page, "script") is None

@@ -236,6 +236,8 @@ class Engine:
             cands = blocks._ctx_cache.get(key)
             if cands is None:
                 cands = blocks.host_candidates_in(key, third)
+            if type(cands) is not tuple:  # a popular host's, keyed by path (HostSplit)
+                cands = cands.at(lurl, host_end)
             for f in cands:
                 if (lurl.startswith(f.head, host_end) and f.lit in lurl
                         and f.url_ok(lurl, url, host, host_end)):

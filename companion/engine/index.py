@@ -11,10 +11,10 @@ Each filter lives in exactly one place, chosen when the engine is built:
    matched from the end of the URL's hostname.
 3. `by_token`: everything else that has a *safe token* (see patterns.py), keyed by the rarest one.
    The request URL is tokenised once and intersected with the keys in one C-level set operation;
-   only the filters under the URL's tokens are tested, usually none or a handful. On a long URL
-   the tokens are first intersected with `needed` (every token a bucketed filter needs), which
-   tells which candidates lack a token without scanning the URL; its path is looked up before
-   its query. An index with few token filters (EasyList's exceptions) is not tokenised:
+   only the filters under the URL's tokens are tested, usually none or a handful. A long URL's
+   tokens are intersected with `needed` (the keys plus every other token a bucketed filter
+   needs), which also tells which candidates lack a token without scanning the URL; its path is
+   looked up before its query. An index with few token filters (EasyList's exceptions) is not tokenised:
    its token filters join the page-level list of part 4.
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
@@ -52,9 +52,33 @@ from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 _LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
+_SPLIT_HOST = 8     # a context with this many host candidates keys them by head (HostSplit)
+_HEAD_KEY = 4       # ... by this many characters of it
 _SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+class HostSplit:
+    """A popular host's candidates (google.com has 21 path filters for images) keyed by the first
+    _HEAD_KEY characters of what must follow the hostname (Filter.head): a request reads the
+    few whose head can match its path, not all of them. Heads shorter than that are tried first
+    for every request. (Which of two matching filters is reported may change; the decision not.)"""
+
+    __slots__ = ("short", "by_head")
+
+    def __init__(self, filters: tuple[Filter, ...]) -> None:
+        self.short = tuple(f for f in filters if len(f.head) < _HEAD_KEY)
+        by_head: dict[str, list[Filter]] = {}
+        for f in filters:
+            if len(f.head) >= _HEAD_KEY:
+                by_head.setdefault(f.head[:_HEAD_KEY], []).append(f)
+        self.by_head = {k: tuple(v) for k, v in by_head.items()}
+
+    def at(self, lurl: str, host_end: int) -> tuple[Filter, ...]:
+        """The candidates for a URL whose hostname ends at `host_end`."""
+        keyed = self.by_head.get(lurl[host_end:host_end + _HEAD_KEY])
+        return self.short + keyed if keyed else self.short
 
 
 def _applying(filters, page_host: str, tbit: int, third: bool) -> tuple[Filter, ...]:
@@ -204,9 +228,12 @@ class Index:
         self.plain: dict[str, int] = {}
         self.by_host: dict[str, tuple[Filter, ...]] = {}
         self.by_token: dict[bytes, tuple[Filter, ...]] = {}
-        # Every token a bucketed filter needs (Filter.toks), keys of by_token included: the URL
-        # tokens in it are what a candidate's subset test compares with (Index.find_rest).
-        self.needed: frozenset[bytes] = frozenset()
+        # by_token plus every other token a bucketed filter needs (Filter.toks), with an empty
+        # bucket: a long URL's tokens are intersected with it, which gives in one C-level
+        # operation both the buckets to walk and the needed tokens the URL has, for the
+        # candidates' subset test (Index.find_rest). A short URL uses by_token: it has no empty
+        # buckets to walk (half the keys a request's tokens hit were such: www, https, com).
+        self.needed: dict[bytes, tuple[Filter, ...]] = {}
         self.by_domain: dict[str, tuple[Filter, ...]] = {}
         self.generic: tuple[Filter, ...] = ()
         self.entity_domains = False
@@ -249,9 +276,10 @@ class Index:
         self._made: dict[int, Filter] = {}
         self.by_host, ho, hf = _unpack(by_host)
         self.by_token, to, tf = _unpack(by_token, byte_keys=True)
-        self.needed = frozenset(self.by_token)
+        self.needed = dict(self.by_token)
         for t in [t for t, b in self.by_token.items() if to[b] == to[b + 1]]:
             del self.by_token[t]  # needed, but keys no filter (see __getstate__)
+            self.needed[t] = ()
         self.by_domain, do, df = _unpack(by_domain)
         self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
                      id(self.by_domain): (do, df)}
@@ -275,6 +303,14 @@ class Index:
         b = d[key]
         fs = d[key] = tuple(self._made_filter(i) for i in flat[offsets[b]:offsets[b + 1]])
         return fs
+
+    def _needed_bucket(self, tok: bytes) -> tuple[Filter, ...]:
+        """Materialise a bucket of `needed` (shared with by_token, which may have done it)."""
+        bucket = self.by_token[tok]
+        if type(bucket) is int:
+            bucket = self._bucket(self.by_token, tok)
+        self.needed[tok] = bucket
+        return bucket
 
     def iter_filters(self):
         """(text, list_id, important) of every non-plain filter, in list order."""
@@ -379,6 +415,8 @@ class Index:
         if cands is None:
             cands = self.host_candidates(host)
         res = _applying(cands, page_host, tbit, third)
+        if len(res) >= _SPLIT_HOST:
+            res = HostSplit(res)  # type: ignore[assignment]
         cache = self._ctx_cache
         if len(cache) > _CACHE_MAX:
             cache.clear()
@@ -439,6 +477,8 @@ class Index:
         cands = self._ctx_cache.get(key)
         if cands is None:
             cands = self.host_candidates_in(key, third)
+        if type(cands) is not tuple:
+            cands = cands.at(lurl, host_end)
         for f in cands:  # see Filter.head
             if (lurl.startswith(f.head, host_end) and f.lit in lurl
                     and f.url_ok(lurl, url, host, host_end)):
@@ -454,24 +494,26 @@ class Index:
         if small is None:
             small = self.small_token_filters()
         if not small and self.by_token:
-            by_token = self.by_token
+            long = len(lurl) > _LONG_URL
+            # A long URL's tokens are looked up in `needed` (see __init__), a short one's in
+            # by_token: one C-level set intersection instead of a dict lookup per token.
+            by_token = self.needed if long else self.by_token
             keys = by_token.keys()
-            needed = self.needed
             head = None
             if tokens is None:
-                q = lurl.find("?") if len(lurl) > _LONG_URL else -1
+                q = lurl.find("?") if long else -1
                 if q > 0:
                     # A long URL is mostly query string. Its path's tokens go first: a filter
                     # that blocks it is usually found there (/pagead/1p-user-list/,
                     # /i/adsct), which saves cutting up and looking up kilobytes of query. A
                     # filter that needs a token of the query too waits for the second pass.
                     # (`?` is no token character: no token spans the cut.)
-                    head = needed.intersection(url_tokens(lurl[:q]))
+                    head = keys & url_tokens(lurl[:q])
                     deferred = []
-                    for tok in keys & head:
+                    for tok in head:
                         bucket = by_token[tok]
                         if type(bucket) is int:
-                            bucket = self._bucket(by_token, tok)
+                            bucket = self._needed_bucket(tok)
                         for f in bucket:
                             if not f.types & tbit:
                                 continue
@@ -485,39 +527,30 @@ class Index:
                     tokens = url_tokens(lurl[q:])
                 else:
                     tokens = url_tokens(lurl)
-            long = len(lurl) > _LONG_URL
-            if long:
-                # The URL's tokens that some candidate needs (`needed` holds every token a
-                # bucketed filter needs): a candidate whose other tokens are missing is skipped
-                # by a subset test, without scanning kilobytes of query for its literal.
-                present = needed.intersection(tokens)
-                if head is not None:
-                    # Second pass: the query's own buckets, and the path's deferred filters (the
-                    # path's buckets are not walked again: each filter visited is memory touched,
-                    # and in the middle of a browsing session that memory is cold).
-                    present |= head
-                    for f in deferred:
-                        if f.toks <= present and f.lit in lurl and f.test(  # type: ignore[operator]
-                                lurl, url, host, host_end, page_host, tbit, third):
-                            return f
-                    found = (keys & present) - head
-                else:
-                    found = keys & present
+            found = keys & tokens
+            if head is not None:
+                # Second pass: the query's own buckets, and the path's deferred filters (the
+                # path's buckets are not walked again: each filter visited is memory touched,
+                # and in the middle of a browsing session that memory is cold).
+                found |= head
+                for f in deferred:
+                    if f.toks <= found and f.lit in lurl and f.test(  # type: ignore[operator]
+                            lurl, url, host, host_end, page_host, tbit, third):
+                        return f
+                walk = found - head
             else:
-                # One C-level set intersection instead of a dict lookup per URL token in Python.
-                found = keys & tokens
-            for tok in found:
+                walk = found
+            for tok in walk:
                 bucket = by_token[tok]
                 if type(bucket) is int:  # first use since loaded from the cache
-                    bucket = self._bucket(by_token, tok)
+                    bucket = self._needed_bucket(tok) if long else self._bucket(by_token, tok)
                 for f in bucket:
-                    if long:  # an attribute and a set test, before any scan of the long URL
-                        if not f.types & tbit:
-                            continue
+                    if not f.types & tbit:  # an attribute test, before any scan of the URL
+                        continue
+                    if long:  # on a short URL the scan costs less than reading the token set
                         need = f.toks
-                        if need is not None and not need <= present:
+                        if need is not None and not need <= found:
                             continue
-                    # (on a short URL the scan costs less than reading the candidate's fields)
                     if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
                         return f
         rest = self._rest_cache.get(page_host)
@@ -525,7 +558,7 @@ class Index:
             rest = self.rest_candidates(page_host)
         party = 1 if third else 2
         for f in rest:
-            if (f.lit in lurl and f.types & tbit and (not f.party or f.party == party)
+            if (f.types & tbit and (not f.party or f.party == party) and f.lit in lurl
                     and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
@@ -587,11 +620,11 @@ class IndexBuilder:
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
         # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
         idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
-        needed = set(idx.by_token)
+        idx.needed = dict(idx.by_token)
         for fs in idx.by_token.values():
             for f in fs:
-                needed.update(f.toks or ())
-        idx.needed = frozenset(needed)
+                for t in f.toks or ():
+                    idx.needed.setdefault(t, ())
         idx.by_domain = {d: tuple(fs) for d, fs in by_domain.items()}
         idx.generic = tuple(generic)
         idx.filters = tuple(self._all)
