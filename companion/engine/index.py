@@ -402,14 +402,15 @@ class Index:
         cache[page_host] = res
         return res
 
-    def host_candidates_in(self, key: tuple[str, str, int], third: bool) -> tuple[Filter, ...]:
+    def host_candidates_in(self, key: tuple[str, str, int], third: bool):
         """The host_candidates(host) tuple narrowed to the filters whose context options (type,
         party, page domain: Filter.context_ok) let them apply in the context `key` = (host, page
         host, type bit); `third` follows from the first two. Memoised per context: a page asks
         the same few hosts for the same types again and again, and most candidates of a popular
         host (doubleclick.net's 21 exceptions, google's path filters) are for other types or
         other sites. What is left needs only Filter.url_ok, and a long URL is no longer scanned
-        for filters that could not apply. Only for hosts that have candidates: most have none."""
+        for filters that could not apply. Only for hosts that have candidates: most have none.
+        A tuple, or a HostSplit when there are many (`.at(lurl, host_end)` gives the tuple)."""
         host, page_host, tbit = key
         cands = self._host_cache.get(host)
         if cands is None:
