@@ -15,6 +15,21 @@ from ..sites import parent_domains, split_host
 AUTHORITY_RE = re.compile(r"[a-z][a-z0-9+.\-]*://(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^/?#:]*)")
 
 
+# page hostname -> its parent domains, longest first: every `domain=` test of every filter walks
+# them, and a page makes many requests (bounded by clearing).
+_PARENTS: dict[str, tuple[str, ...]] = {}
+_MAX_PARENTS = 20000
+
+
+def _parents(host: str) -> tuple[str, ...]:
+    found = _PARENTS.get(host)
+    if found is None:
+        if len(_PARENTS) > _MAX_PARENTS:
+            _PARENTS.clear()
+        found = _PARENTS[host] = tuple(parent_domains(host))
+    return found
+
+
 def entity_keys(page_host: str) -> list[str]:
     """`name.*` keys that `domain=name.*` entity options compare with: every parent of the page
     hostname with its public suffix cut off (www.google.co.uk -> www.google.*, google.*)."""
@@ -43,7 +58,13 @@ def domain_allows(include: frozenset[str] | None, exclude: frozenset[str] | None
     """
     if not page_host:
         return include is None
-    for h in parent_domains(page_host):
+    parents = _PARENTS.get(page_host) or _parents(page_host)
+    if not has_entity:  # one C-level set test when only one kind of domain is listed
+        if exclude is None:
+            return include is None or not include.isdisjoint(parents)
+        if include is None:
+            return exclude.isdisjoint(parents)
+    for h in parents:
         if exclude is not None and h in exclude:
             return False
         if include is not None and h in include:

@@ -23,7 +23,7 @@ from ..sites import SPLIT_CACHE, split_host
 from .domains import AUTHORITY_RE
 from .index import Index, IndexBuilder
 from .parser import OTHER, REQUEST_TYPES, Kind, ParsedFilter, badfilter_target, parse_filter, parse_line
-from .patterns import RegexRejected, compile_regex_filter, url_tokens
+from .patterns import RegexRejected, compile_regex_filter
 
 
 _AUTHORITY_MATCH = AUTHORITY_RE.match
@@ -73,7 +73,9 @@ def _decode(data: bytes) -> str:
 class Engine:
     """Adblock Plus network filter engine; see the module docstring for the decision rules."""
 
-    VERSION = "crumbs-engine-6"  # 6: regex filters capped (program size, repetitions)
+    # 6: regex filters capped (program size, repetitions); 7: every token a filter needs is a key
+    # of its token index (Index.find_rest relies on it: a cache without them would miss blocks)
+    VERSION = "crumbs-engine-7"
 
     __slots__ = ("_names", "_stats", "_blocks", "_exceptions", "_important", "_hits", "source_key")
 
@@ -219,31 +221,36 @@ class Engine:
             page_host = ""
             third = True
         blocks = self._blocks
-        tokens = None
-        # The hostname part of the block index, inlined: it decides most blocked requests.
+        # The hostname part of the block index, inlined: it decides most blocked requests. A
+        # host with path filters (`||host/path`) has its candidates narrowed per context (host,
+        # page host, type) to those whose options apply there (Index.host_candidates_in): only
+        # their URL pattern is left to test.
         block = None
         cands = blocks._host_cache.get(host)
         if cands is None:
             cands = blocks.host_candidates(host)
         if type(cands) is str:
             block = cands
-        else:
+        elif cands:
+            key = (host, page_host, tbit)
+            cands = blocks._ctx_cache.get(key)
+            if cands is None:
+                cands = blocks.host_candidates_in(key, third)
+            if type(cands) is not tuple:  # a popular host's, keyed by path (HostSplit)
+                cands = cands.at(lurl, host_end)
             for f in cands:
                 if (lurl.startswith(f.head, host_end) and f.lit in lurl
-                        and f.test(lurl, url, host, host_end, page_host, tbit, third)):
+                        and f.url_ok(lurl, url, host, host_end)):
                     block = f
                     break
         if block is None:
-            tokens = url_tokens(lurl)
-            block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            block = blocks.find_rest(lurl, url, host, host_end, page_host, tbit, third, None)
             if block is None:
                 return None
         excs = self._exceptions
         exc = excs.find_by_host(lurl, url, host, host_end, page_host, tbit, third)
         if exc is None:
-            if tokens is None and len(excs.by_token) > 32:
-                tokens = url_tokens(lurl)
-            exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, tokens)
+            exc = excs.find_rest(lurl, url, host, host_end, page_host, tbit, third, None)
         if exc is None:
             hit = self._hits.get(block) if type(block) is str else block.hit
             if hit is not None:
@@ -257,9 +264,7 @@ class Engine:
         if exc is None:
             return self._hit(block, btext, blist, False)
         etext, elist, _ = self._describe(exc)
-        if tokens is None:
-            tokens = url_tokens(lurl)
-        imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, tokens)
+        imp = self._important.find(lurl, url, host, host_end, page_host, tbit, third, None)
         if imp is not None:
             itext, ilist, _ = self._describe(imp)
             return Match(True, itext, ilist, etext, elist, True)

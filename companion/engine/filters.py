@@ -144,6 +144,13 @@ class Filter:
     def test(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
              third: bool) -> bool:
         """Does this filter apply to the request? Cheapest checks first."""
+        return (self.context_ok(page_host, tbit, third)
+                and self.url_ok(lurl, url, host, host_end))
+
+    def context_ok(self, page_host: str, tbit: int, third: bool) -> bool:
+        """The options that depend only on the request's context (type, party, page domain):
+        the index tests them once per context and memoises the candidates that pass (see
+        Index.host_candidates_in), so a request pays only for url_ok."""
         if not self.types & tbit:
             return False
         party = self.party
@@ -152,6 +159,10 @@ class Filter:
         if (self.include is not None or self.exclude is not None) and not domain_allows(
                 self.include, self.exclude, self.has_entity, page_host):
             return False
+        return True
+
+    def url_ok(self, lurl: str, url: str, host: str, host_end: int) -> bool:
+        """The rest of test(): the URL pattern, then `denyallow=` (on the request's host)."""
         kind = self.kind
         if kind >= FIND_FROM_START:
             if not self._find(lurl, host_end if kind == FIND_AFTER_HOST else 0):

@@ -10,8 +10,12 @@ Each filter lives in exactly one place, chosen when the engine is built:
    `||host/...`, keyed by that hostname and found the same way; what follows the hostname is
    matched from the end of the URL's hostname.
 3. `by_token`: everything else that has a *safe token* (see patterns.py), keyed by the rarest one.
-   The request URL is tokenised once; each token costs one dict lookup, and only the filters
-   under the URL's tokens are tested, usually none or a handful.
+   The request URL is tokenised once and intersected with the keys in one C-level set operation;
+   only the filters under the URL's tokens are tested, usually none or a handful. A long URL's
+   tokens are intersected with `needed` (the keys plus every other token a bucketed filter
+   needs), which also tells which candidates lack a token without scanning the URL; its path is
+   looked up before its query. An index with few token filters (EasyList's exceptions) is not tokenised:
+   its token filters join the page-level list of part 4.
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
    only on those pages.
@@ -19,8 +23,11 @@ Each filter lives in exactly one place, chosen when the engine is built:
 
 What the hostname parts and `by_domain` hold for a given request host / page host is memoised
 (a browsing session meets the same few hundred hosts), so parts 1, 2 and 4 cost one dict lookup
-per request after the first. Each candidate is first screened with `lit in url` (the longest
-literal of its pattern, a plain substring search) before its options and regex are tested.
+per request after the first. A host's part-2 candidates are narrowed per context (host, page,
+type) to those whose options apply there, and the page-level list (parts 4 and 5) per page to
+those whose `domain=` lets them: a long URL is not scanned for filters that could not apply.
+Each candidate is first screened with `lit in url` (the longest literal of its pattern, a plain
+substring search) before its options and regex are tested.
 Token choice: among a filter's safe tokens, common URL words (patterns.BAD_TOKENS) come last,
 then the token the fewest filters share, then the longest.
 
@@ -38,15 +45,50 @@ from collections import Counter
 
 from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, RE2_SEARCH,
                       RE_AFTER_HOST, RE_FROM_START, SEP_AFTER, Filter)
-from .domains import entity_keys
+from .domains import domain_allows, entity_keys
 from .parser import ALL_TYPES, ParsedFilter, parse_line
 from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
-                       pick_token, regex_literal, regex_tokens)
+                       pick_token, regex_literal, regex_pieces, regex_tokens, url_tokens)
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 _LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
+_SPLIT_HOST = 8     # a context with this many host candidates keys them by head (HostSplit)
+_HEAD_KEY = 4       # ... by this many characters of it
+_SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
+
+
+class HostSplit:
+    """A popular host's candidates (google.com has 21 path filters for images) keyed by the first
+    _HEAD_KEY characters of what must follow the hostname (Filter.head): a request reads the
+    few whose head can match its path, not all of them. Heads shorter than that are tried first
+    for every request. (Which of two matching filters is reported may change; the decision not.)"""
+
+    __slots__ = ("short", "by_head")
+
+    def __init__(self, filters: tuple[Filter, ...]) -> None:
+        self.short = tuple(f for f in filters if len(f.head) < _HEAD_KEY)
+        by_head: dict[str, list[Filter]] = {}
+        for f in filters:
+            if len(f.head) >= _HEAD_KEY:
+                by_head.setdefault(f.head[:_HEAD_KEY], []).append(f)
+        self.by_head = {k: tuple(v) for k, v in by_head.items()}
+
+    def at(self, lurl: str, host_end: int) -> tuple[Filter, ...]:
+        """The candidates for a URL whose hostname ends at `host_end`."""
+        keyed = self.by_head.get(lurl[host_end:host_end + _HEAD_KEY])
+        return self.short + keyed if keyed else self.short
+
+
+def _applying(filters, page_host: str, tbit: int, third: bool) -> tuple[Filter, ...]:
+    """The filters whose context options let them apply (Filter.context_ok), the cheap bit tests
+    inline: a page meets a new context (host, type) every other request or so at first."""
+    party = 1 if third else 2
+    return tuple(f for f in filters
+                 if f.types & tbit and (not f.party or f.party == party)
+                 and ((f.include is None and f.exclude is None)
+                      or f.context_ok(page_host, tbit, third)))
 
 
 def _leading_host(body: str) -> str:
@@ -109,6 +151,11 @@ def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | N
     if pf.is_regex:
         f = make(RE2_SEARCH, pf.body, "")
         f.lit = regex_literal(pf.body)
+        # Its other literal runs too, in order, before RE2 runs: a regex filter is a candidate
+        # for a few requests only, and on those its program is cold (a search measured ~36 us
+        # in the middle of a browsing session against ~4 us when hot).
+        pieces = regex_pieces(pf.body)
+        f.pieces = pieces if len(pieces) > 1 else None
         return "token", "", f, regex_tokens(pf.body)
     host = _leading_host(pf.body) if pf.host_anchor else ""
     if host:
@@ -173,19 +220,29 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_packed", "_texts", "_list_ids",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small", "needed",
+                 "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
     def __init__(self) -> None:
         self.plain: dict[str, int] = {}
         self.by_host: dict[str, tuple[Filter, ...]] = {}
         self.by_token: dict[bytes, tuple[Filter, ...]] = {}
+        # by_token plus every other token a bucketed filter needs (Filter.toks), with an empty
+        # bucket: a long URL's tokens are intersected with it, which gives in one C-level
+        # operation both the buckets to walk and the needed tokens the URL has, for the
+        # candidates' subset test (Index.find_rest). A short URL uses by_token: it has no empty
+        # buckets to walk (half the keys a request's tokens hit were such: www, https, com).
+        self.needed: dict[bytes, tuple[Filter, ...]] = {}
         self.by_domain: dict[str, tuple[Filter, ...]] = {}
         self.generic: tuple[Filter, ...] = ()
         self.entity_domains = False
         self.filters: tuple[Filter, ...] = ()  # every non-plain filter, in list order
         self._host_cache: dict = {}
         self._page_cache: dict = {}
+        self._ctx_cache: dict = {}
+        self._rest_cache: dict = {}
+        self._small: tuple[Filter, ...] | None = None  # see small_token_filters
         self._packed = None  # the cache state this index was loaded from, if any
 
     def __getstate__(self):
@@ -200,7 +257,10 @@ class Index:
         texts = "\n".join(f.text for f in self.filters)
         list_ids = array("H", (f.list_id for f in self.filters)).tobytes()
         flags = bytes(f.important for f in self.filters)
-        return (plain, texts, list_ids, flags, _pack(self.by_host, ids), _pack(self.by_token, ids),
+        by_token = dict(self.by_token)
+        for t in self.needed:  # the tokens needed but keying no filter: empty buckets
+            by_token.setdefault(t, ())
+        return (plain, texts, list_ids, flags, _pack(self.by_host, ids), _pack(by_token, ids),
                 _pack(self.by_domain, ids), array("I", (ids[id(f)] for f in self.generic)).tobytes(),
                 self.entity_domains)
 
@@ -216,6 +276,10 @@ class Index:
         self._made: dict[int, Filter] = {}
         self.by_host, ho, hf = _unpack(by_host)
         self.by_token, to, tf = _unpack(by_token, byte_keys=True)
+        self.needed = dict(self.by_token)
+        for t in [t for t, b in self.by_token.items() if to[b] == to[b + 1]]:
+            del self.by_token[t]  # needed, but keys no filter (see __getstate__)
+            self.needed[t] = ()
         self.by_domain, do, df = _unpack(by_domain)
         self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
                      id(self.by_domain): (do, df)}
@@ -223,6 +287,9 @@ class Index:
         self.filters = ()
         self._host_cache = {}
         self._page_cache = {}
+        self._ctx_cache = {}
+        self._rest_cache = {}
+        self._small = None
 
     def _made_filter(self, i: int) -> Filter:
         f = self._made.get(i)
@@ -236,6 +303,14 @@ class Index:
         b = d[key]
         fs = d[key] = tuple(self._made_filter(i) for i in flat[offsets[b]:offsets[b + 1]])
         return fs
+
+    def _needed_bucket(self, tok: bytes) -> tuple[Filter, ...]:
+        """Materialise a bucket of `needed` (shared with by_token, which may have done it)."""
+        bucket = self.by_token[tok]
+        if type(bucket) is int:
+            bucket = self._bucket(self.by_token, tok)
+        self.needed[tok] = bucket
+        return bucket
 
     def iter_filters(self):
         """(text, list_id, important) of every non-plain filter, in list order."""
@@ -327,6 +402,67 @@ class Index:
         cache[page_host] = res
         return res
 
+    def host_candidates_in(self, key: tuple[str, str, int], third: bool):
+        """The host_candidates(host) tuple narrowed to the filters whose context options (type,
+        party, page domain: Filter.context_ok) let them apply in the context `key` = (host, page
+        host, type bit); `third` follows from the first two. Memoised per context: a page asks
+        the same few hosts for the same types again and again, and most candidates of a popular
+        host (doubleclick.net's 21 exceptions, google's path filters) are for other types or
+        other sites. What is left needs only Filter.url_ok, and a long URL is no longer scanned
+        for filters that could not apply. Only for hosts that have candidates: most have none.
+        A tuple, or a HostSplit when there are many (`.at(lurl, host_end)` gives the tuple)."""
+        host, page_host, tbit = key
+        cands = self._host_cache.get(host)
+        if cands is None:
+            cands = self.host_candidates(host)
+        res = _applying(cands, page_host, tbit, third)
+        if len(res) >= _SPLIT_HOST:
+            res = HostSplit(res)  # type: ignore[assignment]
+        cache = self._ctx_cache
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[key] = res
+        return res
+
+    def small_token_filters(self) -> tuple[Filter, ...]:
+        """Every token-indexed filter, in bucket order, when there are at most _SMALL_TOKENS of
+        them (EasyList's exceptions: 14), else (). A small index is not worth tokenising the URL
+        for: its token filters are narrowed per context with the page and generic ones instead
+        (rest_candidates), which leaves none for most requests."""
+        small = self._small
+        if small is None:
+            by_token = self.by_token
+            small = []
+            if self.sizes()["by_token"] <= _SMALL_TOKENS:
+                for tok in list(by_token):
+                    bucket = by_token[tok]
+                    if type(bucket) is int:
+                        bucket = self._bucket(by_token, tok)
+                    small.extend(bucket)
+            small = self._small = tuple(small)
+        return small
+
+    def rest_candidates(self, page_host: str) -> tuple[Filter, ...]:
+        """The filters find_rest tries besides the token buckets on a page of `page_host`, narrowed
+        to those whose `domain=` option lets them apply there (the costly part of their options,
+        tested once per page): all the token-indexed ones of a small index
+        (small_token_filters), then the `by_domain` filters naming the page, then the generic
+        ones, in that order. Memoised per page; find_rest tests their type and party bits."""
+        found = list(self.small_token_filters())
+        if page_host:
+            cands = self._page_cache.get(page_host)
+            if cands is None:
+                cands = self.page_candidates(page_host)
+            found.extend(cands)
+        found.extend(self.generic)
+        res = tuple(f for f in found if (f.include is None and f.exclude is None)
+                    or domain_allows(f.include, f.exclude, f.has_entity, page_host))
+        cache = self._rest_cache
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[page_host] = res
+        return res
+
     def find_by_host(self, lurl: str, url: str, host: str, host_end: int, page_host: str,
                      tbit: int, third: bool):
         """First filter found through the request's hostname: a Filter, the str hostname of a
@@ -336,45 +472,95 @@ class Index:
             cands = self.host_candidates(host)
         if type(cands) is str:
             return cands
+        if not cands:
+            return None
+        key = (host, page_host, tbit)
+        cands = self._ctx_cache.get(key)
+        if cands is None:
+            cands = self.host_candidates_in(key, third)
+        if type(cands) is not tuple:
+            cands = cands.at(lurl, host_end)
         for f in cands:  # see Filter.head
             if (lurl.startswith(f.head, host_end) and f.lit in lurl
-                    and f.test(lurl, url, host, host_end, page_host, tbit, third)):
+                    and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
 
     def find_rest(self, lurl: str, url: str, host: str, host_end: int, page_host: str, tbit: int,
                   third: bool, tokens: list[bytes] | None):
         """First filter found through the URL's tokens, the page's domain, or the generic list.
-        `tokens=None` (for small indexes, e.g. exceptions): skip tokenising and try every token
-        bucket, cheaper than cutting the URL into tokens when there are only a few dozen."""
-        by_token = self.by_token
-        tokset = None
-        # One C-level set intersection instead of a dict lookup per URL token in Python.
-        for tok in (by_token.keys() & tokens) if tokens is not None else list(by_token):
-            bucket = by_token[tok]
-            if type(bucket) is int:  # first use since loaded from the cache
-                bucket = self._bucket(by_token, tok)
-            for f in bucket:
-                need = f.toks
-                if need is not None and tokens is not None:
-                    # On a long URL (1-5 kB of query string: the slowest requests) a filter's
-                    # other tokens are a set test away, where `lit in url` scans the whole URL.
-                    # On a short URL the scan is cheaper than making the set.
-                    if tokset is None:
-                        tokset = set(tokens) if len(lurl) > _LONG_URL else False
-                    if tokset is not False and not need <= tokset:
+        A small index (small_token_filters) ignores `tokens`; a big one given None tokenises the
+        URL itself (a long one in two passes: path, then query)."""
+        small = self._small
+        if small is None:
+            small = self.small_token_filters()
+        if not small and self.by_token:
+            long = len(lurl) > _LONG_URL
+            # A long URL's tokens are looked up in `needed` (see __init__), a short one's in
+            # by_token: one C-level set intersection instead of a dict lookup per token.
+            by_token = self.needed if long else self.by_token
+            keys = by_token.keys()
+            head = None
+            if tokens is None:
+                q = lurl.find("?") if long else -1
+                if q > 0:
+                    # A long URL is mostly query string. Its path's tokens go first: a filter
+                    # that blocks it is usually found there (/pagead/1p-user-list/,
+                    # /i/adsct), which saves cutting up and looking up kilobytes of query. A
+                    # filter that needs a token of the query too waits for the second pass.
+                    # (`?` is no token character: no token spans the cut.)
+                    head = keys & url_tokens(lurl[:q])
+                    deferred = []
+                    for tok in head:
+                        bucket = by_token[tok]
+                        if type(bucket) is int:
+                            bucket = self._needed_bucket(tok)
+                        for f in bucket:
+                            if not f.types & tbit:
+                                continue
+                            need = f.toks
+                            if need is not None and not need <= head:
+                                deferred.append(f)  # decided in the second pass
+                                continue
+                            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host,
+                                                        tbit, third):
+                                return f
+                    tokens = url_tokens(lurl[q:])
+                else:
+                    tokens = url_tokens(lurl)
+            found = keys & tokens
+            if head is not None:
+                # Second pass: the query's own buckets, and the path's deferred filters (the
+                # path's buckets are not walked again: each filter visited is memory touched,
+                # and in the middle of a browsing session that memory is cold).
+                found |= head
+                for f in deferred:
+                    if f.toks <= found and f.lit in lurl and f.test(  # type: ignore[operator]
+                            lurl, url, host, host_end, page_host, tbit, third):
+                        return f
+                walk = found - head
+            else:
+                walk = found
+            for tok in walk:
+                bucket = by_token[tok]
+                if type(bucket) is int:  # first use since loaded from the cache
+                    bucket = self._needed_bucket(tok) if long else self._bucket(by_token, tok)
+                for f in bucket:
+                    if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
-                if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
-                    return f
-        if page_host:
-            cands = self._page_cache.get(page_host)
-            if cands is None:
-                cands = self.page_candidates(page_host)
-            for f in cands:
-                if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
-                    return f
-        for f in self.generic:
-            if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+                    if long:  # on a short URL the scan costs less than reading the token set
+                        need = f.toks
+                        if need is not None and not need <= found:
+                            continue
+                    if f.lit in lurl and f.test(lurl, url, host, host_end, page_host, tbit, third):
+                        return f
+        rest = self._rest_cache.get(page_host)
+        if rest is None:
+            rest = self.rest_candidates(page_host)
+        party = 1 if third else 2
+        for f in rest:
+            if (f.types & tbit and (not f.party or f.party == party) and f.lit in lurl
+                    and f.url_ok(lurl, url, host, host_end)):
                 return f
         return None
 
@@ -435,6 +621,11 @@ class IndexBuilder:
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
         # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
         idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
+        idx.needed = dict(idx.by_token)
+        for fs in idx.by_token.values():
+            for f in fs:
+                for t in f.toks or ():
+                    idx.needed.setdefault(t, ())
         idx.by_domain = {d: tuple(fs) for d, fs in by_domain.items()}
         idx.generic = tuple(generic)
         idx.filters = tuple(self._all)

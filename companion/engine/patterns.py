@@ -259,18 +259,25 @@ def _regex_atoms(source: str) -> list[str | None] | None:
     return atoms
 
 
-def regex_literal(source: str) -> str:
-    """Longest literal text (lowercased) that every URL a regex filter matches contains."""
+def regex_pieces(source: str) -> tuple[str, ...]:
+    """The literal runs (lowercased) of a regex filter's top level, in order: every URL the regex
+    matches contains them in this order without overlap, so finding them one after the other is
+    a necessary condition checked before RE2 runs. () when the regex has a top-level alternation."""
     atoms = _regex_atoms(source) or []
-    best, run = "", []
+    pieces, run = [], []
     for a in atoms + [None]:
         if a is None:
-            if len(run) > len(best):
-                best = "".join(run)
+            if run:
+                pieces.append("".join(run))
             run = []
         else:
             run.append(a)
-    return best
+    return tuple(pieces)
+
+
+def regex_literal(source: str) -> str:
+    """Longest literal text (lowercased) that every URL a regex filter matches contains."""
+    return max(regex_pieces(source), key=len, default="")
 
 
 def regex_tokens(source: str) -> list[str]:
