@@ -19,7 +19,7 @@ from companion.engine import Engine
 from companion.engine.engine import _AUTHORITY_MATCH
 from companion.engine.filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START,
                                       RE_AFTER_HOST, RE_FROM_START, SEP_AFTER)
-from companion.engine.index import _leading_host, compile_filter
+from companion.engine.compiling import _leading_host, compile_filter
 from companion.engine.parser import parse_line
 from companion.engine.patterns import abp_to_regex
 

@@ -35,20 +35,19 @@ Cache layout: see Index.__getstate__ (texts and integer arrays; Filter objects r
 
 Why one module of over 400 lines: the five parts above, their build, the lookup that walks them in this
 order and the cache layout must change together (a filter placed in one part must be found by that part's
-lookup and survive the cache); split apart, a newcomer would have to read them side by side anyway.
+lookup and survive the cache); split apart, a newcomer would have to read them side by side anyway. What
+is about one filter's pattern alone (its form: plain host, find chain, regex) is in :mod:`.compiling`.
 """
 from __future__ import annotations
 
-import re
 from array import array
 from collections import Counter
 
-from .filters import (ALWAYS, ANCHORED, END, FIND_AFTER_HOST, FIND_FROM_START, RE2_SEARCH,
-                      RE_AFTER_HOST, RE_FROM_START, SEP_AFTER, Filter)
+from .compiling import compile_filter, filter_from_text, set_tokens
 from .domains import domain_allows, entity_keys
-from .parser import ALL_TYPES, ParsedFilter, parse_line
-from .patterns import (BAD_TOKENS, abp_to_regex, literal_pieces, longest_literal, pattern_tokens,
-                       pick_token, regex_literal, regex_pieces, regex_tokens, url_tokens)
+from .filters import Filter
+from .parser import ParsedFilter
+from .patterns import BAD_TOKENS, pick_token, url_tokens
 
 _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 _LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
@@ -56,7 +55,6 @@ _SPLIT_HOST = 8     # a context with this many host candidates keys them by head
 _HEAD_KEY = 4       # ... by this many characters of it
 _SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789.-_")
 
 
 class HostSplit:
@@ -89,113 +87,6 @@ def _applying(filters, page_host: str, tbit: int, third: bool) -> tuple[Filter, 
                  if f.types & tbit and (not f.party or f.party == party)
                  and ((f.include is None and f.exclude is None)
                       or f.context_ok(page_host, tbit, third)))
-
-
-def _leading_host(body: str) -> str:
-    """The hostname at the start of a `||` pattern when it is complete (followed by `^` or `/`)."""
-    i = 0
-    n = len(body)
-    while i < n and body[i].lower() in _HOST_CHARS:
-        i += 1
-    host = body[:i].lower()
-    if not host or host.startswith(".") or host.endswith(".") or ".." in host:
-        return ""
-    if i < n and body[i] in "^/":
-        return host
-    return ""
-
-
-def _find_form(body: str, pf: ParsedFilter, after_host: bool) -> tuple[tuple[str, ...], int] | None:
-    """(pieces, anchor bits) when the pattern can be decided with str.find (filters.FIND_*):
-    not match-case, no `||` left to match (the index matched the hostname, or there was none),
-    `^` at most once and only at the very end; None otherwise (the regex decides)."""
-    if pf.match_case or (pf.host_anchor and not after_host):
-        return None
-    sep_after = body.endswith("^")
-    core = body[:-1] if sep_after else body
-    if "^" in core or (sep_after and pf.end_anchor):
-        return None
-    parts = core.lower().split("*")
-    pieces = tuple(p for p in parts if p)
-    if not pieces:
-        return None
-    anchors = 0
-    if (after_host or pf.start_anchor) and parts[0] != "":
-        anchors |= ANCHORED
-    if pf.end_anchor and parts[-1] != "":
-        anchors |= END
-    if sep_after and parts[-1] != "":
-        anchors |= SEP_AFTER
-    elif sep_after:
-        return None  # `*^`: a separator anywhere after the pieces; rare, the regex does it
-    return pieces, anchors
-
-
-def compile_filter(pf: ParsedFilter, list_id: int) -> tuple[str, str, Filter | None, list[str]]:
-    """Where a parsed filter goes and its compiled form: ("plain", host, None, []),
-    ("host", host, filter, []) or ("token", "", filter, candidate tokens). Used when building
-    and again when a filter stored in the cache is first needed."""
-    def make(kind: int, src: str | None, lit_from: str) -> Filter:
-        pieces = literal_pieces(lit_from) if kind in (RE_FROM_START, RE_AFTER_HOST) else ()
-        anchors = 0
-        if kind in (RE_FROM_START, RE_AFTER_HOST):
-            find = _find_form(lit_from, pf, kind == RE_AFTER_HOST)
-            if find is not None:
-                kind, src = (FIND_AFTER_HOST if kind == RE_AFTER_HOST else FIND_FROM_START), None
-                pieces, anchors = find
-        return Filter(pf.text, list_id, pf.exception, pf.important, pf.types, pf.party,
-                      pf.include, pf.exclude, pf.denyallow, pf.match_case, kind, src,
-                      longest_literal(lit_from),
-                      pieces if (len(pieces) > 1 or kind >= FIND_FROM_START) else None, anchors)
-
-    if pf.is_regex:
-        f = make(RE2_SEARCH, pf.body, "")
-        f.lit = regex_literal(pf.body)
-        # Its other literal runs too, in order, before RE2 runs: a regex filter is a candidate
-        # for a few requests only, and on those its program is cold (a search measured ~36 us
-        # in the middle of a browsing session against ~4 us when hot).
-        pieces = regex_pieces(pf.body)
-        f.pieces = pieces if len(pieces) > 1 else None
-        return "token", "", f, regex_tokens(pf.body)
-    host = _leading_host(pf.body) if pf.host_anchor else ""
-    if host:
-        rest = pf.body[len(host):]
-        if rest == "^" and not pf.end_anchor:
-            plain_text = ("@@||" if pf.exception else "||") + host + "^"
-            if (pf.text == plain_text and pf.types == ALL_TYPES and not pf.party
-                    and pf.include is None and pf.exclude is None and pf.denyallow is None
-                    and not pf.important):
-                return "plain", host, None, []
-            return "host", host, make(ALWAYS, None, ""), []
-        src = abp_to_regex(rest, False, False, pf.end_anchor, rest_of_host=True)
-        f = make(RE_AFTER_HOST if src else ALWAYS, src, rest)
-        if src:
-            f.head = re.split(r"[*^]", rest.lower(), maxsplit=1)[0]
-            if f.lit == f.head:
-                f.lit = ""  # the head test already proves it, without scanning the URL
-            if f.kind == FIND_AFTER_HOST and f.pieces == (f.head,) and f.anchors == ANCHORED:
-                f.kind = ALWAYS  # `||host/path`: the head test is the whole pattern
-        return "host", host, f, []
-    src = abp_to_regex(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor)
-    f = make(RE_FROM_START if src else ALWAYS, src, pf.body)
-    if f.kind == FIND_FROM_START and f.anchors == 0 and f.pieces == (f.lit,):
-        f.kind = ALWAYS  # one literal anywhere: the index's `lit in url` test is the whole pattern
-    return ("token", "", f,
-            pattern_tokens(pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))
-
-
-def _set_tokens(f: Filter, tokens: list[str]) -> None:
-    """Give a token-indexed filter its set of required tokens (see Filter.toks)."""
-    toks = frozenset(t.encode("ascii") for t in tokens)
-    f.toks = toks if len(toks) > 1 else None
-
-
-def _filter_from_text(text: str, list_id: int) -> Filter:
-    out = parse_line(text)
-    where, _, f, tokens = compile_filter(out.filter, list_id)
-    if where == "token":
-        _set_tokens(f, tokens)  # type: ignore[arg-type]
-    return f  # type: ignore[return-value]
 
 
 def _pack(buckets: dict, ids: dict[int, int]) -> tuple[str, bytes, bytes]:
@@ -294,7 +185,7 @@ class Index:
     def _made_filter(self, i: int) -> Filter:
         f = self._made.get(i)
         if f is None:
-            f = self._made[i] = _filter_from_text(self._texts[i], self._list_ids[i])
+            f = self._made[i] = filter_from_text(self._texts[i], self._list_ids[i])
         return f
 
     def _bucket(self, d: dict, key: str) -> tuple[Filter, ...]:
@@ -604,7 +495,7 @@ class IndexBuilder:
         by_domain: dict[str, list[Filter]] = {}
         generic: list[Filter] = []
         for f, toks in self._pending:
-            _set_tokens(f, toks)
+            set_tokens(f, toks)
             tok = pick_token(toks, counts)
             if f.include is not None and (tok is None or tok in BAD_TOKENS):
                 # Scoped to a few sites and no distinctive token: a candidate on those sites only.
