@@ -109,6 +109,16 @@ def test_the_sums_read_a_range_of_days_of_the_primary_key(store, name):
     assert "SCAN daily" not in plan, plan
 
 
+def test_a_history_shorter_than_a_period_shares_its_sums_with_all(make_verdict, small_trackers, store):
+    # 20 days recorded: "30 days" and "all" cover the same days, and are summed and kept once (memory).
+    store.record(_events(make_verdict, random.Random(5), 200, range(TODAY - 19, TODAY + 1)))
+    h = History(store, small_trackers)
+    month, everything = h.snapshot(period("30d", NOW)), h.snapshot(period("all", NOW))
+    assert len(month.parts) == len(everything.parts) == 2
+    assert all(a is b for a, b in zip(month.parts, everything.parts))
+    assert answers(h) == answers(History(store, small_trackers))
+
+
 def test_parts_are_kept_until_a_batch_touches_their_days(make_verdict, small_trackers, store):
     rnd = random.Random(3)
     store.record(_events(make_verdict, rnd, 300, range(TODAY - 20, TODAY + 1)))
@@ -129,7 +139,8 @@ def test_parts_are_kept_until_a_batch_touches_their_days(make_verdict, small_tra
     assert second.third_party_requests == first.third_party_requests + third_party
     store.record(_events(make_verdict, rnd, 5, range(TODAY - 1, TODAY)))  # a batch sent across midnight
     third = h.snapshot(p)
-    assert third.parts[0] is not past and summed == [(TODAY - 29, TODAY - 1)]  # yesterday changed: summed again
+    # yesterday changed: summed again (from the oldest day recorded, the period reaching back before it)
+    assert third.parts[0] is not past and summed == [(max(TODAY - 29, store.oldest_day()), TODAY - 1)]
     assert answers(h) == answers(History(store, small_trackers))
     store.record(_events(make_verdict, rnd, 5, range(TODAY, TODAY + 1)) * store.DAILY_LOG_BATCHES)
     h.snapshot(p)  # (one batch, whose rows are known)

@@ -182,8 +182,14 @@ class History(ViewsMixin, DataMixin):
         return names
 
     def _spans(self, p: Period) -> list[tuple[int, int]]:
-        """The period cut where the recorder writes: today alone, and the days before it."""
+        """The period cut where the recorder writes: today alone, and the days before it.
+
+        A period reaching back before the oldest day recorded starts at that day: a history shorter
+        than 30 days has one set of sums for "30 days" and "all", not two copies (memory, issue 14)."""
         lo, hi = self._day_range(p)
+        oldest = self.store.oldest_day()
+        if oldest is not None and lo < oldest:
+            lo = min(oldest, hi)
         live_lo = hi - LIVE_DAYS + 1
         return [(lo, hi)] if lo >= live_lo else [(lo, live_lo - 1), (live_lo, hi)]
 

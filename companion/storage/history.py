@@ -116,6 +116,11 @@ class HistoryMixin:
                     found[(s, d)] = row
             return found
 
+    def oldest_day(self) -> int | None:
+        """The first day in ``daily`` (one step down its primary key), None when it is empty."""
+        with self.lock:
+            return self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
+
     def daily_version(self, lo: int, hi: int) -> tuple[tuple[int, int], int]:
         """A value that changes whenever the totals of days ``lo``..``hi`` may have changed
         (read it *before* summing: a batch recorded meanwhile then shows as a change next time)."""
