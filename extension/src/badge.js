@@ -14,8 +14,18 @@ const drawn = new Map(); // tabId -> {text, color, title}; forgotten when the ta
 
 async function draw(view, tabId, force = true) {
   const where = tabId === undefined ? {} : { tabId };
-  const last = force || tabId === undefined ? null : drawn.get(tabId);
+  let last = force || tabId === undefined ? null : drawn.get(tabId);
   if (tabId !== undefined) drawn.set(tabId, view);
+  if (last) {
+    // The browser clears a tab's badge when a page commits, and that is not ordered with our own
+    // draws (Firefox once kept an empty badge over a page whose number had not changed since): what
+    // it shows is read back, one cheap call, before anything is skipped as already drawn.
+    try {
+      if ((await chrome.action.getBadgeText({ tabId })) !== last.text) last = null;
+    } catch {
+      last = null;
+    }
+  }
   const calls = [];
   if (!last || last.text !== view.text) calls.push(chrome.action.setBadgeText({ ...where, text: view.text }));
   if (!last || last.color !== view.color) calls.push(chrome.action.setBadgeBackgroundColor({ ...where, color: view.color }));
