@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -22,6 +23,7 @@ import zipfile
 import pytest
 import requests
 
+from companion.auth import PAIRED_SETTING, paired_mark
 from companion.instance import running
 
 from .conftest import ROOT, wait_for
@@ -65,8 +67,18 @@ def test_firefox_pairs_through_the_native_host_from_the_store_package(tmp_path, 
         token = (data / "token").read_text().strip()
         auth = {"Authorization": f"Bearer {token}"}
 
-        # The extension calls the companion with the token it got from the host (the companion notes an
-        # authenticated call from an extension origin) and reports what a page loads.
+        # The extension calls the companion with the token it got from the host: the companion notes an
+        # authenticated call from an extension origin. Only then does the extension report (before it
+        # holds a token nobody asked for reports): the page is loaded after that, not in a race with it.
+        def holds_token() -> bool:
+            conn = sqlite3.connect(f"file:{data / 'crumbs.sqlite3'}?mode=ro", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM settings WHERE key = ?", (PAIRED_SETTING,)).fetchone()
+            finally:
+                conn.close()
+            return row is not None and row[0] == paired_mark(token)
+
+        wait_for(holds_token, timeout=60, what="the extension to call the companion with the token")
         ctx = ff.new_tab()
         ff.navigate(ctx, "http://news.example/article")
         wait_for(lambda: ff.evaluate(ctx, "window.done === true"), what="the page to load")
