@@ -91,7 +91,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     try:
         server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
     except OSError as exc:
-        companion.close()
+        _stop_app(app)
         raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
     actual = server.effective_port
     app.config["PORT"] = actual
@@ -118,12 +118,20 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean shutdown short
         server.close()
-        # The background threads stop before the database closes under them (the updater's next round
-        # would otherwise meet a closed connection and print a traceback at exit).
-        for worker in ("crumbs_updater", "crumbs_snapshots"):
-            if worker in app.extensions:
-                app.extensions[worker].stop()
-        companion.close()
+        _stop_app(app)
+
+
+def _stop_app(app) -> None:
+    """Stop the app's background threads, then close the database.
+
+    The threads start with the app (create_app), so every way out after it, including failing to
+    listen, stops them first: the updater's next round would otherwise meet a closed connection and
+    print a traceback at exit.
+    """
+    for worker in ("crumbs_updater", "crumbs_snapshots"):
+        if worker in app.extensions:
+            app.extensions[worker].stop()
+    app.extensions["crumbs"].close()
 
 
 @click.command()

@@ -43,6 +43,8 @@ class Updater:
         if self.sources is not None:
             steps += [self.sources.reload_if_changed_elsewhere, self._sources_due]
         for step in steps:
+            if self._stop.is_set():  # stopping: the database may be about to close under the next step
+                return
             try:
                 step()
             except Exception:  # a bug in one step must not stop the others, nor the next round
