@@ -1,7 +1,6 @@
 """Recording requests (detail rows and daily totals in one transaction) and the reads the server needs."""
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,11 +178,8 @@ class EventsMixin:
                  GROUP BY r.filter_id ORDER BY n DESC"""
         if limit:
             sql += f" LIMIT {int(limit)}"
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        try:
+        with self.reader() as reader:
             return [tuple(r) for r in reader.execute(sql)]
-        finally:
-            reader.close()
 
     def revisions(self) -> tuple[int, int]:
         """(choices_rev, newest filter id) in one read: what the browser rules depend on, checked per batch."""

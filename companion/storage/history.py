@@ -2,7 +2,6 @@
 forgetting and retention. Answers are plain rows and dicts; what they mean is history's job."""
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -143,28 +142,27 @@ class HistoryMixin:
         Read on a connection of its own, in one read transaction, without the store's lock: over
         months these sums take seconds, and recording batches must not wait for them (WAL lets them
         commit meanwhile). Ask :meth:`daily_version` before, to know when the answer goes stale."""
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10, isolation_level=None)
-        try:
-            reader.execute("BEGIN")
+        with self.reader() as reader:
+            # The days are interned: each row brings its own int objects for them, and the history keeps
+            # hundreds of thousands of pairs of them alive (memory, issue 14).
+            days: dict[int, int] = {}
+            day = days.setdefault
             pairs = {
-                (s, d): (n, t, b, f, l, r)
+                (s, d): (n, t, b, day(f, f), day(l, l), r)
                 for s, d, n, t, b, f, l, r in reader.execute(DAILY_PAIRS_SQL, (lo, hi))
             }
             per_day = {day: (b or 0, t or 0) for day, b, t in reader.execute(DAILY_PER_DAY_SQL, (lo, hi))}
             visited = {s for (s,) in reader.execute(DAILY_VISITED_SQL, (lo, hi))}
-            reader.execute("COMMIT")
-        finally:
-            reader.close()
         return pairs, per_day, visited
 
     def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
         """The requests made on a site between two times that left the browser, grouped by what let
         them: (domain, host, tracker, blocked by rule, exception, decided_by, filter, list, count)."""
-        with self.lock:
+        with self.reader() as reader:  # months of a busy site's detail: not through the store's cache
             return [
                 (d, h, bool(flags & TRACKER), bool(flags & RULE_BLOCKED), bool(flags & EXCEPTION),
                  DECIDED_NAMES.get(decided, str(decided)), ftext, flist, n)
-                for d, h, flags, decided, ftext, flist, n in self.conn.execute(
+                for d, h, flags, decided, ftext, flist, n in reader.execute(
                     """SELECT dom.name, h.name, r.kind & ?, r.kind >> ?, f.text, f.list, count(*)
                        FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
                        LEFT JOIN filters f ON f.id = r.filter_id
@@ -189,10 +187,10 @@ class HistoryMixin:
     def site_detail(self, site_id: int, lo: int, hi: int) -> dict[str, tuple]:
         """{third-party domain: (first time, last time, "host,host")} on a site over days ``lo``..``hi``,
         from the request detail. (A site's own requests are never reported, so there is no count of them.)"""
-        with self.lock:
+        with self.reader() as reader:  # months of a busy site's detail: not through the store's cache
             return {
                 d: (first, last, hosts)
-                for d, first, last, hosts in self.conn.execute(
+                for d, first, last, hosts in reader.execute(
                     """SELECT dom.name, min(r.time), max(r.time), group_concat(DISTINCT h.name)
                        FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
                        WHERE r.site_id = ? AND r.time >= ? AND r.time < ? GROUP BY h.domain_id""",
@@ -201,9 +199,6 @@ class HistoryMixin:
             }
 
     # -- export -----------------------------------------------------------------------------
-
-    # The export's own page cache (KiB): what it reads passes through once, nothing to keep.
-    EXPORT_CACHE_KIB = 2048
 
     def iter_requests(self) -> Iterator[dict[str, Any]]:
         """Every stored request, names resolved, flags spelled out (and kept raw), by site then time
@@ -214,10 +209,7 @@ class HistoryMixin:
         store's connection and its 64 MB page cache, bench_scale saw +23 MB at 1 million rows; this
         way, +0 at every mark.) Names are resolved from dictionaries of the hosts, domains and
         filters (thousands of entries, read once) instead of four joins per row."""
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        try:
-            reader.execute(f"PRAGMA cache_size=-{self.EXPORT_CACHE_KIB}")
-            reader.execute("BEGIN")  # one snapshot: the names and the rows that use them
+        with self.reader() as reader:  # one snapshot: the names and the rows that use them
             domains = dict(reader.execute("SELECT id, name FROM domains"))
             hosts = {i: (name, domains.get(d)) for i, name, d in reader.execute("SELECT id, name, domain_id FROM hosts")}
             filters = {i: (text, name) for i, name, text in reader.execute("SELECT id, list, text FROM filters")}
@@ -242,17 +234,16 @@ class HistoryMixin:
                         "decided_by": DECIDED_NAMES.get(decided, str(decided)), "filter": ftext, "list": flist,
                         "flags": flags,
                     }
-        finally:
-            reader.close()
 
     def iter_daily(self) -> Iterator[dict[str, Any]]:
         """Every daily total, names resolved (day number; history adds the date)."""
-        names = self.domain_names()
-        for day, s, d, n, t, b, r in self.conn.execute(
-            "SELECT day, site_id, domain_id, requests, trackers, blocked, reached FROM daily ORDER BY day, site_id, domain_id"
-        ):
-            yield {"day": day, "site": names.get(s) if s else None, "domain": names.get(d),
-                   "requests": n, "trackers": t, "blocked": b, "reached": r}
+        with self.reader() as reader:
+            names = dict(reader.execute("SELECT id, name FROM domains"))
+            for day, s, d, n, t, b, r in reader.execute(
+                "SELECT day, site_id, domain_id, requests, trackers, blocked, reached FROM daily ORDER BY day, site_id, domain_id"
+            ):
+                yield {"day": day, "site": names.get(s) if s else None, "domain": names.get(d),
+                       "requests": n, "trackers": t, "blocked": b, "reached": r}
 
     # -- forgetting and retention -----------------------------------------------------------
 
@@ -348,12 +339,8 @@ class HistoryMixin:
     def _used_host_ids(self) -> set[int]:
         """The host ids the detail names, read on a connection of its own: a scan of the table, so it
         must not hold the store's lock (WAL: it reads a snapshot while batches keep being recorded)."""
-        reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        try:
-            reader.execute(f"PRAGMA cache_size=-{self.EXPORT_CACHE_KIB}")
+        with self.reader() as reader:
             return {h for (h,) in reader.execute("SELECT DISTINCT host_id FROM requests")}
-        finally:
-            reader.close()
 
     def _delete_orphan_hosts(self, candidates: set[int]) -> int:
         """Delete the hosts among ``candidates`` no request names: the scan runs outside the lock; the
