@@ -74,6 +74,29 @@ def answers(h: History) -> dict:
     return out
 
 
+def assert_first_overview_agrees(store: Store, trackers, kept: dict, context=()) -> None:
+    """A History that has summed nothing answers the overview page from SQL (overview_page's first way):
+    the same figures, companies, order and timeline as the kept sums give, for every period."""
+    fresh = History(store, trackers)
+    for key in PERIODS:
+        p = period(key, NOW)
+        from_sql = not fresh._past_kept(p)
+        before = set(fresh._part_cache)
+        page = _clean(fresh.overview_page(p))
+        assert page.pop("from_sql") == from_sql
+        if from_sql:
+            assert set(fresh._part_cache) == before, "the overview from SQL made no pairs"
+        expected = {"figures": kept[key]["overview"], "reach": kept[key]["reach"],
+                    "reach_total": kept[key]["reach_count"], "timeline": kept[key]["timeline"]}
+        assert page == expected, (*context, key)
+    for key in PERIODS:  # once the period is summed, the page comes from the kept sums: the same again
+        fresh.snapshot(period(key, NOW))
+        kept_page, first_page = (_clean(x.overview_page(period(key, NOW))) for x in (fresh, History(store, trackers)))
+        assert kept_page.pop("from_sql") is False
+        first_page.pop("from_sql")
+        assert kept_page == first_page
+
+
 def straight_from_daily(store: Store, key: str) -> dict:
     """The overview's sums and the (site, domain) totals of a period, summed here from the table."""
     p = period(key, NOW)
@@ -177,6 +200,7 @@ def test_random_recording_and_forgetting_keep_every_number_exact(make_verdict, s
             h.import_choices({"everywhere": [{"tracker": "ads.example", "action": "block"}]})
         kept = answers(h)
         assert kept == answers(History(store, small_trackers)), (step, action)
+        assert_first_overview_agrees(store, small_trackers, kept, (step, action))
         for key in PERIODS:
             truth = straight_from_daily(store, key)
             figures = kept[key]["overview"]
@@ -199,6 +223,7 @@ def test_every_number_is_the_one_the_history_gave_before_it_kept_anything(make_v
     if os.environ.get("CRUMBS_WRITE_GOLDEN"):  # how the file was made, with the code before (see the top)
         GOLDEN.write_text(json.dumps(got["cold"], sort_keys=True, indent=0), encoding="utf-8")
     assert got["cold"] == json.loads(GOLDEN.read_text(encoding="utf-8"))
+    assert_first_overview_agrees(store, small_trackers, got["cold"])
 
 
 def test_the_sums_are_read_while_the_store_is_locked(make_verdict, store):

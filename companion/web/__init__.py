@@ -7,6 +7,7 @@ the protections of :mod:`companion.web.security` in front of every route.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.get("DATA_DIR"), app.config.get("LISTS"),
         defer_check_above=app.config.get("DEFER_CHECK_ABOVE"))
     app.extensions["crumbs"] = companion
+    _keep_compiled_templates(app, companion.paths.cache / "templates")
     app.extensions["crumbs_dnr"] = BrowserRules(companion, min_interval=app.config["DNR_MIN_INTERVAL_S"])
     app.extensions["crumbs_pairing"] = PairingThrottle(app.config["PAIRING_TRIES"], app.config["PAIRING_WINDOW_S"])
 
@@ -65,6 +67,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.extensions["crumbs_snapshots"] = Snapshotter(companion.store, companion.paths.root).start()
     return app
+
+
+def _keep_compiled_templates(app: Flask, folder: Path) -> None:
+    """Keep the pages' compiled templates in the data folder's cache (Jinja's own bytecode cache, keyed
+    by each template's source checksum): compiling the overview's templates took ~0.1 s of the first
+    page after every start (issue 14). The folder is the person's own (0700), as is everything in it."""
+    from jinja2 import FileSystemBytecodeCache
+
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:  # a read-only data folder: templates are compiled at each start, as before
+        return
+    app.jinja_env.bytecode_cache = FileSystemBytecodeCache(str(folder))
 
 
 def _answer_damage_with_503(app: Flask) -> None:

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import (
-    Blueprint, Response, current_app, g, jsonify, redirect, render_template, request, stream_with_context,
+    Blueprint, Response, current_app, g, jsonify, make_response, redirect, render_template, request, stream_with_context,
     url_for,
 )
 
@@ -170,14 +170,17 @@ def overview():
     from . import svg
 
     p = _period()
-    h = history()
-    snap = h.snapshot(p)
     # Every company can be seen: the busiest twelve first, all of them on request (none silently cut).
     show_all = request.args.get("all") == "1"
-    return _render(
-        "overview.html", period=p, figures=h.overview(snap), reach=h.reach(snap, None if show_all else 12),
-        reach_total=h.reach_count(snap), chart=svg.timeline(snap.timeline, day_to_iso), bar=svg.bar,
-    )
+    h = history()
+    page = h.overview_page(p, None if show_all else 12)
+    response = make_response(_render(
+        "overview.html", period=p, figures=page["figures"], reach=page["reach"], reach_total=page["reach_total"],
+        chart=svg.timeline(page["timeline"], day_to_iso), bar=svg.bar,
+    ))
+    if page["from_sql"]:  # the first overview since start (or a change): the other pages' sums, once it is sent
+        response.call_on_close(lambda: h.warm(p))
+    return response
 
 
 @bp.get("/site/<path:site>")
