@@ -6,10 +6,11 @@ import logging
 import threading
 from typing import Any, Protocol
 
+from ..memory import give_back_freed
 from ..storage import Store
 from .data import DataMixin
-from .periods import Period
-from .sums import LIVE_DAYS, UNKNOWN_SITE, Pair, Snapshot, Tally, _Part, _Totals
+from .periods import PERIODS, Period, period_ending
+from .sums import LIVE_DAYS, UNKNOWN_SITE, WEEK_DAYS, Pair, Snapshot, Tally, _Part, _Totals, reach_counts
 from .views import ViewsMixin
 
 log = logging.getLogger("crumbs.history")
@@ -186,16 +187,27 @@ class History(ViewsMixin, DataMixin):
         return names
 
     def _spans(self, p: Period) -> list[tuple[int, int]]:
-        """The period cut where the recorder writes: today alone, and the days before it.
+        """The period cut where the recorder writes and where the shorter periods begin: today alone,
+        the six days before it, and the days before those (each span only where the period has days).
 
-        A period reaching back before the oldest day recorded starts at that day: a history shorter
-        than 30 days has one set of sums for "30 days" and "all", not two copies (memory, issue 14)."""
+        The week's span is one set of sums for "7 days", "30 days" and "all", not three copies of it
+        (memory, issue 14); today's is the only one a recorded batch changes. A period reaching back
+        before the oldest day recorded starts at that day: while the history is shorter than 30 days,
+        "30 days" and "all" have the same spans."""
         lo, hi = self._day_range(p)
         oldest = self.store.oldest_day()
         if oldest is not None and lo < oldest:
             lo = min(oldest, hi)
-        live_lo = hi - LIVE_DAYS + 1
-        return [(lo, hi)] if lo >= live_lo else [(lo, live_lo - 1), (live_lo, hi)]
+        spans = []
+        for first, last in ((lo, hi - WEEK_DAYS), (hi - WEEK_DAYS + 1, hi - LIVE_DAYS), (hi - LIVE_DAYS + 1, hi)):
+            first = max(first, lo)
+            if first <= last:
+                spans.append((first, last))
+        return spans
+
+    def _current_spans(self, day: int) -> set[tuple[int, int]]:
+        """Every span some period ending on ``day`` is made of: the parts worth keeping that day."""
+        return {span for key in PERIODS for span in self._spans(period_ending(key, day))}
 
     def _parts(self, p: Period) -> list[_Part]:
         """The period's parts, each summed once and kept in memory until a recorded batch (or a
@@ -210,12 +222,14 @@ class History(ViewsMixin, DataMixin):
                 found = self._part_cache.get(span)
                 if found is None or found[0] != version:
                     if found is None:
-                        # A new day: drop the parts of spans that no longer end today or yesterday.
-                        self._part_cache = {k: v for k, v in self._part_cache.items() if k[1] >= p.last_day - LIVE_DAYS}
+                        # A new day (or a span never asked): drop the parts no period of the day is made of.
+                        current = self._current_spans(p.last_day)
+                        self._part_cache = {k: v for k, v in self._part_cache.items() if k in current}
                     part = self._refreshed(span[0], found, version, names) if found is not None else None
                     found = self._part_cache[span] = (version, part or self._part(*span, names))
                     if span[1] < p.last_day and len(found[1].pairs) >= FREEZE_PAIRS:
                         _out_of_collectors_sight()
+                        give_back_freed()  # the rows summed to make it
                 parts.append(found[1])
             return parts
 
@@ -296,7 +310,7 @@ class History(ViewsMixin, DataMixin):
 
     def _warm_run(self, p: Period) -> None:
         try:
-            self._reach_entries(self.snapshot(p))
+            self._reach_counts(self.snapshot(p))
         except Exception:  # noqa: BLE001 - a closed store at shutdown, a damaged file: the next page says so
             log.debug("history: summing %s in the background failed", p.key, exc_info=True)
 
@@ -318,11 +332,17 @@ class History(ViewsMixin, DataMixin):
         if cached is not None and len(cached.parts) == len(parts) and all(a is b for a, b in zip(cached.parts, parts)):
             return cached  # nothing recorded in it since: the same sums, and what the pages derived from them
         snap = self._build_snapshot(p, parts)
-        if cached is not None and len(parts) == 2 and cached.parts[0] is parts[0] and "reach_all" in cached.memo:
-            source = parts[1].source
-            if source is not None and source[0] is cached.parts[1]:
-                # Only today's part changed, by a known batch: the period's reach index follows it the same way.
-                snap.memo["reach_all"] = _reach_with(cached.memo["reach_all"], source[1])
+        if (cached is not None and len(parts) >= 2 and len(cached.parts) == len(parts) and "reach_counts" in cached.memo
+                and all(a is b for a, b in zip(cached.parts[:-1], parts[:-1]))):
+            source = parts[-1].source
+            if source is not None and source[0] is cached.parts[-1]:
+                # Only today's part changed, by a known batch: only the companies and domains it touched
+                # are counted again (over the parts' tallies; today's index follows the batch, _refreshed).
+                counts = dict(cached.memo["reach_counts"])
+                indexes = self._indexes(snap)
+                for key in {new.owner or new.domain for _old, new in source[1]}:
+                    counts[key] = reach_counts([ix[key] for ix in indexes if key in ix])
+                snap.memo["reach_counts"] = counts
         with self._lock:
             self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
             self._snapshots[p] = snap

@@ -30,10 +30,14 @@ class Period:
 
 def period(key: str | None, now: int | None = None) -> Period:
     """The named period ending today (unknown names fall back to the default)."""
+    return period_ending(key, day_of(now_ms() if now is None else now))
+
+
+def period_ending(key: str | None, day: int) -> Period:
+    """The named period ending on ``day`` (unknown names fall back to the default)."""
     key = key if key in PERIODS else DEFAULT_PERIOD
     label, days = PERIODS[key]
-    today = day_of(now_ms() if now is None else now)
-    return Period(key, label, None if days is None else today - days + 1, today)
+    return Period(key, label, None if days is None else day - days + 1, day)
 
 
 def day_to_iso(day: int) -> str:

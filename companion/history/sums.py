@@ -8,10 +8,12 @@ from .periods import Period
 
 UNKNOWN_SITE = "(unknown page)"
 
-# A period is summed in two parts, the days before today and today (the last LIVE_DAYS days):
-# the recorder adds to today, so after a batch only today's part is summed again (a batch sent
-# across midnight also touches yesterday: the store's daily_version says so, and that part is redone).
+# A period is summed in parts (History._spans): today (the last LIVE_DAYS days), the six days before
+# it, and what lies before those. The recorder adds to today, so after a batch only today's part is
+# summed again (a batch sent across midnight also touches yesterday: the store's daily_version says
+# so, and that part is redone). The week's part is shared by 7 days, 30 days and all: each holds it once.
 LIVE_DAYS = 1
+WEEK_DAYS = 7
 
 
 @dataclass(slots=True)
@@ -184,10 +186,10 @@ class Tally:
     def reached(self) -> int:
         return sum(t[3] for t in self.per_site.values())
 
-    def figures(self, of_sites: int) -> dict[str, Any]:
-        """The figures every page shows of this company or tracker, from the same sums (one pass over
-        the sites: the counts of :attr:`sites_reached` and :attr:`sites_stopped` and the three totals,
-        kept: a tally is not changed once its index is built, and most are shared from batch to batch)."""
+    def counts(self) -> tuple:
+        """(sites reached, sites stopped on, requests, blocked, reached, sorted domains, tracker, is a company):
+        counted in one pass over the sites and kept (a tally is not changed once its index is built,
+        and most are shared from batch to batch)."""
         counts = self.__dict__.get("_counts")
         if counts is None:
             reached = stopped = requests = blocked = got_through = 0
@@ -200,21 +202,13 @@ class Tally:
                         reached += 1
                     elif t[0] > 0:
                         stopped += 1
-            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through, sorted(self.domains))
-        reached, stopped, requests, blocked, got_through, domains = counts
-        return {
-            "name": self.name,
-            "is_company": self.is_company,
-            "domains": list(domains),
-            "sites": reached,  # the headline: sites where it reached the person
-            "sites_reached": reached,
-            "sites_stopped": stopped,
-            "sites_tried": reached + stopped,
-            "of_sites": of_sites,
-            "requests": requests,
-            "blocked": blocked,
-            "reached": got_through,
-        }
+            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through,
+                                                 sorted(self.domains), self.tracker, self.is_company)
+        return counts
+
+    def figures(self, of_sites: int) -> dict[str, Any]:
+        """The figures every page shows of this company or tracker, from the same sums."""
+        return counts_figures(self.name, self.counts(), of_sites)
 
     def site_rows(self) -> list[dict[str, Any]]:
         """One row per site (unknown pages included), busiest first."""
@@ -224,6 +218,47 @@ class Tally:
              for s, (n, t, b, r, f, l) in self.per_site.items()),
             key=lambda row: (row["site"] == UNKNOWN_SITE, -row["requests"], row["site"]),
         )
+
+
+def reach_counts(tallies: list[Tally]) -> tuple:
+    """:meth:`Tally.counts` of one company or domain over a period, from its tally in each of the period's
+    parts: a site where it reached the person in any part counts once, as reached; a site where every
+    request in every part was stopped, as stopped on (the same as counting a merged tally, without making one)."""
+    if len(tallies) == 1:
+        return tallies[0].counts()
+    reached_on: set[str] = set()
+    tried_on: set[str] = set()
+    requests = blocked = got_through = 0
+    domains: set[str] = set()
+    tracker = company = False
+    for t in tallies:
+        reached_on.update(s for s, v in t.per_site.items() if v[3] > 0)
+        tried_on.update(s for s, v in t.per_site.items() if v[0] > 0)
+        c = t.counts()
+        requests, blocked, got_through = requests + c[2], blocked + c[3], got_through + c[4]
+        domains |= t.domains
+        tracker, company = tracker or t.tracker, company or t.is_company
+    reached_on.discard(UNKNOWN_SITE)
+    tried_on.discard(UNKNOWN_SITE)
+    return (len(reached_on), len(tried_on - reached_on), requests, blocked, got_through, sorted(domains), tracker, company)
+
+
+def counts_figures(name: str, counts: tuple, of_sites: int) -> dict[str, Any]:
+    """The figures every page shows of a company or tracker, from its :func:`reach_counts`."""
+    reached, stopped, requests, blocked, got_through, domains, _tracker, is_company = counts
+    return {
+        "name": name,
+        "is_company": is_company,
+        "domains": list(domains),
+        "sites": reached,  # the headline: sites where it reached the person
+        "sites_reached": reached,
+        "sites_stopped": stopped,
+        "sites_tried": reached + stopped,
+        "of_sites": of_sites,
+        "requests": requests,
+        "blocked": blocked,
+        "reached": got_through,
+    }
 
 
 def outcome_state(reached: int, blocked: int) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..storage import day_start
 from .periods import Period
-from .sums import UNKNOWN_SITE, Snapshot, Tally, _Part, merge_pairs, outcome_state
+from .sums import UNKNOWN_SITE, Snapshot, Tally, _Part, counts_figures, merge_pairs, outcome_state, reach_counts
 
 
 class ViewsMixin:
@@ -37,41 +37,33 @@ class ViewsMixin:
         return dict(found)
 
     @staticmethod
-    def _reach_entries(snap: Snapshot) -> dict[str, Tally]:
-        """Per company (or unowned tracker domain): its :class:`Tally` over the whole period (made once
-        per snapshot: the overview asks for it twice, and a kept snapshot is asked again)."""
-        found = snap.memo.get("reach")
-        if found is None:
-            every = snap.memo.get("reach_all")  # History.snapshot may have brought the last one up to date
-            if every is None:
-                every = snap.memo["reach_all"] = ViewsMixin._merge_reach(snap)
-            found = snap.memo["reach"] = {k: v for k, v in every.items() if v.tracker}
-        return found
+    def _indexes(snap: Snapshot) -> list[dict[str, Tally]]:
+        """Each part's reach index (made once per part; a part may serve several periods)."""
+        return [part.reach_index() for part in (snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)])]
 
-    @staticmethod
-    def _merge_reach(snap: Snapshot) -> dict[str, Tally]:
-        """Every company's and domain's tally over the period's parts (trackers or not)."""
-        parts = snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)]
-        if len(parts) == 1:
-            return parts[0].reach_index()
-        merged: dict[str, Tally] = {}
-        for part in parts:
-            for key, tally in part.reach_index().items():
-                entry = merged.get(key)
-                merged[key] = tally if entry is None else entry.merged(tally)  # shared tallies are never changed
-        return merged
+    def _reach_counts(self, snap: Snapshot) -> dict[str, tuple]:
+        """Per company (or domain without one), trackers or not: its :func:`reach_counts` over the period,
+        counted from the parts' own tallies (made once per snapshot; History.snapshot brings the last
+        one up to date after a batch). No merged copy of the tallies is kept: for a year's sums that
+        was tens of megabytes per period (memory, issue 14)."""
+        found = snap.memo.get("reach_counts")
+        if found is None:
+            indexes = self._indexes(snap)
+            keys = indexes[0].keys() if len(indexes) == 1 else set().union(*indexes)
+            found = snap.memo["reach_counts"] = {k: reach_counts([ix[k] for ix in indexes if k in ix]) for k in keys}
+        return found
 
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
         """Companies (or, owner unknown, tracker domains) by how many of the person's sites they reached
-        (at least one request got through), then by how many they tried on and were stopped."""
-        entries = self._reach_entries(snap)
-        figures = [e.figures(snap.sites_visited) for e in entries.values()]
+        (at least one request got through), then by how many they tried on and were stopped. Whoever was
+        a tracker somewhere in the period is listed; its other requests count too (its servers got them)."""
+        figures = [counts_figures(k, c, snap.sites_visited) for k, c in self._reach_counts(snap).items() if c[6]]
         figures.sort(key=lambda f: (-f["sites_reached"], -f["sites_stopped"], -f["requests"], f["name"]))
         return figures[:limit] if limit else figures
 
     def reach_count(self, snap: Snapshot) -> int:
         """How many companies and unowned trackers :meth:`reach` can list (for 'show all')."""
-        return len(self._reach_entries(snap))
+        return sum(1 for c in self._reach_counts(snap).values() if c[6])
 
     def categories(self, snap: Snapshot) -> list[dict[str, Any]]:
         """Per tracker category: distinct trackers, requests and sites, for 'What tracking is'."""
@@ -198,8 +190,12 @@ class ViewsMixin:
         """A company: its domains the person met and every site where any of them reached them or was
         stopped. The figures are the overview's for the same period (one :class:`Tally`)."""
         snap = snap or self.snapshot(p)
-        tally = self._reach_entries(snap).get(owner)
-        if tally is None or not tally.is_company:
+        tally = None
+        for index in self._indexes(snap):  # its tallies of the period's parts, added up for this page only
+            found = index.get(owner)
+            if found is not None:
+                tally = found if tally is None else tally.merged(found)
+        if tally is None or not tally.tracker or not tally.is_company:
             # Not a tracker this period: its requests still answer the page, from the same sums.
             tally = Tally(owner, True)
             for x in snap.pairs:

@@ -8,6 +8,7 @@ from bisect import bisect_left
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..memory import give_back_freed
 from .fetch import _file_signature
 
 _HOST_FILTER_RE = re.compile(r"^\|\|([a-zA-Z0-9.-]+)(?:[\^/$]|\r?$)", re.M)
@@ -35,8 +36,10 @@ class HostNaming:
             except OSError:
                 continue
             # Exceptions (@@), comments, cosmetic and unanchored filters don't match: they don't name a host.
-            hashes = sorted({hash(host.lower()) for host in _HOST_FILTER_RE.findall(text) if "." in host})
-            self.lists.append((path.stem, array("q", hashes)))
+            # One match at a time into the sorted hashes (repeats are harmless to the search): no list of
+            # 100,000 host strings is made even for a moment, which left the server bigger after its peak.
+            hashes = array("q", sorted(hash(m[1].lower()) for m in _HOST_FILTER_RE.finditer(text) if "." in m[1]))
+            self.lists.append((path.stem, hashes))
 
     def names(self, host: str) -> tuple[str, ...]:
         """The lists naming exactly ``host`` (lower case), in the order the lists were given."""
@@ -64,6 +67,7 @@ def _naming_index(source: Any) -> HostNaming:
         index = _naming_cache.get(key)
         if index is None:
             index = HostNaming(paths if paths is not None else registry.paths_in_force())
+            give_back_freed()  # the lists' text and their 100,000 hosts, read once
             _naming_cache.clear()  # one set of lists is in force at a time
             _naming_cache[key] = index
     return index
