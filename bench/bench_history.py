@@ -144,7 +144,10 @@ def _loopback_client():
 
         def open(self, *args, **kwargs):
             kwargs.setdefault("base_url", f"http://127.0.0.1:{PORT}")
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+            response.get_data()
+            response.close()  # as a WSGI server does once the body is sent (the work a page leaves for after)
+            return response
 
     return Client
 

@@ -81,15 +81,15 @@ def assert_first_overview_agrees(store: Store, trackers, kept: dict, context=())
     fresh = History(store, trackers)
     for key in PERIODS:
         p = period(key, NOW)
-        from_sql = not fresh._past_kept(p)
         before = set(fresh._part_cache)
-        page = _clean(fresh.overview_page(p))
-        assert page.pop("from_sql") == from_sql
-        if from_sql:
-            assert set(fresh._part_cache) == before, "the overview from SQL made no pairs"
+        page = _clean(fresh._overview_from_sql(p))  # every period, though the page asks SQL for a week at most
+        assert page.pop("from_sql") is True and set(fresh._part_cache) == before, "the overview from SQL made no pairs"
         expected = {"figures": kept[key]["overview"], "reach": kept[key]["reach"],
                     "reach_total": kept[key]["reach_count"], "timeline": kept[key]["timeline"]}
         assert page == expected, (*context, key)
+    week = period("7d", NOW)
+    if not fresh._past_kept(week):
+        assert fresh.overview_page(week)["from_sql"] is True
     for key in PERIODS:  # once the period is summed, the page comes from the kept sums: the same again
         fresh.snapshot(period(key, NOW))
         kept_page, first_page = (_clean(x.overview_page(period(key, NOW))) for x in (fresh, History(store, trackers)))
@@ -138,29 +138,27 @@ def test_a_history_shorter_than_a_period_shares_its_sums_with_all(make_verdict, 
     store.record(_events(make_verdict, random.Random(5), 200, range(TODAY - 19, TODAY + 1)))
     h = History(store, small_trackers)
     month, everything = h.snapshot(period("30d", NOW)), h.snapshot(period("all", NOW))
-    assert len(month.parts) == len(everything.parts) == 3  # before the week, the week, today
+    assert len(month.parts) == len(everything.parts) == 2  # the days before today, today
     assert all(a is b for a, b in zip(month.parts, everything.parts))
     h.reach(month), h.reach(everything)
     # The parts' reach indexes are made once, and no merged copy of them is kept per period.
     assert all(part._reach is not None for part in everything.parts)
     assert not any(isinstance(v, dict) and v and isinstance(next(iter(v.values())), Tally)
                    for snap in (month, everything) for v in snap.memo.values())
-    week = h.snapshot(period("7d", NOW))
-    assert week.parts == everything.parts[1:] and all(a is b for a, b in zip(week.parts, everything.parts[1:]))
+    assert h.snapshot(period("7d", NOW)).parts[1] is everything.parts[1]  # today's part: one for every period
     assert answers(h) == answers(History(store, small_trackers))
 
 
-def test_the_week_is_summed_once_for_7_days_30_days_and_all(make_verdict, small_trackers, store):
+def test_parts_are_kept_for_the_periods_of_the_day(make_verdict, small_trackers, store):
     store.record(_events(make_verdict, random.Random(6), 300, range(TODAY - 60, TODAY + 1)))
     h = History(store, small_trackers)
     spans = {key: h._spans(period(key, NOW)) for key in PERIODS}
     assert spans == {"today": [(TODAY, TODAY)], "7d": [(TODAY - 6, TODAY - 1), (TODAY, TODAY)],
-                     "30d": [(TODAY - 29, TODAY - 7), (TODAY - 6, TODAY - 1), (TODAY, TODAY)],
-                     "all": [(store.oldest_day(), TODAY - 7), (TODAY - 6, TODAY - 1), (TODAY, TODAY)]}
+                     "30d": [(TODAY - 29, TODAY - 1), (TODAY, TODAY)],
+                     "all": [(store.oldest_day(), TODAY - 1), (TODAY, TODAY)]}
     snaps = {key: h.snapshot(period(key, NOW)) for key in PERIODS}
-    assert snaps["7d"].parts[0] is snaps["30d"].parts[1] is snaps["all"].parts[1]
-    assert snaps["today"].parts[0] is snaps["7d"].parts[1] is snaps["all"].parts[2]
-    assert set(h._part_cache) == {span for key in PERIODS for span in spans[key]}  # four parts, each once
+    assert snaps["today"].parts[0] is snaps["7d"].parts[1] is snaps["all"].parts[1]
+    assert set(h._part_cache) == {span for key in PERIODS for span in spans[key]}  # each span summed once
     assert answers(h) == answers(History(store, small_trackers))
 
 
@@ -170,7 +168,7 @@ def test_parts_are_kept_until_a_batch_touches_their_days(make_verdict, small_tra
     h = History(store, small_trackers)
     p = period("30d", NOW)
     first = h.snapshot(p)
-    past, week, today = first.parts
+    past, today = first.parts
     assert h.snapshot(p) is first  # nothing recorded: the same snapshot, and what the pages derived from it
     summed = []
     real_sums = store.daily_sums
@@ -178,14 +176,14 @@ def test_parts_are_kept_until_a_batch_touches_their_days(make_verdict, small_tra
     batch = _events(make_verdict, rnd, 5, range(TODAY, TODAY + 1))
     store.record(batch)
     second = h.snapshot(p)
-    assert second is not first and second.parts[0] is past and second.parts[1] is week and second.parts[2] is not today
+    assert second is not first and second.parts[0] is past and second.parts[1] is not today
     assert summed == []  # today's part had the batch applied: the rows it wrote were read, nothing summed
     third_party = sum(1 for e in batch if e.verdict.page_domain != e.verdict.domain)  # a site's own hosts are not
     assert second.third_party_requests == first.third_party_requests + third_party
     store.record(_events(make_verdict, rnd, 5, range(TODAY - 1, TODAY)))  # a batch sent across midnight
     third = h.snapshot(p)
-    # yesterday changed: the week is summed again, the days before it are kept
-    assert third.parts[0] is past and third.parts[1] is not week and summed == [(TODAY - 6, TODAY - 1)]
+    # yesterday changed: summed again (from the oldest day recorded, the period reaching back before it)
+    assert third.parts[0] is not past and summed == [(max(TODAY - 29, store.oldest_day()), TODAY - 1)]
     assert answers(h) == answers(History(store, small_trackers))
     store.record(_events(make_verdict, rnd, 5, range(TODAY, TODAY + 1)) * store.DAILY_LOG_BATCHES)
     h.snapshot(p)  # (one batch, whose rows are known)

@@ -8,11 +8,11 @@ from .periods import Period
 
 UNKNOWN_SITE = "(unknown page)"
 
-# A period is summed in parts (History._spans): today (the last LIVE_DAYS days), the six days before
-# it, and what lies before those. The recorder adds to today, so after a batch only today's part is
-# summed again (a batch sent across midnight also touches yesterday: the store's daily_version says
-# so, and that part is redone). The week's part is shared by 7 days, 30 days and all: each holds it once.
+# A period is summed in two parts, the days before today and today (the last LIVE_DAYS days):
+# the recorder adds to today, so after a batch only today's part is summed again (a batch sent
+# across midnight also touches yesterday: the store's daily_version says so, and that part is redone).
 LIVE_DAYS = 1
+# The first overview of a period this short is grouped in SQLite (History.overview_page).
 WEEK_DAYS = 7
 
 
