@@ -2,6 +2,7 @@
 forgetting and retention. Answers are plain rows and dicts; what they mean is history's job."""
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -65,12 +66,15 @@ class HistoryMixin:
             return self.conn.execute("SELECT 1 FROM daily WHERE site_id = ? LIMIT 1", (domain_id,)).fetchone() is not None
 
     def data_summary(self) -> tuple[dict[str, int], int | None, int | None]:
-        """Row counts of the history tables, the oldest request time and the oldest day kept."""
-        with self.lock:
-            counts = {t: self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        """Row counts of the history tables, the oldest request time and the oldest day kept.
+
+        Counting ten million rows takes ~0.2 s: on a reader of its own, one snapshot, not holding the
+        store's lock (recording goes on) nor passing the whole detail through the store's page cache."""
+        with self.reader() as reader:
+            counts = {t: reader.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
                       for t in ("requests", "daily", "hosts", "domains")}
-            oldest = self._oldest_request_time()
-            oldest_day = self.conn.execute("SELECT min(day) FROM daily").fetchone()[0]
+            oldest = self._oldest_request_time(reader)
+            oldest_day = reader.execute("SELECT min(day) FROM daily").fetchone()[0]
         return counts, oldest, oldest_day
 
     # -- what changed in the daily totals ---------------------------------------------------
@@ -405,9 +409,9 @@ class HistoryMixin:
             self._host_ids = {name: i for name, i in self._host_ids.items() if i not in ids}
         return len(gone)
 
-    def _oldest_request_time(self) -> int | None:
+    def _oldest_request_time(self, conn: sqlite3.Connection) -> int | None:
         """The oldest request time kept: the first row of each site's range (one seek per site seen)."""
-        return self.conn.execute(
+        return conn.execute(
             """SELECT min(t) FROM (SELECT (SELECT time FROM requests WHERE site_id = s.id ORDER BY time LIMIT 1) AS t
                                    FROM (SELECT 0 AS id UNION ALL SELECT id FROM domains) s)""").fetchone()[0]
 
