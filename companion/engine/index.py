@@ -14,8 +14,11 @@ Each filter lives in exactly one place, chosen when the engine is built:
    only the filters under the URL's tokens are tested, usually none or a handful. A long URL's
    tokens are intersected with `needed` (the keys plus every other token a bucketed filter
    needs), which also tells which candidates lack a token without scanning the URL; its path is
-   looked up before its query. An index with few token filters (EasyList's exceptions) is not tokenised:
-   its token filters join the page-level list of part 4.
+   looked up before its query. A short URL's tokens are intersected with `short`: the same
+   buckets, but a popular token's (analytics, stats, event: 30-47 filters each) keyed by the
+   characters around the token in each filter's literal (TokenSplit), so that a request reads the
+   few whose literal can sit where the URL has the token. An index with few token filters
+   (EasyList's exceptions) is not tokenised: its token filters join the page-level list of part 4.
 4. `by_domain`: filters without a usable token but with `domain=` includes (typically the
    regex filters scoped to a few sites), keyed by each included page domain: they are candidates
    only on those pages.
@@ -53,6 +56,7 @@ _CACHE_MAX = 20000  # memoised hosts / pages per index; cleared when full
 _LONG_URL = 300     # from this length, Index.find_rest checks candidates' tokens before scanning
 _SPLIT_HOST = 8     # a context with this many host candidates keys them by head (HostSplit)
 _HEAD_KEY = 4       # ... by this many characters of it
+_SPLIT_TOKEN = 6    # a token bucket this big is keyed by the characters around the token (TokenSplit)
 _SMALL_TOKENS = 64  # at most this many token-indexed filters: no tokens (Index.small_token_filters)
 
 
@@ -77,6 +81,68 @@ class HostSplit:
         """The candidates for a URL whose hostname ends at `host_end`."""
         keyed = self.by_head.get(lurl[host_end:host_end + _HEAD_KEY])
         return self.short + keyed if keyed else self.short
+
+
+class TokenSplit:
+    """A popular token's bucket (analytics: 47 filters, stats: 40, event: 36) keyed by the
+    characters around the token in each filter's literal (Filter.lit): `/analytics/event` holds
+    `analytics` between `/` and `/`, so it can match only where the URL has the token between
+    those two characters. A short URL finds the token's few places (str.find on a short string)
+    and reads only the filters keyed by the characters it has there, plus those whose literal
+    does not hold the token (or holds nothing else): a third of the filters visited before
+    at the tail (each one visited is cold memory in the middle of a browsing session), for a
+    search in a few dozen characters. (Which of two matching filters is reported may change, as
+    with HostSplit; the decision not.)"""
+
+    __slots__ = ("tok", "any", "by_side")
+
+    def __init__(self, tok: str, filters: tuple[Filter, ...]) -> None:
+        self.tok = tok
+        n = len(tok)
+        any_: list[Filter] = []
+        by_side: dict[str, list[Filter]] = {}
+        for f in filters:
+            lit = f.lit
+            k = lit.find(tok)
+            before = lit[k - 1] if k > 0 else ""
+            after = lit[k + n] if 0 <= k and k + n < len(lit) else ""
+            if k < 0 or not (before or after):
+                any_.append(f)
+            else:  # "ab": a before, b after; "a\0": a before only; "\0b": b after only
+                by_side.setdefault((before or "\0") + (after or "\0"), []).append(f)
+        self.any = tuple(any_)
+        self.by_side = {k: tuple(v) for k, v in by_side.items()}
+
+    def at(self, lurl: str) -> tuple[Filter, ...]:
+        """The candidates for `lurl` (which holds the token: it was found among its tokens)."""
+        tok = self.tok
+        n = len(tok)
+        get = self.by_side.get
+        out = self.any
+        end = len(lurl) - n
+        p = lurl.find(tok)
+        while p >= 0:
+            if 0 < p < end:
+                before = lurl[p - 1]
+                after = lurl[p + n]
+                keys: tuple[str, ...] = (before + after, before + "\0", "\0" + after)
+            elif p:
+                keys = (lurl[p - 1] + "\0",)
+            elif p < end:
+                keys = ("\0" + lurl[n],)
+            else:
+                keys = ()
+            for key in keys:
+                part = get(key)
+                if part is not None:
+                    out = out + part
+            p = lurl.find(tok, p + 1)
+        return out
+
+
+def _short_form(tok: bytes, bucket: tuple[Filter, ...]):
+    """What Index.short holds for a bucket: the tuple, or a TokenSplit of a popular one."""
+    return TokenSplit(tok.decode("ascii"), bucket) if len(bucket) >= _SPLIT_TOKEN else bucket
 
 
 def _applying(filters, page_host: str, tbit: int, third: bool) -> tuple[Filter, ...]:
@@ -111,7 +177,7 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small", "needed",
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small", "needed", "short",
                  "_packed", "_texts", "_list_ids",
                  "_flags", "_made", "_csr")
 
@@ -125,6 +191,8 @@ class Index:
         # candidates' subset test (Index.find_rest). A short URL uses by_token: it has no empty
         # buckets to walk (half the keys a request's tokens hit were such: www, https, com).
         self.needed: dict[bytes, tuple[Filter, ...]] = {}
+        # by_token for short URLs: the same buckets, a popular token's as a TokenSplit.
+        self.short: dict[bytes, tuple[Filter, ...] | TokenSplit] = {}
         self.by_domain: dict[str, tuple[Filter, ...]] = {}
         self.generic: tuple[Filter, ...] = ()
         self.entity_domains = False
@@ -171,6 +239,7 @@ class Index:
         for t in [t for t, b in self.by_token.items() if to[b] == to[b + 1]]:
             del self.by_token[t]  # needed, but keys no filter (see __getstate__)
             self.needed[t] = ()
+        self.short = dict(self.by_token)  # bucket numbers until first used (_short_bucket)
         self.by_domain, do, df = _unpack(by_domain)
         self._csr = {id(self.by_host): (ho, hf), id(self.by_token): (to, tf),
                      id(self.by_domain): (do, df)}
@@ -202,6 +271,14 @@ class Index:
             bucket = self._bucket(self.by_token, tok)
         self.needed[tok] = bucket
         return bucket
+
+    def _short_bucket(self, tok: bytes):
+        """Materialise a bucket of `short` (shared with by_token, which may have done it)."""
+        bucket = self.by_token[tok]
+        if type(bucket) is int:
+            bucket = self._bucket(self.by_token, tok)
+        form = self.short[tok] = _short_form(tok, bucket)
+        return form
 
     def iter_filters(self):
         """(text, list_id, important) of every non-plain filter, in list order."""
@@ -389,7 +466,7 @@ class Index:
             long = len(lurl) > _LONG_URL
             # A long URL's tokens are looked up in `needed` (see __init__), a short one's in
             # by_token: one C-level set intersection instead of a dict lookup per token.
-            by_token = self.needed if long else self.by_token
+            by_token = self.needed if long else self.short
             keys = by_token.keys()
             head = None
             if tokens is None:
@@ -434,8 +511,11 @@ class Index:
                 walk = found
             for tok in walk:
                 bucket = by_token[tok]
-                if type(bucket) is int:  # first use since loaded from the cache
-                    bucket = self._needed_bucket(tok) if long else self._bucket(by_token, tok)
+                if type(bucket) is not tuple:
+                    if type(bucket) is int:  # first use since loaded from the cache
+                        bucket = self._needed_bucket(tok) if long else self._short_bucket(tok)
+                    if type(bucket) is TokenSplit:
+                        bucket = bucket.at(lurl)
                 for f in bucket:
                     if not f.types & tbit:  # an attribute test, before any scan of the URL
                         continue
@@ -512,6 +592,7 @@ class IndexBuilder:
         idx.by_host = {h: tuple(fs) for h, fs in self._by_host.items()}
         # Keys as bytes: requests are tokenised with bytes.translate (patterns.url_tokens).
         idx.by_token = {t.encode("ascii"): tuple(fs) for t, fs in by_token.items()}
+        idx.short = {t: _short_form(t, fs) for t, fs in idx.by_token.items()}
         idx.needed = dict(idx.by_token)
         for fs in idx.by_token.values():
             for f in fs:
