@@ -403,3 +403,14 @@ def test_a_popular_tokens_bucket_is_keyed_by_the_characters_around_the_token(tmp
     assert {f.text for f in split.at("https://t.example/q/zzpop?b=1")} == {"/zzpop?b="} | anywhere
     assert {f.text for f in split.at("https://t.example/q/zzpop?b=1&u=/zzpop/")} == {
         "/zzpop?b=", "/zzpop/a", "/zzpop/*/d.gif", "/zzpop/a$image"} | anywhere
+
+
+def test_what_the_index_reads_of_every_candidate_sits_first_in_a_filter():
+    """The index reads types, lit, toks and head of each candidate it visits (then party and
+    kind): they are the first slots, in the object's first cache line, and filters with the same
+    type mask share one int object (a candidate visited in the middle of a browsing session is
+    cold memory)."""
+    from companion.engine.filters import Filter
+    assert Filter.__slots__[:6] == ("types", "lit", "toks", "head", "party", "kind")
+    a, b = compiled("/zzshare/a$image,script"), compiled("/zzshare/b$script,image")
+    assert a.types == b.types and a.types > 256 and a.types is b.types
