@@ -412,5 +412,5 @@ def test_what_the_index_reads_of_every_candidate_sits_first_in_a_filter():
     cold memory)."""
     from companion.engine.filters import Filter
     assert Filter.__slots__[:6] == ("types", "lit", "toks", "head", "party", "kind")
-    a, b = compiled("/zzshare/a$image,script"), compiled("/zzshare/b$script,image")
+    a, b = compiled("/zzshare/a$~image,~script"), compiled("/zzshare/b$~script,~image")
     assert a.types == b.types and a.types > 256 and a.types is b.types
