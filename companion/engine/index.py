@@ -175,9 +175,8 @@ class Index:
     """Filters of one role (block, exception or important block), placed as described above."""
 
     __slots__ = ("plain", "by_host", "by_token", "by_domain", "generic", "entity_domains",
-                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small", "needed", "short",
-                 "_packed", "_texts", "_list_ids",
-                 "_flags", "_made", "_csr")
+                 "filters", "_host_cache", "_page_cache", "_ctx_cache", "_rest_cache", "_small",
+                 "needed", "short", "_packed", "_texts", "_list_ids", "_flags", "_made", "_csr")
 
     def __init__(self) -> None:
         self.plain: dict[str, int] = {}
@@ -186,8 +185,9 @@ class Index:
         # by_token plus every other token a bucketed filter needs (Filter.toks), with an empty
         # bucket: a long URL's tokens are intersected with it, which gives in one C-level
         # operation both the buckets to walk and the needed tokens the URL has, for the
-        # candidates' subset test (Index.find_rest). A short URL uses by_token: it has no empty
-        # buckets to walk (half the keys a request's tokens hit were such: www, https, com).
+        # candidates' subset test (Index.find_rest). A short URL uses `short` (by_token's buckets):
+        # it has no empty buckets to walk (half the keys a request's tokens hit were such: www,
+        # https, com).
         self.needed: dict[bytes, tuple[Filter, ...]] = {}
         # by_token for short URLs: the same buckets, a popular token's as a TokenSplit.
         self.short: dict[bytes, tuple[Filter, ...] | TokenSplit] = {}
@@ -463,7 +463,7 @@ class Index:
         if not small and self.by_token:
             long = len(lurl) > _LONG_URL
             # A long URL's tokens are looked up in `needed` (see __init__), a short one's in
-            # by_token: one C-level set intersection instead of a dict lookup per token.
+            # `short`: one C-level set intersection instead of a dict lookup per token.
             by_token = self.needed if long else self.short
             keys = by_token.keys()
             head = None
