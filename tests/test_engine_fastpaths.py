@@ -351,3 +351,66 @@ def test_a_popular_hosts_candidates_are_keyed_by_what_follows_the_host():
     }.items():
         assert bool(engine.match(url, page, "image")) == want, url
     assert engine.match("https://pop.example/zz07/pixel", page, "script") is None
+
+
+POPULAR = [  # one token (zzpop) keys them all: a popular token's bucket (index.TokenSplit)
+    "/zzpop/a", "/zzpop?b=", "_zzpop.js", "-zzpop-", ".zzpop/", "zzpop/x/", "/y/zzpop",
+    "/zzpop|", "|https://t.example/zzpop/c", "/zzpop^", "/zzpop/*/d.gif",
+    "/zzpop.$script", "/x/*/zzpop/", "/zzpop/a$image", "/ZZPop/e/$match-case",
+    "/zzpop/*/images.gif", "^zzpop^",  # literal without the token / the token alone
+]
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_popular_tokens_bucket_is_keyed_by_the_characters_around_the_token(tmp_path, cached):
+    """A short URL reads only the filters of a popular token whose literal can sit where the URL
+    has the token (the characters just before and after it), plus those whose literal does not
+    hold the token or holds it alone; every case decides as a walk of the whole bucket would
+    (the same filters on a long URL, which walks the whole bucket, and a regex per filter)."""
+    from companion.engine.index import TokenSplit
+    lst = tmp_path / "pop.txt"
+    filler = [f"/zzfill{i}/x" for i in range(70)]  # past a small index (no token walk at all)
+    lst.write_text("\n".join(POPULAR + filler) + "\n")
+    engine = Engine.from_files([lst], cache_dir=tmp_path / "c") if cached else Engine.from_lists(
+        [("pop", lst.read_text())])
+    if cached:  # the second load reads the cache: buckets are made on first use
+        engine = Engine.from_files([lst], cache_dir=tmp_path / "c")
+    page = "https://site.example/"
+    urls = ["https://t.example/zzpop/a", "https://t.example/q/zzpop?b=1", "https://t.example/x_zzpop.js",
+            "https://t.example/a-zzpop-b", "https://t.example/s.zzpop/", "https://t.example/zzpop/x/",
+            "https://t.example/y/zzpop", "https://t.example/zzpop", "https://t.example/zzpop/c",
+            "https://t.example/zzpop?", "https://t.example/zzpop/q/d.gif", "https://t.example/zzpop.js",
+            "https://t.example/x/1/zzpop/", "https://t.example/zzpop/e/", "https://t.example/ZZPop/e/",
+            "https://t.example/zzpop.x", "https://t.example/zzpopx/a", "https://t.example/a/zzpop_b",
+            "https://zzpop.example/", "https://t.example/zzpop/zzpop?b", "https://t.example/?zzpop",
+            "https://t.example/q?u=/zzpop/a&zzpop=1", "zzpop://x/zzpop",
+            "https://t.example/zzpop/1/images.gif", "https://t.example/zzpop1/images.gif",
+            "https://t.example/a=zzpop&", "https://t.example/a=zzpopx&"]
+    pad = "&" + "&".join(f"p{i}=v{i}" for i in range(80))  # past the long-URL length: whole bucket
+    for kind in ("image", "script"):
+        for url in urls:
+            want = [t for t in POPULAR if re.search(
+                abp_to_regex(*(lambda pf: (pf.body, pf.host_anchor, pf.start_anchor, pf.end_anchor))(
+                    parse_line(t).filter)), url if "match-case" in t else url.lower())
+                and ("$image" not in t or kind == "image") and ("$script" not in t or kind == "script")]
+            assert bool(engine.match(url, page, kind)) == bool(want), (url, kind, want)
+            if "?" in url:
+                assert bool(engine.match(url + pad, page, kind)) == bool(want), (url, kind)
+    split = engine._blocks.short[b"zzpop"]
+    assert isinstance(split, TokenSplit)
+    anywhere = {"/zzpop/*/images.gif", "^zzpop^", "/zzpop|", "/zzpop^"}  # not between two characters
+    assert {f.text for f in split.any} == anywhere
+    assert {f.text for f in split.at("https://t.example/q/zzpop?b=1")} == {"/zzpop?b="} | anywhere
+    assert {f.text for f in split.at("https://t.example/q/zzpop?b=1&u=/zzpop/")} == {
+        "/zzpop?b=", "/zzpop/a", "/zzpop/*/d.gif", "/zzpop/a$image"} | anywhere
+
+
+def test_what_the_index_reads_of_every_candidate_sits_first_in_a_filter():
+    """The index reads types, lit, toks and head of each candidate it visits (then party and
+    kind): they are the first slots, in the object's first cache line, and filters with the same
+    type mask share one int object (a candidate visited in the middle of a browsing session is
+    cold memory)."""
+    from companion.engine.filters import Filter
+    assert Filter.__slots__[:6] == ("types", "lit", "toks", "head", "party", "kind")
+    a, b = compiled("/zzshare/a$~image,~script"), compiled("/zzshare/b$~script,~image")
+    assert a.types == b.types and a.types > 256 and a.types is b.types
