@@ -49,7 +49,15 @@ POPUP_PROBE = """
 (() => {
   const empty = location.pathname === '/bench/empty.html';
   if (!location.pathname.startsWith('/popup') && !empty) return;
-  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0});
+  // `startAt`: this script runs when the document's window is made, before its first byte is parsed:
+  // the start of the page's own time (what comes before it is the browser's: process, navigation).
+  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0,
+    startAt: performance.now(), firstPaintAt: null});
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') t.firstPaintAt = e.startTime;
+    }).observe({type: 'paint', buffered: true});
+  } catch (e) { /* no paint timing */ }
   const f = window.fetch.bind(window);
   window.fetch = async (url, init) => {
     const s = performance.now();
@@ -65,7 +73,14 @@ POPUP_PROBE = """
   const drawn = (key) => requestAnimationFrame(() => setTimeout(() => { t[key] = performance.now(); }, 0));
   addEventListener('DOMContentLoaded', () => {
     const nav = performance.getEntriesByType('navigation')[0];
-    if (nav) t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
+    if (nav) {
+      t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
+      t.calls.push(['document parsed (start -> domInteractive)', t.startAt, nav.domInteractive]);
+    }
+    // Each file the page loaded (stylesheet, scripts), from its request to its last byte.
+    for (const r of performance.getEntriesByType('resource')) {
+      t.calls.push(['file ' + new URL(r.name).pathname, r.startTime, r.responseEnd]);
+    }
     if (empty) { drawn('drawnAt'); drawn('readyFrameAt'); }
   });
   const want = Number(new URLSearchParams(location.search).get('want') || 0);
@@ -121,6 +136,9 @@ def _open_popup(env, path: str, tab_id: int, want: int) -> dict:
     outside = (time.perf_counter() - started) * 1000
     # The companion's answer (or the popup's word that it failed) comes after the first rows.
     final = wait_until(lambda: page.evaluate("window.__probe.readyFrameAt !== null && window.__probe"), timeout=10)
+    if final:  # the popup's own marks (popup.js: its script running, the tab's record in, first draw, ready)
+        final["calls"] += page.evaluate("performance.getEntriesByType('mark')"
+                                        ".map((m) => ['mark ' + m.name, m.startTime, m.startTime])")
     page.close()
     return {"probe": final or probe, "outside_ms": outside}
 
@@ -181,6 +199,7 @@ def run(quick: bool, ab: str | None = None) -> None:
 
     def report(state: str, got: dict[str, list[dict]], target: float) -> None:
         floor = _median([r["probe"]["drawnAt"] for r in got[variants[0][0]] if r["probe"]])
+        own_floor = _median([r["probe"]["drawnAt"] - r["probe"]["startAt"] for r in got[variants[0][0]] if r["probe"]])
         print(f"companion {state} (target: {TRACKERS} rows drawn <= {target:.0f} ms after the navigation started):")
         for name, runs in got.items():
             drawn = [r["probe"]["drawnAt"] for r in runs if r["probe"]]
@@ -196,6 +215,17 @@ def run(quick: bool, ab: str | None = None) -> None:
                      f"{_median([r['probe']['readyAt'] for r in runs if r['probe'] and r['probe']['readyAt']]):.0f} ms)"
                      if name != variants[0][0] and ready else "")
                   + f"; {_median(outside):.0f} ms from new_page()+goto() in the driver")
+            # The page's own time: from its document's start (before its first byte is parsed) to the same
+            # frame, against the empty page's same span: what our document and scripts cost, without the
+            # browser's part (the renderer, the navigation) that any extension page pays.
+            own = [r["probe"]["drawnAt"] - r["probe"]["startAt"] for r in runs if r["probe"]]
+            start = [r["probe"]["startAt"] for r in runs if r["probe"]]
+            paint = [r["probe"]["firstPaintAt"] for r in runs if r["probe"] and r["probe"].get("firstPaintAt")]
+            print(f"    own time (document start -> {what}): {_median(own):.0f} ms (min {min(own):.0f}, max {max(own):.0f})"
+                  + (f" = {_median(own) - own_floor:+.0f} ms over the empty page's {own_floor:.0f} ms"
+                     if name != variants[0][0] else "")
+                  + f"; document started {_median(start):.0f} ms after the navigation"
+                  + (f"; first contentful paint {_median(paint):.0f} ms" if paint else ""))
             # Where the time goes, on the page's clock (median start/end of each call).
             calls: dict[str, list[tuple[float, float]]] = {}
             for r in runs:
