@@ -22,6 +22,7 @@ import { hostOf } from '../src/domains.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
   siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
+performance.mark('crumbs:script'); // the bench's split of the popup's time (bench/bench_popup.py)
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
@@ -30,11 +31,12 @@ const param = new URLSearchParams(location.search).get('tab');
 const fixedTab = param !== null && /^\d+$/.test(param) ? Number(param) : null;
 const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
   : chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab || null);
-const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id });
+// `prefetch`: the background starts asking the companion for the site's answer (the second draw) now.
+const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id, prefetch: true });
 // Opened from the toolbar: the background is asked about the active tab while this page asks which tab
 // that is, in parallel rather than one after the other; its answer counts only if it is about that tab.
 const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
-  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true })])
+  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true, prefetch: true })])
     .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
 
 /** This page's companion client, loaded when a choice or the history link needs it; the pairing is read from
@@ -327,6 +329,7 @@ async function main() {
   }));
 
   info = await infoAsked;
+  performance.mark('crumbs:tab-info');
   tabId = fixedTab !== null ? fixedTab : ((await tabAsked) || {}).id ?? null;
   // The companion's site for this page when it has named one (this page's verdicts, or its last answer
   // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
@@ -359,22 +362,33 @@ async function main() {
   if (away) {
     renderAway();
     document.body.dataset.drawn = 'true';
+    performance.mark('crumbs:first-draw');
     extras();
   } else {
     renderFromPage();
     document.body.dataset.drawn = 'true'; // the page's own record is on screen
+    performance.mark('crumbs:first-draw');
     extras();
     // The status line already says why it failed.
     siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite, { choosing: false });
     await siteLoaded;
     siteLoaded = null;
   }
+  performance.mark('crumbs:ready');
   document.body.dataset.ready = 'true'; // lets tests wait for the companion's answer (or for its absence)
 }
 
-/** "Page broken?" and the GPC switch (extras.js), after the first draw: nothing there is needed for it. */
+/** "Page broken?" and the GPC switch (extras.js), after the first draw's frame: nothing there is needed for
+ * it, and its fetch and evaluation would otherwise come before that frame. */
 function extras() {
-  import('./extras.js').then((m) => m.start({ tabAsked, info, client })).catch(() => {});
+  let asked = false;
+  const load = () => {
+    if (asked) return;
+    asked = true;
+    import('./extras.js').then((m) => m.start({ tabAsked, info, client })).catch(() => {});
+  };
+  requestAnimationFrame(() => setTimeout(load, 0));
+  setTimeout(load, 100); // no frames while the page is hidden
 }
 
 main().catch(showError);
