@@ -21,7 +21,7 @@ with a real companion. Then:
   headless Chromium on this machine. With `--ab REV`, the popup of commit REV too (its popup/
   folder copied beside the current one, sharing the current src/), alternating with the others.
 
-    python bench/bench_popup.py [--quick] [--ab REV]
+    python bench/bench_popup.py [--quick] [--ab REV] [--opens N]
 
 Targets: badge within 500 ms of the load event; popup drawn within 150 ms (companion up) and
 50 ms (companion down). The machine is shared (2 cores, other work running): the figures are
@@ -158,9 +158,9 @@ def _load_tracker_page(env, n: int) -> tuple[int, dict]:
                     "badge_text": badge["text"]}
 
 
-def run(quick: bool, ab: str | None = None) -> None:
+def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
     """Print the badge and popup figures, companion up and down, next to the empty-page peer."""
-    opens = 3 if quick else 10
+    opens = opens or (3 if quick else 10)
     loads = 2 if quick else 5
     extra = {"bench/empty.html": EMPTY_PAGE}
     variants = [("empty extension page (peer)", "bench/empty.html"), ("popup", "popup/popup.html")]
@@ -244,5 +244,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer page loads and popup openings")
     ap.add_argument("--ab", metavar="REV", help="also open the popup of git commit REV, alternating")
+    ap.add_argument("--opens", type=int, help="openings of each page, companion up and down (default 10, quick 3)")
     args = ap.parse_args()
-    run(args.quick, args.ab)
+    run(args.quick, args.ab, args.opens)

@@ -14,11 +14,12 @@
  * background to pull the new rules at once and offers to reload the tab.
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  *
- * Only view.js and domains.js (no imports of their own) are loaded before the first draw; the
- * extras (popup/extras.js) are imported after it, and the companion client only when a choice or the
- * history link needs it (bench/bench_popup.py).
+ * Only view.js (no imports of its own) is loaded with this file before the first draw, and the
+ * stylesheet is in popup.html: each file an extension page loads waits its turn in the browser while it
+ * finishes the popup's navigation (bench/bench_popup.py). domains.js is loaded when the page has no site
+ * named, the extras (popup/extras.js) after the first draw's frame, and the companion client only when
+ * a choice or the history link needs it.
  */
-import { hostOf } from '../src/domains.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
   siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
@@ -335,7 +336,8 @@ async function main() {
   // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
   site = info.site || (info.tab && info.tab.pageDomain) || null;
   siteExact = Boolean(site);
-  if (!site) site = hostOf(((await tabAsked) || {}).url);
+  // (domains.js only then: one file fewer for the browser to serve before the first draw)
+  if (!site) site = (await import('../src/domains.js')).hostOf(((await tabAsked) || {}).url);
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
   away = isAwayStatus(info.status);
