@@ -78,9 +78,11 @@ function showError(err) {
   show($('error'), Boolean(err));
 }
 
+/** Set an element's text, leaving it alone when it already says that (a redraw then costs the browser
+ * nothing for it). */
 function setText(li, selector, text) {
   const el = li.querySelector(selector);
-  el.textContent = text || '';
+  if (el.textContent !== (text || '')) el.textContent = text || '';
   return el;
 }
 
@@ -94,6 +96,9 @@ function onPage(domain) {
 function renderThrough(li, page) {
   const box = li.querySelector('.through');
   const rows = page && page.reached ? page.through : [];
+  const drawn = JSON.stringify([rows, page ? page.reached : 0]);
+  if (box.dataset.drawn === drawn) return; // the same requests as last drawn
+  box.dataset.drawn = drawn;
   box.querySelector('.through-list').replaceChildren(...rows.map((r) => {
     const item = document.createElement('li');
     const where = document.createElement('code');
@@ -113,18 +118,38 @@ function fromSource(source) {
   return source && source !== 'Crumbs' ? ` — from ${source}` : '';
 }
 
+const rowEls = new Map(); // each domain's row element: a redraw updates it in place
+
+/** A domain's row, made once: its buttons act on the freshest data drawn for the domain (rowsByDomain). */
+function rowFor(domain) {
+  let li = rowEls.get(domain);
+  if (!li) {
+    li = $('row').content.firstElementChild.cloneNode(true);
+    li.dataset.domain = domain;
+    setText(li, '.domain', domain);
+    li.querySelector('.seg').setAttribute('aria-label', `Your choice for ${domain}`);
+    for (const btn of li.querySelectorAll('button[data-action]')) {
+      btn.addEventListener('click', () => choose(domain, btn.dataset.action));
+    }
+    rowEls.set(domain, li);
+  }
+  return li;
+}
+
+const TONES = ['blocked', 'allowed', 'partial', 'neutral'];
+
+/** Draw a third party in its row (made or updated in place: the second draw changes only what changed). */
 function renderRow(tp) {
-  const li = $('row').content.firstElementChild.cloneNode(true);
-  li.dataset.domain = tp.domain;
+  const li = rowFor(tp.domain);
   rowsByDomain.set(tp.domain, tp);
   const page = onPage(tp.domain);
   // Before the companion's answer (or without it) the state is only what the page's requests did.
   const state = page ? pageStateLabel(page, live ? tp : null) : siteStateLabel(tp);
-  li.classList.add(state.tone);
-  setText(li, '.domain', tp.domain);
+  for (const tone of TONES) li.classList.toggle(tone, tone === state.tone);
   const stateEl = setText(li, '.state', state.text);
-  stateEl.classList.add(state.tone);
+  for (const tone of TONES) stateEl.classList.toggle(tone, tone === state.tone);
   if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
+  else stateEl.removeAttribute('title');
   setText(li, '.owner', tp.owner ? tp.owner + fromSource(tp.owner_source) : 'Owner unknown');
   const category = tp.category_label || tp.category;
   setText(li, '.category', category ? category + fromSource(tp.category_source) : category);
@@ -134,17 +159,26 @@ function renderRow(tp) {
   setText(li, '.learns', tp.learns);
   show(li.querySelector('.more'), Boolean(tp.learns));
   const seg = li.querySelector('.seg');
-  seg.setAttribute('aria-label', `Your choice for ${tp.domain}`);
   // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
   // until its answer is in, no button claims to be the one in force.
   const known = live || away;
   if (!known) seg.setAttribute('aria-busy', 'true');
+  else seg.removeAttribute('aria-busy');
   const active = known ? activeControl(tp.choice) : null;
   for (const btn of li.querySelectorAll('button[data-action]')) {
-    btn.setAttribute('aria-pressed', String(btn.dataset.action === active));
-    btn.addEventListener('click', () => choose(tp.domain, btn.dataset.action));
+    const pressed = String(btn.dataset.action === active);
+    if (btn.getAttribute('aria-pressed') !== pressed) btn.setAttribute('aria-pressed', pressed);
   }
   return li;
+}
+
+/** Make `list` hold exactly `rows`, in order, moving only the rows out of place (rows kept in place are
+ * not laid out again from scratch). */
+function placeRows(list, rows) {
+  rows.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  while (list.children.length > rows.length) list.lastElementChild.remove();
 }
 
 function renderThirdParties(data) {
@@ -152,8 +186,8 @@ function renderThirdParties(data) {
   rowsByDomain.clear();
   const { trackers, others } = arrange(parties, shownOrder);
   if (shownOrder.length === 0) shownOrder = [...trackers, ...others].map((tp) => tp.domain);
-  $('tracker-list').replaceChildren(...trackers.map(renderRow));
-  $('other-list').replaceChildren(...others.map(renderRow));
+  placeRows($('tracker-list'), trackers.map(renderRow));
+  placeRows($('other-list'), others.map(renderRow));
   $('others-title').textContent = `Other third parties (${others.length})`;
   show($('others'), others.length > 0);
   show($('empty'), parties.length === 0);
@@ -243,8 +277,8 @@ async function siteAnswer() {
   return answer.body;
 }
 
-async function loadSite() {
-  const body = await siteAnswer();
+async function loadSite(asked = siteAnswer()) {
+  const body = await asked;
   live = true;
   $('trust-state').textContent = trustText(body.trusted);
   $('trust').classList.toggle('on', Boolean(body.trusted));
@@ -367,12 +401,16 @@ async function main() {
     performance.mark('crumbs:first-draw');
     extras();
   } else {
+    // The companion's answer asked before the first draw is made (the background has it on its way
+    // already: see prefetchSite), so that it is here as soon as this page is free to take it.
+    const asked = siteAnswer();
+    asked.catch(() => {}); // its failure is handled when it is awaited, below
     renderFromPage();
     document.body.dataset.drawn = 'true'; // the page's own record is on screen
     performance.mark('crumbs:first-draw');
     extras();
     // The status line already says why it failed.
-    siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite, { choosing: false });
+    siteLoaded = off ? loadSite(asked).catch(() => {}) : run(() => loadSite(asked), { choosing: false });
     await siteLoaded;
     siteLoaded = null;
   }
