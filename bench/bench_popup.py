@@ -226,6 +226,14 @@ def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
                      if name != variants[0][0] else "")
                   + f"; document started {_median(start):.0f} ms after the navigation"
                   + (f"; first contentful paint {_median(paint):.0f} ms" if paint else ""))
+            # From the popup's own script running (popup.js's first line: the extension's state can be asked
+            # for from then on) to the same frame: the span the popup's code decides, without the files'
+            # wait before it.
+            script = [r["probe"]["drawnAt"] - m for r in runs if r["probe"]
+                      for n_, m, _ in r["probe"].get("calls", []) if n_ == "mark crumbs:script"]
+            if script:
+                print(f"    from popup.js running to {what}: {_median(script):.0f} ms (min {min(script):.0f}, "
+                      f"max {max(script):.0f})")
             # Where the time goes, on the page's clock (median start/end of each call).
             calls: dict[str, list[tuple[float, float]]] = {}
             for r in runs:
