@@ -313,12 +313,13 @@ const SITE_PREFETCH_MS = 3000;
 const siteAsked = new Map(); // site -> {at, answer}
 function prefetchSite(tabId, named) {
   if (status !== 'ok' || tabId === null || tabId === undefined) return;
-  (async () => {
+  // In a task of its own, so that the tab's record (what the first draw waits for) is sent first.
+  setTimeout(async () => {
     const site = named || hostOf(((await chrome.tabs.get(tabId).catch(() => null)) || {}).url);
     if (!site) return;
     for (const [k, v] of siteAsked) if (Date.now() - v.at >= SITE_PREFETCH_MS) siteAsked.delete(k);
     siteAsked.set(site, { at: Date.now(), answer: askSite(site) });
-  })();
+  }, 0);
 }
 
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
