@@ -221,7 +221,8 @@ async function load() {
 }
 const ready = load();
 // Tests and the popup wait on this; it is not reachable from web pages.
-self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules, offline, native };
+self.crumbs = { ready, tabs: () => tabs, status: () => status, reporter, rules, tick, syncRules, offline, native,
+  siteAsked: () => siteAsked }; // the popup's prefetched site answers (tests)
 
 // ---- listeners (top level, synchronous) ----
 
@@ -309,7 +310,7 @@ async function askSite(site) {
 // (bench/bench_popup.py). Each answer serves one 'site' message, within a few seconds, and only while the
 // companion answers (a popup drawing "companion away" asks for none). The site is the one the popup will
 // name: the companion's for the page, else the tab's host.
-const SITE_PREFETCH_MS = 3000;
+const SITE_PREFETCH_MS = 5000;
 const siteAsked = new Map(); // site -> {at, answer}
 function prefetchSite(tabId, named) {
   if (status !== 'ok' || tabId === null || tabId === undefined) return;
