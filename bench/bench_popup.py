@@ -21,7 +21,7 @@ with a real companion. Then:
   headless Chromium on this machine. With `--ab REV`, the popup of commit REV too (its popup/
   folder copied beside the current one, sharing the current src/), alternating with the others.
 
-    python bench/bench_popup.py [--quick] [--ab REV]
+    python bench/bench_popup.py [--quick] [--ab REV] [--opens N]
 
 Targets: badge within 500 ms of the load event; popup drawn within 150 ms (companion up) and
 50 ms (companion down). The machine is shared (2 cores, other work running): the figures are
@@ -49,7 +49,15 @@ POPUP_PROBE = """
 (() => {
   const empty = location.pathname === '/bench/empty.html';
   if (!location.pathname.startsWith('/popup') && !empty) return;
-  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0});
+  // `startAt`: this script runs when the document's window is made, before its first byte is parsed:
+  // the start of the page's own time (what comes before it is the browser's: process, navigation).
+  const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0,
+    startAt: performance.now(), firstPaintAt: null});
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (e.name === 'first-contentful-paint') t.firstPaintAt = e.startTime;
+    }).observe({type: 'paint', buffered: true});
+  } catch (e) { /* no paint timing */ }
   const f = window.fetch.bind(window);
   window.fetch = async (url, init) => {
     const s = performance.now();
@@ -65,7 +73,14 @@ POPUP_PROBE = """
   const drawn = (key) => requestAnimationFrame(() => setTimeout(() => { t[key] = performance.now(); }, 0));
   addEventListener('DOMContentLoaded', () => {
     const nav = performance.getEntriesByType('navigation')[0];
-    if (nav) t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
+    if (nav) {
+      t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
+      t.calls.push(['document parsed (start -> domInteractive)', t.startAt, nav.domInteractive]);
+    }
+    // Each file the page loaded (stylesheet, scripts), from its request to its last byte.
+    for (const r of performance.getEntriesByType('resource')) {
+      t.calls.push(['file ' + new URL(r.name).pathname, r.startTime, r.responseEnd]);
+    }
     if (empty) { drawn('drawnAt'); drawn('readyFrameAt'); }
   });
   const want = Number(new URLSearchParams(location.search).get('want') || 0);
@@ -121,6 +136,9 @@ def _open_popup(env, path: str, tab_id: int, want: int) -> dict:
     outside = (time.perf_counter() - started) * 1000
     # The companion's answer (or the popup's word that it failed) comes after the first rows.
     final = wait_until(lambda: page.evaluate("window.__probe.readyFrameAt !== null && window.__probe"), timeout=10)
+    if final:  # the popup's own marks (popup.js: its script running, the tab's record in, first draw, ready)
+        final["calls"] += page.evaluate("performance.getEntriesByType('mark')"
+                                        ".map((m) => ['mark ' + m.name, m.startTime, m.startTime])")
     page.close()
     return {"probe": final or probe, "outside_ms": outside}
 
@@ -140,9 +158,9 @@ def _load_tracker_page(env, n: int) -> tuple[int, dict]:
                     "badge_text": badge["text"]}
 
 
-def run(quick: bool, ab: str | None = None) -> None:
+def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
     """Print the badge and popup figures, companion up and down, next to the empty-page peer."""
-    opens = 3 if quick else 10
+    opens = opens or (3 if quick else 10)
     loads = 2 if quick else 5
     extra = {"bench/empty.html": EMPTY_PAGE}
     variants = [("empty extension page (peer)", "bench/empty.html"), ("popup", "popup/popup.html")]
@@ -181,6 +199,7 @@ def run(quick: bool, ab: str | None = None) -> None:
 
     def report(state: str, got: dict[str, list[dict]], target: float) -> None:
         floor = _median([r["probe"]["drawnAt"] for r in got[variants[0][0]] if r["probe"]])
+        own_floor = _median([r["probe"]["drawnAt"] - r["probe"]["startAt"] for r in got[variants[0][0]] if r["probe"]])
         print(f"companion {state} (target: {TRACKERS} rows drawn <= {target:.0f} ms after the navigation started):")
         for name, runs in got.items():
             drawn = [r["probe"]["drawnAt"] for r in runs if r["probe"]]
@@ -196,6 +215,25 @@ def run(quick: bool, ab: str | None = None) -> None:
                      f"{_median([r['probe']['readyAt'] for r in runs if r['probe'] and r['probe']['readyAt']]):.0f} ms)"
                      if name != variants[0][0] and ready else "")
                   + f"; {_median(outside):.0f} ms from new_page()+goto() in the driver")
+            # The page's own time: from its document's start (before its first byte is parsed) to the same
+            # frame, against the empty page's same span: what our document and scripts cost, without the
+            # browser's part (the renderer, the navigation) that any extension page pays.
+            own = [r["probe"]["drawnAt"] - r["probe"]["startAt"] for r in runs if r["probe"]]
+            start = [r["probe"]["startAt"] for r in runs if r["probe"]]
+            paint = [r["probe"]["firstPaintAt"] for r in runs if r["probe"] and r["probe"].get("firstPaintAt")]
+            print(f"    own time (document start -> {what}): {_median(own):.0f} ms (min {min(own):.0f}, max {max(own):.0f})"
+                  + (f" = {_median(own) - own_floor:+.0f} ms over the empty page's {own_floor:.0f} ms"
+                     if name != variants[0][0] else "")
+                  + f"; document started {_median(start):.0f} ms after the navigation"
+                  + (f"; first contentful paint {_median(paint):.0f} ms" if paint else ""))
+            # From the popup's own script running (popup.js's first line: the extension's state can be asked
+            # for from then on) to the same frame: the span the popup's code decides, without the files'
+            # wait before it.
+            script = [r["probe"]["drawnAt"] - m for r in runs if r["probe"]
+                      for n_, m, _ in r["probe"].get("calls", []) if n_ == "mark crumbs:script"]
+            if script:
+                print(f"    from popup.js running to {what}: {_median(script):.0f} ms (min {min(script):.0f}, "
+                      f"max {max(script):.0f})")
             # Where the time goes, on the page's clock (median start/end of each call).
             calls: dict[str, list[tuple[float, float]]] = {}
             for r in runs:
@@ -214,5 +252,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer page loads and popup openings")
     ap.add_argument("--ab", metavar="REV", help="also open the popup of git commit REV, alternating")
+    ap.add_argument("--opens", type=int, help="openings of each page, companion up and down (default 10, quick 3)")
     args = ap.parse_args()
-    run(args.quick, args.ab)
+    run(args.quick, args.ab, args.opens)

@@ -14,14 +14,16 @@
  * background to pull the new rules at once and offers to reload the tab.
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  *
- * Only view.js and domains.js (no imports of their own) are loaded before the first draw; the
- * extras (popup/extras.js) are imported after it, and the companion client only when a choice or the
- * history link needs it (bench/bench_popup.py).
+ * Only view.js (no imports of its own) is loaded with this file before the first draw, and the
+ * stylesheet is in popup.html: each file an extension page loads waits its turn in the browser while it
+ * finishes the popup's navigation (bench/bench_popup.py). domains.js is loaded when the page has no site
+ * named, the extras (popup/extras.js) after the first draw's frame, and the companion client only when
+ * a choice or the history link needs it.
  */
-import { hostOf } from '../src/domains.js';
 import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
   siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
 
+performance.mark('crumbs:script'); // the bench's split of the popup's time (bench/bench_popup.py)
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
@@ -30,11 +32,12 @@ const param = new URLSearchParams(location.search).get('tab');
 const fixedTab = param !== null && /^\d+$/.test(param) ? Number(param) : null;
 const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
   : chrome.tabs.query({ active: true, currentWindow: true }).then(([tab]) => tab || null);
-const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id });
+// `prefetch`: the background starts asking the companion for the site's answer (the second draw) now.
+const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id, prefetch: true });
 // Opened from the toolbar: the background is asked about the active tab while this page asks which tab
 // that is, in parallel rather than one after the other; its answer counts only if it is about that tab.
 const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
-  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true })])
+  : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true, prefetch: true })])
     .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
 
 /** This page's companion client, loaded when a choice or the history link needs it; the pairing is read from
@@ -75,9 +78,11 @@ function showError(err) {
   show($('error'), Boolean(err));
 }
 
+/** Set an element's text, leaving it alone when it already says that (a redraw then costs the browser
+ * nothing for it). */
 function setText(li, selector, text) {
   const el = li.querySelector(selector);
-  el.textContent = text || '';
+  if (el.textContent !== (text || '')) el.textContent = text || '';
   return el;
 }
 
@@ -91,6 +96,9 @@ function onPage(domain) {
 function renderThrough(li, page) {
   const box = li.querySelector('.through');
   const rows = page && page.reached ? page.through : [];
+  const drawn = JSON.stringify([rows, page ? page.reached : 0]);
+  if (box.dataset.drawn === drawn) return; // the same requests as last drawn
+  box.dataset.drawn = drawn;
   box.querySelector('.through-list').replaceChildren(...rows.map((r) => {
     const item = document.createElement('li');
     const where = document.createElement('code');
@@ -110,18 +118,38 @@ function fromSource(source) {
   return source && source !== 'Crumbs' ? ` — from ${source}` : '';
 }
 
+const rowEls = new Map(); // each domain's row element: a redraw updates it in place
+
+/** A domain's row, made once: its buttons act on the freshest data drawn for the domain (rowsByDomain). */
+function rowFor(domain) {
+  let li = rowEls.get(domain);
+  if (!li) {
+    li = $('row').content.firstElementChild.cloneNode(true);
+    li.dataset.domain = domain;
+    setText(li, '.domain', domain);
+    li.querySelector('.seg').setAttribute('aria-label', `Your choice for ${domain}`);
+    for (const btn of li.querySelectorAll('button[data-action]')) {
+      btn.addEventListener('click', () => choose(domain, btn.dataset.action));
+    }
+    rowEls.set(domain, li);
+  }
+  return li;
+}
+
+const TONES = ['blocked', 'allowed', 'partial', 'neutral'];
+
+/** Draw a third party in its row (made or updated in place: the second draw changes only what changed). */
 function renderRow(tp) {
-  const li = $('row').content.firstElementChild.cloneNode(true);
-  li.dataset.domain = tp.domain;
+  const li = rowFor(tp.domain);
   rowsByDomain.set(tp.domain, tp);
   const page = onPage(tp.domain);
   // Before the companion's answer (or without it) the state is only what the page's requests did.
   const state = page ? pageStateLabel(page, live ? tp : null) : siteStateLabel(tp);
-  li.classList.add(state.tone);
-  setText(li, '.domain', tp.domain);
+  for (const tone of TONES) li.classList.toggle(tone, tone === state.tone);
   const stateEl = setText(li, '.state', state.text);
-  stateEl.classList.add(state.tone);
+  for (const tone of TONES) stateEl.classList.toggle(tone, tone === state.tone);
   if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
+  else stateEl.removeAttribute('title');
   setText(li, '.owner', tp.owner ? tp.owner + fromSource(tp.owner_source) : 'Owner unknown');
   const category = tp.category_label || tp.category;
   setText(li, '.category', category ? category + fromSource(tp.category_source) : category);
@@ -131,17 +159,26 @@ function renderRow(tp) {
   setText(li, '.learns', tp.learns);
   show(li.querySelector('.more'), Boolean(tp.learns));
   const seg = li.querySelector('.seg');
-  seg.setAttribute('aria-label', `Your choice for ${tp.domain}`);
   // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
   // until its answer is in, no button claims to be the one in force.
   const known = live || away;
   if (!known) seg.setAttribute('aria-busy', 'true');
+  else seg.removeAttribute('aria-busy');
   const active = known ? activeControl(tp.choice) : null;
   for (const btn of li.querySelectorAll('button[data-action]')) {
-    btn.setAttribute('aria-pressed', String(btn.dataset.action === active));
-    btn.addEventListener('click', () => choose(tp.domain, btn.dataset.action));
+    const pressed = String(btn.dataset.action === active);
+    if (btn.getAttribute('aria-pressed') !== pressed) btn.setAttribute('aria-pressed', pressed);
   }
   return li;
+}
+
+/** Make `list` hold exactly `rows`, in order, moving only the rows out of place (rows kept in place are
+ * not laid out again from scratch). */
+function placeRows(list, rows) {
+  rows.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  while (list.children.length > rows.length) list.lastElementChild.remove();
 }
 
 function renderThirdParties(data) {
@@ -149,8 +186,8 @@ function renderThirdParties(data) {
   rowsByDomain.clear();
   const { trackers, others } = arrange(parties, shownOrder);
   if (shownOrder.length === 0) shownOrder = [...trackers, ...others].map((tp) => tp.domain);
-  $('tracker-list').replaceChildren(...trackers.map(renderRow));
-  $('other-list').replaceChildren(...others.map(renderRow));
+  placeRows($('tracker-list'), trackers.map(renderRow));
+  placeRows($('other-list'), others.map(renderRow));
   $('others-title').textContent = `Other third parties (${others.length})`;
   show($('others'), others.length > 0);
   show($('empty'), parties.length === 0);
@@ -240,8 +277,8 @@ async function siteAnswer() {
   return answer.body;
 }
 
-async function loadSite() {
-  const body = await siteAnswer();
+async function loadSite(asked = siteAnswer()) {
+  const body = await asked;
   live = true;
   $('trust-state').textContent = trustText(body.trusted);
   $('trust').classList.toggle('on', Boolean(body.trusted));
@@ -327,12 +364,14 @@ async function main() {
   }));
 
   info = await infoAsked;
+  performance.mark('crumbs:tab-info');
   tabId = fixedTab !== null ? fixedTab : ((await tabAsked) || {}).id ?? null;
   // The companion's site for this page when it has named one (this page's verdicts, or its last answer
   // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
   site = info.site || (info.tab && info.tab.pageDomain) || null;
   siteExact = Boolean(site);
-  if (!site) site = hostOf(((await tabAsked) || {}).url);
+  // (domains.js only then: one file fewer for the browser to serve before the first draw)
+  if (!site) site = (await import('../src/domains.js')).hostOf(((await tabAsked) || {}).url);
   $('site').textContent = site || 'This page is not a website';
   off = info.status !== 'ok';
   away = isAwayStatus(info.status);
@@ -359,22 +398,37 @@ async function main() {
   if (away) {
     renderAway();
     document.body.dataset.drawn = 'true';
+    performance.mark('crumbs:first-draw');
     extras();
   } else {
+    // The companion's answer asked before the first draw is made (the background has it on its way
+    // already: see prefetchSite), so that it is here as soon as this page is free to take it.
+    const asked = siteAnswer();
+    asked.catch(() => {}); // its failure is handled when it is awaited, below
     renderFromPage();
     document.body.dataset.drawn = 'true'; // the page's own record is on screen
+    performance.mark('crumbs:first-draw');
     extras();
     // The status line already says why it failed.
-    siteLoaded = off ? loadSite().catch(() => {}) : run(loadSite, { choosing: false });
+    siteLoaded = off ? loadSite(asked).catch(() => {}) : run(() => loadSite(asked), { choosing: false });
     await siteLoaded;
     siteLoaded = null;
   }
+  performance.mark('crumbs:ready');
   document.body.dataset.ready = 'true'; // lets tests wait for the companion's answer (or for its absence)
 }
 
-/** "Page broken?" and the GPC switch (extras.js), after the first draw: nothing there is needed for it. */
+/** "Page broken?" and the GPC switch (extras.js), after the first draw's frame: nothing there is needed for
+ * it, and its fetch and evaluation would otherwise come before that frame. */
 function extras() {
-  import('./extras.js').then((m) => m.start({ tabAsked, info, client })).catch(() => {});
+  let asked = false;
+  const load = () => {
+    if (asked) return;
+    asked = true;
+    import('./extras.js').then((m) => m.start({ tabAsked, info, client })).catch(() => {});
+  };
+  requestAnimationFrame(() => setTimeout(load, 0));
+  setTimeout(load, 100); // no frames while the page is hidden
 }
 
 main().catch(showError);

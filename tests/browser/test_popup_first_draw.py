@@ -120,3 +120,36 @@ def test_a_companion_gone_unnoticed_is_said_away_when_the_popup_opens_and_no_cho
         assert popup.locator("#page-summary").text_content() == "3 trackers on this page · none got through"
     finally:
         companion.start()
+
+
+def test_the_tab_record_asked_for_the_popup_starts_the_companions_answer_which_serves_one_ask(browser, companion):
+    """The popup's tab-info message (with `prefetch`) makes the background ask the companion for the site at
+    once; the popup's later `site` ask gets that answer, once: a second ask goes to the companion again. A
+    choice made between the two shows which answer each ask got."""
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    tab = browser.tab_id("http://news.example/*")
+    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
+             what="the companion's verdicts for every request of the page")
+    page = browser.ctx.new_page()  # any page of the extension may send the popup's messages
+    page.goto(f"chrome-extension://{EXTENSION_ID}/welcome/welcome.html")
+    info = page.evaluate(f"chrome.runtime.sendMessage({{type: 'tab-info', tabId: {tab}, prefetch: true}})")
+    assert info["site"] == "news.example", info
+    assert wait_for(lambda: browser.ev("""(async () => {
+      const early = self.crumbs.siteAsked().get('news.example');
+      return Boolean(early && (await early.answer).body);
+    })()"""), what="the companion's answer asked with the tab's record")
+
+    ga = TRACKER_DOMAINS["ga"]
+    companion.api("PUT", f"/api/v1/choices/sites/news.example/trackers/{ga}", json={"action": "allow"}).raise_for_status()
+    ask = "chrome.runtime.sendMessage({type: 'site', site: 'news.example'}).then((a) => a.body.third_parties)"
+    first = {tp["domain"]: tp["choice"]["here"] for tp in page.evaluate(ask)}
+    second = {tp["domain"]: tp["choice"]["here"] for tp in page.evaluate(ask)}
+    assert first[ga] is None, "the first ask gets the answer asked with the tab's record, before the choice"
+    assert second[ga] == "allow", "a second ask goes to the companion"
+    assert browser.ev("self.crumbs.siteAsked().size") == 0
+
+    # Without `prefetch` (the welcome page's own ask) nothing is asked ahead.
+    page.evaluate(f"chrome.runtime.sendMessage({{type: 'tab-info', tabId: {tab}}})")
+    page.wait_for_timeout(200)
+    assert browser.ev("self.crumbs.siteAsked().size") == 0
