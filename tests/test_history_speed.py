@@ -147,10 +147,10 @@ def test_a_history_shorter_than_a_period_shares_its_sums_with_all(make_verdict, 
     assert len(month.parts) == len(everything.parts) == 2  # the days before today, today
     assert all(a is b for a, b in zip(month.parts, everything.parts))
     h.reach(month), h.reach(everything)
-    # The parts' reach indexes are made once, and no merged copy of them is kept per period.
-    assert all(part._reach is not None for part in everything.parts)
-    assert not any(isinstance(v, dict) and v and isinstance(next(iter(v.values())), Tally)
-                   for snap in (month, everything) for v in snap.memo.values())
+    # Each part's reach summary is made once (sets of sites, no per-site figures), nothing per site per period.
+    assert all(part._summary is not None for part in everything.parts)
+    assert not any(isinstance(x, Tally) for part in everything.parts for x in part._summary.values())
+    assert all(isinstance(c, tuple) for snap in (month, everything) for c in snap.memo["reach_counts"].values())
     assert h.snapshot(period("7d", NOW)).parts[1] is everything.parts[1]  # today's part: one for every period
     assert answers(h) == answers(History(store, small_trackers))
 

@@ -10,7 +10,7 @@ from ..memory import give_back_freed
 from ..storage import Store
 from .data import DataMixin
 from .periods import PERIODS, Period, period_ending
-from .sums import LIVE_DAYS, UNKNOWN_SITE, WEEK_DAYS, Pair, Snapshot, Tally, _Part, _Totals, reach_counts
+from .sums import LIVE_DAYS, UNKNOWN_SITE, WEEK_DAYS, Pair, Snapshot, _Part, _Totals, reach_counts
 from .views import ViewsMixin
 
 log = logging.getLogger("crumbs.history")
@@ -167,8 +167,6 @@ class History(ViewsMixin, DataMixin):
         part.source = None  # only the newest part names the one it came from: no chain of old parts kept alive
         refreshed = _Part(list(by_key.values()), per_day, visited, requests, trackers, blocked, by_key=by_key,
                           source=(part, changes))
-        if part._reach is not None:
-            refreshed._reach = _reach_with(part._reach, changes)
         return refreshed
 
     def _names_cached(self) -> dict[int, str]:
@@ -344,9 +342,9 @@ class History(ViewsMixin, DataMixin):
                 # Only today's part changed, by a known batch: only the companies and domains it touched
                 # are counted again (over the parts' tallies; today's index follows the batch, _refreshed).
                 counts = dict(cached.memo["reach_counts"])
-                indexes = self._indexes(snap)
+                summaries = self._summaries(snap)
                 for key in {new.owner or new.domain for _old, new in source[1]}:
-                    counts[key] = reach_counts([ix[key] for ix in indexes if key in ix])
+                    counts[key] = reach_counts([s[key] for s in summaries if key in s])
                 snap.memo["reach_counts"] = counts
         with self._lock:
             self._snapshots = {k: v for k, v in self._snapshots.items() if k.last_day == p.last_day}
@@ -381,34 +379,6 @@ class History(ViewsMixin, DataMixin):
 def _blocked_allowed(day: tuple[int, int]) -> tuple[int, int]:
     """(blocked, allowed) tracker requests of a day's (blocked trackers, trackers)."""
     return day[0], day[1] - day[0]
-
-
-def _reach_with(index: dict[str, Tally], changes: list[tuple[Pair | None, Pair]]) -> dict[str, Tally]:
-    """A part's reach index (:meth:`_Part.reach_index`) with some of its pairs replaced (``old`` None: a
-    new pair), the same as building it again from the new pairs. The tallies and lists of ``index``
-    are shared with the part it belongs to and never changed: what changes is copied first."""
-    out = dict(index)
-    copied: set[str] = set()
-    for old, new in changes:
-        key = new.owner or new.domain
-        tally = out.get(key)
-        if tally is None:
-            tally = out[key] = Tally(key, new.owner is not None)
-            copied.add(key)
-        elif key not in copied:
-            tally = out[key] = Tally(tally.name, tally.is_company, set(tally.domains), dict(tally.per_site), tally.tracker)
-            copied.add(key)
-        cur = tally.per_site.get(new.site)
-        if old is not None:
-            cur = [cur[0] - old.requests, cur[1] - old.trackers, cur[2] - old.blocked, cur[3] - old.reached, cur[4], cur[5]]
-        if cur is None:
-            tally.per_site[new.site] = [new.requests, new.trackers, new.blocked, new.reached, new.first_day, new.last_day]
-        else:
-            tally.per_site[new.site] = [cur[0] + new.requests, cur[1] + new.trackers, cur[2] + new.blocked,
-                                        cur[3] + new.reached, min(cur[4], new.first_day), max(cur[5], new.last_day)]
-        tally.domains.add(new.domain)
-        tally.tracker = tally.tracker or new.trackers > 0
-    return out
 
 
 # Past days' sums this big are moved out of the garbage collector's sight (below); small ones

@@ -54,7 +54,7 @@ class Snapshot:
     blocked: int
     timeline: list[tuple[int, int, int]] = field(default_factory=list)  # (day, blocked, allowed) tracker requests
     parts: list["_Part"] = field(default_factory=list)
-    # What the pages derived from this snapshot (the period's reach index): the history keeps a
+    # What the pages derived from this snapshot (each company's reach counts): the history keeps a
     # snapshot while none of its parts changes, and with it these.
     memo: dict[str, Any] = field(default_factory=dict)
 
@@ -69,14 +69,14 @@ class _Part:
     requests: int
     trackers: int
     blocked: int
-    _reach: dict[str, "Tally"] | None = None
+    _summary: dict[str, "Reach"] | None = None
     _trackers_seen: set[str] | None = None
     _reached: int | None = None
     # A one-day part (today's) also keeps its pairs by (site id, domain id), in the order the sums
     # gave them, so a recorded batch can be applied to it (History._refreshed) instead of summing the day.
     by_key: dict[tuple[int, int], Pair] | None = None
     # (the part this one was brought up to date from, [(old pair or None, new pair)]): lets a period's
-    # merged reach index be brought up to date the same way (History.snapshot).
+    # reach counts be brought up to date for the companies the batch touched (History.snapshot).
     source: tuple["_Part", list] | None = None
 
     def tracker_domains(self) -> set[str]:
@@ -91,34 +91,48 @@ class _Part:
             self._reached = sum(x.reached for x in self.pairs)
         return self._reached
 
-    def reach_index(self) -> dict[str, "Tally"]:
-        """Per company (or, owner unknown, domain): every request to its domains, per site, built once.
-        Whoever was a tracker somewhere in the period is listed (``Tally.tracker``, decided over the
-        whole period by the caller); its non-tracker requests count too: its servers got them just the same."""
-        if self._reach is None:
-            index: dict[str, Tally] = {}
-            for x in self.pairs:  # Tally.add, written out: a year's part has ~100k pairs
+    def reach_summary(self) -> dict[str, "Reach"]:
+        """Per company (or, owner unknown, domain): where it reached the person and where it tried, and
+        its totals, over this part's days (made once). A company's figures over a period are counted
+        from its :class:`Reach` in each of the period's parts (:func:`reach_counts`)."""
+        if self._summary is None:
+            summary: dict[str, Reach] = {}
+            for x in self.pairs:  # written out: a year's part has ~100k pairs
                 key = x.owner or x.domain
-                entry = index.get(key)
+                entry = summary.get(key)
                 if entry is None:
-                    entry = index[key] = Tally(key, x.owner is not None)
+                    entry = summary[key] = Reach(set(), set(), set())
                 entry.domains.add(x.domain)
                 if x.trackers:
                     entry.tracker = True
-                t = entry.per_site.get(x.site)
-                if t is None:
-                    entry.per_site[x.site] = [x.requests, x.trackers, x.blocked, x.reached, x.first_day, x.last_day]
-                else:
-                    t[0] += x.requests
-                    t[1] += x.trackers
-                    t[2] += x.blocked
-                    t[3] += x.reached
-                    if x.first_day < t[4]:
-                        t[4] = x.first_day
-                    if x.last_day > t[5]:
-                        t[5] = x.last_day
-            self._reach = index
-        return self._reach
+                if x.owner is not None:
+                    entry.is_company = True
+                if x.reached > 0:
+                    entry.reached_on.add(x.site)
+                if x.requests > 0:
+                    entry.tried_on.add(x.site)
+                entry.requests += x.requests
+                entry.blocked += x.blocked
+                entry.got_through += x.reached
+            self._summary = summary
+        return self._summary
+
+
+@dataclass(slots=True)
+class Reach:
+    """What one company (or domain without an owner) did over one part of a period, just what its reach
+    over the period is counted from: the sites where a request of its got through, the sites it made
+    requests on, and its totals. (Its per-site figures are made for its own page only, from the pairs:
+    kept per site for every company of every period, they were tens of megabytes; issue 14.)"""
+
+    reached_on: set[str]
+    tried_on: set[str]
+    domains: set[str]
+    requests: int = 0
+    blocked: int = 0
+    got_through: int = 0
+    tracker: bool = False
+    is_company: bool = False
 
 
 @dataclass
@@ -151,20 +165,6 @@ class Tally:
             t[3] += x.reached
             t[4] = min(t[4], x.first_day)
             t[5] = max(t[5], x.last_day)
-
-    def merged(self, other: "Tally") -> "Tally":
-        """A new tally of both (the kept and the live part of a period); neither is changed."""
-        # A shallow copy: a site both have gets a new list below, so the lists shared with ``self``
-        # (kept with the past days' sums) are never changed; copying them all cost most of a page.
-        out = Tally(self.name, self.is_company or other.is_company, self.domains | other.domains,
-                    dict(self.per_site), self.tracker or other.tracker)
-        for site, (n, t, b, r, f, l) in other.per_site.items():
-            cur = out.per_site.get(site)
-            if cur is None:
-                out.per_site[site] = [n, t, b, r, f, l]
-            else:
-                out.per_site[site] = [cur[0] + n, cur[1] + t, cur[2] + b, cur[3] + r, min(cur[4], f), max(cur[5], l)]
-        return out
 
     @property
     def sites_reached(self) -> list[str]:
@@ -220,27 +220,22 @@ class Tally:
         )
 
 
-def reach_counts(tallies: list[Tally]) -> tuple:
-    """:meth:`Tally.counts` of one company or domain over a period, from its tally in each of the period's
-    parts: a site where it reached the person in any part counts once, as reached; a site where every
-    request in every part was stopped, as stopped on (the same as counting a merged tally, without making one)."""
-    if len(tallies) == 1:
-        return tallies[0].counts()
-    reached_on: set[str] = set()
-    tried_on: set[str] = set()
-    requests = blocked = got_through = 0
-    domains: set[str] = set()
-    tracker = company = False
-    for t in tallies:
-        reached_on.update(s for s, v in t.per_site.items() if v[3] > 0)
-        tried_on.update(s for s, v in t.per_site.items() if v[0] > 0)
-        c = t.counts()
-        requests, blocked, got_through = requests + c[2], blocked + c[3], got_through + c[4]
-        domains |= t.domains
-        tracker, company = tracker or t.tracker, company or t.is_company
-    reached_on.discard(UNKNOWN_SITE)
-    tried_on.discard(UNKNOWN_SITE)
-    return (len(reached_on), len(tried_on - reached_on), requests, blocked, got_through, sorted(domains), tracker, company)
+def reach_counts(parts: list[Reach]) -> tuple:
+    """(sites reached, sites stopped on, requests, blocked, reached, sorted domains, tracker, is a company)
+    of one company or domain over a period, from its :class:`Reach` in each of the period's parts: a site
+    where it reached the person in any part counts once, as reached; a site where every request in every
+    part was stopped, as stopped on. Requests from unknown pages count in the totals, never as a site."""
+    if len(parts) == 1:
+        reached_on, tried_on = parts[0].reached_on, parts[0].tried_on
+    else:
+        reached_on = set().union(*(r.reached_on for r in parts))
+        tried_on = set().union(*(r.tried_on for r in parts))
+    stopped_on = tried_on - reached_on
+    reached = len(reached_on) - (UNKNOWN_SITE in reached_on)
+    stopped = len(stopped_on) - (UNKNOWN_SITE in stopped_on)
+    return (reached, stopped, sum(r.requests for r in parts), sum(r.blocked for r in parts),
+            sum(r.got_through for r in parts), sorted(set().union(*(r.domains for r in parts))),
+            any(r.tracker for r in parts), any(r.is_company for r in parts))
 
 
 def counts_figures(name: str, counts: tuple, of_sites: int) -> dict[str, Any]:

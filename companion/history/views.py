@@ -8,7 +8,7 @@ from typing import Any
 
 from ..storage import day_start
 from .periods import Period
-from .sums import UNKNOWN_SITE, Snapshot, Tally, _Part, counts_figures, merge_pairs, outcome_state, reach_counts
+from .sums import UNKNOWN_SITE, Reach, Snapshot, Tally, _Part, counts_figures, merge_pairs, outcome_state, reach_counts
 
 
 class ViewsMixin:
@@ -38,20 +38,18 @@ class ViewsMixin:
         return dict(found)
 
     @staticmethod
-    def _indexes(snap: Snapshot) -> list[dict[str, Tally]]:
-        """Each part's reach index (made once per part; a part may serve several periods)."""
-        return [part.reach_index() for part in (snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)])]
+    def _summaries(snap: Snapshot) -> list[dict[str, Reach]]:
+        """Each part's :meth:`_Part.reach_summary` (made once per part; a part may serve several periods)."""
+        return [part.reach_summary() for part in (snap.parts or [_Part(snap.pairs, {}, set(), 0, 0, 0)])]
 
     def _reach_counts(self, snap: Snapshot) -> dict[str, tuple]:
-        """Per company (or domain without one), trackers or not: its :func:`reach_counts` over the period,
-        counted from the parts' own tallies (made once per snapshot; History.snapshot brings the last
-        one up to date after a batch). No merged copy of the tallies is kept: for a year's sums that
-        was tens of megabytes per period (memory, issue 14)."""
+        """Per company (or domain without one), trackers or not: its :func:`reach_counts` over the period
+        (made once per snapshot; History.snapshot brings the last one up to date after a batch)."""
         found = snap.memo.get("reach_counts")
         if found is None:
-            indexes = self._indexes(snap)
-            keys = indexes[0].keys() if len(indexes) == 1 else set().union(*indexes)
-            found = snap.memo["reach_counts"] = {k: reach_counts([ix[k] for ix in indexes if k in ix]) for k in keys}
+            summaries = self._summaries(snap)
+            keys = summaries[0].keys() if len(summaries) == 1 else set().union(*summaries)
+            found = snap.memo["reach_counts"] = {k: reach_counts([s[k] for s in summaries if k in s]) for k in keys}
         return found
 
     def reach(self, snap: Snapshot, limit: int | None = 10) -> list[dict[str, Any]]:
@@ -191,19 +189,12 @@ class ViewsMixin:
         """A company: its domains the person met and every site where any of them reached them or was
         stopped. The figures are the overview's for the same period (one :class:`Tally`)."""
         snap = snap or self.snapshot(p)
-        tally = None
-        for index in self._indexes(snap):  # its tallies of the period's parts, added up for this page only
-            found = index.get(owner)
-            if found is not None:
-                tally = found if tally is None else tally.merged(found)
-        if tally is None or not tally.tracker or not tally.is_company:
-            # Not a tracker this period: its requests still answer the page, from the same sums.
-            tally = Tally(owner, True)
-            for x in snap.pairs:
-                if x.owner == owner:
-                    tally.add(x)
-            if not tally.per_site:
-                return None
+        tally = Tally(owner, True)  # made for this page from the period's pairs (the overview counts the same)
+        for x in snap.pairs:
+            if x.owner == owner:
+                tally.add(x)
+        if not tally.per_site:
+            return None
         domains = sorted(tally.domains)
         infos = [self.info(d)[1] for d in domains]
         categories = sorted({i.category for i in infos if i is not None and i.category})

@@ -129,14 +129,16 @@ class StoreBase:
     READER_CACHE_KIB = 2048
 
     @contextmanager
-    def reader(self, cache_kib: int | None = None) -> Iterator[sqlite3.Connection]:
+    def reader(self, cache_kib: int | None = None, any_thread: bool = False) -> Iterator[sqlite3.Connection]:
         """A read-only connection of its own, in one read transaction (one snapshot), closed after.
 
         For reads over months of history (sums, a site's detail, exports, scans): they do not hold the
         store's lock, so recording goes on meanwhile (WAL), and their pages pass through a small cache
         of their own instead of filling the store's 64 MB one: a busy site's detail over all days made
-        the server 24 MB bigger for good (bench_memory, issue 14)."""
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+        the server 24 MB bigger for good (bench_memory, issue 14). ``any_thread``: the connection may be
+        used by another thread than the one opening it (one at a time)."""
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10, isolation_level=None,
+                               check_same_thread=not any_thread)
         try:
             conn.execute(f"PRAGMA cache_size=-{cache_kib or self.READER_CACHE_KIB}")
             conn.execute("BEGIN")

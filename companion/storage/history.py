@@ -3,6 +3,7 @@ forgetting and retention. Answers are plain rows and dicts; what they mean is hi
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ DAILY_TRACKER_DOMAINS_SQL = """SELECT DISTINCT domain_id FROM daily
                                WHERE day BETWEEN ? AND ? AND site_id != domain_id AND trackers > 0"""
 DAILY_DAYS_SQL = """SELECT day, sum(min(blocked, trackers)), sum(trackers), sum(requests), sum(blocked), sum(reached)
                     FROM daily WHERE day BETWEEN ? AND ? AND site_id != domain_id GROUP BY day"""
+_SNAPSHOT_SQL = "SELECT 1 FROM daily LIMIT 1"  # a first read: what pins a read transaction's snapshot
 DAILY_VISITED_COUNT_SQL = "SELECT count(DISTINCT site_id) FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0"
 # Per key (temp.keys: a company, or a domain without one): sites reached (a request got through there),
 # sites where every request was stopped, requests, blocked, reached; site 0 (no known page) is no site.
@@ -187,24 +189,43 @@ class HistoryMixin:
           keys being what ``key_of(domain ids)`` gives each domain (a company's domains share one).
 
         The history asks this when the period is not summed in memory yet (the first page after start):
-        a handful of rows per company instead of a row per (site, domain) made into Python objects."""
-        with self.reader() as reader:
+        a handful of rows per company instead of a row per (site, domain) made into Python objects.
+
+        The grouping by company and site (most of the time) runs on a second reader in a thread of its
+        own while the rest is read: SQLite works without Python's lock, so the two use both cores. Both
+        readers see the same commit: their snapshots are taken while the store's lock keeps any batch
+        from committing between them."""
+        with self.reader() as reader, self.reader(any_thread=True) as grouping:
+            with self.lock:
+                reader.execute(_SNAPSHOT_SQL).fetchall()
+                grouping.execute(_SNAPSHOT_SQL).fetchall()
             domains = dict.fromkeys((d for (d,) in reader.execute(DAILY_DOMAINS_SQL, (lo, hi))), False)
-            domains.update((d, True) for (d,) in reader.execute(DAILY_TRACKER_DOMAINS_SQL, (lo, hi)))
-            reader.execute("CREATE TEMP TABLE keys (domain_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)")
-            reader.executemany("INSERT INTO keys VALUES (?, ?)", key_of(list(domains)).items())
-            per_day, totals = {}, [0, 0, 0, 0]
-            for day, blocked_trackers, trackers, n, b, r in reader.execute(DAILY_DAYS_SQL, (lo, hi)):
-                per_day[day] = (blocked_trackers or 0, trackers or 0)
-                for i, v in enumerate((n, trackers, b, r)):
-                    totals[i] += v or 0
-            return {
-                "totals": tuple(totals),
-                "per_day": per_day,
-                "visited": reader.execute(DAILY_VISITED_COUNT_SQL, (lo, hi)).fetchone()[0],
-                "domains": domains,
-                "reach": reader.execute(DAILY_REACH_SQL, (lo, hi)).fetchall(),
-            }
+            grouping.execute("CREATE TEMP TABLE keys (domain_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)")
+            grouping.executemany("INSERT INTO keys VALUES (?, ?)", key_of(list(domains)).items())
+            reach: list[Any] = []
+            failed: list[BaseException] = []
+
+            def group() -> None:
+                try:
+                    reach.extend(grouping.execute(DAILY_REACH_SQL, (lo, hi)).fetchall())
+                except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread below
+                    failed.append(exc)
+
+            thread = threading.Thread(target=group, name="crumbs-overview-grouping", daemon=True)
+            thread.start()
+            try:
+                domains.update((d, True) for (d,) in reader.execute(DAILY_TRACKER_DOMAINS_SQL, (lo, hi)))
+                per_day, totals = {}, [0, 0, 0, 0]
+                for day, blocked_trackers, trackers, n, b, r in reader.execute(DAILY_DAYS_SQL, (lo, hi)):
+                    per_day[day] = (blocked_trackers or 0, trackers or 0)
+                    for i, v in enumerate((n, trackers, b, r)):
+                        totals[i] += v or 0
+                visited = reader.execute(DAILY_VISITED_COUNT_SQL, (lo, hi)).fetchone()[0]
+            finally:
+                thread.join()
+            if failed:
+                raise failed[0]
+            return {"totals": tuple(totals), "per_day": per_day, "visited": visited, "domains": domains, "reach": reach}
 
     def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
         """The requests made on a site between two times that left the browser, grouped by what let
