@@ -261,17 +261,15 @@ class Companion:
         now = now_ms() if now is None else now
         choices = self.choices()
         trusted = site in choices.trusted and choices.is_trusted(site, now)
-        scripts = self.store.site_hosts_of_type(site, "script")  # for stand_ins: script hosts only
+        # One pass over the site's detail: its third parties, its script hosts (for stand_ins) and what got through.
+        parties, scripts, got_through = self.store.site_summary(site, "script")
         third_parties = []
-        site_id = self.store.find_domain_id(site)
         through: dict[str, list[dict[str, Any]]] = {}
-        if site_id is not None:
-            for domain, host, tracker, meant, exception, decided_by, ftext, flist, n in \
-                    self.store.site_got_through(site_id, 0, 2**62):
-                through.setdefault(domain, []).append({
-                    "host": host, "requests": n, "filter": ftext, "list": flist, "decided_by": decided_by,
-                    "why": why_it_got_through(tracker, meant, exception, decided_by, ftext, flist)})
-        for row in self.store.site_third_parties(site):
+        for domain, host, tracker, meant, exception, decided_by, ftext, flist, n in got_through:
+            through.setdefault(domain, []).append({
+                "host": host, "requests": n, "filter": ftext, "list": flist, "decided_by": decided_by,
+                "why": why_it_got_through(tracker, meant, exception, decided_by, ftext, flist)})
+        for row in parties:
             domain = row["domain"]
             info = self.trackers.facts(domain)  # the one answer every view gives
             owner, owner_source = (info.owner, info.owner_source) if info else self.trackers.owner_with_source(domain)

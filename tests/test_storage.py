@@ -74,7 +74,7 @@ def test_records_are_interned_and_survive_a_restart(verdict, tmp_path):
     # Narrow rows: ids and integers only.
     row = s.conn.execute("SELECT * FROM requests LIMIT 1").fetchone()
     assert all(isinstance(v, int) for v in row)
-    third = s.site_third_parties("news.example")
+    third, _scripts, _through = s.site_summary("news.example")
     assert [(t["domain"], t["requests"], t["blocked"]) for t in third] == [
         ("google-analytics.com", 50, 50), ("doubleclick.net", 1, 1)]
     assert third[0]["first_seen"] == T0 and third[0]["last_seen"] == T0 + 49
@@ -199,8 +199,9 @@ def test_migration_8_packs_the_detail_into_one_clustered_tree_in_place(tmp_path,
         assert exported[7]["flags"] == 7 and exported[7]["filter"] == "||doubleclick.net^"
         assert exported[8]["site"] is None and exported[8]["type"] == "main_frame"
         assert exported[1]["outcome_reported"] and exported[1]["decided_by"] == "not-a-tracker"
-        assert s.site_third_parties("news.example")[0]["requests"] == 2
-        assert s.site_hosts_of_type("news.example", "other") == {"ad.doubleclick.net"}
+        third, others, _through = s.site_summary("news.example", "other")
+        assert third[0]["requests"] == 2
+        assert others == {"ad.doubleclick.net"}
         # recording goes on above the highest id kept
         s.record([RecordedEvent(verdict(), T0), RecordedEvent(verdict(page=None), T0)])
         new = s.conn.execute("SELECT id, site_id FROM requests WHERE time = ? ORDER BY id", (T0,)).fetchall()

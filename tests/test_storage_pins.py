@@ -333,3 +333,26 @@ def test_the_export_reads_on_a_connection_of_its_own_in_the_tables_order(store):
     assert 0 < Store.READER_CACHE_KIB <= 4096
     with store.transaction():  # a recording batch under way does not stop an export
         assert next(iter(store.iter_requests()))["id"] >= 1
+
+
+def test_the_site_report_reads_a_sites_detail_once_off_the_store_connection(store):
+    # Issue 14: the popup's answer for a busy site made three passes over its detail under the store's
+    # lock (half a second at a year of history). One pass, on a reader, with the same answers.
+    site_id, site = store.conn.execute(
+        "SELECT d.id, d.name FROM requests r JOIN domains d ON d.id = r.site_id LIMIT 1").fetchone()
+    from companion.storage.schema import TYPE_MASK, TYPE_NAMES, TYPE_SHIFT
+
+    kind = store.conn.execute("SELECT kind FROM requests WHERE site_id = ? LIMIT 1", (site_id,)).fetchone()[0]
+    type_code = (kind >> TYPE_SHIFT) & TYPE_MASK
+    found = []
+    assert _statements(store, lambda: found.append(store.site_summary(site, TYPE_NAMES[type_code]))) == []
+    parties, typed, through = found[0]
+    assert sorted(through, key=repr) == sorted(store.site_got_through(site_id, 0, 2**62), key=repr)
+    expected = store.conn.execute(
+        """SELECT d.name, count(*), min(r.time), max(r.time) FROM requests r JOIN hosts h ON h.id = r.host_id
+           JOIN domains d ON d.id = h.domain_id WHERE r.site_id = ? AND (r.kind & 1) != 0
+           GROUP BY d.id ORDER BY count(*) DESC, d.name""", (site_id,)).fetchall()
+    assert [(p["domain"], p["requests"], p["first_seen"], p["last_seen"]) for p in parties] == expected
+    assert typed and typed == {h for (h,) in store.conn.execute(
+        "SELECT DISTINCT h.name FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.site_id = ? AND (r.kind >> ?) & ? = ?",
+        (site_id, TYPE_SHIFT, TYPE_MASK, type_code))}
