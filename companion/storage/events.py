@@ -147,10 +147,12 @@ class EventsMixin:
         with self.reader() as reader:
             row = reader.execute("SELECT id FROM domains WHERE name = ?", (site,)).fetchone()
             rows = [] if row is None else reader.execute(
-                """SELECT dom.name, h.name, r.kind, f.text, f.list, count(*), min(r.time), max(r.time)
-                   FROM requests r JOIN hosts h ON h.id = r.host_id JOIN domains dom ON dom.id = h.domain_id
-                   LEFT JOIN filters f ON f.id = r.filter_id
-                   WHERE r.site_id = ? GROUP BY r.host_id, r.kind, r.filter_id""", (row[0],)).fetchall()
+                # grouped first (tens of groups), names joined after: not three lookups per request
+                """SELECT dom.name, h.name, g.kind, f.text, f.list, g.n, g.first, g.last
+                   FROM (SELECT host_id, kind, filter_id, count(*) AS n, min(time) AS first, max(time) AS last
+                         FROM requests WHERE site_id = ? GROUP BY host_id, kind, filter_id) g
+                   JOIN hosts h ON h.id = g.host_id JOIN domains dom ON dom.id = h.domain_id
+                   LEFT JOIN filters f ON f.id = g.filter_id""", (row[0],)).fetchall()
         third: dict[str, dict[str, Any]] = {}
         typed: set[str] = set()
         through: dict[tuple, int] = {}
