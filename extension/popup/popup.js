@@ -392,9 +392,10 @@ async function main() {
     show($('unpaired'), true);
     show($('history'), false); // the history lives in the companion
     extras();
+    ready();
     return;
   }
-  if (!site) { extras(); return; }
+  if (!site) { extras(); ready(); return; }
   if (away) {
     renderAway();
     document.body.dataset.drawn = 'true';
@@ -414,8 +415,14 @@ async function main() {
     await siteLoaded;
     siteLoaded = null;
   }
+  ready();
+}
+
+/** Everything this opening will draw is drawn (the companion's answer, or what says why there is none):
+ * lets tests and the bench wait for it, whichever way the popup went. */
+function ready() {
   performance.mark('crumbs:ready');
-  document.body.dataset.ready = 'true'; // lets tests wait for the companion's answer (or for its absence)
+  document.body.dataset.ready = 'true';
 }
 
 /** "Page broken?" and the GPC switch (extras.js), after the first draw's frame: nothing there is needed for

@@ -288,6 +288,7 @@ def test_the_welcome_page_opens_on_install_and_names_the_real_buttons(browser, c
     # Every button a message names exists with that name in the popup too.
     popup = browser.ctx.new_page()
     popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html")
+    popup.wait_for_selector("body[data-ready='true']")  # the popup shows its buttons once it knows the status
     assert popup.get_by_role("button", name="Pair now").count() == 1
     assert popup.get_by_role("button", name="Open history", include_hidden=True).count() == 1  # hidden until paired
 
