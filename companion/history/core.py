@@ -10,7 +10,8 @@ from ..memory import give_back_freed
 from ..storage import Store
 from .data import DataMixin
 from .periods import PERIODS, Period, period_ending
-from .sums import LIVE_DAYS, UNKNOWN_SITE, WEEK_DAYS, Pair, Snapshot, _Part, _Totals, reach_counts
+from .sums import (LIVE_DAYS, UNKNOWN_SITE, WEEK_DAYS, Pair, Snapshot, _Part, _Totals, counts_figures,
+                   headline_figures, reach_counts, reach_order)
 from .views import ViewsMixin
 
 log = logging.getLogger("crumbs.history")
@@ -243,9 +244,9 @@ class History(ViewsMixin, DataMixin):
         Otherwise (the first page after start, after midnight, after forgetting) from
         :meth:`Store.overview_sums`, grouped by company and site in SQLite instead of making the period's
         (site, domain) pairs first: at ten million requests the first 7-day overview took 1.4 s the
-        first way (issue 14). The same figures either way (the tests
-        compare them on random histories); the pairs the other pages need are then made in the
-        background if the caller asks (:meth:`warm`; ``from_sql`` says whether the sums were made)."""
+        first way (issue 14). The same figures either way (the tests compare them on random histories);
+        the pairs the other pages need are then made in the background if the caller asks (:meth:`warm`;
+        ``from_sql`` says whether the sums were made)."""
         self._follow_knowledge()
         spans = self._spans(p)
         warming = self._warming is not None and self._warming.is_alive()
@@ -282,20 +283,15 @@ class History(ViewsMixin, DataMixin):
         for d, tracker in sums["domains"].items():
             if tracker:
                 about[number_of[d]][3] = True
-        figures = {
-            "sites_visited": sums["visited"], "third_party_requests": requests, "tracker_requests": trackers,
-            "trackers_seen": sum(1 for t in sums["domains"].values() if t), "blocked": blocked, "reached": reached,
-            "blocked_share": blocked / requests if requests else 0.0,
-        }
+        figures = headline_figures(sums["visited"], requests, trackers, sum(1 for t in sums["domains"].values() if t),
+                                   blocked, reached)
         reach = []
         for number, sites_reached, sites_stopped, n, b, r in sums["reach"]:
             name, is_company, domains, tracker = about[number]
-            if tracker:  # as Snapshot's reach: whoever was a tracker somewhere in the period
-                reach.append({"name": name, "is_company": is_company, "domains": sorted(domains),
-                              "sites": sites_reached, "sites_reached": sites_reached, "sites_stopped": sites_stopped,
-                              "sites_tried": sites_reached + sites_stopped, "of_sites": sums["visited"],
-                              "requests": n, "blocked": b, "reached": r})
-        reach.sort(key=lambda f: (-f["sites_reached"], -f["sites_stopped"], -f["requests"], f["name"]))
+            if tracker:  # as the kept sums' reach: whoever was a tracker somewhere in the period
+                counts = (sites_reached, sites_stopped, n, b, r, sorted(domains), tracker, is_company)
+                reach.append(counts_figures(name, counts, sums["visited"]))
+        reach.sort(key=reach_order)
         first = p.first_day if p.first_day is not None else min(sums["per_day"], default=p.last_day)
         timeline = [(day, *_blocked_allowed(sums["per_day"].get(day, (0, 0)))) for day in range(first, p.last_day + 1)]
         return {"figures": figures, "reach": reach[:limit] if limit else reach, "reach_total": len(reach),

@@ -152,7 +152,6 @@ class Tally:
     tracker: bool = False
 
     def add(self, x: Pair) -> None:
-        self.__dict__.pop("_counts", None)
         self.domains.add(x.domain)
         self.tracker = self.tracker or x.trackers > 0
         t = self.per_site.get(x.site)
@@ -187,24 +186,19 @@ class Tally:
         return sum(t[3] for t in self.per_site.values())
 
     def counts(self) -> tuple:
-        """(sites reached, sites stopped on, requests, blocked, reached, sorted domains, tracker, is a company):
-        counted in one pass over the sites and kept (a tally is not changed once its index is built,
-        and most are shared from batch to batch)."""
-        counts = self.__dict__.get("_counts")
-        if counts is None:
-            reached = stopped = requests = blocked = got_through = 0
-            for site, t in self.per_site.items():
-                requests += t[0]
-                blocked += t[2]
-                got_through += t[3]
-                if site != UNKNOWN_SITE:
-                    if t[3] > 0:
-                        reached += 1
-                    elif t[0] > 0:
-                        stopped += 1
-            counts = self.__dict__["_counts"] = (reached, stopped, requests, blocked, got_through,
-                                                 sorted(self.domains), self.tracker, self.is_company)
-        return counts
+        """(sites reached, sites stopped on, requests, blocked, reached, sorted domains, tracker, is a company),
+        as :func:`reach_counts` gives them, counted in one pass over the sites."""
+        reached = stopped = requests = blocked = got_through = 0
+        for site, t in self.per_site.items():
+            requests += t[0]
+            blocked += t[2]
+            got_through += t[3]
+            if site != UNKNOWN_SITE:
+                if t[3] > 0:
+                    reached += 1
+                elif t[0] > 0:
+                    stopped += 1
+        return reached, stopped, requests, blocked, got_through, sorted(self.domains), self.tracker, self.is_company
 
     def figures(self, of_sites: int) -> dict[str, Any]:
         """The figures every page shows of this company or tracker, from the same sums."""
@@ -254,6 +248,25 @@ def counts_figures(name: str, counts: tuple, of_sites: int) -> dict[str, Any]:
         "blocked": blocked,
         "reached": got_through,
     }
+
+
+def headline_figures(sites_visited: int, requests: int, tracker_requests: int, trackers_seen: int, blocked: int,
+                     reached: int) -> dict[str, Any]:
+    """The overview's headline figures of a period (``blocked``: requests the browser stopped)."""
+    return {
+        "sites_visited": sites_visited,
+        "third_party_requests": requests,
+        "tracker_requests": tracker_requests,
+        "trackers_seen": trackers_seen,
+        "blocked": blocked,
+        "reached": reached,
+        "blocked_share": blocked / requests if requests else 0.0,
+    }
+
+
+def reach_order(figures: dict[str, Any]) -> tuple:
+    """The overview's order of companies: most sites reached, then most stopped on, most requests, name."""
+    return (-figures["sites_reached"], -figures["sites_stopped"], -figures["requests"], figures["name"])
 
 
 def outcome_state(reached: int, blocked: int) -> str:

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..storage import day_start
 from .periods import Period
-from .sums import UNKNOWN_SITE, Reach, Snapshot, Tally, _Part, counts_figures, merge_pairs, outcome_state, reach_counts
+from .sums import (UNKNOWN_SITE, Reach, Snapshot, Tally, _Part, counts_figures, headline_figures, merge_pairs,
+                   outcome_state, reach_counts, reach_order)
 
 
 class ViewsMixin:
@@ -26,15 +27,8 @@ class ViewsMixin:
         else:
             tracker_domains = {x.domain for x in snap.pairs if x.trackers}
             reached = sum(x.reached for x in snap.pairs)
-        found = snap.memo["overview"] = {
-            "sites_visited": snap.sites_visited,
-            "third_party_requests": snap.third_party_requests,
-            "tracker_requests": snap.tracker_requests,
-            "trackers_seen": len(tracker_domains),
-            "blocked": snap.blocked,
-            "reached": reached,
-            "blocked_share": snap.blocked / snap.third_party_requests if snap.third_party_requests else 0.0,
-        }
+        found = snap.memo["overview"] = headline_figures(snap.sites_visited, snap.third_party_requests,
+                                                        snap.tracker_requests, len(tracker_domains), snap.blocked, reached)
         return dict(found)
 
     @staticmethod
@@ -57,7 +51,7 @@ class ViewsMixin:
         (at least one request got through), then by how many they tried on and were stopped. Whoever was
         a tracker somewhere in the period is listed; its other requests count too (its servers got them)."""
         figures = [counts_figures(k, c, snap.sites_visited) for k, c in self._reach_counts(snap).items() if c[6]]
-        figures.sort(key=lambda f: (-f["sites_reached"], -f["sites_stopped"], -f["requests"], f["name"]))
+        figures.sort(key=reach_order)
         return figures[:limit] if limit else figures
 
     def reach_count(self, snap: Snapshot) -> int:

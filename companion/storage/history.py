@@ -179,7 +179,7 @@ class HistoryMixin:
         return pairs, per_day, visited
 
     def overview_sums(self, lo: int, hi: int, key_of: Callable[[list[int]], dict[int, int]]) -> dict[str, Any]:
-        """The overview of days ``lo``..``hi`` summed in SQLite, in one read transaction:
+        """The overview of days ``lo``..``hi`` summed in SQLite, all of it from one snapshot of the file:
 
         - ``totals``: (requests, trackers, blocked, reached) to third parties;
         - ``per_day``: {day: (blocked tracker requests, tracker requests)};
