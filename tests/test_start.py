@@ -125,6 +125,7 @@ from companion.web import create_app
 app = create_app({{"DATA_DIR": {str(tmp_path / 'data')!r}, "PORT": 0}})
 companion = app.extensions["crumbs"]
 companion.check("https://www.google-analytics.com/collect", "https://news.example.co.uk/")
+companion.check("https://printer.lan/status.js", "https://router.home.arpa/")  # no rule: the PSL's default
 print(sorted(m for m in ("tldextract", "requests", "urllib3", "sqlite_utils") if m in sys.modules))
 companion.check("https://xn--bcher-kva.example/a.js", "https://news.example.co.uk/")
 print("tldextract" in sys.modules)
