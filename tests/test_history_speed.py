@@ -301,3 +301,64 @@ def test_a_write_by_another_connection_is_seen(make_verdict, small_trackers, sto
         other.close()
     assert h.overview(h.snapshot(period("7d", NOW)))["third_party_requests"] == before + 7
     assert answers(h) == answers(History(store, small_trackers))
+
+
+def test_a_page_whose_sums_are_kept_is_not_held_while_another_span_is_summed(make_verdict, small_trackers, store):
+    # The background warm-up sums "all" for seconds at ten million requests: a 7-day page must not wait for it.
+    store.record(_events(make_verdict, random.Random(12), 300, range(TODAY - 60, TODAY + 1)))
+    h = History(store, small_trackers)
+    week = h.snapshot(period("7d", NOW))  # kept now
+    everything = period("all", NOW)
+    long_span = h._spans(everything)[0]
+    entered, release = threading.Event(), threading.Event()
+    summed = []
+    real_sum = h._sum_days
+
+    def slow_sum(lo, hi):
+        summed.append((lo, hi))
+        if (lo, hi) == long_span:
+            entered.set()
+            assert release.wait(10)
+        return real_sum(lo, hi)
+
+    h._sum_days = slow_sum
+    answers_of_all = []
+    worker = threading.Thread(target=lambda: answers_of_all.append(h.snapshot(everything)))
+    worker.start()
+    try:
+        assert entered.wait(10)
+        # While "all" is being summed: the kept week answers at once, and a second asker of "all" waits for
+        # the first one's sums instead of summing the same days again.
+        assert h.snapshot(period("7d", NOW)) is week
+        second = []
+        waiter = threading.Thread(target=lambda: second.append(h.snapshot(everything)))
+        waiter.start()
+        waiter.join(0.3)
+        assert waiter.is_alive() and not second  # waiting, not summing
+    finally:
+        release.set()
+        worker.join(10)
+    waiter.join(10)
+    assert summed.count(long_span) == 1
+    assert second[0].parts[0] is answers_of_all[0].parts[0]
+    assert answers(h) == answers(History(store, small_trackers))
+
+
+def test_a_part_summed_across_an_invalidation_is_not_kept(make_verdict, small_trackers, store):
+    # Forgetting (or new knowledge) invalidates the sums while a thread may be summing: what it made is
+    # returned to its caller but not kept for the next pages.
+    store.record(_events(make_verdict, random.Random(13), 100, range(TODAY - 10, TODAY + 1)))
+    h = History(store, small_trackers)
+    real_sum = h._sum_days
+
+    def sum_then_invalidate(lo, hi):
+        got = real_sum(lo, hi)
+        h.invalidate()
+        return got
+
+    h._sum_days = sum_then_invalidate
+    h.snapshot(period("7d", NOW))
+    assert not h._part_cache
+    h._sum_days = real_sum
+    h.snapshot(period("7d", NOW))
+    assert len(h._part_cache) == 2

@@ -47,6 +47,11 @@ class History(ViewsMixin, DataMixin):
         self._lock = threading.RLock()
         self._meta_cache: dict[int, tuple[str, str | None, str | None]] = {}
         self._warming: threading.Thread | None = None  # the thread of :meth:`warm`, while it sums
+        # Spans being summed right now, by any thread: another thread wanting one waits for it instead of
+        # summing it twice. The summing itself runs outside ``_lock``, so a page whose sums are kept is not
+        # held up while months are summed for another (the background warm-up of "all" takes seconds).
+        self._summing: dict[tuple[int, int], threading.Event] = {}
+        self._generation = 0  # moved by invalidate(): a part summed before it must not be kept after it
 
     # -- knowledge ------------------------------------------------------------------------
 
@@ -208,24 +213,42 @@ class History(ViewsMixin, DataMixin):
         deletion) touches one of its days: the store says which (``daily_version``). Recording
         writes to today (and, for a batch sent across midnight, yesterday), so between batches
         every part is reused and after one only today's is summed again."""
-        with self._lock:
-            names = self._names_cached()
-            parts = []
-            for span in self._spans(p):
+        return [self._span_part(span, p.last_day) for span in self._spans(p)]
+
+    def _span_part(self, span: tuple[int, int], last_day: int) -> _Part:
+        """The part of days ``span``: the kept one while current, else summed (or, for today's, brought up
+        to date) by this thread, or by another already doing it, which this one then waits for."""
+        while True:
+            with self._lock:
                 version = self.store.daily_version(*span)  # before summing: a batch meanwhile shows next time
                 found = self._part_cache.get(span)
-                if found is None or found[0] != version:
+                if found is not None and found[0] == version:
+                    return found[1]
+                summing = self._summing.get(span)
+                if summing is None:
+                    summing = self._summing[span] = threading.Event()
+                    generation = self._generation
                     if found is None:
                         # A new day (or a span never asked): drop the parts no period of the day is made of.
-                        current = self._current_spans(p.last_day)
+                        current = self._current_spans(last_day)
                         self._part_cache = {k: v for k, v in self._part_cache.items() if k in current}
-                    part = self._refreshed(span[0], found, version, names) if found is not None else None
-                    found = self._part_cache[span] = (version, part or self._part(*span, names))
-                    if span[1] < p.last_day and len(found[1].pairs) >= FREEZE_PAIRS:
-                        _out_of_collectors_sight()
-                        give_back_freed()  # the rows summed to make it
-                parts.append(found[1])
-            return parts
+                    break
+            summing.wait()  # then look again: its part, or (it failed, or a batch came) sum it here
+        try:
+            names = self._names_cached()
+            part = self._refreshed(span[0], found, version, names) if found is not None else None
+            part = part or self._part(*span, names)
+            with self._lock:
+                if generation == self._generation:  # not invalidated meanwhile (forgetting, new knowledge)
+                    self._part_cache[span] = (version, part)
+            if span[1] < last_day and len(part.pairs) >= FREEZE_PAIRS:
+                _out_of_collectors_sight()
+                give_back_freed()  # the rows summed to make it
+            return part
+        finally:
+            with self._lock:
+                del self._summing[span]
+            summing.set()
 
     def _past_kept(self, p: Period) -> bool:
         """Whether the period's days before today are summed in memory and still current."""
@@ -298,9 +321,11 @@ class History(ViewsMixin, DataMixin):
                 "timeline": timeline, "from_sql": True}
 
     def warm(self, p: Period) -> None:
-        """Sum the period in a background thread (one at a time) for the pages after its overview. The
-        server calls this once the overview is sent: summing while the page is still being rendered
-        would share the interpreter with it and slow the page it was meant to spare."""
+        """Sum the period in a background thread (one at a time) for the pages after its overview, then
+        the other periods a person may switch to (30 days, all: at ten million requests their first page
+        after a start took 2.7 and 7 s to sum, issue 14). The server calls this once the overview is sent:
+        summing while the page is still being rendered would share the interpreter with it and slow the
+        page it was meant to spare. Pages whose sums are kept meanwhile are not held up (:meth:`_span_part`)."""
         with self._lock:
             if self._warming is not None and self._warming.is_alive():
                 return
@@ -308,14 +333,17 @@ class History(ViewsMixin, DataMixin):
             self._warming.start()
 
     def _warm_run(self, p: Period) -> None:
-        try:
-            self._reach_counts(self.snapshot(p))
-        except Exception:  # noqa: BLE001 - a closed store at shutdown, a damaged file: the next page says so
-            log.debug("history: summing %s in the background failed", p.key, exc_info=True)
+        for key in (p.key, *(k for k in PERIODS if k != p.key)):
+            try:
+                self._reach_counts(self.snapshot(period_ending(key, p.last_day)))
+            except Exception:  # noqa: BLE001 - a closed store at shutdown, a damaged file: the next page says so
+                log.debug("history: summing %s in the background failed", key, exc_info=True)
+                return
 
     def invalidate(self) -> None:
         """Forget the in-memory sums and names (after anything was deleted)."""
         with self._lock:
+            self._generation += 1
             self._part_cache.clear()
             self._snapshots.clear()
             self._name_cache.clear()
