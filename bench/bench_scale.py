@@ -260,6 +260,23 @@ def run(quick: bool) -> None:
               f"(its integrity check in the background, as serve's), app and sign-in {made_app - made_companion:.2f} s, "
               f"the page {done - made_app:.2f} s; load average {os.getloadavg()[0]:.1f}")
 
+        # The other periods are summed in the background once that page is sent: how long until a click on
+        # "30 days" or "all" finds them summed, then those first loads.
+        history = client.application.extensions["crumbs_history"]
+        warming = history._warming
+        if warming is not None:
+            warming.join()
+        warmed = time.perf_counter()
+        firsts = []
+        for key in ("30d", "all"):
+            clicked = time.perf_counter()
+            response = client.get(f"/?p={key}")
+            response.get_data()
+            response.close()
+            firsts.append(f"{key} {(time.perf_counter() - clicked) * 1000:.0f} ms")
+        print(f"   every period summed in the background {warmed - done:.1f} s after the first page; then the first "
+              f"overview of {', '.join(firsts)}")
+
         # Two figures per page: loads one after another (the history keeps a period's sums until a
         # recorded batch touches their days), and loads each right after a 100-event batch recorded
         # through the companion (the person browsing meanwhile: today's sums are made again).
