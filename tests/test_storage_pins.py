@@ -345,7 +345,9 @@ def test_the_site_report_reads_a_sites_detail_once_off_the_store_connection(stor
     kind = store.conn.execute("SELECT kind FROM requests WHERE site_id = ? LIMIT 1", (site_id,)).fetchone()[0]
     type_code = (kind >> TYPE_SHIFT) & TYPE_MASK
     found = []
-    assert _statements(store, lambda: found.append(store.site_summary(site, TYPE_NAMES[type_code]))) == []
+    # Only SQLite's count of other connections' commits, which the kept groups follow (storage/sitegroups.py).
+    assert set(_statements(store, lambda: found.append(store.site_summary(site, TYPE_NAMES[type_code])))) == {
+        "PRAGMA data_version"}
     parties, typed, through = found[0]
     assert sorted(through, key=repr) == sorted(store.site_got_through(site_id, 0, 2**62), key=repr)
     expected = store.conn.execute(

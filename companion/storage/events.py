@@ -1,11 +1,13 @@
 """Recording requests (detail rows and daily totals in one transaction) and the reads the server needs."""
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..classify import Verdict
+from .sitegroups import Groups, SiteGroups
 from .schema import (BLOCKED, BROWSER_BLOCKED, DECIDED_CODES, DECIDED_NAMES, DECIDED_SHIFT, EXCEPTION, OUTCOME, RULE_BLOCKED,
                      SAME_OWNER, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_MASK, TYPE_SHIFT, day_of, day_start)
 
@@ -44,71 +46,90 @@ class EventsMixin:
         This runs once per event of every batch, so it works with local names and plain tuples."""
         if not events:
             return
+        # The lock around the transaction: the kept site groups learn of the batch after its commit and
+        # before another thread can take a snapshot (storage/sitegroups.py).
+        with self.lock:
+            with self.transaction():
+                rows, totals = self._insert_batch(events)
+            self.site_groups.recorded(rows)
+        self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
+
+    def _insert_batch(self, events: Sequence[RecordedEvent]) -> tuple[list[tuple], dict[tuple[int, int, int], list[int]]]:
+        """The batch's detail rows and daily totals, inserted (the caller holds the transaction)."""
         rows = []
         totals: dict[tuple[int, int, int], list[int]] = {}
-        with self.transaction():
-            self._ensure_caches()
-            domain_id, host_id, filter_id = self.domain_id, self.host_id, self.filter_id
-            domains, hosts = self._domain_ids, self._host_ids
-            type_codes, decided_codes = _TYPE_KINDS, _DECIDED_KINDS
-            next_id = self._take_request_ids(len(events))
-            day, day_lo, day_hi = 0, 0, 0  # the local day of the last time seen and its bounds (epoch ms)
-            for n, event in enumerate(events, next_id):
-                v = event.verdict
-                when = event.time
-                page = v.page_domain
-                site_id = (domains.get(page) or domain_id(page)) if page else 0
-                domain = v.domain
-                hid = hosts.get(v.host) or host_id(v.host, domain)
-                fid = filter_id(v.list, v.filter) if v.filter and v.list else None
-                stopped = event.browser_blocked
-                flags = (
-                    (THIRD_PARTY if v.third_party else 0)
-                    | (TRACKER if v.tracker else 0)
-                    | (BLOCKED | BROWSER_BLOCKED if stopped else 0)
-                    | (SAME_OWNER if v.same_owner else 0)
-                    | (EXCEPTION if v.exception else 0)
-                    | (RULE_BLOCKED if v.blocked else 0)
-                    | (OUTCOME if event.outcome_reported else 0)
-                )
-                rows.append((site_id, when, n, hid, flags | type_codes[v.type] | decided_codes[v.decided_by], fid))
-                if not day_lo <= when < day_hi:  # a batch's times fall on one day or two: localtime() per day
-                    day = day_of(when)
-                    day_lo, day_hi = day_start(day), day_start(day + 1)
-                    if not day_lo <= when < day_hi:  # a clock change at midnight: no bounds to trust
-                        day_lo = day_hi = 0
-                key = (day, site_id, domains.get(domain) or domain_id(domain))
-                total = totals.get(key)
-                if total is None:
-                    total = totals[key] = [0, 0, 0, 0]
-                total[0] += 1
-                if v.tracker:
-                    total[1] += 1
-                if stopped:
-                    total[2] += 1
-                else:
-                    total[3] += 1
-            self.conn.executemany(
-                "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)", rows)
-            if self._hosts_recorded is not None:
-                self._hosts_recorded.update(row[3] for row in rows)
-            self.conn.executemany(
-                """INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached)
-                   VALUES (?,?,?,?,?,?,?)
-                   ON CONFLICT (day, site_id, domain_id) DO UPDATE SET
-                     requests = requests + excluded.requests,
-                     trackers = trackers + excluded.trackers,
-                     blocked = blocked + excluded.blocked,
-                     reached = reached + excluded.reached""",
-                [(*key, *t) for key, t in totals.items()],
+        self._ensure_caches()
+        domain_id, host_id, filter_id = self.domain_id, self.host_id, self.filter_id
+        domains, hosts = self._domain_ids, self._host_ids
+        type_codes, decided_codes = _TYPE_KINDS, _DECIDED_KINDS
+        next_id = self._take_request_ids(len(events))
+        day, day_lo, day_hi = 0, 0, 0  # the local day of the last time seen and its bounds (epoch ms)
+        for n, event in enumerate(events, next_id):
+            v = event.verdict
+            when = event.time
+            page = v.page_domain
+            site_id = (domains.get(page) or domain_id(page)) if page else 0
+            domain = v.domain
+            hid = hosts.get(v.host) or host_id(v.host, domain)
+            fid = filter_id(v.list, v.filter) if v.filter and v.list else None
+            stopped = event.browser_blocked
+            flags = (
+                (THIRD_PARTY if v.third_party else 0)
+                | (TRACKER if v.tracker else 0)
+                | (BLOCKED | BROWSER_BLOCKED if stopped else 0)
+                | (SAME_OWNER if v.same_owner else 0)
+                | (EXCEPTION if v.exception else 0)
+                | (RULE_BLOCKED if v.blocked else 0)
+                | (OUTCOME if event.outcome_reported else 0)
             )
-        self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
+            rows.append((site_id, when, n, hid, flags | type_codes[v.type] | decided_codes[v.decided_by], fid))
+            if not day_lo <= when < day_hi:  # a batch's times fall on one day or two: localtime() per day
+                day = day_of(when)
+                day_lo, day_hi = day_start(day), day_start(day + 1)
+                if not day_lo <= when < day_hi:  # a clock change at midnight: no bounds to trust
+                    day_lo = day_hi = 0
+            key = (day, site_id, domains.get(domain) or domain_id(domain))
+            total = totals.get(key)
+            if total is None:
+                total = totals[key] = [0, 0, 0, 0]
+            total[0] += 1
+            if v.tracker:
+                total[1] += 1
+            if stopped:
+                total[2] += 1
+            else:
+                total[3] += 1
+        self.conn.executemany(
+            "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            """INSERT INTO daily (day, site_id, domain_id, requests, trackers, blocked, reached)
+               VALUES (?,?,?,?,?,?,?)
+               ON CONFLICT (day, site_id, domain_id) DO UPDATE SET
+                 requests = requests + excluded.requests,
+                 trackers = trackers + excluded.trackers,
+                 blocked = blocked + excluded.blocked,
+                 reached = reached + excluded.reached""",
+            [(*key, *t) for key, t in totals.items()],
+        )
+        if self._hosts_recorded is not None:
+            self._hosts_recorded.update(row[3] for row in rows)
+        return rows, totals
+
+    @property
+    def site_groups(self) -> SiteGroups:
+        """The popup's groups of the sites asked lately (storage/sitegroups.py)."""
+        kept = self.__dict__.get("_site_groups")
+        if kept is None:
+            with self.lock:
+                kept = self.__dict__.setdefault("_site_groups", SiteGroups())
+        return kept
 
     def insert_detail(self, rows: Sequence[tuple[int, int | None, int, int, int, int, int | None]]) -> None:
         """Write detail rows given as (time, site_id, host_id, type code, flags, decided code, filter_id),
         ids handed out in that order. The caller holds the transaction and keeps ``daily`` in step: this
         is for histories written wholesale (the benchmarks' generated years), not for recording."""
         first = self._take_request_ids(len(rows))
+        self.site_groups.deleted()  # written wholesale, not through record(): no kept group follows it
         self.conn.executemany(
             "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)",
             [(site or 0, t, n, host, flags | rtype << TYPE_SHIFT | decided << DECIDED_SHIFT, fid)
@@ -142,17 +163,11 @@ class EventsMixin:
 
         A busy site keeps hundreds of thousands of requests over a year: three passes over them (one
         per answer) took half a second a popup (issue 14). This reads them once, grouped by host, kind
-        and filter, on a reader of its own (recording is not held meanwhile), and adds up the rest here."""
+        and filter, on a reader of its own (recording is not held meanwhile), and adds up the rest here.
+        The groups of the sites asked lately are kept and followed by each batch (storage/sitegroups.py):
+        a year of the busiest site took 0.2 s to group, every opening."""
         wanted_type = TYPE_CODES[request_type]
-        with self.reader() as reader:
-            row = reader.execute("SELECT id FROM domains WHERE name = ?", (site,)).fetchone()
-            rows = [] if row is None else reader.execute(
-                # grouped first (tens of groups), names joined after: not three lookups per request
-                """SELECT dom.name, h.name, g.kind, f.text, f.list, g.n, g.first, g.last
-                   FROM (SELECT host_id, kind, filter_id, count(*) AS n, min(time) AS first, max(time) AS last
-                         FROM requests WHERE site_id = ? GROUP BY host_id, kind, filter_id) g
-                   JOIN hosts h ON h.id = g.host_id JOIN domains dom ON dom.id = h.domain_id
-                   LEFT JOIN filters f ON f.id = g.filter_id""", (row[0],)).fetchall()
+        rows = self._site_groups_named(site)
         third: dict[str, dict[str, Any]] = {}
         typed: set[str] = set()
         through: dict[tuple, int] = {}
@@ -179,6 +194,53 @@ class EventsMixin:
             entry["hosts"] = sorted(entry["hosts"])
         got_through = [(*key, n) for key, n in sorted(through.items(), key=lambda kv: tuple("" if v is None else str(v) for v in kv[0]))]
         return parties, typed, got_through
+
+    def _site_groups_named(self, site: str) -> list[tuple]:
+        """The site's detail grouped by host, kind and filter, named: (domain, host, kind, filter text,
+        filter list, requests, first time, last time). Kept for the sites asked lately (sitegroups.py)."""
+        kept = self.site_groups
+        with self.reader() as reader:
+            with self.lock:  # the snapshot is taken where no batch can commit unnoted (sitegroups.py)
+                state = kept.current(self._data_version())
+                row = reader.execute("SELECT id FROM domains WHERE name = ?", (site,)).fetchone()
+                if row is None:
+                    return []
+                site_id = row[0]
+                groups = kept.get(site_id)
+                mine = kept.start(site_id) if groups is None else None
+            if groups is None:
+                try:
+                    groups = {(h, k, f): [n, first, last] for h, k, f, n, first, last in reader.execute(
+                        """SELECT host_id, kind, filter_id, count(*), min(time), max(time) FROM requests
+                           WHERE site_id = ? GROUP BY host_id, kind, filter_id""", (site_id,))}
+                finally:
+                    with self.lock:
+                        if groups is None:
+                            kept.stop(site_id, mine)
+                        else:
+                            groups = kept.finish(site_id, mine, groups, state, self._data_version())
+        return self._named_groups(groups)
+
+    def _named_groups(self, groups: Groups) -> list[tuple]:
+        # Names from a snapshot of now: batches noted since the grouping's snapshot may name new hosts.
+        hosts = sorted({h for h, _k, _f in groups})
+        filters = sorted({f for _h, _k, f in groups if f is not None})
+        with self.reader() as reader:
+            host_names = {i: (name, domain) for i, name, domain in reader.execute(
+                """SELECT h.id, h.name, d.name FROM hosts h JOIN domains d ON d.id = h.domain_id
+                   WHERE h.id IN (SELECT value FROM json_each(?))""", (json.dumps(hosts),))}
+            filter_names = {i: (text, lst) for i, text, lst in reader.execute(
+                "SELECT id, text, list FROM filters WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(filters),))}
+        named = []
+        for (h, k, f), (n, first, last) in groups.items():
+            if h in host_names:  # else deleted since (retention's orphan hosts): nothing of it is left to show
+                ftext, flist = filter_names.get(f, (None, None))
+                named.append((host_names[h][1], host_names[h][0], k, ftext, flist, n, first, last))
+        return named
+
+    def _data_version(self) -> int:
+        """SQLite's count of commits by other connections (caller holds the lock): kept sums must follow them."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def met_filters(self, limit: int | None = None) -> list[tuple[str, str, int]]:
         """The filters that decided verdicts for this person, most-met first: (list, text, times).

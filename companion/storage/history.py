@@ -372,7 +372,7 @@ class HistoryMixin:
             while True:
                 started = time.monotonic()
                 rows_left, sites_left, finished = self.RETENTION_BATCH_ROWS, self.RETENTION_BATCH_SITES, False
-                with self.transaction():
+                with self.lock, self.transaction():  # the lock held past the commit: see the end of this block
                     conn = self.conn
                     while rows_left > 0 and sites_left > 0:
                         if current is None:
@@ -396,6 +396,8 @@ class HistoryMixin:
                         if len(old) < rows_left:  # the site has nothing older left: on to the next
                             after, current = current, None
                         rows_left -= len(old)
+                    if rows_left < self.RETENTION_BATCH_ROWS:
+                        self.site_groups.deleted()  # the popup's kept groups counted what this deletes
                 if finished:
                     break
                 # Python's lock is not fair: without a pause this loop would take it straight back and
@@ -466,6 +468,7 @@ class HistoryMixin:
             }
             removed.update(self._delete_orphans())
             removed["breakage_reports"] = reports
+            self.site_groups.deleted()  # under the lock until the commit (_without_fk_checks holds it)
         self._daily_deleted()  # after the commit: a sum read meanwhile on another connection is then stale
         return removed
 
