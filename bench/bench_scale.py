@@ -295,6 +295,21 @@ def run(quick: bool) -> None:
               f"{TARGET_PAGE_MS:.0f} ms target); right after a recorded batch: {worst_after:.1f} ms; load average "
               f"{os.getloadavg()[0]:.1f}")
 
+        # The popup's answer for the busiest site: the first opening groups the site's whole detail; the next
+        # ones, a 100-event batch recorded on that site between them (the person browsing it), use the groups
+        # kept and followed by each batch (storage/sitegroups.py).
+        bearer = {"Authorization": f"Bearer {companion.token}"}
+        answers, statuses = [], set()
+        for k in range(loads + 1):
+            started = time.perf_counter()
+            response = client.get(f"/api/v1/sites/{made['top_site']}", headers=bearer)
+            response.get_data()
+            answers.append((time.perf_counter() - started) * 1000)
+            statuses.add(response.status_code)
+            companion.report([dict(e, page_url=f"https://{made['top_site']}/") for e in batches[k % len(batches)]])
+        print(f"   popup's answer for the busiest site (GET /api/v1/sites/...): first {answers[0]:.0f} ms, then median "
+              f"{statistics.median(answers[1:]):.1f} ms with a batch on that site before each; status {sorted(statuses)}")
+
         _retention(companion, made, quick)
         _export(client, made, quick)
         companion.close()
