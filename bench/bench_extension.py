@@ -233,8 +233,11 @@ def run(quick: bool) -> None:
         print("the same, charged to the extension's own function nearest each sample: " + "; ".join(
             f"{name} {ms:.0f} ms" for name, ms in ours))
     first, last = per_req_up[0], statistics.median(per_req_up[-3:])
-    print(f"targets: handlers {statistics.median(per_req_up):.3f} ms/request median (< 0.2), worker CPU "
-          f"{statistics.median(cpu_up):.3f} ms/request (< 0.2); growth over {loads_up} loads: "
+    # Issue 14's target is the handlers' time; the worker's CPU also counts the browser's own glue for the
+    # extension (each webRequest event's copy, the action API's bindings), shown for what it is, not judged.
+    print(f"targets: handlers {statistics.median(per_req_up):.3f} ms/request median (< 0.2); worker CPU "
+          f"{statistics.median(cpu_up):.3f} ms/request, the browser's glue included (reported, no target); "
+          f"growth over {loads_up} loads: "
           f"{last / first:.2f}x (flat ~1.0); companion down: {statistics.median(per_req_down):.3f} ms/request")
 
 
