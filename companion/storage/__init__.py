@@ -32,7 +32,8 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 ``PRAGMA user_version``: a database made by any earlier release is upgraded in place.
 
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
-interning), :mod:`.events` (recording), :mod:`.choices`, :mod:`.settings` (and pairing codes),
+interning), :mod:`.events` (recording, and the popup's answer for a site, whose groups
+:mod:`.sitegroups` keeps for the sites asked lately), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
 :mod:`.lists` (the filter-list registry), :mod:`.sources` (the knowledge-source registry),
 :mod:`.breakage` ("Page broken?" reports), :mod:`.integrity` (a damaged
