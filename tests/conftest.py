@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 import shared_data
 from companion.classify import Verdict
 from companion.service import Companion
-from companion.storage import BLOCKED, TRACKER, day_of, day_start
+from companion.storage import BLOCKED, TRACKER, Store, day_of, day_start
 from companion.trackerdb import TrackerDB
 from companion.web import create_app
 
@@ -115,6 +115,14 @@ def csrf_of():
         return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
     return csrf
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    """An empty database of its own (test files that need one filled define their own ``store``)."""
+    s = Store(tmp_path / "crumbs.sqlite3")
+    yield s
+    s.close()
 
 
 @pytest.fixture(scope="session")

@@ -116,13 +116,6 @@ def straight_from_daily(store: Store, key: str) -> dict:
             "sites_visited": visited, "pairs": pairs}
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "speed.sqlite3")
-    yield s
-    s.close()
-
-
 @pytest.mark.parametrize("name", ["DAILY_PAIRS_SQL", "DAILY_PER_DAY_SQL", "DAILY_VISITED_SQL", "DAILY_DOMAINS_SQL",
                                   "DAILY_TRACKER_DOMAINS_SQL", "DAILY_DAYS_SQL", "DAILY_VISITED_COUNT_SQL",
                                   "DAILY_REACH_SQL"])

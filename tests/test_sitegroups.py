@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import sqlite3
 
-import pytest
 
 from companion.storage import DAY_MS, RecordedEvent, Store
 
@@ -38,13 +37,6 @@ def _fresh(store: Store, site: str):
         return other.site_summary(site)
     finally:
         other.close()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "groups.sqlite3")
-    yield s
-    s.close()
 
 
 def test_kept_groups_answer_as_a_fresh_grouping_through_recording_forgetting_and_retention(store, make_verdict):

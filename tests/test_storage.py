@@ -19,13 +19,6 @@ def verdict(make_verdict):
     return make
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "crumbs.sqlite3")
-    yield s
-    s.close()
-
-
 def test_fresh_database_is_migrated_private_and_in_wal_mode(tmp_path, store):
     assert store.schema_version == SCHEMA_VERSION
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
