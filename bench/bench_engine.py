@@ -291,7 +291,8 @@ def run(quick: bool) -> None:
     print(f"first pass (cold): median {om / rm:.2f}x adblock-rust, p99 {op / rp:.2f}x; "
           f"cache load {ours_load * 1000:.0f} ms (< 200), {mem}")
     _load_note()
-    _tail_rounds(ours, rust, requests, 3 if quick else 7, (t_ours, t_rust))
+    # Quick runs too take a median of three warm rounds (with two, the 'median' was the lower of two samples).
+    _tail_rounds(ours, rust, requests, 4 if quick else 7, (t_ours, t_rust))
 
     # Flat cost as lists grow: the same requests against the first 10k / 50k / all filters.
     network = [l for _, t in texts for l in t.splitlines()
