@@ -358,3 +358,28 @@ def test_the_site_report_reads_a_sites_detail_once_off_the_store_connection(stor
     assert typed and typed == {h for (h,) in store.conn.execute(
         "SELECT DISTINCT h.name FROM requests r JOIN hosts h ON h.id = r.host_id WHERE r.site_id = ? AND (r.kind >> ?) & ? = ?",
         (site_id, TYPE_SHIFT, TYPE_MASK, type_code))}
+
+
+def test_a_batch_is_written_with_a_few_statements_not_one_step_per_row(tmp_path, make_verdict):
+    # Each statement step lets go of Python's lock: while another thread computes (the history summing
+    # periods in the background), taking it back 100 times a batch held recording up to ~250 ms at 10M.
+    from companion.storage.events import CHUNKS
+
+    s = Store(tmp_path / "steps.sqlite3")
+    try:
+        recorded = 0
+        for size in (1, 7, 64, 100, 1000):
+            events = [RecordedEvent(make_verdict(f"site{i % 13}.example", f"h{i % 29}.tracker{i % 5}.example",
+                                                 f"tracker{i % 5}.example", True, i % 2 == 0, "||x^"),
+                                    NOW - i * 1000) for i in range(size)]
+            statements = _statements(s, lambda: s.record(events))
+            inserts = [q for q in statements if q.startswith("INSERT INTO requests")]
+            upserts = [q for q in statements if q.startswith("INSERT INTO daily")]
+            # one statement per chunk of CHUNKS' sizes: 100 rows are 64 + 32 + 4
+            assert len(inserts) == bin(size % 64).count("1") + size // 64, (size, len(inserts))
+            assert 1 <= len(upserts) <= len(CHUNKS) + 1
+            recorded += size
+            assert s.count_requests() == recorded
+        assert s.conn.execute("SELECT sum(requests) FROM daily").fetchone()[0] == recorded
+    finally:
+        s.close()
