@@ -10,7 +10,7 @@ import time
 import pytest
 
 from companion.history import History, period
-from companion.storage import DAY_MS, RecordedEvent, Store
+from companion.storage import DAY_MS, RecordedEvent, Store, day_of
 from companion.storage.base import BACKSTOP_CHECKPOINT_PAGES, WAL_SIZE_LIMIT
 from companion.storage.checkpoint import Checkpointer
 
@@ -363,7 +363,8 @@ def test_the_site_report_reads_a_sites_detail_once_off_the_store_connection(stor
 def test_a_batch_is_written_with_a_few_statements_not_one_step_per_row(tmp_path, make_verdict):
     # Each statement step lets go of Python's lock: while another thread computes (the history summing
     # periods in the background), taking it back 100 times a batch held recording up to ~250 ms at 10M.
-    from companion.storage.events import CHUNKS
+    def statements_for(rows: int) -> int:  # chunks of 64, 32, ... 1: 100 rows are 64 + 32 + 4
+        return bin(rows % 64).count("1") + rows // 64
 
     s = Store(tmp_path / "steps.sqlite3")
     try:
@@ -375,9 +376,10 @@ def test_a_batch_is_written_with_a_few_statements_not_one_step_per_row(tmp_path,
             statements = _statements(s, lambda: s.record(events))
             inserts = [q for q in statements if q.startswith("INSERT INTO requests")]
             upserts = [q for q in statements if q.startswith("INSERT INTO daily")]
-            # one statement per chunk of CHUNKS' sizes: 100 rows are 64 + 32 + 4
-            assert len(inserts) == bin(size % 64).count("1") + size // 64, (size, len(inserts))
-            assert 1 <= len(upserts) <= len(CHUNKS) + 1
+            # one statement per chunk, for the detail rows and for the batch's daily totals (one per day, site, domain)
+            totals = {(day_of(e.time), e.verdict.page_domain, e.verdict.domain) for e in events}
+            assert len(inserts) == statements_for(size), (size, len(inserts))
+            assert len(upserts) == statements_for(len(totals)), (size, len(totals), len(upserts))
             recorded += size
             assert s.count_requests() == recorded
         assert s.conn.execute("SELECT sum(requests) FROM daily").fetchone()[0] == recorded
