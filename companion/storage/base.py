@@ -125,6 +125,11 @@ class StoreBase:
         with self.lock:
             self.conn.close()
 
+    def _data_version(self) -> int:
+        """SQLite's count of commits by other connections (caller holds the lock): what this process keeps
+        of the file (the history's sums, the popup's site groups) must follow them."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
     # The page cache of a reader (KiB): what a history page or an export reads passes through once.
     READER_CACHE_KIB = 2048
 

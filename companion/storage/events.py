@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..classify import Verdict
@@ -152,8 +152,8 @@ class EventsMixin:
         is for histories written wholesale (the benchmarks' generated years), not for recording."""
         first = self._take_request_ids(len(rows))
         self.site_groups.deleted()  # written wholesale, not through record(): no kept group follows it
-        self.conn.executemany(
-            "INSERT INTO requests (site_id, time, id, host_id, kind, filter_id) VALUES (?,?,?,?,?,?)",
+        _insert_rows(
+            self.conn, _INSERT_REQUESTS,
             [(site or 0, t, n, host, flags | rtype << TYPE_SHIFT | decided << DECIDED_SHIFT, fid)
              for n, (t, site, host, rtype, flags, decided, fid) in enumerate(rows, first)])
 
@@ -259,10 +259,6 @@ class EventsMixin:
                 ftext, flist = filter_names.get(f, (None, None))
                 named.append((host_names[h][1], host_names[h][0], k, ftext, flist, n, first, last))
         return named
-
-    def _data_version(self) -> int:
-        """SQLite's count of commits by other connections (caller holds the lock): kept sums must follow them."""
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def met_filters(self, limit: int | None = None) -> list[tuple[str, str, int]]:
         """The filters that decided verdicts for this person, most-met first: (list, text, times).

@@ -153,7 +153,7 @@ class HistoryMixin:
     def _daily_epoch(self, counters: list[int]) -> tuple[int, int]:
         # Deletions here, and commits by any other connection to the file (another process: SQLite's
         # data_version), change every span: this process cannot know which days they touched.
-        return counters[0], self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return counters[0], self._data_version()
 
     # -- sums over days ---------------------------------------------------------------------
 
