@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import json
 import re
+import resource
 import select
 import socket
 import subprocess
@@ -27,7 +28,7 @@ import requests
 
 from companion import auth
 from companion.web import MAX_BODY_BYTES
-from companion.web.server import REQUEST_DEADLINE_S
+from companion.web.server import CONNECTION_LIMIT, REQUEST_DEADLINE_S
 
 MiB = 1024 * 1024
 SECURITY_HEADERS = {"cache-control": "no-store", "x-content-type-options": "nosniff", "x-frame-options": "DENY",
@@ -245,6 +246,32 @@ def test_health_answers_while_200_idle_and_200_slow_clients_hold_connections(ser
         feeder.join()
         for sock in idle + slow:
             sock.close()
+
+
+def test_health_answers_while_more_idle_clients_than_the_connection_limit_hold_connections(server):
+    """The limit alone is no defence: waitress stops accepting at it, so one socket more than the limit
+    froze /health for the whole idle timeout, and the attacker simply reconnects (issue 15, finding 1)."""
+    wanted = CONNECTION_LIMIT + 100 + 64  # this process's own descriptors too
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    idle = []
+    try:
+        for _ in range(CONNECTION_LIMIT + 50):
+            idle.append(connect(server))
+        time.sleep(1.0)  # let the server accept all it will
+        for _ in range(3):
+            started = time.monotonic()
+            r = requests.get(f"{server.base}/api/v1/health", timeout=1.0)
+            latency = time.monotonic() - started
+            print(f"/api/v1/health with {len(idle)} idle connections open: {latency * 1000:.1f} ms")
+            assert r.status_code == 200 and r.json()["status"] == "ok"
+    finally:
+        for sock in idle:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_request_that_trickles_is_dropped_at_its_deadline(server):

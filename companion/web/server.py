@@ -15,7 +15,10 @@ here, in the server, where bytes arrive:
   ``channel_class``) rather than a WSGI middleware, because a WSGI app only runs after the body
   has been read.
 - **Bounded connections and time**: at most ``CONNECTION_LIMIT`` open connections (polled, not
-  ``select()``-ed, so more than 1,024 descriptors never break the loop); an idle connection is
+  ``select()``-ed, so more than 1,024 descriptors never break the loop). At the limit the oldest
+  connections with no request being served are shed (:meth:`CrumbsServer.shed_oldest`) so a new one
+  is always accepted: waitress alone stops accepting at its limit, so 513 idle sockets from any
+  local process froze ``/api/v1/health`` for the whole idle timeout, again and again. An idle connection is
   closed after ``IDLE_TIMEOUT_S``; a request whose headers and body have not all arrived within
   ``REQUEST_DEADLINE_S`` is dropped however steadily it trickles (waitress alone only times out
   silence); each connection's kernel receive buffer is fixed, so hostile sockets cannot pin
@@ -47,6 +50,7 @@ CONNECTION_LIMIT = 512  # the extension needs a handful; well under the default 
 IDLE_TIMEOUT_S = 15  # keep-alive connections the extension left open are cheap to reopen
 REQUEST_DEADLINE_S = 15  # a whole request, headers and up to 4 MiB of body, arrives in milliseconds on loopback
 CLEANUP_INTERVAL_S = 1  # how often the two timeouts above are enforced
+SHED_AT_LIMIT = 32  # connections closed at once when the limit is reached (room for the next arrivals)
 RECEIVE_BUFFER_BYTES = 128 * 1024  # per connection (the kernel doubles it); fixed, so not autotuned to MiBs
 
 
@@ -109,6 +113,24 @@ class CrumbsServer(TcpWSGIServer):
         # Set on the listening socket, so every accepted connection inherits it from its first byte.
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         self.crumbs_hosts = frozenset(allowed_hosts(self.effective_port))
+
+    def readable(self) -> bool:
+        # Called by the loop before each poll: the moment to make room, before waitress decides
+        # whether to keep accepting.
+        if self.accepting and len(self._map) >= self.adj.connection_limit:
+            self.shed_oldest(SHED_AT_LIMIT)
+        return super().readable()
+
+    def shed_oldest(self, count: int) -> None:
+        """Close the ``count`` oldest connections that no worker is serving: a client whose request
+        is in a worker's hands keeps its connection; an idle keep-alive or a body still trickling in
+        is what an attacker holds, and the extension reopens a closed keep-alive for free. The newest
+        connections (a request arriving now takes milliseconds on loopback) are the last to go."""
+        waiting = [channel for channel in self.active_channels.values()
+                   if not channel.requests and not channel.will_close and not channel.close_when_flushed]
+        waiting.sort(key=lambda channel: channel.creation_time)
+        for channel in waiting[:count]:
+            channel.will_close = True  # closed by the loop's next write pass, as waitress's own timeout does
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # closes connections idle longer than channel_timeout
