@@ -239,6 +239,25 @@ def test_errors_never_quote_what_the_server_answered(status, client, auth, compa
     assert "hunter2" not in (companion.lists.get("s").last_error or "")
 
 
+@pytest.mark.parametrize("location", ["ftp://lists.example/l.txt", "file:///etc/passwd", "SELF"],
+                         ids=["ftp", "file", "loop"])
+def test_a_refused_redirect_never_quotes_the_servers_reason_phrase(location, client, auth, companion, list_server):
+    """The status line is the first line of the answer too: urllib puts a redirect's reason phrase in its
+    own refusals ("<reason> - Redirection to url ... is not allowed", the loop message)."""
+    def secret(h: BaseHTTPRequestHandler) -> None:
+        h.send_response(302, "SECRET-REASON-hunter2")
+        h.send_header("Location", list_server.url("/s.txt") if location == "SELF" else location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    list_server.routes["/s.txt"] = secret
+    r = client.post("/api/v1/lists", json={"source": list_server.url("/s.txt"), "name": "s"}, headers=auth)
+    assert r.status_code == 422
+    assert "hunter2" not in r.get_data(as_text=True) and "SECRET" not in r.get_data(as_text=True)
+    error = companion.lists.get("s").last_error or ""
+    assert "redirect" in error and "hunter2" not in error
+
+
 def test_api_and_cli_take_an_explicit_allow_http(client, auth, companion, data_dir, monkeypatch):
     monkeypatch.delenv(ALLOW_LOOPBACK_ENV)
     r = client.post("/api/v1/lists", json={"source": "http://127.0.0.1:9/l.txt"}, headers=auth)

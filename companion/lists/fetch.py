@@ -98,6 +98,13 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(https_class, req, context=self._context)
 
 
+class _RefusedRedirect(urllib.error.HTTPError):
+    """A redirect hop refused by our own check: its message is ours, so it may be shown. Every other
+    3xx error comes from urllib, whose messages carry the server's reason phrase (the answer's first
+    line: "<reason> - Redirection to url ... is not allowed", the loop message, a 3xx with no
+    Location), which is never repeated (issue 15, finding 3)."""
+
+
 class _RedirectHandler(urllib.request.HTTPRedirectHandler):
     """Follows at most ``max_redirections`` redirects, each checked like the first URL: https (http
     only if the person allowed it for this list) to public addresses; never file:, ftp: or data:."""
@@ -111,7 +118,7 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         try:
             addresses.check_source(newurl, self.allow_http)
         except ListError as exc:
-            raise urllib.error.HTTPError(newurl, code, f"redirect refused: {exc}", headers, fp)
+            raise _RefusedRedirect(newurl, code, f"redirect refused: {exc}", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
@@ -192,9 +199,12 @@ def _fetch(url, etag, last_modified, limits, progress, allow_http, into, deadlin
         exc.close()
         if exc.code == 304:
             return Fetched(None, etag, last_modified)
-        reason = str(exc.reason).splitlines()[0][:200] if exc.reason else ""
-        if 300 <= exc.code < 400:  # urllib refuses loops, too many hops and refused targets this way
-            raise ListError(f"refused redirect ({exc.code}): {reason}") from None
+        if isinstance(exc, _RefusedRedirect):  # our own check's words
+            raise ListError(f"refused redirect ({exc.code}): {exc.reason}") from None
+        if 300 <= exc.code < 400:  # urllib's refusals: words chosen here, none of the server's
+            if str(exc.reason).startswith(urllib.request.HTTPRedirectHandler.inf_msg):
+                raise ListError(f"refused redirect ({exc.code}): a redirect loop or too many redirects") from None
+            raise ListError(f"refused redirect ({exc.code}): no http(s) address to follow") from None
         # The status code only: the reason phrase and body are the server's words, not ours to repeat.
         raise ListError(f"the server answered {exc.code}") from None
     except ListError:
