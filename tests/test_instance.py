@@ -9,9 +9,11 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +112,52 @@ def test_sigterm_shuts_down_cleanly_and_releases_lock_and_address(serve, tmp_pat
     assert running(data).port == again.port
     assert again.stop(signal.SIGINT) == 0
     assert not address_path(data).exists()
+
+
+def test_sigterm_while_recording_keeps_every_acknowledged_event_and_checkpoints(serve, tmp_path):
+    """SIGTERM in the middle of a steady recording: exit 0, every batch the companion acknowledged is in
+    the database, the WAL is checkpointed into it (no -wal left to replay), lock and address released."""
+    data = tmp_path / "data"
+    s = serve()
+    token = crumbs("token", data_dir=data).stdout.strip()
+    acknowledged: set[int] = set()
+    stop = threading.Event()
+
+    def record() -> None:
+        n = 0
+        while not stop.is_set():
+            ids = range(n, n + 10)
+            n += 10
+            batch = [{"url": f"https://e{i}.term-tracker.example/p.gif", "page_url": "https://news.example/"}
+                     for i in ids]
+            try:
+                r = requests.post(f"{s.base}/api/v1/events", json={"events": batch}, timeout=10,
+                                  headers={"Authorization": f"Bearer {token}"})
+            except requests.RequestException:
+                continue  # the server is going: not acknowledged, the extension would send it again
+            if r.status_code == 200:
+                acknowledged.update(i for i, x in zip(ids, r.json()["results"]) if x["ok"])
+
+    workers = [threading.Thread(target=record, daemon=True) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    time.sleep(2.0)
+    assert acknowledged  # recording is under way when the signal comes
+    assert s.stop(signal.SIGTERM) == 0
+    stop.set()
+    for worker in workers:
+        worker.join(15)
+    wal = data / "crumbs.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # checkpointed: the database file holds it all
+    assert not address_path(data).exists() and running(data) is None
+    conn = sqlite3.connect(f"file:{data / 'crumbs.sqlite3'}?mode=ro", uri=True)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        stored = {int(m.group(1)) for (name,) in conn.execute("SELECT name FROM hosts")
+                  if (m := re.match(r"e(\d+)\.term-tracker\.example$", name))}
+    finally:
+        conn.close()
+    assert acknowledged <= stored, sorted(acknowledged - stored)[:10]
 
 
 def test_after_sigkill_the_stale_address_file_is_ignored_and_a_new_serve_starts(serve, tmp_path):
