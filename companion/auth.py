@@ -72,24 +72,32 @@ def issue_pairing_code(store) -> str:
 
 
 class PairingThrottle:
-    """How many pairing tries may be checked now: ``take()`` is 0.0 and counts the try when one may, else
+    """How many pairing tries may be checked now: ``take(who)`` is 0.0 and counts the try when one may, else
     the seconds to wait. Refusing to check (rather than checking and killing codes) keeps a guesser from
-    both guessing fast and destroying the code the person is typing. One per server process."""
+    both guessing fast and destroying the code the person is typing. One per server process.
+
+    Each ``who`` (the user owning the client's socket, companion/peers.py) has a budget of its own, so a
+    guesser running as another user cannot starve the person's try by keeping one shared budget full
+    (issue 15); clients that cannot be told apart share the budget of ``None``. Budgets are forgotten
+    once their window has passed, so the map holds at most the users who tried lately."""
 
     def __init__(self, tries: int = PAIRING_TRIES_PER_WINDOW, window_s: float = PAIRING_WINDOW_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.tries, self.window_s, self.clock = tries, window_s, clock
-        self._recent: deque[float] = deque()
+        self._recent: dict[object, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def take(self) -> float:
+    def take(self, who: object = None) -> float:
         with self._lock:
             now = self.clock()
-            while self._recent and self._recent[0] <= now - self.window_s:
-                self._recent.popleft()
-            if len(self._recent) >= self.tries:
-                return max(0.001, self._recent[0] + self.window_s - now)
-            self._recent.append(now)
+            for key in [k for k, times in self._recent.items() if times[-1] <= now - self.window_s]:
+                del self._recent[key]
+            recent = self._recent.setdefault(who, deque())
+            while recent and recent[0] <= now - self.window_s:
+                recent.popleft()
+            if len(recent) >= self.tries:
+                return max(0.001, recent[0] + self.window_s - now)
+            recent.append(now)
             return 0.0
 
 

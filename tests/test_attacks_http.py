@@ -12,6 +12,7 @@ buffers (a few hundred KiB); without the server's early refusal the whole body w
 from __future__ import annotations
 
 import errno
+import os
 import json
 import re
 import resource
@@ -425,3 +426,53 @@ def test_ip_hosts_are_kept_in_one_spelling(client, auth, url, host):
     assert r.status_code == 200 and r.get_json()["host"] == host
     r = client.post("/api/v1/events", json={"events": [{"url": url, "page_url": "https://news.example/"}]}, headers=auth)
     assert r.get_json()["results"][0]["verdict"]["host"] == host
+
+
+def _pair_tries(server, codes, origin: str) -> list[int]:
+    """POST each of ``codes`` to /api/v1/pair, each on a new connection, as the extension does: the statuses."""
+    statuses = []
+    for code in codes:
+        r = requests.post(server.base + "/api/v1/pair", json={"code": code}, headers={"Origin": origin}, timeout=10)
+        statuses.append(r.status_code)
+    return statuses
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a guesser of another user needs root to switch users (CI runs as root)")
+def test_a_guesser_of_another_user_cannot_starve_the_persons_pairing(server):
+    """Issue 15: a local process with no token kept the one pairing throttle (5 checked tries per 10 s) full,
+    and the person's right code got 429 for as long as it went on. Tries are now counted per user owning the
+    asking socket (companion/peers.py): a guesser running as 'nobody' uses up its own budget only."""
+    from companion.resources import EXTENSION_ID
+
+    origin = f"chrome-extension://{EXTENSION_ID}"
+    made = requests.post(server.base + "/api/v1/pairing-code", headers={"Authorization": f"Bearer {server.token}"},
+                         timeout=10)
+    assert made.status_code == 201
+    code = made.json()["code"]
+    wrong = [f"{n:08d}" for n in range(60) if f"{n:08d}" != code][:40]
+
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the guesser: this test's own code, as another user, over real sockets
+        status = 1
+        try:
+            os.close(readable)
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(writable, json.dumps(_pair_tries(server, wrong, origin)).encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(writable)
+    with os.fdopen(readable, "rb") as pipe:
+        guessed = json.loads(pipe.read() or b"[]")
+    assert os.waitpid(pid, 0)[1] == 0
+    assert guessed.count(403) == 5 and guessed.count(429) == 35  # the guesser is throttled all the same
+
+    # Its budget is full; the person's browser (this user) pairs at once with the right code.
+    paired = requests.post(server.base + "/api/v1/pair", json={"code": code}, headers={"Origin": origin}, timeout=10)
+    assert paired.status_code == 200 and paired.json()["token"] == server.token
+
+    # A guesser of the person's own user shares their budget (it could read the token file anyway).
+    mine = _pair_tries(server, wrong[:8], origin)
+    assert mine == [403] * 4 + [429] * 4  # the right code above was this user's first checked try
