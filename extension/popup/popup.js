@@ -94,10 +94,12 @@ function onPage(domain) {
 
 /** The requests that got through, each with what let it: host and path, and the filter or lack of one. */
 function renderThrough(li, page) {
-  const box = li.querySelector('.through');
   const rows = page && page.reached ? page.through : [];
+  let box = li.querySelector('.through');
+  if (!box && rows.length === 0) return; // nothing got through, and nothing to hide
   const drawn = JSON.stringify([rows, page ? page.reached : 0]);
-  if (box.dataset.drawn === drawn) return; // the same requests as last drawn
+  if (box && box.dataset.drawn === drawn) return; // the same requests as last drawn
+  if (!box) box = rowPart(li, 'row-through', li.querySelector('.more') || li.querySelector('.seg'));
   box.dataset.drawn = drawn;
   box.querySelector('.through-list').replaceChildren(...rows.map((r) => {
     const item = document.createElement('li');
@@ -110,6 +112,15 @@ function renderThrough(li, page) {
   box.querySelector('summary').textContent = `What got through (${page ? page.reached : 0})`;
   box.querySelector('.through-more').textContent = more > 0 ? `and ${plural(more, 'more request')}` : '';
   show(box, rows.length > 0);
+}
+
+/** A part of a row that most rows never show (its template in popup.html), made when a row first has
+ * something for it, before `next`: 30 rows with two hidden <details> each were a third of the row's
+ * elements for the first frame's style and layout to go through (bench/bench_popup.py). */
+function rowPart(li, template, next) {
+  const el = $(template).content.firstElementChild.cloneNode(true);
+  li.insertBefore(el, next);
+  return el;
 }
 
 /** " — from Disconnect" after a fact a knowledge source gave (the companion's owner_source/category_source);
@@ -156,8 +167,16 @@ function renderRow(tp) {
   setText(li, '.counts', page ? pageCountsText(page) : siteCountsText(tp));
   renderThrough(li, page);
   show(setText(li, '.description', tp.description), Boolean(tp.description));
-  setText(li, '.learns', tp.learns);
-  show(li.querySelector('.more'), Boolean(tp.learns));
+  let more = li.querySelector('.more');
+  if (!more && tp.learns) {
+    more = rowPart(li, 'row-more', li.querySelector('.seg'));
+    // The whole description while "What it can learn" is open.
+    more.addEventListener('toggle', () => li.classList.toggle('more-open', more.open));
+  }
+  if (more) {
+    setText(li, '.learns', tp.learns);
+    show(more, Boolean(tp.learns));
+  }
   const seg = li.querySelector('.seg');
   // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
   // until its answer is in, no button claims to be the one in force.
