@@ -155,7 +155,7 @@ function renderRow(tp) {
   rowsByDomain.set(tp.domain, tp);
   const page = onPage(tp.domain);
   // Before the companion's answer (or without it) the state is only what the page's requests did.
-  const state = page ? pageStateLabel(page, live ? tp : null) : siteStateLabel(tp);
+  const state = page ? pageStateLabel(page, live ? tp : null, away ? tp.choice : null) : siteStateLabel(tp);
   for (const tone of TONES) li.classList.toggle(tone, tone === state.tone);
   const stateEl = setText(li, '.state', state.text);
   for (const tone of TONES) stateEl.classList.toggle(tone, tone === state.tone);

@@ -154,11 +154,13 @@ export function whyText(why) {
 /**
  * The state of a third party on the page in front of the person, from what each of its requests
  * did: {text, tone} with tone 'blocked' (none got through), 'partial', 'allowed' or 'neutral'.
- * `page` is the page's record of the domain (domainsOf), `tp` the companion's row for it, or null.
- * "Blocked" is said only when none of its requests got through.
+ * `page` is the page's record of the domain (domainsOf), `tp` the companion's row for it, or null;
+ * `pending`, while the companion is away, the choice made meanwhile in this browser ({here, everywhere}).
+ * "Blocked" is said only when none of its requests got through; a block the person chose is said even
+ * when this load's requests went through before it (with how many did), never hidden behind them.
  */
-export function pageStateLabel(page, tp = null) {
-  const policy = tp ? stateLabel(tp) : null;
+export function pageStateLabel(page, tp = null, pending = null) {
+  const policy = tp ? stateLabel(tp) : pendingLabel(pending);
   const tracker = Boolean(page.tracker || (tp && tp.tracker));
   const n = page.reached + page.blocked;
   if (n === 0) {
@@ -169,12 +171,29 @@ export function pageStateLabel(page, tp = null) {
   if (page.reached === 0) {
     return policy && policy.tone === 'blocked' ? policy : { text: 'Blocked on this page', tone: 'blocked' };
   }
+  const chosen = tp ? PERSON_CHOICES.has(tp.decided_by) : Boolean(pending);
+  if (chosen && policy && policy.tone === 'blocked') {
+    const through = page.reached === n ? (n === 1 ? 'its request' : `all ${n} requests`) : `${page.reached} of ${plural(n, 'request')}`;
+    return { text: `${policy.text} now — ${through} got through on this load`, tone: 'partial' };
+  }
   if (page.blocked > 0) {
     return { text: `Partly blocked — ${page.reached} of ${plural(n, 'request')} got through`, tone: tracker ? 'partial' : 'neutral' };
   }
   if (policy && policy.tone !== 'blocked') return policy;
   if (!tracker) return { text: 'Not a known tracker', tone: 'neutral' };
   return { text: `Not blocked on this page — ${n === 1 ? 'its request' : `all ${n} requests`} got through`, tone: 'allowed' };
+}
+
+// The decisions that are the person's own (the rest are the lists', trust or report-only mode).
+const PERSON_CHOICES = new Set(['site-tracker', 'tracker-everywhere']);
+
+/** The words for a choice made in this browser while the companion is away, or null when there is none. */
+function pendingLabel(pending) {
+  if (!pending) return null;
+  if (pending.here === 'block') return { text: 'Blocked on this site by you', tone: 'blocked' };
+  if (pending.here === 'allow') return { text: 'Allowed on this site by you', tone: 'allowed' };
+  if (pending.everywhere === 'allow') return { text: 'Allowed: you allow it everywhere', tone: 'allowed' };
+  return null;
 }
 
 /**

@@ -117,6 +117,26 @@ test('"Blocked" only when none of the requests on the page got through', () => {
   assert.match(pageStateLabel(onPage({ failed: 1 }), null).text, /failed/);
 });
 
+test('a block the person chose is said on the page whose requests went through before it', () => {
+  // Chosen while the companion answers: its row says so (was "Not a known tracker" / "Not blocked on this page").
+  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 2 }), tp('w.test', { tracker: false, decided_by: 'site-tracker' })),
+    { text: 'Blocked on this site by you now — all 2 requests got through on this load', tone: 'partial' });
+  assert.deepEqual(pageStateLabel(onPage({ reached: 1, blocked: 1 }), tp('google.com', { decided_by: 'tracker-everywhere' })),
+    { text: 'Blocked everywhere by you now — 1 of 2 requests got through on this load', tone: 'partial' });
+  // Chosen while the companion is away: the choice queued in this browser.
+  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 1 }), null, { here: 'block', everywhere: null }),
+    { text: 'Blocked on this site by you now — its request got through on this load', tone: 'partial' });
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 2 }), null, { here: 'block', everywhere: null }),
+    { text: 'Blocked on this site by you', tone: 'blocked' });
+  assert.deepEqual(pageStateLabel(onPage({ reached: 2 }), null, { here: null, everywhere: 'allow' }),
+    { text: 'Allowed: you allow it everywhere', tone: 'allowed' });
+  // No choice queued: what the page did, as before.
+  assert.equal(pageStateLabel(onPage({ tracker: false, reached: 3 }), null, { here: null, everywhere: null }).text,
+    'Not a known tracker');
+  // The lists' block is not the person's: requests that got through are said as such.
+  assert.equal(pageStateLabel(onPage({ reached: 1 }), tp('google.com')).text, 'Not blocked on this page — its request got through');
+});
+
 test('which filter, or lack of one, let a request through', () => {
   assert.equal(whyText({ decided_by: 'not-a-tracker', filter: null, exception: false }), 'no filter names this address');
   assert.equal(whyText({ decided_by: 'not-a-tracker', filter: '@@||google.com/recaptcha/', exception: true, list: 'crumbs-trackers' }),

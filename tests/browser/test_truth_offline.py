@@ -231,6 +231,9 @@ def test_with_the_companion_away_the_popup_lists_the_page_and_trust_works_at_onc
     popup.click("#others-title")
     popup.locator("li[data-domain='widgets.test']").get_by_role("button", name="Block on this site").click()
     popup.wait_for_selector("#away-note:not([hidden])")
+    # Its row says the person's block at once (it said "Not a known tracker" until the page was reloaded).
+    assert popup.locator("li[data-domain='widgets.test'] .state").text_content() == (
+        "Blocked on this site by you now — its request got through on this load")
     popup.select_option("#trust-duration", "always")
     popup.click("#trust-on")
     popup.wait_for_selector("#trust-off:not([hidden])")
