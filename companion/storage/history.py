@@ -34,12 +34,18 @@ _SNAPSHOT_SQL = "SELECT 1 FROM daily LIMIT 1"  # a first read: what pins a read 
 DAILY_VISITED_COUNT_SQL = "SELECT count(DISTINCT site_id) FROM daily WHERE day BETWEEN ? AND ? AND site_id != 0"
 # Per key (temp.keys: a company, or a domain without one): sites reached (a request got through there),
 # sites where every request was stopped, requests, blocked, reached; site 0 (no known page) is no site.
-DAILY_REACH_SQL = """SELECT key, sum(site_id != 0 AND r > 0), sum(site_id != 0 AND r = 0 AND n > 0), sum(n), sum(b), sum(r)
-                     FROM (SELECT k.key AS key, d.site_id AS site_id, sum(d.requests) AS n, sum(d.blocked) AS b,
-                                  sum(d.reached) AS r
+# One grouping by key, the sites counted distinct within it: a site is reached by a company when any of its
+# rows there has a request that got through, and stopped on when it has requests there and none got through
+# (reached <= requests, so those are the sites with requests less the sites reached). Grouping by (key,
+# site) first sorted every row of the period twice; at 10M requests, 7 days: 0.46-0.50 -> 0.35-0.38 s.
+DAILY_REACH_SQL = """SELECT key, reached_sites, sites - reached_sites, n, b, r
+                     FROM (SELECT k.key AS key,
+                                  count(DISTINCT CASE WHEN d.site_id != 0 AND d.reached > 0 THEN d.site_id END)
+                                    AS reached_sites,
+                                  count(DISTINCT CASE WHEN d.site_id != 0 AND d.requests > 0 THEN d.site_id END) AS sites,
+                                  sum(d.requests) AS n, sum(d.blocked) AS b, sum(d.reached) AS r
                            FROM daily d JOIN temp.keys k ON k.domain_id = d.domain_id
-                           WHERE d.day BETWEEN ? AND ? AND d.site_id != d.domain_id GROUP BY k.key, d.site_id)
-                     GROUP BY key"""
+                           WHERE d.day BETWEEN ? AND ? AND d.site_id != d.domain_id GROUP BY k.key)"""
 
 
 class HistoryMixin:
@@ -191,40 +197,44 @@ class HistoryMixin:
         The history asks this when the period is not summed in memory yet (the first page after start):
         a handful of rows per company instead of a row per (site, domain) made into Python objects.
 
-        The grouping by company and site (most of the time) runs on a second reader in a thread of its
-        own while the rest is read: SQLite works without Python's lock, so the two use both cores. Both
+        The grouping by company (most of the time) needs each domain's company first (``key_of``, Python);
+        the day totals, tracker domains and sites visited do not, so they are read meanwhile on a second
+        reader in a thread of its own: SQLite works without Python's lock, so the two use both cores. Both
         readers see the same commit: their snapshots are taken while the store's lock keeps any batch
         from committing between them."""
-        with self.reader() as reader, self.reader(any_thread=True) as grouping:
+        with self.reader() as grouping, self.reader(any_thread=True) as reader:
             with self.lock:
-                reader.execute(_SNAPSHOT_SQL).fetchall()
                 grouping.execute(_SNAPSHOT_SQL).fetchall()
-            domains = dict.fromkeys((d for (d,) in reader.execute(DAILY_DOMAINS_SQL, (lo, hi))), False)
-            grouping.execute("CREATE TEMP TABLE keys (domain_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)")
-            grouping.executemany("INSERT INTO keys VALUES (?, ?)", key_of(list(domains)).items())
-            reach: list[Any] = []
+                reader.execute(_SNAPSHOT_SQL).fetchall()
+            domains = dict.fromkeys((d for (d,) in grouping.execute(DAILY_DOMAINS_SQL, (lo, hi))), False)
+            read: dict[str, Any] = {}
             failed: list[BaseException] = []
 
-            def group() -> None:
+            def rest() -> None:
                 try:
-                    reach.extend(grouping.execute(DAILY_REACH_SQL, (lo, hi)).fetchall())
+                    read["trackers"] = reader.execute(DAILY_TRACKER_DOMAINS_SQL, (lo, hi)).fetchall()
+                    read["days"] = reader.execute(DAILY_DAYS_SQL, (lo, hi)).fetchall()
+                    read["visited"] = reader.execute(DAILY_VISITED_COUNT_SQL, (lo, hi)).fetchone()[0]
                 except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread below
                     failed.append(exc)
 
-            thread = threading.Thread(target=group, name="crumbs-overview-grouping", daemon=True)
+            thread = threading.Thread(target=rest, name="crumbs-overview-totals", daemon=True)
             thread.start()
             try:
-                domains.update((d, True) for (d,) in reader.execute(DAILY_TRACKER_DOMAINS_SQL, (lo, hi)))
-                per_day, totals = {}, [0, 0, 0, 0]
-                for day, blocked_trackers, trackers, n, b, r in reader.execute(DAILY_DAYS_SQL, (lo, hi)):
-                    per_day[day] = (blocked_trackers or 0, trackers or 0)
-                    for i, v in enumerate((n, trackers, b, r)):
-                        totals[i] += v or 0
-                visited = reader.execute(DAILY_VISITED_COUNT_SQL, (lo, hi)).fetchone()[0]
+                grouping.execute("CREATE TEMP TABLE keys (domain_id INTEGER PRIMARY KEY, key INTEGER NOT NULL)")
+                grouping.executemany("INSERT INTO keys VALUES (?, ?)", key_of(list(domains)).items())
+                reach = grouping.execute(DAILY_REACH_SQL, (lo, hi)).fetchall()
             finally:
                 thread.join()
             if failed:
                 raise failed[0]
+            domains.update((d, True) for (d,) in read["trackers"])
+            per_day, totals = {}, [0, 0, 0, 0]
+            for day, blocked_trackers, trackers, n, b, r in read["days"]:
+                per_day[day] = (blocked_trackers or 0, trackers or 0)
+                for i, v in enumerate((n, trackers, b, r)):
+                    totals[i] += v or 0
+            visited = read["visited"]
             return {"totals": tuple(totals), "per_day": per_day, "visited": visited, "domains": domains, "reach": reach}
 
     def site_got_through(self, site_id: int, start_ms: int, end_ms: int) -> list[tuple]:
