@@ -5,10 +5,13 @@ Real `crumbs serve` processes on free ports (``--port 0``), real signals, real f
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
+import select
 import signal
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -21,6 +24,7 @@ import pytest
 import requests
 
 from companion.instance import address_path, lock_path, running
+from companion.service import MAX_BATCH
 from companion.web.pages import COOKIE
 
 
@@ -158,6 +162,95 @@ def test_sigterm_while_recording_keeps_every_acknowledged_event_and_checkpoints(
     finally:
         conn.close()
     assert acknowledged <= stored, sorted(acknowledged - stored)[:10]
+
+
+def test_sigterm_answers_every_batch_it_stored_before_exiting(serve, tmp_path):
+    """SIGTERM while keep-alive clients send batches: the companion exits 0, releases the folder, and
+    every event it stored was acknowledged (its batch's 200 reached the client), so the extension never
+    resends a batch that is already counted (issue 15).
+
+    Eight clients keep the four workers busy with small batches, so the signal lands with batches in
+    workers and more waiting in the queue. Three more clients each send a whole batch of MAX_BATCH
+    events and read their answers only after the signal, as a busy browser does: the signal is sent
+    once every answer has begun to arrive, so the batches are committed (an answer follows its commit)
+    and the rest is still to be written. Their connections' small segments and receive buffers keep
+    the kernel from taking a whole answer at once (what a 1000-event answer meets with default buffers
+    on macOS): the rest waits in waitress's buffer for its loop. Before the drain, that loop had
+    stopped at the signal: the batches were stored, their answers cut short, and the extension would
+    have sent them again."""
+    data = tmp_path / "data"
+    s = serve()
+    token = crumbs("token", data_dir=data).stdout.strip()
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+    under_way = threading.Semaphore(0)  # one release per client that has had a few answers
+    signalled = threading.Event()
+    size = 50  # events per batch
+
+    def events(first: int, count: int) -> list[dict]:
+        return [{"url": f"https://e{i}.drain-tracker.example/p.gif", "page_url": "https://news.example/"}
+                for i in range(first, first + count)]
+
+    def record(client: int) -> None:
+        session = requests.Session()  # one keep-alive connection per client, as the extension's
+        first = client * 1_000_000
+        while True:
+            try:
+                r = session.post(f"{s.base}/api/v1/events", json={"events": events(first, size), "answer": "short"},
+                                 timeout=30, headers={"Authorization": f"Bearer {token}"})
+            except requests.RequestException:
+                if signalled.is_set():
+                    return  # the server is going: not acknowledged, the extension would send it again
+                raise
+            assert r.status_code == 200, r.text
+            with lock:
+                acknowledged.update(range(first, first + size))
+            first += size
+            if first % 1_000_000 == 3 * size:  # recording steadily, its next request on its way
+                under_way.release()
+
+    clients = [threading.Thread(target=record, args=(c,), daemon=True) for c in range(1, 9)]
+    for client in clients:
+        client.start()
+    for _ in clients:  # every client has had three answers: the server is busy with all of them
+        assert under_way.acquire(timeout=60)
+
+    readers = []
+    for n in range(3):  # three, each on its own connection: each answer is cut short before the drain
+        late = socket.socket()
+        late.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)  # before connecting: small segments
+        late.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        late.connect(("127.0.0.1", s.port))
+        reader = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+        reader.sock = late  # a keep-alive HTTP/1.1 connection like the others, on this socket
+        reader.request("POST", "/api/v1/events", json.dumps({"events": events(n * MAX_BATCH, MAX_BATCH)}),
+                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        readers.append(reader)
+    for reader in readers:
+        assert select.select([reader.sock], [], [], 60)[0]  # its answer has begun: the batch is committed
+    signalled.set()
+    s.proc.send_signal(signal.SIGTERM)
+    for n, reader in enumerate(readers):
+        answer = reader.getresponse()  # read only now, after the signal
+        assert answer.status == 200
+        assert len(json.loads(answer.read())["results"]) == MAX_BATCH
+        acknowledged.update(range(n * MAX_BATCH, (n + 1) * MAX_BATCH))
+        reader.close()
+
+    assert s.stop() == 0
+    for client in clients:
+        client.join(30)
+        assert not client.is_alive()
+    assert not address_path(data).exists() and running(data) is None
+    conn = sqlite3.connect(f"file:{data / 'crumbs.sqlite3'}?mode=ro", uri=True)
+    try:
+        stored = {int(m.group(1)) for (name,) in conn.execute("SELECT name FROM hosts")
+                  if (m := re.match(r"e(\d+)\.drain-tracker\.example$", name))}
+    finally:
+        conn.close()
+    assert acknowledged <= stored, sorted(acknowledged - stored)[:10]
+    unanswered = stored - acknowledged  # committed, but the client never had its 200: it would resend
+    assert not unanswered, f"{len(unanswered)} stored events never acknowledged, e.g. {sorted(unanswered)[:3]}"
 
 
 def test_after_sigkill_the_stale_address_file_is_ignored_and_a_new_serve_starts(serve, tmp_path):

@@ -18,6 +18,7 @@ from ..instance import AlreadyRunning, Instance, port_for_cli
 from .common import data_dir_option, open_companion
 
 COMMAND_WAIT_S = 120.0  # a starting companion waits this long for a command holding the folder (a download)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 @click.command()
@@ -36,14 +37,25 @@ def serve(port: int, data_dir: str | None, threads: int) -> None:
         raise click.ClickException(str(exc)) from None
     # SIGTERM (service managers, the native messaging host, `kill`) stops as cleanly as Ctrl+C;
     # installed before anything is printed, so a TERM sent as soon as the banner appears is clean too.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # While starting, either signal raises KeyboardInterrupt; once serving, _serve_locked asks the
+    # server to stop instead (web/server.py: CrumbsServer.stop, then the drain).
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        _serve_locked(instance, port, data_dir, threads)
-    except KeyboardInterrupt:  # stopped while starting
-        pass
-    finally:
-        instance.release()  # address file removed, lock dropped: at any exit that runs Python code
-        signal.signal(signal.SIGTERM, previous)
+        try:
+            _serve_locked(instance, port, data_dir, threads)
+        except KeyboardInterrupt:  # stopped while starting
+            pass
+        finally:
+            instance.release()  # address file removed, lock dropped: at any exit that runs Python code
+    except BaseException:  # could not start (a ClickException): the signals as they were
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
+    # Stopped by a signal: TERM and INT stay ignored until the process ends. A manager repeating TERM
+    # just after the folder was released would otherwise kill the process (-15) after a clean stop.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001
@@ -79,7 +91,7 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     fewer_malloc_arenas()  # before the app's threads (updater, snapshots, checkpoints, waitress) exist
     from ..storage.integrity import START_CHECK_MAX_BYTES
     from ..web import create_app
-    from ..web.server import make_server
+    from ..web.server import DRAIN_DEADLINE_S, make_server
 
     try:
         # The integrity check before listening only for a small database; a big one's is run in the
@@ -111,14 +123,25 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
         click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one).")
     click.echo("Press Ctrl+C to stop.")
     sys.stdout.flush()
+    # From here a signal does not raise in the middle of waitress's loop: it asks the server to stop,
+    # and the requests already received are answered before anything closes (issue 15). A second
+    # signal during the drain changes nothing (stop() is done once): the drain is bounded by
+    # DRAIN_DEADLINE_S anyway, and a manager that repeats TERM must not turn a clean stop into
+    # batches stored but never acknowledged, which the extension would send and we would count again.
     try:
-        server.run()
-    except KeyboardInterrupt:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, lambda signum, frame: server.stop())
+        server.run()  # until a signal
+        unfinished = server.drain(DRAIN_DEADLINE_S)
+        if unfinished:
+            click.echo(f"Stopped after {DRAIN_DEADLINE_S:g} s with {unfinished} request(s) still unanswered.", err=True)
+    except KeyboardInterrupt:  # a Ctrl+C just before the handlers were in place: nothing read yet
         pass
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut the clean shutdown short
-        server.close()
-        _stop_app(app)
+        for sig in STOP_SIGNALS:  # nothing may cut the rest short: workers, threads, checkpoint, lock
+            signal.signal(sig, signal.SIG_IGN)
+        server.close()  # every connection, then waitress's workers
+        _stop_app(app)  # the app's threads, then the database (checkpointed)
 
 
 def _stop_app(app) -> None:

@@ -26,6 +26,13 @@ here, in the server, where bytes arrive:
   request to a thread only once it has arrived whole.
 - **waitress's own refusals** (400, 413, 431, 501, the Host 403) are JSON with the same security
   headers as every answer of the app.
+
+**Stopping** (issue 15): :meth:`CrumbsServer.stop` (from serve's SIGTERM/SIGINT handler) ends
+:meth:`CrumbsServer.run`; :meth:`CrumbsServer.drain` then answers what was already received and
+:meth:`CrumbsServer.close` closes the rest. waitress's own ``run()`` stops its workers as soon as
+Ctrl+C reaches its loop: a batch a worker held was committed, but the part of its answer the kernel
+had not taken yet waited for a loop that no longer ran, so the extension resent a batch already
+counted.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import time
 from typing import Any
 
 import orjson
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -52,6 +60,12 @@ REQUEST_DEADLINE_S = 15  # a whole request, headers and up to 4 MiB of body, arr
 CLEANUP_INTERVAL_S = 1  # how often the two timeouts above are enforced
 SHED_AT_LIMIT = 32  # connections closed at once when the limit is reached (room for the next arrivals)
 RECEIVE_BUFFER_BYTES = 128 * 1024  # per connection (the kernel doubles it); fixed, so not autotuned to MiBs
+# How long a stop waits for the requests already received to be answered. What is in hand is at most one
+# request per connection (a connection reads nothing more while its request is served), a batch of
+# MAX_BATCH events takes well under a second, and four workers share the queue: 5 s is ample for that,
+# short enough that Ctrl+C still feels prompt, and with waitress's own 5 s wait for a worker still busy
+# after it (TaskDispatcher.shutdown) it stays under launchd's 20 s and systemd's 90 s before they kill.
+DRAIN_DEADLINE_S = 5.0
 
 
 class ForeignHost(Error):
@@ -95,11 +109,49 @@ class JSONErrorTask(ErrorTask):
 class CrumbsChannel(HTTPChannel):
     error_task_class = JSONErrorTask
 
+    def readable(self) -> bool:
+        # Once stopping, no new request is read: the drain waits only for what was received before.
+        return not self.server.stopping and super().readable()
+
     def __init__(self, server: "CrumbsServer", sock: socket.socket, addr: Any, adj: Adjustments,
                  map: dict | None = None) -> None:
         # bound per server: the allowed Host names carry the port actually listened on
         self.parser_class = functools.partial(HostCheckingParser, hosts=server.crumbs_hosts)
         super().__init__(server, sock, addr, adj, map)
+
+
+class _Waker(wasyncore.dispatcher):
+    """Wakes the loop out of its poll when :meth:`CrumbsServer.stop` is called from a signal handler.
+
+    waitress's trigger cannot: its pipe write blocks when full, and the handler runs on the very thread
+    that empties it. This write end never blocks (a full buffer means the loop is due to wake anyway)."""
+
+    def __init__(self, map: dict) -> None:
+        reader, self._writer = socket.socketpair()
+        self._writer.setblocking(False)
+        super().__init__(reader, map=map)
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return False
+
+    def handle_read(self) -> None:
+        try:
+            self.recv(512)
+        except OSError:
+            pass
+
+    def wake(self) -> None:
+        try:
+            self._writer.send(b"x")
+        except OSError:  # full: a wake-up is already pending; closed: nothing left to wake
+            pass
+
+    def close(self) -> None:
+        super().close()
+        self._writer.close()
 
 
 class CrumbsServer(TcpWSGIServer):
@@ -109,10 +161,67 @@ class CrumbsServer(TcpWSGIServer):
 
     def __init__(self, application: Any, adj: Adjustments) -> None:
         self.crumbs_hosts: frozenset[str] = frozenset()
+        self.stopping = False
         super().__init__(application, adj=adj)
         # Set on the listening socket, so every accepted connection inherits it from its first byte.
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)
         self.crumbs_hosts = frozenset(allowed_hosts(self.effective_port))
+        self._waker = _Waker(self._map)
+
+    def run(self) -> None:
+        """Serve until :meth:`stop`. Unlike waitress's ``run()``, which stops the workers when Ctrl+C
+        reaches its loop, this leaves the workers and connections to :meth:`drain` and :meth:`close`."""
+        while not self.stopping:
+            self.asyncore.loop(timeout=self.adj.asyncore_loop_timeout, map=self._map,
+                               use_poll=self.adj.asyncore_use_poll, count=1)
+
+    def stop(self) -> None:
+        """Make :meth:`run` return. Safe in a signal handler: a flag and a write that never blocks,
+        no lock, so no waitress state is left half-changed the way a KeyboardInterrupt raised in the
+        middle of its loop could leave it. Calling it again does nothing."""
+        if not self.stopping:
+            self.stopping = True
+            self._waker.wake()
+
+    def drain(self, deadline_s: float = DRAIN_DEADLINE_S) -> int:
+        """Answer the requests already received, for at most ``deadline_s``; returns how many
+        connections still had one in hand (0: every answer was written to its socket).
+
+        No new connection is accepted (the listening socket is closed, so a client is refused at once
+        rather than left in the backlog) and no new request is read (:meth:`CrumbsChannel.readable`).
+        A request in a worker or waiting in its queue is served, and its answer flushed by this loop
+        as the client reads it: a batch that was committed gets its 200, so the extension does not
+        send it again. A connection with nothing in hand is closed at once: an idle keep-alive, or a
+        request still arriving (not received, so not recorded: the extension sends it again)."""
+        self.stopping = True
+        wasyncore.dispatcher.close(self)  # the listening socket only: the trigger stays for the workers
+        end = time.monotonic() + deadline_s
+        while True:
+            in_hand = 0
+            for channel in list(self.active_channels.values()):
+                if channel.requests or channel.total_outbufs_len:
+                    in_hand += 1
+                else:
+                    channel.handle_close()
+            remaining = end - time.monotonic()
+            if not in_hand or remaining <= 0:
+                return in_hand
+            # Wakes when a worker finishes (it pulls the trigger) or a client can take more of its answer.
+            self.asyncore.loop(timeout=min(remaining, self.adj.asyncore_loop_timeout), map=self._map,
+                               use_poll=self.adj.asyncore_use_poll, count=1)
+
+    def close(self) -> None:
+        """Close every connection, stop the workers, then close the trigger and the listening socket.
+
+        Connections first: a worker still writing past the drain's deadline then stops at once
+        (waitress raises ClientDisconnected in it) instead of waiting on a client. The workers are
+        waited for (waitress gives them 5 s) before the caller closes the database under them."""
+        self.stopping = True
+        for channel in list(self.active_channels.values()):
+            channel.handle_close()
+        self.task_dispatcher.shutdown()
+        self._waker.close()
+        super().close()
 
     def readable(self) -> bool:
         # Called by the loop before each poll: the moment to make room, before waitress decides
