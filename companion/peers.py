@@ -21,17 +21,23 @@ import struct
 from pathlib import Path
 
 _TABLES = (Path("/proc/net/tcp"), Path("/proc/net/tcp6"))
+_ESTABLISHED = "01"  # the "st" column: TCP_ESTABLISHED
 
 
-def peer_uid(client_ip: str, client_port: int, server_port: int) -> int | None:
-    """The uid owning the client socket of the loopback connection ``client_ip:client_port`` ->
-    ``server_port`` on this machine, or None when that cannot be told (no such table, no such socket)."""
+def peer_uid(client_ip: str, client_port: int, server_ip: str, server_port: int) -> int | None:
+    """The uid owning the client socket of the established loopback connection ``client_ip:client_port``
+    -> ``server_ip:server_port`` on this machine, or None when that cannot be told for sure.
+
+    The whole four-tuple is matched, and only in the ESTABLISHED state: a local port may be shared by
+    sockets connected elsewhere (another user's socket from the same port to 127.0.0.2 at our port
+    number must not pass for the person's), and a closing socket's line no longer names its owner
+    (uid 0). More than one matching line also gives None: the shared budget, never a wrong user's."""
     try:
-        wanted = ipaddress.ip_address(client_ip)
+        wanted = _plain(ipaddress.ip_address(client_ip))
+        server = _plain(ipaddress.ip_address(server_ip))
     except ValueError:
         return None
-    if wanted.version == 6 and wanted.ipv4_mapped:
-        wanted = wanted.ipv4_mapped
+    found: set[int] = set()
     for table in _TABLES:
         try:
             lines = table.read_text().splitlines()[1:]
@@ -39,17 +45,21 @@ def peer_uid(client_ip: str, client_port: int, server_port: int) -> int | None:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 8:
+            if len(fields) < 8 or fields[3] != _ESTABLISHED:
                 continue
             local, remote, uid = fields[1], fields[2], fields[7]
             if _port(remote) != server_port or _port(local) != client_port:
                 continue
-            if _address(local) == wanted:
-                try:
-                    return int(uid)
-                except ValueError:
-                    return None
-    return None
+            if _address(local) == wanted and _address(remote) == server and uid.isdigit():
+                found.add(int(uid))
+    return found.pop() if len(found) == 1 else None
+
+
+def _plain(address: ipaddress.IPv4Address | ipaddress.IPv6Address):
+    """An IPv4 address written as IPv6 (``::ffff:127.0.0.1``, a dual-stack socket's view) as plain IPv4."""
+    if address.version == 6 and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
 
 
 def _port(endpoint: str) -> int:
@@ -66,6 +76,4 @@ def _address(endpoint: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
                                                         packed))
     except (ValueError, OSError, struct.error):
         return None
-    if address.version == 6 and address.ipv4_mapped:
-        return address.ipv4_mapped
-    return address
+    return _plain(address)

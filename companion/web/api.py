@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import __version__, auth
+from ..config import HOST
 from ..peers import peer_uid
 from ..sites import NotANetworkURL, site_of
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
@@ -88,7 +89,8 @@ def pair():
     # Tries are counted per user owning the asking socket (companion/peers.py): another user's guesser
     # uses up its own budget, never the person's browser's.
     remote_port = str(request.environ.get("REMOTE_PORT") or "")
-    who = peer_uid(request.remote_addr or "", int(remote_port) if remote_port.isdigit() else 0, int(current_app.config["PORT"]))
+    who = peer_uid(request.remote_addr or "", int(remote_port) if remote_port.isdigit() else 0,
+                   HOST, int(current_app.config["PORT"]))
     wait = current_app.extensions["crumbs_pairing"].take(who)
     if wait:  # too many tries just now: this one is not even checked, and no code is harmed
         response = json_error(429, f"too many pairing tries just now; try again in {math.ceil(wait)} s")
