@@ -475,3 +475,102 @@ def test_a_guesser_of_another_user_cannot_starve_the_persons_pairing(server):
     # A guesser of the person's own user shares their budget (it could read the token file anyway).
     mine = _pair_tries(server, wrong[:8], origin)
     assert mine == [403] * 4 + [429] * 4  # the right code above was this user's first checked try
+
+
+def test_health_answers_while_more_clients_than_the_limit_pipeline_requests_and_never_read(server):
+    """Review of issue 15's fix: 520 connections, each sending 8 pipelined requests in one write and reading
+    nothing, queued 4,160 tasks ahead of everyone else's and held /health past the idle timeout. A connection
+    queueing more than MAX_PIPELINED requests is dropped; the rest are shed at the limit like idle ones."""
+    from companion.web.server import MAX_PIPELINED
+
+    wanted = CONNECTION_LIMIT + 100 + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    one = f"GET /api/v1/openapi.json HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
+    held = []
+    try:
+        for _ in range(CONNECTION_LIMIT + 8):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(one * 8)
+            held.append(sock)
+        time.sleep(1.0)
+        health_answers_within_a_second(server, f"{len(held)} connections pipelining 8 requests each, reading nothing")
+        # A connection that stays within the limit is answered in full, in order.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as polite:
+            polite.sendall(one * MAX_PIPELINED)
+            got = b""
+            while got.count(b"HTTP/1.1 ") < MAX_PIPELINED:
+                chunk = polite.recv(65536)
+                assert chunk, got
+                got += chunk
+    finally:
+        for sock in held:
+            sock.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_shedding_at_the_limit_never_cuts_an_answer_still_flowing_to_a_slow_reader():
+    """Review of issue 15's fix: a connection whose worker had finished but whose answer was still being
+    written counted as 'not served' and, being old, was shed first: a slow reader got 3.8 of 8.4 MB. Only
+    connections with nothing moving for STALLED_S are shed now. The real server class, a plain WSGI app."""
+    from companion.web.server import make_server
+
+    big = 12 * 1024 * 1024  # more than the kernel's send buffer takes (4 MiB at most): the rest waits in waitress
+
+    class BigAnswer:
+        config: dict = {}
+
+        def __call__(self, environ, start_response):
+            start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(big))])
+            return [b"x" * big]
+
+    wanted = CONNECTION_LIMIT + 100 + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    server = make_server(BigAnswer(), "127.0.0.1", 0)
+    port = int(server.effective_port)
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
+    idle: list[socket.socket] = []
+    received = [0]
+    try:
+        reader = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        reader.connect(("127.0.0.1", port))
+        reader.sendall(f"GET /big HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        reader.settimeout(10)
+
+        def read_slowly():  # a few MB a second: the answer is still flowing while the limit is reached
+            while True:
+                chunk = reader.recv(65536)
+                if not chunk:
+                    return
+                received[0] += len(chunk)
+                if received[0] >= big:
+                    return
+                time.sleep(0.002)
+
+        slow = threading.Thread(target=read_slowly, daemon=True)
+        slow.start()
+        time.sleep(0.5)
+        for _ in range(CONNECTION_LIMIT + 10):  # the limit reached: the idle ones are shed, not the reader
+            idle.append(socket.create_connection(("127.0.0.1", port)))
+        slow.join(120)
+        assert received[0] >= big, f"the slow reader got {received[0]:,} of {big:,} bytes"
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
+        loop.join(10)
+        server.drain(1)
+        server.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -15,13 +15,19 @@ here, in the server, where bytes arrive:
   ``channel_class``) rather than a WSGI middleware, because a WSGI app only runs after the body
   has been read.
 - **Bounded connections and time**: at most ``CONNECTION_LIMIT`` open connections (polled, not
-  ``select()``-ed, so more than 1,024 descriptors never break the loop). At the limit the oldest
-  connections with no request being served are shed (:meth:`CrumbsServer.shed_oldest`) so a new one
-  is always accepted: waitress alone stops accepting at its limit, so 513 idle sockets from any
-  local process froze ``/api/v1/health`` for the whole idle timeout, again and again. An idle connection is
-  closed after ``IDLE_TIMEOUT_S``; a request whose headers and body have not all arrived within
-  ``REQUEST_DEADLINE_S`` is dropped however steadily it trickles (waitress alone only times out
-  silence); each connection's kernel receive buffer is fixed, so hostile sockets cannot pin
+  ``select()``-ed, so more than 1,024 descriptors never break the loop). At the limit the connections
+  with no request being served and nothing moving (idle, or an answer the client has not read for
+  ``STALLED_S``) are shed, least recently active first (:meth:`CrumbsServer.shed_oldest`), so a new one
+  is accepted: waitress alone stops accepting at its limit, so 513 idle sockets from any local process
+  froze ``/api/v1/health`` for the whole idle timeout, again and again. An answer still flowing to a
+  slow reader is never cut. An idle connection is closed after ``IDLE_TIMEOUT_S``, and so is one
+  whose answer the client has not read for as long; a request whose headers and body have not all
+  arrived within ``REQUEST_DEADLINE_S`` is dropped however steadily it trickles (waitress alone only
+  times out silence, and never a client that sends and does not read); a connection queueing more
+  than ``MAX_PIPELINED`` requests is dropped, so one read of 8 KiB cannot queue a hundred tasks ahead of
+  everyone else's (520 connections sending 8 pipelined requests each held /health for good).
+  Dropping shuts the socket down (:func:`_drop`) rather than waiting for waitress's next write pass,
+  which never comes for a client whose buffers are full. Each connection's kernel receive buffer is fixed, so hostile sockets cannot pin
   megabytes of kernel memory each. Slow clients never hold a worker thread: waitress hands a
   request to a thread only once it has arrived whole.
 - **waitress's own refusals** (400, 413, 431, 501, the Host 403) are JSON with the same security
@@ -59,6 +65,8 @@ IDLE_TIMEOUT_S = 15  # keep-alive connections the extension left open are cheap 
 REQUEST_DEADLINE_S = 15  # a whole request, headers and up to 4 MiB of body, arrives in milliseconds on loopback
 CLEANUP_INTERVAL_S = 1  # how often the two timeouts above are enforced
 SHED_AT_LIMIT = 32  # connections closed at once when the limit is reached (room for the next arrivals)
+STALLED_S = 2  # at the limit, a connection whose answer has not moved for this long may be shed too
+MAX_PIPELINED = 2  # requests one connection may queue before its first is answered (no client of ours pipelines)
 RECEIVE_BUFFER_BYTES = 128 * 1024  # per connection (the kernel doubles it); fixed, so not autotuned to MiBs
 # How long a stop waits for the requests already received to be answered. What is in hand is at most one
 # request per connection (a connection reads nothing more while its request is served), a batch of
@@ -112,6 +120,12 @@ class CrumbsChannel(HTTPChannel):
     def readable(self) -> bool:
         # Once stopping, no new request is read: the drain waits only for what was received before.
         return not self.server.stopping and super().readable()
+
+    def received(self, data: bytes) -> bool:
+        done = super().received(data)
+        if len(self.requests) > MAX_PIPELINED:  # answers piling up for a client that sends and does not read
+            _drop(self)
+        return done
 
     def __init__(self, server: "CrumbsServer", sock: socket.socket, addr: Any, adj: Adjustments,
                  map: dict | None = None) -> None:
@@ -231,23 +245,45 @@ class CrumbsServer(TcpWSGIServer):
         return super().readable()
 
     def shed_oldest(self, count: int) -> None:
-        """Close the ``count`` oldest connections that no worker is serving: a client whose request
-        is in a worker's hands keeps its connection; an idle keep-alive or a body still trickling in
-        is what an attacker holds, and the extension reopens a closed keep-alive for free. The newest
-        connections (a request arriving now takes milliseconds on loopback) are the last to go."""
+        """Close the ``count`` least recently active connections that no worker is serving and that
+        have nothing moving: an idle keep-alive, a body still trickling in, or an answer the client has
+        not read a byte of for ``STALLED_S``, which is what an attacker holds; the extension reopens a
+        closed keep-alive for free. A client whose request is in a worker's hands, or whose answer is
+        still flowing to it however slowly, keeps its connection."""
+        now = time.time()
         waiting = [channel for channel in self.active_channels.values()
-                   if not channel.requests and not channel.will_close and not channel.close_when_flushed]
-        waiting.sort(key=lambda channel: channel.creation_time)
+                   if not channel.requests and not getattr(channel, "crumbs_dropped", False)
+                   and (not channel.total_outbufs_len or channel.last_activity < now - STALLED_S)]
+        waiting.sort(key=lambda channel: channel.last_activity)
         for channel in waiting[:count]:
-            channel.will_close = True  # closed by the loop's next write pass, as waitress's own timeout does
+            _drop(channel)
 
     def maintenance(self, now: float) -> None:
-        super().maintenance(now)  # closes connections idle longer than channel_timeout
+        super().maintenance(now)  # marks connections idle longer than channel_timeout
         too_old = time.monotonic() - REQUEST_DEADLINE_S
+        stalled = now - IDLE_TIMEOUT_S
         for channel in list(self.active_channels.values()):
             request = getattr(channel, "request", None)  # a request still arriving (a whole one is in .requests)
             if request is not None and getattr(request, "started", too_old) < too_old:
-                channel.will_close = True
+                _drop(channel)
+            elif channel.last_activity < stalled and (channel.will_close or channel.total_outbufs_len):
+                # waitress closes a marked connection on its next write pass, which never comes while the
+                # client's buffers are full: an idle timeout or an answer nobody reads ends here instead.
+                _drop(channel)
+
+
+def _drop(channel: HTTPChannel) -> None:
+    """Close ``channel`` now, whatever it waits for: its socket is shut down at once (the peer sees the
+    end, a worker still writing to it stops with ClientDisconnected) and the loop's next poll, which
+    reports the hang-up, closes the channel and frees its slot."""
+    if getattr(channel, "crumbs_dropped", False):
+        return
+    channel.crumbs_dropped = True
+    channel.will_close = True
+    try:
+        channel.socket.shutdown(socket.SHUT_RDWR)
+    except OSError:  # already gone
+        pass
 
 
 def make_server(app: Any, host: str, port: int, threads: int = 4) -> CrumbsServer:
