@@ -70,6 +70,7 @@ let shownOrder = []; // domains in the order first shown: rows stay put after a 
 let live = false; // the rows shown are the companion's (its choices are known)
 let siteLoaded = null; // the companion's first answer for the site, while it is awaited
 const rowsByDomain = new Map(); // the rows last drawn, by domain: a click acts on the freshest
+const choseHere = new Set(); // domains the person made a choice for in this popup (their rows say it at once)
 
 function show(el, on) { el.hidden = !on; }
 
@@ -155,7 +156,8 @@ function renderRow(tp) {
   rowsByDomain.set(tp.domain, tp);
   const page = onPage(tp.domain);
   // Before the companion's answer (or without it) the state is only what the page's requests did.
-  const state = page ? pageStateLabel(page, live ? tp : null, away ? tp.choice : null) : siteStateLabel(tp);
+  const state = page ? pageStateLabel(page, live ? tp : null, away ? tp.choice : null, choseHere.has(tp.domain))
+    : siteStateLabel(tp);
   for (const tone of TONES) li.classList.toggle(tone, tone === state.tone);
   const stateEl = setText(li, '.state', state.text);
   for (const tone of TONES) stateEl.classList.toggle(tone, tone === state.tone);
@@ -176,6 +178,7 @@ function renderRow(tp) {
   if (more) {
     setText(li, '.learns', tp.learns);
     show(more, Boolean(tp.learns));
+    if (!tp.learns) li.classList.remove('more-open'); // hidden: its description no longer shown whole
   }
   const seg = li.querySelector('.seg');
   // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
@@ -343,6 +346,7 @@ function choose(domain, action) {
     // A click on the first draw waits for the companion's answer: which choice to undo is its to say.
     if (siteLoaded) await siteLoaded.catch(() => {});
     const tp = rowsByDomain.get(domain) || { domain };
+    choseHere.add(domain);
     if (away) { for (const op of awayOp(tp, action)) await chooseAway(op); return; }
     const here = `/api/v1/choices/sites/${enc(site)}/trackers/${enc(tp.domain)}`;
     const everywhere = `/api/v1/choices/trackers/${enc(tp.domain)}`;

@@ -155,11 +155,13 @@ export function whyText(why) {
  * The state of a third party on the page in front of the person, from what each of its requests
  * did: {text, tone} with tone 'blocked' (none got through), 'partial', 'allowed' or 'neutral'.
  * `page` is the page's record of the domain (domainsOf), `tp` the companion's row for it, or null;
- * `pending`, while the companion is away, the choice made meanwhile in this browser ({here, everywhere}).
- * "Blocked" is said only when none of its requests got through; a block the person chose is said even
- * when this load's requests went through before it (with how many did), never hidden behind them.
+ * `pending`, while the companion is away, the choice made meanwhile in this browser ({here, everywhere});
+ * `justChosen`: the person chose for this domain in this popup just now.
+ * "Blocked" is said only when none of its requests got through. A block the person has just chosen is
+ * said even though this load's requests went before it (with how many did); an older block whose
+ * requests still got through is a leak, and is said as such ("Not blocked on this page").
  */
-export function pageStateLabel(page, tp = null, pending = null) {
+export function pageStateLabel(page, tp = null, pending = null, justChosen = false) {
   const policy = tp ? stateLabel(tp) : pendingLabel(pending);
   const tracker = Boolean(page.tracker || (tp && tp.tracker));
   const n = page.reached + page.blocked;
@@ -171,10 +173,11 @@ export function pageStateLabel(page, tp = null, pending = null) {
   if (page.reached === 0) {
     return policy && policy.tone === 'blocked' ? policy : { text: 'Blocked on this page', tone: 'blocked' };
   }
-  const chosen = tp ? PERSON_CHOICES.has(tp.decided_by) : Boolean(pending);
+  const chosen = justChosen && (tp ? PERSON_CHOICES.has(tp.decided_by) : Boolean(pending));
   if (chosen && policy && policy.tone === 'blocked') {
+    const words = tp ? decisionWords(tp).text : policy.text; // without "replaced with a stand-in": not on this load
     const through = page.reached === n ? (n === 1 ? 'its request' : `all ${n} requests`) : `${page.reached} of ${plural(n, 'request')}`;
-    return { text: `${policy.text} now — ${through} got through on this load`, tone: 'partial' };
+    return { text: `${words} now — ${through} got through on this load`, tone: 'partial' };
   }
   if (page.blocked > 0) {
     return { text: `Partly blocked — ${page.reached} of ${plural(n, 'request')} got through`, tone: tracker ? 'partial' : 'neutral' };

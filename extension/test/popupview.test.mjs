@@ -117,24 +117,32 @@ test('"Blocked" only when none of the requests on the page got through', () => {
   assert.match(pageStateLabel(onPage({ failed: 1 }), null).text, /failed/);
 });
 
-test('a block the person chose is said on the page whose requests went through before it', () => {
-  // Chosen while the companion answers: its row says so (was "Not a known tracker" / "Not blocked on this page").
-  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 2 }), tp('w.test', { tracker: false, decided_by: 'site-tracker' })),
+test('a block the person has just chosen is said on the page whose requests went through before it', () => {
+  // Chosen in this popup, the companion answering: its row says so (was "Not a known tracker" / "Not blocked on this page").
+  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 2 }), tp('w.test', { tracker: false, decided_by: 'site-tracker' }), null, true),
     { text: 'Blocked on this site by you now — all 2 requests got through on this load', tone: 'partial' });
-  assert.deepEqual(pageStateLabel(onPage({ reached: 1, blocked: 1 }), tp('google.com', { decided_by: 'tracker-everywhere' })),
+  assert.deepEqual(pageStateLabel(onPage({ reached: 1, blocked: 1 }), tp('google.com', { decided_by: 'tracker-everywhere' }), null, true),
     { text: 'Blocked everywhere by you now — 1 of 2 requests got through on this load', tone: 'partial' });
-  // Chosen while the companion is away: the choice queued in this browser.
-  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 1 }), null, { here: 'block', everywhere: null }),
+  // A stand-in answers its scripts from the next load, not on this one.
+  assert.equal(pageStateLabel(onPage({ reached: 1 }), tp('google-analytics.com', { decided_by: 'site-tracker', stand_ins: ['GA'] }), null, true).text,
+    'Blocked on this site by you now — its request got through on this load');
+  // Chosen in this popup while the companion is away: the choice queued in this browser.
+  assert.deepEqual(pageStateLabel(onPage({ tracker: false, reached: 1 }), null, { here: 'block', everywhere: null }, true),
     { text: 'Blocked on this site by you now — its request got through on this load', tone: 'partial' });
-  assert.deepEqual(pageStateLabel(onPage({ blocked: 2 }), null, { here: 'block', everywhere: null }),
+  assert.deepEqual(pageStateLabel(onPage({ blocked: 2 }), null, { here: 'block', everywhere: null }, true),
     { text: 'Blocked on this site by you', tone: 'blocked' });
-  assert.deepEqual(pageStateLabel(onPage({ reached: 2 }), null, { here: null, everywhere: 'allow' }),
+  assert.deepEqual(pageStateLabel(onPage({ reached: 2 }), null, { here: null, everywhere: 'allow' }, true),
     { text: 'Allowed: you allow it everywhere', tone: 'allowed' });
+  // A block chosen before this popup whose requests still got through is a leak: said as such, never "Blocked".
+  assert.equal(pageStateLabel(onPage({ reached: 2 }), tp('google.com', { decided_by: 'site-tracker' })).text,
+    'Not blocked on this page — all 2 requests got through');
+  assert.equal(pageStateLabel(onPage({ reached: 1 }), null, { here: 'block', everywhere: null }).text,
+    'Not blocked on this page — its request got through');
   // No choice queued: what the page did, as before.
-  assert.equal(pageStateLabel(onPage({ tracker: false, reached: 3 }), null, { here: null, everywhere: null }).text,
+  assert.equal(pageStateLabel(onPage({ tracker: false, reached: 3 }), null, { here: null, everywhere: null }, true).text,
     'Not a known tracker');
   // The lists' block is not the person's: requests that got through are said as such.
-  assert.equal(pageStateLabel(onPage({ reached: 1 }), tp('google.com')).text, 'Not blocked on this page — its request got through');
+  assert.equal(pageStateLabel(onPage({ reached: 1 }), tp('google.com'), null, true).text, 'Not blocked on this page — its request got through');
 });
 
 test('which filter, or lack of one, let a request through', () => {
