@@ -100,47 +100,50 @@ def _serve_locked(instance: Instance, port: int, data_dir: str | None, threads: 
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     companion = app.extensions["crumbs"]
+    server = None
+    # Every way out from here stops what was started: a signal may arrive while the banner is printed
+    # (it raises KeyboardInterrupt until the server's own handlers are in place, below).
     try:
-        server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
-    except OSError as exc:
-        _stop_app(app)
-        raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
-    actual = server.effective_port
-    app.config["PORT"] = actual
-    companion.start_checkpointer()
-    companion.start_background_check()  # a check deferred at start (a big database); damage found -> 503s
-    instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
-    click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
-    click.echo(f"Data folder: {companion.paths.root}")
-    click.echo(f"Lists: {', '.join(p.name for p in companion.list_paths)}")
-    # A code only when no browser has the token yet (auth.is_paired): a paired browser does not
-    # need one, and a fresh code at every start would be noise.
-    if companion.is_paired():
-        click.echo("A browser is paired already; to pair another one, run 'crumbs pair' for a code.")
-    else:
-        code = companion.new_pairing_code()
-        click.echo(f"To pair the extension, open its popup, choose 'Pair now' and type the code {code[:4]} {code[4:]}")
-        click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one).")
-    click.echo("Press Ctrl+C to stop.")
-    sys.stdout.flush()
-    # From here a signal does not raise in the middle of waitress's loop: it asks the server to stop,
-    # and the requests already received are answered before anything closes (issue 15). A second
-    # signal during the drain changes nothing (stop() is done once): the drain is bounded by
-    # DRAIN_DEADLINE_S anyway, and a manager that repeats TERM must not turn a clean stop into
-    # batches stored but never acknowledged, which the extension would send and we would count again.
-    try:
+        try:
+            server = make_server(app, HOST, port, threads)  # the limits and the early Host check: web/server.py
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
+        actual = server.effective_port
+        app.config["PORT"] = actual
+        companion.start_checkpointer()
+        companion.start_background_check()  # a check deferred at start (a big database); damage found -> 503s
+        instance.publish(HOST, actual)  # `crumbs open`, `crumbs pair` and the native host find it here
+        click.echo(f"Crumbs companion {__version__} listening on http://{HOST}:{actual}")
+        click.echo(f"Data folder: {companion.paths.root}")
+        click.echo(f"Lists: {', '.join(p.name for p in companion.list_paths)}")
+        # A code only when no browser has the token yet (auth.is_paired): a paired browser does not
+        # need one, and a fresh code at every start would be noise.
+        if companion.is_paired():
+            click.echo("A browser is paired already; to pair another one, run 'crumbs pair' for a code.")
+        else:
+            code = companion.new_pairing_code()
+            click.echo(f"To pair the extension, open its popup, choose 'Pair now' and type the code {code[:4]} {code[4:]}")
+            click.echo("  (valid 10 minutes; 'crumbs pair' makes a new one).")
+        click.echo("Press Ctrl+C to stop.")
+        sys.stdout.flush()
+        # From here a signal does not raise in the middle of waitress's loop: it asks the server to stop,
+        # and the requests already received are answered before anything closes (issue 15). A second
+        # signal during the drain changes nothing (stop() is done once): the drain is bounded by
+        # DRAIN_DEADLINE_S anyway, and a manager that repeats TERM must not turn a clean stop into
+        # batches stored but never acknowledged, which the extension would send and we would count again.
         for sig in STOP_SIGNALS:
             signal.signal(sig, lambda signum, frame: server.stop())
         server.run()  # until a signal
         unfinished = server.drain(DRAIN_DEADLINE_S)
         if unfinished:
             click.echo(f"Stopped after {DRAIN_DEADLINE_S:g} s with {unfinished} request(s) still unanswered.", err=True)
-    except KeyboardInterrupt:  # a Ctrl+C just before the handlers were in place: nothing read yet
+    except KeyboardInterrupt:  # a signal while starting (before the handlers above): nothing read yet
         pass
     finally:
         for sig in STOP_SIGNALS:  # nothing may cut the rest short: workers, threads, checkpoint, lock
             signal.signal(sig, signal.SIG_IGN)
-        server.close()  # every connection, then waitress's workers
+        if server is not None:
+            server.close()  # every connection, then waitress's workers
         _stop_app(app)  # the app's threads, then the database (checkpointed)
 
 

@@ -68,8 +68,8 @@ SHED_AT_LIMIT = 32  # connections closed at once when the limit is reached (room
 STALLED_S = 2  # at the limit, a connection whose answer has not moved for this long may be shed too
 MAX_PIPELINED = 2  # requests one connection may queue before its first is answered (no client of ours pipelines)
 RECEIVE_BUFFER_BYTES = 128 * 1024  # per connection (the kernel doubles it); fixed, so not autotuned to MiBs
-# How long a stop waits for the requests already received to be answered. What is in hand is at most one
-# request per connection (a connection reads nothing more while its request is served), a batch of
+# How long a stop waits for the requests already received to be answered. What is in hand is at most
+# MAX_PIPELINED requests per connection (a connection reads nothing more while it has one), a batch of
 # MAX_BATCH events takes well under a second, and four workers share the queue: 5 s is ample for that,
 # short enough that Ctrl+C still feels prompt, and with waitress's own 5 s wait for a worker still busy
 # after it (TaskDispatcher.shutdown) it stays under launchd's 20 s and systemd's 90 s before they kill.
