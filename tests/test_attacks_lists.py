@@ -239,8 +239,9 @@ def test_errors_never_quote_what_the_server_answered(status, client, auth, compa
     assert "hunter2" not in (companion.lists.get("s").last_error or "")
 
 
-@pytest.mark.parametrize("location", ["ftp://lists.example/l.txt", "file:///etc/passwd", "SELF"],
-                         ids=["ftp", "file", "loop"])
+@pytest.mark.parametrize("location", ["ftp://lists.example/l.txt", "file:///etc/passwd", "SELF",
+                                      "https://SECRET-host-hunter2.invalid/l.txt", "http://127.0.0.1.SECRET-hunter2/"],
+                         ids=["ftp", "file", "loop", "unresolvable-host", "http-host"])
 def test_a_refused_redirect_never_quotes_the_servers_reason_phrase(location, client, auth, companion, list_server):
     """The status line is the first line of the answer too: urllib puts a redirect's reason phrase in its
     own refusals ("<reason> - Redirection to url ... is not allowed", the loop message)."""

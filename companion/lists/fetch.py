@@ -9,6 +9,7 @@ import socket
 import stat
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,11 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
         try:
             addresses.check_source(newurl, self.allow_http)
         except ListError as exc:
-            raise _RefusedRedirect(newurl, code, f"redirect refused: {exc}", headers, fp)
+            # The check names the host it refused; here that host is the server's word (its Location),
+            # so it is not repeated, only what kind of address it was.
+            host = urllib.parse.urlsplit(newurl).hostname or ""
+            reason = str(exc).replace(host, "the redirect's target") if len(host) > 2 else str(exc)
+            raise _RefusedRedirect(newurl, code, f"redirect refused: {reason}", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
