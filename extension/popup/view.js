@@ -104,8 +104,8 @@ const shortTime = (t) => new Date(t).toLocaleString(undefined, { weekday: 'short
 
 export function trustText(trusted, formatTime = shortTime) {
   if (!trusted) return 'Trusting a site lets every third party on it load.';
-  if (trusted.until == null) return 'You trust this site: nothing on it is blocked.';
-  return `You trust this site until ${formatTime(trusted.until)}: nothing on it is blocked.`;
+  if (trusted.until == null) return 'You trust this site: nothing on it is blocked but what you block on it yourself.';
+  return `You trust this site until ${formatTime(trusted.until)}: nothing on it is blocked but what you block on it yourself.`;
 }
 
 /** Why Crumbs is off, in words for the popup (the badge's words point at the popup itself). */

@@ -76,7 +76,7 @@ test('the one-line summary', () => {
 
 test('trust words start with "You trust this site" when trusted', () => {
   assert.match(trustText({ until: null }), /^You trust this site: /);
-  assert.equal(trustText({ until: 5 }, () => 'later'), 'You trust this site until later: nothing on it is blocked.');
+  assert.equal(trustText({ until: 5 }, () => 'later'), 'You trust this site until later: nothing on it is blocked but what you block on it yourself.');
   assert.doesNotMatch(trustText(null), /^You trust/);
 });
 
