@@ -77,6 +77,19 @@ def server(tmp_path_factory):
     s.stop()
 
 
+@pytest.fixture
+def descriptors():
+    """More open files than the server's connection limit, for this test (this process's own ones too)."""
+    wanted = CONNECTION_LIMIT + 100 + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
 def connect(server, sndbuf: int = 32 * 1024) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
@@ -253,15 +266,9 @@ def test_health_answers_while_200_idle_and_200_slow_clients_hold_connections(ser
             sock.close()
 
 
-def test_health_answers_while_more_idle_clients_than_the_connection_limit_hold_connections(server):
+def test_health_answers_while_more_idle_clients_than_the_connection_limit_hold_connections(server, descriptors):
     """The limit alone is no defence: waitress stops accepting at it, so one socket more than the limit
     froze /health for the whole idle timeout, and the attacker simply reconnects (issue 15, finding 1)."""
-    wanted = CONNECTION_LIMIT + 100 + 64  # this process's own descriptors too
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     idle = []
     try:
         for _ in range(CONNECTION_LIMIT + 50):
@@ -271,7 +278,6 @@ def test_health_answers_while_more_idle_clients_than_the_connection_limit_hold_c
     finally:
         for sock in idle:
             sock.close()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_request_that_trickles_is_dropped_at_its_deadline(server):
@@ -477,18 +483,12 @@ def test_a_guesser_of_another_user_cannot_starve_the_persons_pairing(server):
     assert mine == [403] * 4 + [429] * 4  # the right code above was this user's first checked try
 
 
-def test_health_answers_while_more_clients_than_the_limit_pipeline_requests_and_never_read(server):
+def test_health_answers_while_more_clients_than_the_limit_pipeline_requests_and_never_read(server, descriptors):
     """Review of issue 15's fix: 520 connections, each sending 8 pipelined requests in one write and reading
     nothing, queued 4,160 tasks ahead of everyone else's and held /health past the idle timeout. A connection
     queueing more than MAX_PIPELINED requests is dropped; the rest are shed at the limit like idle ones."""
     from companion.web.server import MAX_PIPELINED
 
-    wanted = CONNECTION_LIMIT + 100 + 64
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     one = f"GET /api/v1/openapi.json HTTP/1.1\r\nHost: {server.host}\r\n\r\n".encode()
     held = []
     try:
@@ -512,10 +512,9 @@ def test_health_answers_while_more_clients_than_the_limit_pipeline_requests_and_
     finally:
         for sock in held:
             sock.close()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_shedding_at_the_limit_never_cuts_an_answer_still_flowing_to_a_slow_reader():
+def test_shedding_at_the_limit_never_cuts_an_answer_still_flowing_to_a_slow_reader(descriptors):
     """Review of issue 15's fix: a connection whose worker had finished but whose answer was still being
     written counted as 'not served' and, being old, was shed first: a slow reader got 3.8 of 8.4 MB. Only
     connections with nothing moving for STALLED_S are shed now. The real server class, a plain WSGI app."""
@@ -530,12 +529,6 @@ def test_shedding_at_the_limit_never_cuts_an_answer_still_flowing_to_a_slow_read
             start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", str(big))])
             return [b"x" * big]
 
-    wanted = CONNECTION_LIMIT + 100 + 64
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        if hard != resource.RLIM_INFINITY and hard < wanted:
-            pytest.skip(f"needs {wanted} file descriptors, the hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     server = make_server(BigAnswer(), "127.0.0.1", 0)
     port = int(server.effective_port)
     loop = threading.Thread(target=server.run, daemon=True)
@@ -573,4 +566,3 @@ def test_shedding_at_the_limit_never_cuts_an_answer_still_flowing_to_a_slow_read
         loop.join(10)
         server.drain(1)
         server.close()
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
