@@ -17,7 +17,7 @@ here, in the server, where bytes arrive:
 - **Bounded connections and time**: at most ``CONNECTION_LIMIT`` open connections (polled, not
   ``select()``-ed, so more than 1,024 descriptors never break the loop). At the limit the connections
   with no request being served and nothing moving (idle, or an answer the client has not read for
-  ``STALLED_S``) are shed, least recently active first (:meth:`CrumbsServer.shed_oldest`), so a new one
+  ``STALLED_S``) are shed, least recently active first (:meth:`CrumbsServer.shed_least_active`), so a new one
   is accepted: waitress alone stops accepting at its limit, so 513 idle sockets from any local process
   froze ``/api/v1/health`` for the whole idle timeout, again and again. An answer still flowing to a
   slow reader is never cut. An idle connection is closed after ``IDLE_TIMEOUT_S``, and so is one
@@ -26,7 +26,7 @@ here, in the server, where bytes arrive:
   times out silence, and never a client that sends and does not read); a connection queueing more
   than ``MAX_PIPELINED`` requests is dropped, so one read of 8 KiB cannot queue a hundred tasks ahead of
   everyone else's (520 connections sending 8 pipelined requests each held /health for good).
-  Dropping shuts the socket down (:func:`_drop`) rather than waiting for waitress's next write pass,
+  Dropping shuts the socket down (:meth:`CrumbsChannel.drop`) rather than waiting for waitress's next write pass,
   which never comes for a client whose buffers are full. Each connection's kernel receive buffer is fixed, so hostile sockets cannot pin
   megabytes of kernel memory each. Slow clients never hold a worker thread: waitress hands a
   request to a thread only once it has arrived whole.
@@ -116,6 +116,7 @@ class JSONErrorTask(ErrorTask):
 
 class CrumbsChannel(HTTPChannel):
     error_task_class = JSONErrorTask
+    dropped = False  # drop() was called: the socket is shut down, the loop's next poll closes the channel
 
     def readable(self) -> bool:
         # Once stopping, no new request is read: the drain waits only for what was received before.
@@ -124,8 +125,22 @@ class CrumbsChannel(HTTPChannel):
     def received(self, data: bytes) -> bool:
         done = super().received(data)
         if len(self.requests) > MAX_PIPELINED:  # answers piling up for a client that sends and does not read
-            _drop(self)
+            self.drop()
         return done
+
+    def drop(self) -> None:
+        """Close this connection now, whatever it waits for: its socket is shut down at once (the peer sees
+        the end, a worker still writing to it stops with ClientDisconnected) and the loop's next poll, which
+        reports the hang-up, closes the channel and frees its slot. waitress's ``will_close`` alone waits
+        for a write pass, which never comes while the client's buffers are full."""
+        if self.dropped:
+            return
+        self.dropped = True
+        self.will_close = True
+        try:
+            self.socket.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already gone
+            pass
 
     def __init__(self, server: "CrumbsServer", sock: socket.socket, addr: Any, adj: Adjustments,
                  map: dict | None = None) -> None:
@@ -241,10 +256,10 @@ class CrumbsServer(TcpWSGIServer):
         # Called by the loop before each poll: the moment to make room, before waitress decides
         # whether to keep accepting.
         if self.accepting and len(self._map) >= self.adj.connection_limit:
-            self.shed_oldest(SHED_AT_LIMIT)
+            self.shed_least_active(SHED_AT_LIMIT)
         return super().readable()
 
-    def shed_oldest(self, count: int) -> None:
+    def shed_least_active(self, count: int) -> None:
         """Close the ``count`` least recently active connections that no worker is serving and that
         have nothing moving: an idle keep-alive, a body still trickling in, or an answer the client has
         not read a byte of for ``STALLED_S``, which is what an attacker holds; the extension reopens a
@@ -252,11 +267,11 @@ class CrumbsServer(TcpWSGIServer):
         still flowing to it however slowly, keeps its connection."""
         now = time.time()
         waiting = [channel for channel in self.active_channels.values()
-                   if not channel.requests and not getattr(channel, "crumbs_dropped", False)
+                   if not channel.requests and not channel.dropped
                    and (not channel.total_outbufs_len or channel.last_activity < now - STALLED_S)]
         waiting.sort(key=lambda channel: channel.last_activity)
         for channel in waiting[:count]:
-            _drop(channel)
+            channel.drop()
 
     def maintenance(self, now: float) -> None:
         super().maintenance(now)  # marks connections idle longer than channel_timeout
@@ -265,25 +280,11 @@ class CrumbsServer(TcpWSGIServer):
         for channel in list(self.active_channels.values()):
             request = getattr(channel, "request", None)  # a request still arriving (a whole one is in .requests)
             if request is not None and getattr(request, "started", too_old) < too_old:
-                _drop(channel)
+                channel.drop()
             elif channel.last_activity < stalled and (channel.will_close or channel.total_outbufs_len):
                 # waitress closes a marked connection on its next write pass, which never comes while the
                 # client's buffers are full: an idle timeout or an answer nobody reads ends here instead.
-                _drop(channel)
-
-
-def _drop(channel: HTTPChannel) -> None:
-    """Close ``channel`` now, whatever it waits for: its socket is shut down at once (the peer sees the
-    end, a worker still writing to it stops with ClientDisconnected) and the loop's next poll, which
-    reports the hang-up, closes the channel and frees its slot."""
-    if getattr(channel, "crumbs_dropped", False):
-        return
-    channel.crumbs_dropped = True
-    channel.will_close = True
-    try:
-        channel.socket.shutdown(socket.SHUT_RDWR)
-    except OSError:  # already gone
-        pass
+                channel.drop()
 
 
 def make_server(app: Any, host: str, port: int, threads: int = 4) -> CrumbsServer:

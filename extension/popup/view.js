@@ -176,15 +176,20 @@ export function pageStateLabel(page, tp = null, pending = null, justChosen = fal
   const chosen = justChosen && (tp ? PERSON_CHOICES.has(tp.decided_by) : Boolean(pending));
   if (chosen && policy && policy.tone === 'blocked') {
     const words = tp ? decisionWords(tp).text : policy.text; // without "replaced with a stand-in": not on this load
-    const through = page.reached === n ? (n === 1 ? 'its request' : `all ${n} requests`) : `${page.reached} of ${plural(n, 'request')}`;
-    return { text: `${words} now — ${through} got through on this load`, tone: 'partial' };
+    return { text: `${words} now — ${gotThrough(page.reached, n)} got through on this load`, tone: 'partial' };
   }
   if (page.blocked > 0) {
     return { text: `Partly blocked — ${page.reached} of ${plural(n, 'request')} got through`, tone: tracker ? 'partial' : 'neutral' };
   }
   if (policy && policy.tone !== 'blocked') return policy;
   if (!tracker) return { text: 'Not a known tracker', tone: 'neutral' };
-  return { text: `Not blocked on this page — ${n === 1 ? 'its request' : `all ${n} requests`} got through`, tone: 'allowed' };
+  return { text: `Not blocked on this page — ${gotThrough(n, n)} got through`, tone: 'allowed' };
+}
+
+/** "its request", "all 3 requests", "1 of 2 requests": which of a page's `n` requests to a domain got through. */
+function gotThrough(reached, n) {
+  if (reached === n) return n === 1 ? 'its request' : `all ${n} requests`;
+  return `${reached} of ${plural(n, 'request')}`;
 }
 
 // The decisions that are the person's own (the rest are the lists', trust or report-only mode).
@@ -193,9 +198,8 @@ const PERSON_CHOICES = new Set(['site-tracker', 'tracker-everywhere']);
 /** The words for a choice made in this browser while the companion is away, or null when there is none. */
 function pendingLabel(pending) {
   if (!pending) return null;
-  if (pending.here === 'block') return { text: 'Blocked on this site by you', tone: 'blocked' };
-  if (pending.here === 'allow') return { text: 'Allowed on this site by you', tone: 'allowed' };
-  if (pending.everywhere === 'allow') return { text: 'Allowed: you allow it everywhere', tone: 'allowed' };
+  if (pending.here) return decisionWords({ decided_by: 'site-tracker', blocked_now: pending.here === 'block' });
+  if (pending.everywhere) return decisionWords({ decided_by: 'tracker-everywhere', blocked_now: pending.everywhere === 'block' });
   return null;
 }
 
