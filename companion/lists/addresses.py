@@ -74,30 +74,34 @@ def address_problem(address: str) -> str | None:
     return None
 
 
-def resolve(host: str, port: int) -> list[tuple]:
-    """``getaddrinfo`` for a TCP connection; :class:`ListError` when the name does not resolve."""
+def resolve(host: str, port: int, shown: str | None = None) -> list[tuple]:
+    """``getaddrinfo`` for a TCP connection; :class:`ListError` (naming the host, or ``shown``) when the
+    name does not resolve."""
     try:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
-        raise ListError(f"cannot resolve {host[:100]}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise ListError(f"cannot resolve {shown or host[:100]}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
-def check_host(host: str, port: int) -> list[tuple]:
-    """Resolve ``host`` and check EVERY address it has; return the address infos, or raise :class:`ListError`."""
-    infos = resolve(host, port)
+def check_host(host: str, port: int, shown: str | None = None) -> list[tuple]:
+    """Resolve ``host`` and check EVERY address it has; return the address infos, or raise :class:`ListError`
+    (naming the host, or ``shown``)."""
+    shown = shown or host[:100]
+    infos = resolve(host, port, shown)
     if not infos:
-        raise ListError(f"{host[:100]} has no address")
+        raise ListError(f"{shown} has no address")
     for info in infos:
         problem = address_problem(info[4][0])
         if problem:
-            raise ListError(f"refused: {host[:100]} is {problem}; lists are only fetched from public addresses")
+            raise ListError(f"refused: {shown} is {problem}; lists are only fetched from public addresses")
     return infos
 
 
-def check_source(url: str, allow_http: bool = False) -> str:
+def check_source(url: str, allow_http: bool = False, shown: str | None = None) -> str:
     """``url`` if a list may be fetched from it: https (http only with ``allow_http``, or to loopback
-    under the tests' switch) to a host whose every address is public. Raises :class:`ListError`."""
-    check_url(url)
+    under the tests' switch) to a host whose every address is public. Raises :class:`ListError`, whose
+    message names the URL's host, or ``shown`` instead (a redirect's target: the server's words)."""
+    check_url(url, shown)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     try:
@@ -106,7 +110,7 @@ def check_source(url: str, allow_http: bool = False) -> str:
         raise ListError("the URL's port is not a number between 0 and 65535") from None
     host = parts.hostname or ""
     if scheme == "http" and not allow_http:  # said first: it is the person's fix whatever the address
-        infos = resolve(host, port)
+        infos = resolve(host, port, shown)
         all_loopback = bool(infos) and all(
             _unwrap(ipaddress.ip_address(i[4][0].split("%", 1)[0])).is_loopback for i in infos)
         if not (loopback_allowed() and all_loopback):
@@ -114,7 +118,7 @@ def check_source(url: str, allow_http: bool = False) -> str:
                 "plain http:// lists can be changed by anyone on the network path; use https://, or say so "
                 "explicitly ('crumbs lists add --allow-http', or 'allow_http': true)"
             )
-    check_host(host, port)
+    check_host(host, port, shown)
     return url
 
 

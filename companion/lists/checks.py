@@ -108,16 +108,19 @@ def known_lists() -> dict[str, str]:
     return {name: os.environ.get(KNOWN_URL_ENV + name.upper(), url) for name, url in KNOWN_LISTS.items()}
 
 
-def check_url(url: str) -> str:
-    """Return ``url`` if it is an http(s) URL with a host; raise :class:`ListError` otherwise."""
+def check_url(url: str, shown: str | None = None) -> str:
+    """Return ``url`` if it is an http(s) URL with a host; raise :class:`ListError` otherwise.
+    ``shown``: how the messages name the URL when it is not the person's to see quoted (a redirect's
+    target, which a server chose)."""
     try:
         parts = urlsplit(url)
     except ValueError:
-        raise ListError(f"{url[:200]!r} is not a URL") from None
+        raise ListError(f"{shown or repr(url[:200])} is not a URL") from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ListError(f"only http:// and https:// lists can be subscribed to, not {parts.scheme or 'this'}:")
+        scheme = "this" if shown or not parts.scheme else parts.scheme
+        raise ListError(f"only http:// and https:// lists can be subscribed to, not {scheme}:")
     if not parts.hostname:
-        raise ListError(f"{url[:200]!r} has no host")
+        raise ListError(f"{shown or repr(url[:200])} has no host")
     # Control characters too (NUL, DEL): http.client refuses them only at download time, with an
     # exception that is not a ListError, so a stored URL like that broke every later update.
     if any(c.isspace() or c < " " or c == "\x7f" for c in url) or len(url) > 2048:

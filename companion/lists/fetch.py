@@ -9,7 +9,6 @@ import socket
 import stat
 import threading
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,13 +116,11 @@ class _RedirectHandler(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - urllib's signature
         try:
-            addresses.check_source(newurl, self.allow_http)
+            # The target is the server's word (its Location): the refusal says what kind of address
+            # it was, never the address itself.
+            addresses.check_source(newurl, self.allow_http, shown="the redirect's target")
         except ListError as exc:
-            # The check names the host it refused; here that host is the server's word (its Location),
-            # so it is not repeated, only what kind of address it was.
-            host = urllib.parse.urlsplit(newurl).hostname or ""
-            reason = str(exc).replace(host, "the redirect's target") if len(host) > 2 else str(exc)
-            raise _RefusedRedirect(newurl, code, f"redirect refused: {reason}", headers, fp)
+            raise _RefusedRedirect(newurl, code, f"redirect refused: {exc}", headers, fp)
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
