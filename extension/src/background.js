@@ -160,7 +160,7 @@ const reporter = new Reporter({
   companionHost,
   onSettled: (item, host) => {
     const tabId = item.event.tab_id;
-    const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type };
+    const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type, at: item.at };
     const pageSite = facts.siteOf(pageHostOf(item.event.page_url));
     if (tabs.addRequest(tabId, item.nav, request, facts.about(host === undefined ? hostOf(item.event.url) : host), pageSite)) {
       renderSoon(tabId); // sweep() settles many at once
@@ -248,6 +248,11 @@ chrome.webRequest.onResponseStarted.addListener((d) => {
     render(tabs, d.tabId, status);
     saveTabs();
   });
+}, { urls: ['http://*/*', 'https://*/*'], types: ['main_frame'] });
+
+// A top-level document request: its page's own subresources may be reported before its response starts.
+chrome.webRequest.onBeforeRequest.addListener((d) => {
+  ready.then(() => { if (d.tabId >= 0 && d.frameId === 0) tabs.loading(d.tabId, d.timeStamp); });
 }, { urls: ['http://*/*', 'https://*/*'], types: ['main_frame'] });
 
 // The browser clears a tab's badge when a page commits: draw it again.

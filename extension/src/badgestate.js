@@ -80,17 +80,43 @@ export class TabStates {
     return t;
   }
 
-  /** A new page was committed in the tab: forget the old page's requests. Returns the new nav number. */
+  /** A top-level document request started in the tab at `at` (the browser's event time): a page may follow. */
+  loading(tabId, at) {
+    this.get(tabId).loadingAt = at;
+  }
+
+  /**
+   * A new page was committed in the tab: forget the old page's requests. Returns the new nav number.
+   * The requests that started after the new page's own request are kept: they are the new page's.
+   * Firefox under load reports a page's first subresources before it says the page's response started
+   * (seen: a news page's two head scripts counted for the old page and lost, the badge saying 1 of 3).
+   */
   navigate(tabId, pageUrl) {
     const t = this.get(tabId);
+    const since = typeof t.loadingAt === 'number' ? t.loadingAt : Infinity;
+    const early = t.requests.filter((r) => typeof r.at === 'number' && r.at >= since);
     t.nav += 1;
+    t.startedAt = since;
+    t.loadingAt = null;
     t.pageUrl = pageUrl;
     t.pageHost = hostOf(pageUrl); // once per page, not once per request (the reporter asks for it each time)
     t.pageDomain = null;
-    t.requests = [];
+    t.requests = early;
     t.folded = {};
-    t.about = {}; // per domain, once: owner, category, description (kept apart from the many requests)
+    const about = {}; // per domain, once: owner, category, description (kept apart from the many requests)
+    for (const r of early) {
+      const domain = (r.v && r.v.domain) || (r.facts && r.facts.domain);
+      if (domain && t.about[domain]) about[domain] = t.about[domain];
+    }
+    t.about = about;
     return t.nav;
+  }
+
+  /** Whether a request of page `nav` started at `at` belongs to the tab's page now: it was made for it, or
+   * for the page before while the new page's own request had already started (see navigate). */
+  current(t, nav, at = null) {
+    if (t.nav === nav) return true;
+    return nav === t.nav - 1 && typeof at === 'number' && typeof t.startedAt === 'number' && at >= t.startedAt;
   }
 
   remove(tabId) { this.tabs.delete(tabId); }
@@ -103,15 +129,15 @@ export class TabStates {
    * sites), so a request whose known domain is the page's own site is first-party and is not kept.
    * Returns true when the badge may have changed.
    */
-  addRequest(tabId, nav, { rid, url, outcome, type = null }, facts = null, pageSite = null) {
+  addRequest(tabId, nav, { rid, url, outcome, type = null, at = null }, facts = null, pageSite = null) {
     const t = this.tabs.get(tabId);
-    if (!t || t.nav !== nav || !outcome) return false;
+    if (!t || !this.current(t, nav, at) || !outcome) return false;
     const { host, path } = hostPath(url);
     if (!host) return false;
     const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
     if (known && known.domain === (t.pageDomain || pageSite)) return false; // the page's own site
     if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
-    t.requests.push({ rid, host, path, type, outcome, v: null, facts: known });
+    t.requests.push({ rid, host, path, type, outcome, v: null, facts: known, at });
     if (t.requests.length > MAX_REQUESTS) fold(t);
     return true;
   }
@@ -119,7 +145,8 @@ export class TabStates {
   /** The companion's verdict for request `rid` of page `nav`. Returns true when the badge may have changed. */
   addVerdict(tabId, nav, rid, verdict) {
     const t = this.tabs.get(tabId);
-    if (!t || t.nav !== nav || !verdict) return false;
+    // The page before's too: its requests kept by navigate() are found by rid, the rest are not.
+    if (!t || !(t.nav === nav || nav === t.nav - 1) || !verdict) return false;
     if (verdict.page_domain) t.pageDomain = verdict.page_domain;
     let r = null;
     for (let i = t.requests.length - 1; i >= 0 && !r; i -= 1) if (t.requests[i].rid === rid) r = t.requests[i]; // answers come soon: look from the end

@@ -124,7 +124,9 @@ export class Reporter {
     if (!event) return;
     this.seq += 1;
     const rid = `${details.requestId}.${this.seq}`;
-    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0, rid }, host, since: this.now() });
+    // `at`: the browser's own time of the request (TabStates.navigate keeps a new page's early requests).
+    const at = typeof details.timeStamp === 'number' ? details.timeStamp : this.now();
+    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0, rid, at }, host, since: this.now() });
     if (this.pending.size > PENDING_MAX) this.sweep(true);
   }
 

@@ -176,3 +176,25 @@ test("the page's host is kept once per page (the reporter reads it for every req
   assert.equal(TabStates.fromJSON(saved).get(7).pageHost, 'other.example');
   assert.equal(new TabStates().get(8).pageHost, null, 'no page yet');
 });
+
+test('a new page\'s requests reported before the browser said its response started are its own (Firefox under load)', () => {
+  const s = new TabStates();
+  const old = s.navigate(7, 'http://news.example/');
+  s.addRequest(7, old, { rid: 'before', url: 'https://old.net/x', outcome: 'blocked', at: 100 }); // the old page's
+  s.loading(7, 200); // the next page's own request starts ...
+  s.addRequest(7, old, { rid: 'g', url: 'https://www.google-analytics.com/a.js', outcome: 'blocked', at: 210 });
+  s.addVerdict(7, old, 'g', v('google-analytics.com'));
+  const now = s.navigate(7, 'http://news.example/'); // ... and only then is its response said to start (a reload)
+  s.addRequest(7, old, { rid: 'f', url: 'https://connect.facebook.net/f.js', outcome: 'blocked', at: 220 }); // settled later
+  s.addVerdict(7, old, 'f', v('facebook.net'));
+  s.addRequest(7, old, { rid: 'late', url: 'https://old2.net/x', outcome: 'blocked', at: 150 }); // the old page's, late
+  s.addRequest(7, now, { rid: 'd', url: 'https://stats.doubleclick.net/p', outcome: 'blocked', at: 300 });
+  s.addVerdict(7, now, 'd', v('doubleclick.net'));
+  assert.deepEqual(s.get(7).requests.map((r) => r.rid), ['g', 'f', 'd']);
+  assert.equal(badgeView(s.get(7), 'ok').text, '3');
+  // With no top-level request seen (the extension started mid-page), a navigation keeps nothing, as before.
+  const again = s.navigate(7, 'http://other.example/');
+  assert.equal(s.addRequest(7, now, { rid: 'x', url: 'https://x.net/', outcome: 'blocked', at: 400 }), false);
+  assert.equal(s.get(7).requests.length, 0);
+  assert.ok(again > now);
+});
