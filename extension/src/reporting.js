@@ -27,11 +27,13 @@ export function replacedByStandIn(url) {
 
 /** The top-level page URL of a request: the tab's committed page, else what the browser tells us. */
 export function pageUrlOf(details, tabPageUrl) {
-  if (tabPageUrl) return tabPageUrl;
+  // Firefox names the request's own top document: exact, even for a page whose response it has not said
+  // started yet (TabStates.navigate), when the tab's page is still the one before.
   const anc = details.frameAncestors; // Firefox: the top frame is the last ancestor
   if (Array.isArray(anc) && anc.length && anc[anc.length - 1].url) return anc[anc.length - 1].url;
-  if (details.documentUrl) return details.documentUrl; // Firefox, requests of the top document
-  if (details.initiator && details.initiator !== 'null') return `${details.initiator}/`; // Chrome: an origin only
+  if (details.documentUrl && !(Array.isArray(anc) && anc.length)) return details.documentUrl; // Firefox, top document
+  if (tabPageUrl) return tabPageUrl; // Chrome says only the initiator's origin
+  if (details.initiator && details.initiator !== 'null') return `${details.initiator}/`;
   return null;
 }
 
@@ -119,7 +121,7 @@ export class Reporter {
     const page = this.pageOf(details.tabId);
     const pageUrl = pageUrlOf(details, page && page.pageUrl);
     const host = hostOf(details.url);
-    const pageHost = page && page.pageUrl && page.pageHost !== undefined ? page.pageHost : undefined;
+    const pageHost = page && page.pageUrl === pageUrl && page.pageHost !== undefined ? page.pageHost : undefined;
     const event = eventFor(details, pageUrl, { companionHost: this.companionHost(), host, pageHost });
     if (!event) return;
     this.seq += 1;

@@ -32,8 +32,12 @@ test('which requests become events', () => {
   assert.equal(eventFor(req(1, 'data:image/png;base64,AA'), page), null);
 });
 
-test('page URL: the tab\'s page, else what the browser says', () => {
+test('page URL: the request\'s own top document where the browser names it (Firefox), else the tab\'s page', () => {
   assert.equal(pageUrlOf(req(1, 'x'), page), page);
+  // A new page's early request, reported while the tab's page is still the one before.
+  assert.equal(pageUrlOf({ documentUrl: 'https://next.example/' }, page), 'https://next.example/');
+  assert.equal(pageUrlOf({ documentUrl: 'https://frame.example/', frameAncestors: [{ url: 'https://top.example/a' }] }, page),
+    'https://top.example/a');
   assert.equal(pageUrlOf({ frameAncestors: [{ url: 'https://frame.example/' }, { url: 'https://top.example/a' }] }, null),
     'https://top.example/a');
   assert.equal(pageUrlOf({ documentUrl: 'https://top.example/b' }, null), 'https://top.example/b');
