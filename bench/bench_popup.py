@@ -16,9 +16,12 @@ with a real companion. Then:
   with the driver's overhead);
 - popup, companion down: the companion is stopped, the extension notices (one tick), and the popup
   is opened again: to the frame after the 30th row (drawn from the extension's own record of the page);
-- the peer, in the same run and the same way: an empty page of the same extension (no script, no
+- the peers, in the same run and the same way: an empty page of the same extension (no script, no
   style), to the frame after its DOMContentLoaded: the floor of opening any extension page in this
-  headless Chromium on this machine. With `--ab REV`, the popup of commit REV too (its popup/
+  headless Chromium on this machine; and a page whose one script file (a module, as popup.js is)
+  only marks the page ready, to the frame after that: the floor of any page that draws from the
+  extension's state, since Manifest V3 allows no inline script (its script is a file the browser
+  serves, as it serves popup.js). With `--ab REV`, the popup of commit REV too (its popup/
   folder copied beside the current one, sharing the current src/), alternating with the others.
 
     python bench/bench_popup.py [--quick] [--ab REV] [--opens N]
@@ -48,7 +51,8 @@ TRACKERS = 30
 POPUP_PROBE = """
 (() => {
   const empty = location.pathname === '/bench/empty.html';
-  if (!location.pathname.startsWith('/popup') && !empty) return;
+  const scripted = location.pathname === '/bench/script.html';
+  if (!location.pathname.startsWith('/popup') && !empty && !scripted) return;
   // `startAt`: this script runs when the document's window is made, before its first byte is parsed:
   // the start of the page's own time (what comes before it is the browser's: process, navigation).
   const t = (window.__probe = {calls: [], rowsAt: null, readyAt: null, drawnAt: null, readyFrameAt: null, rows: 0,
@@ -89,7 +93,7 @@ POPUP_PROBE = """
     const n = list ? list.children.length : 0;
     if (want && n >= want && t.rowsAt === null) { t.rows = n; t.rowsAt = performance.now(); drawn('drawnAt'); }
     if (document.body && document.body.dataset.ready === 'true' && t.readyAt === null) {
-      t.readyAt = performance.now(); drawn('readyFrameAt'); if (!want) drawn('drawnAt');
+      t.readyAt = performance.now(); drawn('readyFrameAt'); if (!want || scripted) drawn('drawnAt');
     }
   }).observe(document, {subtree: true, childList: true, attributes: true});
 })();
@@ -114,6 +118,12 @@ def _median(xs):
 
 
 EMPTY_PAGE = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Crumbs</title></head><body></body></html>"
+# The least a page that runs code can be: one module file (inline script is refused in Manifest V3) that
+# marks the page ready, as popup.js does once drawn.
+SCRIPT_PAGE = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Crumbs</title>"
+               "<script type=\"module\" src=\"script.js\"></script></head><body></body></html>")
+SCRIPT_JS = "document.body.dataset.ready = 'true';\n"
+PEERS = ("empty extension page (peer)", "one-script extension page (peer)")
 
 
 def _old_popup(rev: str) -> dict[str, bytes]:
@@ -162,8 +172,8 @@ def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
     """Print the badge and popup figures, companion up and down, next to the empty-page peer."""
     opens = opens or (3 if quick else 10)
     loads = 2 if quick else 5
-    extra = {"bench/empty.html": EMPTY_PAGE}
-    variants = [("empty extension page (peer)", "bench/empty.html"), ("popup", "popup/popup.html")]
+    extra = {"bench/empty.html": EMPTY_PAGE, "bench/script.html": SCRIPT_PAGE, "bench/script.js": SCRIPT_JS}
+    variants = [(PEERS[0], "bench/empty.html"), (PEERS[1], "bench/script.html"), ("popup", "popup/popup.html")]
     if ab:
         extra.update(_old_popup(ab))
         variants.append((f"popup at {ab}", "popup-old/popup.html"))
@@ -206,14 +216,14 @@ def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
             ready = [r["probe"]["readyFrameAt"] for r in runs if r["probe"] and r["probe"]["readyFrameAt"] is not None]
             rows = max([r["probe"]["rows"] for r in runs if r["probe"]] or [0])
             outside = [r["outside_ms"] for r in runs]
-            what = "drawn" if name == variants[0][0] else f"{rows} rows drawn"
+            what = "drawn" if name in PEERS else f"{rows} rows drawn"
             print(f"  {name}: {what} {_median(drawn):.0f} ms (median of {len(drawn)}; min {min(drawn):.0f}, "
                   f"max {max(drawn):.0f}; {_median(drawn) / floor:.2f}x the empty page)"
                   + (f" (in the list at {_median([r['probe']['rowsAt'] for r in runs if r['probe'] and r['probe']['rowsAt']]):.0f} ms)"
-                     if name != variants[0][0] else "")
+                     if name not in PEERS else "")
                   + (f"; companion's answer drawn {_median(ready):.0f} ms (in the page at "
                      f"{_median([r['probe']['readyAt'] for r in runs if r['probe'] and r['probe']['readyAt']]):.0f} ms)"
-                     if name != variants[0][0] and ready else "")
+                     if name not in PEERS and ready else "")
                   + f"; {_median(outside):.0f} ms from new_page()+goto() in the driver")
             # The page's own time: from its document's start (before its first byte is parsed) to the same
             # frame, against the empty page's same span: what our document and scripts cost, without the
