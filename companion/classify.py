@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
-from .sites import NotANetworkURL, URLParts, parse_url
+from .sites import NotANetworkURL, URLParts, host_and_domain, parse_url
 from .surrogates import find as find_surrogate
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class Classifier:
         The verdict's ``blocked``/``decided_by`` are the list default, before any user choice.
         """
         rtype = request_type if request_type in _SHARED_TYPES else normalise_type(request_type)
-        req = parse_url(url)
+        host, domain = host_and_domain(url)
         page: URLParts | None = None
         if page_url:
             # A page makes dozens of requests: parse its URL once.
@@ -148,7 +148,6 @@ class Classifier:
                     self._pages.clear()
                 page = self._pages[page_url] = parse_url(page_url)
         page_domain = page.domain if page else None
-        host = req.host
         # Everything but the filter match depends on the host and the page's site alone: worked out once
         # per pair (a person meets a few thousand, each many times). The memo lives as long as this
         # Classifier, which the companion replaces when the lists or the knowledge sources change.
@@ -157,7 +156,6 @@ class Classifier:
         if about is None:
             if len(self._about_pair) > self._MEMO_LIMIT:
                 self._about_pair.clear()
-            domain = req.domain
             third_party = page_domain != domain
             same_owner = bool(third_party and page_domain and self._is_same_owner(domain, page_domain))
             info, owner, owner_source = self._host_facts(host, domain)

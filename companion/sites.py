@@ -281,6 +281,32 @@ def parse_url(url: str) -> URLParts:
     return URLParts(url=url, scheme=scheme, host=host, domain=registrable_domain(host))
 
 
+# "scheme://authority" -> (host, registrable domain), for URLs whose host _split_fast reads: parse_url's
+# answer then depends on those characters alone. A page's requests share a few dozen authorities.
+_HOSTS_BY_AUTHORITY: dict[str, tuple[str, str]] = {}
+_MAX_HOSTS_BY_AUTHORITY = 65536
+
+
+def host_and_domain(url: str) -> tuple[str, str]:
+    """``parse_url(url)``'s host and registrable domain, with the same checks and errors.
+
+    Classification runs this for every reported request: once an authority (``https://cdn.example:8443``)
+    has been read, its answer is one dict lookup instead of the host's checks and split (~1 us instead of
+    ~3.5 us). Only URLs that take parse_url's fast road are remembered: the careful road reads the whole
+    URL with urllib (past a backslash, for one), so its answer is not the authority's alone."""
+    found = _SCHEME_AUTHORITY.match(url) if type(url) is str else None
+    if found is not None and len(url) <= MAX_URL_LENGTH:
+        hit = _HOSTS_BY_AUTHORITY.get(found.group(0))
+        if hit is not None:
+            return hit
+    parts = parse_url(url)
+    if found is not None and _split_fast(url)[1] is not None:
+        if len(_HOSTS_BY_AUTHORITY) > _MAX_HOSTS_BY_AUTHORITY:
+            _HOSTS_BY_AUTHORITY.clear()
+        _HOSTS_BY_AUTHORITY[found.group(0)] = (parts.host, parts.domain)
+    return parts.host, parts.domain
+
+
 # scheme "://" authority: what _split_fast reads in one match (a compiled regex is ~0.6 us faster per
 # request than four str.find calls for the authority's end).
 _SCHEME_AUTHORITY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*)://([^/?#\\]*)")

@@ -4,7 +4,8 @@ import functools
 
 import pytest
 
-from companion.sites import (NotANetworkURL, parent_domains, parse_url, registrable_domain, site_of, split_host)
+from companion.sites import (NotANetworkURL, host_and_domain, parent_domains, parse_url, registrable_domain, site_of,
+                             split_host)
 
 
 @pytest.mark.parametrize(
@@ -103,6 +104,55 @@ def test_the_fast_split_agrees_with_urllib_on_real_requests(corpus_path):
 ])
 def test_unusual_authorities(url, host):
     assert parse_url(url).host == host
+
+
+# -- issue 14: classification reads a URL's host and site through a memo of its authority --
+
+
+def _answer(read, url):
+    try:
+        return read(url)
+    except NotANetworkURL as exc:
+        return ("refused", str(exc))
+
+
+_TRICKY = [
+    "https://tracker.example/x", "https://tracker.example/" + "a" * 9000,  # same authority, then too long
+    "https://user:pw@tracker.example/x", "https://user:pw@other.example/x",  # user info: the careful road
+    # The careful road reads past the backslash (host b.example); the next URL shares the same
+    # "scheme://authority" up to it, with host a.example: the careful road's answer is not the authority's.
+    "https://u@a.example\\@b.example/", "https://u@a.example/x",
+    "https://tracker.example:443/x", "https://tracker.example:99999/x", "https://TRACKER.example./x",
+    "https://evil.example\\@good.example/", "https://evil.example\\x", "http://[::1]:8080/x", "http://[::1]/y",
+    "ftp://tracker.example/x", "HTTPS://Tracker.Example/x", "https:// tracker.example/x", "http://a..b/",
+    "http://bad host/", "http://" + "a" * 70 + ".com/", "https://xn--bcher-kva.example/", "https://bücher.example/",
+    "http://127.0.0.1/x", "http://127.0.0.1:80/x", "https://tracker.example?x=1", "https://tracker.example#f",
+]
+
+
+@pytest.mark.parametrize("url", _TRICKY)
+def test_host_and_domain_answers_as_parse_url_does_first_and_from_its_memo(url):
+    def parsed(u):
+        parts = parse_url(u)
+        return parts.host, parts.domain
+
+    expected = _answer(parsed, url)
+    # Twice: the second answer may come from the memo. Every tricky URL is also read after all the
+    # others, so a memo filled by one URL is tried on the next ones of the same authority.
+    assert _answer(host_and_domain, url) == expected
+    assert _answer(host_and_domain, url) == expected
+    for other in _TRICKY:
+        assert _answer(host_and_domain, other) == _answer(parsed, other), other
+
+
+def test_host_and_domain_agrees_with_parse_url_on_real_requests(corpus_path):
+    import json
+
+    with corpus_path.open(encoding="utf-8") as handle:
+        urls = [json.loads(line)["url"] for line, _ in zip(handle, range(20000))]
+    for url in urls + urls:  # the second pass from the memo
+        parts = parse_url(url)
+        assert host_and_domain(url) == (parts.host, parts.domain), url
 
 
 # -- issue 14: hosts split by set lookups (sites._split_by_sets) must read the list as tldextract does --
