@@ -160,7 +160,8 @@ const reporter = new Reporter({
   companionHost,
   onSettled: (item, host) => {
     const tabId = item.event.tab_id;
-    const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type, at: item.at };
+    const request = { rid: item.rid, url: item.event.url, outcome: item.event.outcome, type: item.event.type, at: item.at,
+      page: item.exact ? item.event.page_url : null };
     const pageSite = facts.siteOf(pageHostOf(item.event.page_url));
     if (tabs.addRequest(tabId, item.nav, request, facts.about(host === undefined ? hostOf(item.event.url) : host), pageSite)) {
       renderSoon(tabId); // sweep() settles many at once

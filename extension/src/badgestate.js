@@ -67,6 +67,15 @@ function keep(verdict) {
   };
 }
 
+/**
+ * Whether a document the browser named (`page`) may be the tab's page at `pageUrl`: the same host. Not the
+ * same URL: a page's own history.pushState changes its document's URL without a new page, and a reload
+ * has the same URL as the page it replaces (there, the page before's beacon cannot be told apart).
+ */
+function samePage(page, pageUrl) {
+  return hostOf(page) === hostOf(pageUrl);
+}
+
 export class TabStates {
   constructor() { this.tabs = new Map(); }
 
@@ -94,10 +103,14 @@ export class TabStates {
   navigate(tabId, pageUrl) {
     const t = this.get(tabId);
     const since = typeof t.loadingAt === 'number' ? t.loadingAt : Infinity;
-    const early = t.requests.filter((r) => typeof r.at === 'number' && r.at >= since);
+    // Kept: what started after the new page's own request, unless the browser named another site's
+    // document as the request's page (the page before's last beacon, Firefox: see addRequest).
+    const early = t.requests.filter((r) => typeof r.at === 'number' && r.at >= since && (!r.page || samePage(r.page, pageUrl)));
+    for (const r of early) delete r.page;
     t.nav += 1;
     t.startedAt = since;
     t.loadingAt = null;
+    t.previousUrl = t.pageUrl; // a leaving document's requests are recorded for it (reporting.js)
     t.pageUrl = pageUrl;
     t.pageHost = hostOf(pageUrl); // once per page, not once per request (the reporter asks for it each time)
     t.pageDomain = null;
@@ -129,15 +142,21 @@ export class TabStates {
    * sites), so a request whose known domain is the page's own site is first-party and is not kept.
    * Returns true when the badge may have changed.
    */
-  addRequest(tabId, nav, { rid, url, outcome, type = null, at = null }, facts = null, pageSite = null) {
+  addRequest(tabId, nav, { rid, url, outcome, type = null, at = null, page = null }, facts = null, pageSite = null) {
     const t = this.tabs.get(tabId);
     if (!t || !this.current(t, nav, at) || !outcome) return false;
+    // `page`: the request's own top document, where the browser names it (Firefox). Another host's than the
+    // tab's page, with no navigation pending, is the page before's: its unload beacon, once the tab moved on.
+    const pending = typeof t.loadingAt === 'number';
+    if (page && t.pageUrl && !pending && hostOf(page) !== t.pageHost) return false; // see samePage
     const { host, path } = hostPath(url);
     if (!host) return false;
     const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
     if (known && known.domain === (t.pageDomain || pageSite)) return false; // the page's own site
     if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
-    t.requests.push({ rid, host, path, type, outcome, v: null, facts: known, at });
+    const r = { rid, host, path, type, outcome, v: null, facts: known, at };
+    if (page && pending) r.page = page; // navigate() keeps it only if it names the new page
+    t.requests.push(r);
     if (t.requests.length > MAX_REQUESTS) fold(t);
     return true;
   }

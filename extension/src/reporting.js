@@ -25,16 +25,35 @@ export function replacedByStandIn(url) {
   return typeof url === 'string' && /^(chrome|moz)-extension:\/\//.test(url);
 }
 
-/** The top-level page URL of a request: the tab's committed page, else what the browser tells us. */
-export function pageUrlOf(details, tabPageUrl) {
-  // Firefox names the request's own top document: exact, even for a page whose response it has not said
-  // started yet (TabStates.navigate), when the tab's page is still the one before.
+/**
+ * The URL of the top document that made a request, where the browser names it (Firefox), else null.
+ * Exact even for a page whose response Firefox has not said started yet (TabStates.navigate), when the
+ * tab's page is still the one before, and for the page before's last requests after the tab moved on.
+ */
+export function exactPageUrlOf(details) {
   const anc = details.frameAncestors; // Firefox: the top frame is the last ancestor
   if (Array.isArray(anc) && anc.length && anc[anc.length - 1].url) return anc[anc.length - 1].url;
   if (details.documentUrl && !(Array.isArray(anc) && anc.length)) return details.documentUrl; // Firefox, top document
+  return null;
+}
+
+/** The top-level page URL of a request: its own top document where the browser names it, else the tab's page. */
+export function pageUrlOf(details, tabPageUrl) {
+  const exact = exactPageUrlOf(details);
+  if (exact) return exact;
   if (tabPageUrl) return tabPageUrl; // Chrome says only the initiator's origin
   if (details.initiator && details.initiator !== 'null') return `${details.initiator}/`;
   return null;
+}
+
+/**
+ * Whether a request was made by a document being unloaded: the page before, sending a beacon as the tab
+ * moves on (Chromium's `documentLifecycle`; Firefox names the document instead, see exactPageUrlOf).
+ * Seen in Chromium: such a beacon is reported after the new page's response started, from the tab the
+ * new page now holds, so it was counted on the new page's badge and recorded on the new page's site.
+ */
+export function fromLeavingDocument(details) {
+  return details.documentLifecycle === 'pending_deletion';
 }
 
 /**
@@ -119,7 +138,12 @@ export class Reporter {
     if (this.pending.has(details.requestId)) return; // a redirect or HSTS upgrade of a request we hold
     if (!this.enabled()) return; // not paired: the person has not asked for reports yet
     const page = this.pageOf(details.tabId);
-    const pageUrl = pageUrlOf(details, page && page.pageUrl);
+    const exact = exactPageUrlOf(details);
+    // A leaving document's page is the tab's page before once the tab has moved on (no navigation pending:
+    // TabStates.navigate ran), else still the tab's page. It is counted on no badge (nav -1): its page is gone.
+    const leaving = !exact && fromLeavingDocument(details);
+    const tabPage = !page ? null : leaving && page.loadingAt == null ? page.previousUrl || null : page.pageUrl;
+    const pageUrl = exact || pageUrlOf(details, tabPage);
     const host = hostOf(details.url);
     const pageHost = page && page.pageUrl === pageUrl && page.pageHost !== undefined ? page.pageHost : undefined;
     const event = eventFor(details, pageUrl, { companionHost: this.companionHost(), host, pageHost });
@@ -128,7 +152,9 @@ export class Reporter {
     const rid = `${details.requestId}.${this.seq}`;
     // `at`: the browser's own time of the request (TabStates.navigate keeps a new page's early requests).
     const at = typeof details.timeStamp === 'number' ? details.timeStamp : this.now();
-    this.pending.set(details.requestId, { item: { event, nav: page ? page.nav : 0, rid, at }, host, since: this.now() });
+    const item = { event, nav: leaving ? -1 : page ? page.nav : 0, rid, at };
+    if (exact) item.exact = true; // event.page_url is the browser's own word: TabStates checks it against the tab's page
+    this.pending.set(details.requestId, { item, host, since: this.now() });
     if (this.pending.size > PENDING_MAX) this.sweep(true);
   }
 

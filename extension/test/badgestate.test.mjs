@@ -198,3 +198,29 @@ test('a new page\'s requests reported before the browser said its response start
   assert.equal(s.get(7).requests.length, 0);
   assert.ok(again > now);
 });
+
+test("the page before's beacon is not counted on the new page: Firefox names its document (another site's)", () => {
+  const s = new TabStates();
+  const old = s.navigate(7, 'http://beacon.example/leave');
+  s.loading(7, 200);
+  // Reported before the new page's response started: the page before's beacon, and the new page's own script.
+  s.addRequest(7, old, { rid: 'b1', url: 'https://stats.g.doubleclick.net/p?1', outcome: 'blocked', at: 210,
+    page: 'http://beacon.example/leave' });
+  s.addRequest(7, old, { rid: 'g', url: 'https://www.google-analytics.com/a.js', outcome: 'blocked', at: 212,
+    page: 'http://other.example/next' });
+  s.addVerdict(7, old, 'g', v('google-analytics.com'));
+  const now = s.navigate(7, 'http://other.example/next');
+  assert.deepEqual(s.get(7).requests.map((r) => r.rid), ['g']);
+  assert.equal(s.get(7).requests[0].page, undefined, 'the document is not kept once its page is known');
+  // Reported after it: the page before's second beacon (the tab moved on, no navigation pending).
+  assert.equal(s.addRequest(7, now, { rid: 'b2', url: 'https://stats.g.doubleclick.net/p?2', outcome: 'blocked', at: 230,
+    page: 'http://beacon.example/leave' }), false);
+  // The page's own history.pushState changes its document's URL, not its host: still this page's.
+  assert.equal(s.addRequest(7, now, { rid: 'f', url: 'https://connect.facebook.net/f.js', outcome: 'blocked', at: 240,
+    page: 'http://other.example/next/step-2#top' }), true);
+  s.addVerdict(7, now, 'f', v('facebook.net'));
+  assert.equal(badgeView(s.get(7), 'ok').text, '2');
+  assert.equal(s.get(7).previousUrl, 'http://beacon.example/leave');
+  // A leaving document's request (Chromium: the reporter gives it nav -1) is on no page's badge.
+  assert.equal(s.addRequest(7, -1, { rid: 'b3', url: 'https://stats.g.doubleclick.net/p?3', outcome: 'blocked', at: 250 }), false);
+});

@@ -283,3 +283,31 @@ test("a request's host is parsed once: the page's host comes from the tab, the r
   assert.equal(eventFor(req(4, 'https://x.example/'), page, { host: 'x.example', pageHost: 'x.example' }), null);
   assert.equal(eventFor(req(4, 'https://x.example/'), page).url, 'https://x.example/');
 });
+
+test("a leaving document's beacon (Chromium: pending_deletion) is the page before's, and on no page's badge", () => {
+  const clk = clock();
+  const settled = [];
+  let tab = { pageUrl: 'http://other.example/next', previousUrl: 'http://beacon.example/leave', pageHost: 'other.example',
+    nav: 4, loadingAt: null };
+  const { r } = makeReporter(fakeCompanion(), clk, { pageOf: () => tab, onSettled: (item) => settled.push(item) });
+  const beacon = (id) => ({ ...req(id, 'https://stats.g.doubleclick.net/pixel.gif?bye=1'), type: 'ping',
+    documentLifecycle: 'pending_deletion', initiator: 'http://beacon.example' });
+  // Seen in Chromium: the beacon is reported after the new page's response started (the tab moved on).
+  r.started(beacon(1));
+  r.failed({ requestId: '1', error: 'net::ERR_BLOCKED_BY_CLIENT' });
+  assert.equal(settled[0].event.page_url, 'http://beacon.example/leave');
+  assert.equal(settled[0].nav, -1, 'counted on no badge');
+  // While the new page's response has not started yet, the tab's page is still the leaving one.
+  tab = { pageUrl: 'http://beacon.example/leave', pageHost: 'beacon.example', nav: 3, loadingAt: 100 };
+  r.started(beacon(2));
+  r.failed({ requestId: '2', error: 'net::ERR_BLOCKED_BY_CLIENT' });
+  assert.equal(settled[1].event.page_url, 'http://beacon.example/leave');
+  assert.equal(settled[1].nav, -1);
+  // An active document's request is the tab's page's, as before; Firefox's named document marks the item exact.
+  r.started({ ...req(3, 'https://cdn.tracker.example/a.js'), documentLifecycle: 'active' });
+  r.started({ ...req(4, 'https://cdn.tracker.example/b.js'), documentUrl: 'http://beacon.example/leave' });
+  r.answered({ requestId: '3' });
+  r.answered({ requestId: '4' });
+  assert.deepEqual(settled.slice(2).map((i) => [i.event.page_url, i.nav, Boolean(i.exact)]),
+    [['http://beacon.example/leave', 3, false], ['http://beacon.example/leave', 3, true]]);
+});

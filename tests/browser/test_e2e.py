@@ -67,6 +67,29 @@ def test_news_page_trackers_are_blocked_recorded_and_counted(browser, companion)
     wait_for(lambda: browser.badge(tab)["text"] == "", what="badge reset on navigation")
 
 
+# A page that sends a beacon to a tracker as it is left (the usual "pagehide" analytics ping).
+LEAVING_PAGE = """<!doctype html><title>leaving</title><p>goodbye
+<script>addEventListener('pagehide', () => navigator.sendBeacon('https://stats.g.doubleclick.net/pixel.gif?bye=1', 'x'));
+window.done = true;</script>"""
+
+
+def test_the_page_befores_parting_beacon_counts_for_it_not_for_the_next_page(browser, companion):
+    # Chromium reports the beacon after the next page's response started, from the tab the next page holds:
+    # it was counted on the next page's badge ("1 tracker on this page") and recorded on the next page's site.
+    browser.pair(companion)
+    browser.web.pages[("leaving.example", "/page")] = (LEAVING_PAGE, "text/html")
+    page = browser.open("http://leaving.example/page")
+    tab = browser.tab_id("http://leaving.example/*")
+    assert browser.badge(tab)["text"] == ""
+    with page.expect_navigation():
+        page.goto("http://next.example/no-trackers.html")
+    recorded(companion, "leaving.example", ["doubleclick.net"])  # the beacon was seen, blocked, and reported ...
+    assert companion.third_party("next.example", "doubleclick.net") is None  # ... for the page that sent it
+    badge = browser.badge(tab)
+    assert badge["text"] == "", badge
+    assert browser.web.hits("stats.g.doubleclick.net") == []
+
+
 def test_blocking_a_tracker_on_one_site_through_the_popup(browser, companion):
     # The person once allowed Google Analytics everywhere; now they block it on news.example only.
     assert companion.api("PUT", f"/api/v1/choices/trackers/{TRACKER_DOMAINS['ga']}", json={"action": "allow"}).ok

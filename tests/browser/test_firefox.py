@@ -140,6 +140,30 @@ def test_firefox_news_page_trackers_blocked_recorded_and_counted(firefox, compan
     assert time.monotonic() - started < 60
 
 
+def test_firefox_the_page_befores_parting_beacon_counts_for_it_not_for_the_next_page(firefox, companion):
+    # Firefox names each request's own document: the beacon a page sends as it is left is reported once the
+    # tab holds the next page, and must count neither on that page's badge nor in that page's site's history.
+    from .test_e2e import LEAVING_PAGE
+
+    firefox.ev(f"browser.storage.local.set({{companion: {json.dumps(companion.base)}, "
+               f"token: {json.dumps(companion.token)}}}).then(() => true)")
+    version = companion.api("GET", "/api/v1/dnr").json()["version"]
+    wait_for(lambda: firefox.bg("crumbs.syncRules().then(() => crumbs.rules.version)") == version,
+             what=f"rules version {version} in Firefox")
+    firefox.web.pages[("leaving.example", "/page")] = (LEAVING_PAGE, "text/html")
+    page = firefox.open("http://leaving.example/page")
+    tab = firefox.tab_id("http://leaving.example/*")
+    firefox.ff.navigate(page, "http://next.example/no-trackers.html")
+    wait_for(lambda: companion.third_party("leaving.example", "doubleclick.net"), timeout=20,
+             what="the companion to record the parting beacon on leaving.example")
+    assert companion.third_party("next.example", "doubleclick.net") is None
+    wait_for(lambda: firefox.bg("crumbs.tabs().get(%d).pageUrl" % tab) == "http://next.example/no-trackers.html",
+             what="the extension to see the next page")
+    badge = firefox.badge(tab)
+    assert badge["text"] == "", badge
+    assert firefox.web.hits("stats.g.doubleclick.net") == []
+
+
 def test_firefox_stand_ins_keep_ga_and_gtm_pages_working(firefox, companion):
     """The same declarativeNetRequest redirects to the extension's stand-ins, in Firefox: GA's hitCallback
     follows the link, GTM's eventCallback runs, and neither Google host receives anything."""
