@@ -1,5 +1,6 @@
 """Ids are never reused (issue 15, item 4): a name forgotten and a new name met later never share an id,
-in a new database and in one upgraded from schema 6 (migration 7 rebuilds the name tables in place)."""
+in a new database and in one upgraded from schema 6 (migration 7 rebuilds the name tables in place); nor
+do a "Page broken?" report forgotten and the next one (migration 9 rebuilds breakage_reports)."""
 
 from __future__ import annotations
 
@@ -104,5 +105,81 @@ def test_migration_7_keeps_every_id_and_reference_and_stops_reuse(tmp_path, make
         store.forget_site("b.example")
         _record(store, make_verdict, "c.example", "z.three.example", "three.example")
         assert _ids(store, "hosts")["z.three.example"] > max(old_host_ids.values())
+    finally:
+        store.close()
+
+
+def test_forgetting_the_newest_breakage_report_does_not_free_its_id(tmp_path):
+    store = Store(tmp_path / "ids.sqlite3")
+    try:
+        store.add_breakage_report(NOW, "a.example", ["tracker-one.example"])
+        gone = store.add_breakage_report(NOW + 1, "b.example", ["tracker-two.example"])
+        assert store.forget_breakage_report(gone) == 1
+        assert store.add_breakage_report(NOW + 2, "c.example", []) > gone
+        store.forget_breakage_report()  # all of them
+        assert store.add_breakage_report(NOW + 3, "d.example", []) > gone + 1
+    finally:
+        store.close()
+
+
+def _schema_8_database(path) -> None:
+    """A database as release 8 left it: breakage_reports without AUTOINCREMENT, three reports (the newest
+    with no tracker) and a tracker row whose report is gone, as a salvage can leave one."""
+    db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
+    for migration in MIGRATIONS[:8]:
+        migration(db)
+    db.conn.execute("PRAGMA user_version = 8")
+    db.conn.executescript("""
+        INSERT INTO breakage_reports (id, time, site) VALUES
+            (2, 1750000000001, 'news.example'), (5, 1750000000002, 'shop.example'), (9, 1750000000003, 'news.example');
+        INSERT INTO breakage_trackers (report_id, tracker) VALUES
+            (2, 'doubleclick.net'), (2, 'tracker.example'), (5, 'doubleclick.net'), (4, 'orphan.example');
+    """)
+    db.conn.close()
+
+
+def test_migration_9_keeps_every_report_and_its_trackers_and_stops_reuse(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    _schema_8_database(path)
+    store = Store(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS) >= 9
+        sql = store.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'breakage_reports'").fetchone()[0]
+        assert "AUTOINCREMENT" in sql
+        indexes = {r[0] for r in store.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'breakage_reports'")}
+        assert indexes == {"breakage_reports_site", "breakage_reports_time"}
+        assert store.conn.execute("SELECT id, time, site FROM breakage_reports ORDER BY id").fetchall() == [
+            (2, 1750000000001, "news.example"), (5, 1750000000002, "shop.example"), (9, 1750000000003, "news.example")]
+        # Every report's trackers kept; the one whose report was gone is not.
+        assert store.conn.execute("SELECT report_id, tracker FROM breakage_trackers ORDER BY 1, 2").fetchall() == [
+            (2, "doubleclick.net"), (2, "tracker.example"), (5, "doubleclick.net")]
+        assert store.breakage_counts("doubleclick.net") == (2, 2)
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        # The trackers still follow their report out (ON DELETE CASCADE refers to the rebuilt table).
+        with store.transaction():
+            store.conn.execute("DELETE FROM breakage_reports WHERE id = 2")
+        assert store.conn.execute("SELECT report_id FROM breakage_trackers").fetchall() == [(5,)]
+
+        assert store.forget_breakage_report(9) == 1
+        assert store.add_breakage_report(NOW, "later.example", ["tracker.example"]) > 9
+    finally:
+        store.close()
+
+
+def test_migration_9_run_again_keeps_the_highest_report_id_ever_used(tmp_path):
+    # A file whose version was set back by hand: rebuilding an AUTOINCREMENT table carries its sequence.
+    path = tmp_path / "ids.sqlite3"
+    store = Store(path)
+    store.add_breakage_report(NOW, "a.example", [])
+    gone = store.add_breakage_report(NOW + 1, "b.example", [])
+    store.forget_breakage_report(gone)
+    store.conn.execute("PRAGMA user_version = 8")
+    store.close()
+    store = Store(path)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.add_breakage_report(NOW + 2, "c.example", []) > gone
     finally:
         store.close()

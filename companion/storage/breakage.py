@@ -3,7 +3,8 @@
 Two tables (migration 3 in :mod:`.schema`): ``breakage_reports`` (when, which site) and
 ``breakage_trackers`` (the tracker domains the browser had blocked on that page). Only registrable
 domains are kept, never a page's address. What the reports mean, and the checks on what the
-extension sends, are :mod:`companion.breakage`'s job.
+extension sends, are :mod:`companion.breakage`'s job. A forgotten report's id is never handed out
+again (AUTOINCREMENT since migration 9): a page still showing it must not forget a newer report.
 
 Forgetting history forgets the matching reports in the same transaction (:meth:`_forget_breakage`,
 called by :mod:`.history`'s forget statements): a report names a site and trackers the person saw,

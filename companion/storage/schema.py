@@ -220,6 +220,30 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     )
 
 
+def _rebuild_table(db: sqlite_utils.Database, table: str, columns: str, definition: str) -> None:
+    """Give ``table`` a new ``definition`` with the same rows and ids: SQLite's way to change what ALTER
+    TABLE cannot. Run with foreign keys off (MIGRATION_REBUILDS_TABLES): the DROP would otherwise cascade
+    into the rows referring to the table. Its indexes go with the old table; the caller makes them again."""
+    _run_script(db, f"CREATE TABLE {table}_rebuilt ({definition})")
+    # The DROP takes the table's line in sqlite_sequence with it; a table that already had AUTOINCREMENT
+    # (a file whose version was set back by hand) keeps the highest id it ever handed out, not max(id).
+    sequence = None
+    if "AUTOINCREMENT" in definition:  # then sqlite_sequence exists (the CREATE above makes it)
+        sequence = db.conn.execute("SELECT max(seq) FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()[0]
+    _run_script(
+        db,
+        f"""
+        INSERT INTO {table}_rebuilt ({columns}) SELECT {columns} FROM {table};
+        DROP TABLE {table};
+        ALTER TABLE {table}_rebuilt RENAME TO {table}
+        """,
+    )
+    if sequence is not None:
+        db.conn.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", (sequence, table))
+        db.conn.execute("INSERT INTO sqlite_sequence (name, seq) SELECT ?, ? WHERE NOT EXISTS "
+                        "(SELECT 1 FROM sqlite_sequence WHERE name = ?)", (table, sequence, table))
+
+
 def _migration_7(db: sqlite_utils.Database) -> None:
     # Ids are never reused (issue 15, item 4): without AUTOINCREMENT SQLite hands out max(id) + 1, so
     # after "forget everything" (or forgetting the newest host) a new name gets an id that an old one
@@ -235,15 +259,7 @@ def _migration_7(db: sqlite_utils.Database) -> None:
         ("filters", "id, list, text",
          "id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, text TEXT NOT NULL, UNIQUE (list, text)"),
     ):
-        _run_script(
-            db,
-            f"""
-            CREATE TABLE {table}_rebuilt ({definition});
-            INSERT INTO {table}_rebuilt ({columns}) SELECT {columns} FROM {table};
-            DROP TABLE {table};
-            ALTER TABLE {table}_rebuilt RENAME TO {table}
-            """,
-        )
+        _rebuild_table(db, table, columns, definition)
     db.conn.execute("CREATE INDEX IF NOT EXISTS hosts_domain ON hosts(domain_id)")
 
 
@@ -285,13 +301,35 @@ def _migration_8(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_9(db: sqlite_utils.Database) -> None:
+    # Report ids are never reused either (as names' since schema 7): without AUTOINCREMENT, forgetting
+    # the newest "Page broken?" report gave its id to the next one, so a page or a second process still
+    # holding the old id would forget or show the wrong report. Rebuilt with the same ids; the trackers'
+    # rows keep referring to them (their reference names the table, which the rebuilt one takes over).
+    # Tracker rows whose report is gone (a salvage copies tables with foreign keys off) said nothing
+    # anyone could read, and would fail the reference check the rebuild is held to: they go.
+    db.conn.execute("DELETE FROM breakage_trackers WHERE report_id NOT IN (SELECT id FROM breakage_reports)")
+    _rebuild_table(
+        db, "breakage_reports", "id, time, site",
+        "id INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, site TEXT NOT NULL",
+    )
+    _run_script(
+        db,
+        """
+        CREATE INDEX IF NOT EXISTS breakage_reports_site ON breakage_reports(site);
+        CREATE INDEX IF NOT EXISTS breakage_reports_time ON breakage_reports(time)
+        """,
+    )
+
+
 # Migrations that rebuild a table run with foreign keys off (SQLite's documented way to change a
 # table's definition: a DROP TABLE would otherwise check, or cascade into, the rows referring to it),
 # and the rebuilt tables' references are checked before the migration commits.
-MIGRATION_REBUILDS_TABLES = {_migration_7: ("hosts",)}
+MIGRATION_REBUILDS_TABLES = {_migration_7: ("hosts",), _migration_9: ("breakage_trackers",)}
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7, _migration_8,
+    _migration_9,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
