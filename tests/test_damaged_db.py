@@ -81,6 +81,36 @@ def damage(kind: str, database: Path) -> None:
         database.unlink()
 
 
+def database_files(data_dir: Path) -> set[str]:
+    """The database's files in the data folder: the live one, those set aside, and any -wal/-shm."""
+    return {p.name for p in data_dir.iterdir() if p.name.startswith("crumbs.sqlite3")}
+
+
+def leave_a_commit_in_the_wal(database: Path) -> bytes:
+    """The database as a crash leaves it: its last commit only in its -wal, not yet in the main file.
+    Returns the -wal's bytes."""
+    before = database.read_bytes()
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        conn.execute("INSERT INTO settings (key, value) VALUES ('only-in-the-wal', 'kept')")
+        wal = Path(f"{database}-wal").read_bytes()
+    finally:
+        conn.close()  # the last connection copies the WAL into the file and removes it: undo that
+    database.write_bytes(before)
+    Path(f"{database}-wal").write_bytes(wal)
+    return wal
+
+
+def setting_in(database: Path, key: str) -> str | None:
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+    finally:
+        conn.close()
+    return row[0] if row else None
+
+
 def run_cli(args: list[str], data_dir: Path):
     return CliRunner().invoke(main, [*args, "--data-dir", str(data_dir)])
 
@@ -138,6 +168,9 @@ def test_repair_salvages_around_a_corrupted_page_and_keeps_the_damaged_file(data
     assert "rows salvaged" in result.output and "kept as" in result.output
     aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))
     assert len(aside) == 1
+    # Nothing else: the salvage's read-only reader leaves an empty -wal/-shm beside the damaged file,
+    # which hold nothing and belong to no open database.
+    assert database_files(data_dir) == {"crumbs.sqlite3", aside[0].name}
     salvaged = requests_count(database)
     assert accepted - 300 <= salvaged < accepted  # one page of rows lost, not the table
     conn = sqlite3.connect(database)
@@ -173,15 +206,59 @@ def test_restore_puts_back_the_latest_snapshot(data_dir):
     assert snapshot.name in listed.output
     result = run_cli(["restore"], data_dir)
     assert result.exit_code == 0 and snapshot.name in result.output, result.output
+    # The empty -wal/-shm a read-only open (the snapshot's) left by the damaged file do not follow it aside.
+    aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))
+    assert len(aside) == 1 and database_files(data_dir) == {"crumbs.sqlite3", aside[0].name}
     assert requests_count(database) == accepted
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
     assert run_cli(["choices"], data_dir).exit_code == 0
+    assert database_files(data_dir) == {"crumbs.sqlite3", aside[0].name}
 
 
 def test_restore_without_a_snapshot_says_so(data_dir):
     fill(data_dir, 10)
     result = run_cli(["restore"], data_dir)
     assert result.exit_code == 1 and "no snapshot" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", ["restore", "repair"])
+def test_a_wal_holding_commits_goes_aside_with_the_damaged_file(command, data_dir):
+    fill(data_dir)
+    database = data_dir / "crumbs.sqlite3"
+    take(database, data_dir)
+    damage("corrupted-page", database)
+    wal = leave_a_commit_in_the_wal(database)
+    result = run_cli([command], data_dir)
+    assert result.exit_code == 0, result.output
+    aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))
+    assert len(aside) == 1
+    # Renamed to match the file it belongs to, so SQLite reads it with that file; its index (-shm) is
+    # rebuilt from it then.
+    assert database_files(data_dir) == {"crumbs.sqlite3", aside[0].name, f"{aside[0].name}-wal"}
+    assert Path(f"{aside[0]}-wal").read_bytes() == wal
+    if command == "repair":  # the salvage read the commit through the WAL too
+        assert setting_in(database, "only-in-the-wal") == "kept"
+    else:
+        assert setting_in(database, "only-in-the-wal") is None  # the snapshot is from before it
+    assert setting_in(aside[0], "only-in-the-wal") == "kept"
+
+
+def test_restore_where_the_database_is_gone_moves_its_wal_aside_rather_than_under_the_snapshot(data_dir):
+    # SQLite replays a -wal it finds beside a file into it: left at the old name, the gone database's
+    # WAL would be written over the restored snapshot.
+    accepted = fill(data_dir, 300)
+    database = data_dir / "crumbs.sqlite3"
+    take(database, data_dir)
+    wal = leave_a_commit_in_the_wal(database)
+    damage("missing", database)
+    result = run_cli(["restore"], data_dir)
+    assert result.exit_code == 0, result.output
+    aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z-wal"))
+    assert len(aside) == 1 and aside[0].read_bytes() == wal
+    assert f"kept as {aside[0]}" in result.output
+    assert database_files(data_dir) == {"crumbs.sqlite3", aside[0].name}
+    assert setting_in(database, "only-in-the-wal") is None
+    assert requests_count(database) == accepted
 
 
 def test_the_running_companion_takes_snapshots_and_keeps_the_last_few(data_dir):

@@ -1,7 +1,7 @@
 """``crumbs repair`` and ``crumbs restore [SNAPSHOT]``: the ways out of a damaged database.
 
 Every command refuses a damaged database with one line naming these two; they are the only ones
-that open it anyway. Both keep the damaged file aside and never delete anything. Both take the
+that open it anyway. Both keep the damaged file aside and never delete what it holds. Both take the
 data folder's lock (:mod:`companion.instance`), so neither runs under a live companion that would go on
 writing to the file being replaced.
 """

@@ -1,7 +1,7 @@
 """The ways out of a damaged database: salvage what can be read (``crumbs repair``) or put back a
 snapshot (``crumbs restore``). Both keep the damaged file aside (``crumbs.sqlite3.damaged-<time>``,
-with its ``-wal``/``-shm``), never delete it, and leave a database that passes ``integrity_check``
-in its place, with mode 0600.
+with its ``-wal`` when that holds anything), never delete it, and leave a database that passes
+``integrity_check`` in its place, with mode 0600, and no ``-wal``/``-shm`` of the old file beside it.
 
 Salvage reads the damaged file table by table, in rowid order; where a page cannot be read it skips
 ahead (probing larger and larger rowid gaps) and goes on, so one bad page costs the rows on it, not
@@ -32,15 +32,29 @@ class Salvage:
     aside: Path | None = None  # where the damaged file now is
 
 
-def _aside(database: Path) -> Path:
-    """Move the database and its WAL/SHM aside (never deleted); return the new path of the main file."""
+def _aside(database: Path) -> Path | None:
+    """Move the database out of the way, with its WAL if that holds anything (never deleted); return
+    where the damaged data now is (the main file, or its WAL if the main file was gone), or None."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target = database.with_name(f"{database.name}.damaged-{stamp}")
-    for suffix in ("", "-wal", "-shm"):
-        src = Path(str(database) + suffix)
-        if src.exists():
-            os.replace(src, Path(str(target) + suffix))
-    return target
+    wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")
+    moved = None
+    if database.exists():
+        os.replace(database, target)
+        moved = target
+    # A WAL with frames holds commits the main file may lack: it goes with the file, under the name
+    # SQLite looks for beside it. Left at the old name it would be replayed into the new database (even
+    # with the main file gone). An empty one holds nothing: read-only connections (the salvage's
+    # reader, the check every refused command runs) create it and cannot remove it when they close.
+    if wal.exists() and wal.stat().st_size > 0:
+        os.replace(wal, Path(f"{target}-wal"))
+        moved = moved or Path(f"{target}-wal")
+    else:
+        wal.unlink(missing_ok=True)
+    # The -shm only indexes the WAL; SQLite rebuilds it from the WAL when it next opens the file, and
+    # nothing has the file open now (the command holds the data folder's lock and closed its own).
+    shm.unlink(missing_ok=True)
+    return moved
 
 
 def _put_in_place(new: Path, database: Path) -> None:
@@ -64,7 +78,7 @@ def restore(database: Path, root: Path, snapshot: Path | None = None) -> tuple[P
         raise ValueError(f"the snapshot {snapshot.name} is damaged too ({problem[:80]}); pick another one")
     staged = database.with_name(f".restoring-{database.name}")
     shutil.copyfile(snapshot, staged)
-    aside = _aside(database) if database.exists() else None
+    aside = _aside(database)
     _put_in_place(staged, database)
     return snapshot, aside
 
@@ -90,7 +104,7 @@ def repair(database: Path, make_store) -> Salvage:
             conn.close()
         if not ok:
             raise RuntimeError("the salvaged copy failed its integrity check; nothing was changed")
-        result.aside = _aside(database) if database.exists() else None
+        result.aside = _aside(database)
         _put_in_place(staged, database)
         return result
     finally:
