@@ -353,3 +353,25 @@ def test_repair_keeps_ids_of_forgotten_names_unused(data_dir):
         assert new > forgotten
     finally:
         companion.close()
+
+
+def test_two_damaged_files_set_aside_within_one_second_are_both_kept(data_dir, monkeypatch):
+    # The set-aside name has a one-second stamp: a second repair or restore in the same second replaced the
+    # first damaged file with the second, losing what the person might still have wanted from it.
+    from datetime import datetime, timezone
+
+    from companion.storage import recovery
+
+    class OneSecond(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+
+    monkeypatch.setattr(recovery, "datetime", OneSecond)
+    database = data_dir / "crumbs.sqlite3"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for content in (b"the first damaged file", b"the second damaged file"):
+        database.write_bytes(content)
+        recovery._aside(database)
+    kept = {p.name: p.read_bytes() for p in data_dir.glob("crumbs.sqlite3.damaged-*")}
+    assert sorted(kept.values()) == [b"the first damaged file", b"the second damaged file"], kept

@@ -37,6 +37,11 @@ def _aside(database: Path) -> Path | None:
     where the damaged data now is (the main file, or its WAL if the main file was gone), or None."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target = database.with_name(f"{database.name}.damaged-{stamp}")
+    n = 1
+    # Two repairs or restores within one second: os.replace would put the second damaged file over the first.
+    while target.exists() or Path(f"{target}-wal").exists():
+        n += 1
+        target = database.with_name(f"{database.name}.damaged-{stamp}-{n}")
     wal, shm = Path(f"{database}-wal"), Path(f"{database}-shm")
     moved = None
     if database.exists():
