@@ -85,3 +85,17 @@ def test_token_is_stable_and_pair_prints_a_code(run):
     first, second = run("token").output.strip(), run("token").output.strip()
     assert first == second and len(first) >= 43
     assert "Pairing code:" in run("pair").output
+
+
+def test_check_says_when_the_browsers_rules_cannot_express_the_blocking_filter(run, tmp_path):
+    # The engine blocks with an entity-domain filter; declarativeNetRequest has no form for it, so the browser
+    # lets the request through: "=> BLOCKED" would be untrue.
+    listed = tmp_path / "entity.txt"
+    listed.write_text("[Adblock Plus 2.0]\n||entity-tracker.example^$domain=news-entity.*\n")
+    assert run("lists", "add", str(listed)).exit_code == 0
+    result = run("check", "https://entity-tracker.example/p.gif", "--page", "https://www.news-entity.com/",
+                 "--type", "image")
+    assert result.exit_code == 0, result.output
+    assert "BLOCKED" not in result.output
+    assert "the browser's rules cannot express this filter: the browser lets it through" in result.output
+    assert run("check", GA, "--page", "https://www.news.example/", "--type", "script").output.count("=> BLOCKED") == 1

@@ -5,6 +5,7 @@ import json
 
 import click
 
+from ..dnr.compiler import browser_can_apply
 from ..service import Companion
 from .common import data_dir_option
 
@@ -52,6 +53,11 @@ def check(url: str, page_url: str, request_type: str, as_json: bool, data_dir: s
         click.echo(f"  {v.description}")
     if v.learns:
         click.echo(f"  What it can learn: {v.learns}")
-    click.echo(f"  => {'BLOCKED' if v.blocked else 'allowed'} (decided by {v.decided_by})")
+    if v.blocked and v.decided_by == "list-default" and v.filter and not browser_can_apply(v.filter):
+        # The engine matches it, the browser's rules cannot say it: what happens is the browser's part.
+        click.echo(f"  => the lists block it, but the browser's rules cannot express this filter: the browser "
+                   f"lets it through (decided by {v.decided_by})")
+    else:
+        click.echo(f"  => {'BLOCKED' if v.blocked else 'allowed'} (decided by {v.decided_by})")
     if v.surrogate:
         click.echo(f"  replaced with a stand-in: {v.surrogate} (the page's calls keep working; nothing is sent)")

@@ -27,13 +27,14 @@ $important flags included), and :mod:`.condition` turns each into a DNR conditio
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ..engine import ParsedFilter
+from ..engine import ParsedFilter, parse_filter
 from .condition import to_dnr_condition
 
 PRIORITY_SITE_TRACKER = 400
@@ -173,6 +174,23 @@ def _list_rule(condition: Condition, is_exception: bool, is_important: bool) -> 
     condition["domainType"] = "thirdParty"
     priority = PRIORITY_LIST_IMPORTANT if is_important else PRIORITY_LIST_BLOCK
     return {"type": "block"}, priority, condition
+
+
+@functools.lru_cache(maxsize=4096)
+def browser_can_apply(filter_text: str) -> bool:
+    """Whether the browser's rules can carry this list filter at all: False for what declarativeNetRequest
+    cannot say (entity domains like ``domain=news.*``, non-ASCII patterns, ``||*``, regexes RE2 refuses,
+    a first-party-only block: see :mod:`.condition`). The engine still matches such a filter, so the
+    companion says "blocked" while the browser lets the request through: the history and ``crumbs check``
+    must say so instead of blaming rules that have not caught up (they never will).
+
+    Not whether it is in the rules now: a filter met for the first time is added at the next compile, and
+    a list bigger than the browser's rule limit leaves its least-met filters out."""
+    parsed = parse_filter(filter_text)
+    if parsed is None:
+        return False
+    condition = to_dnr_condition(parsed)
+    return bool(condition) and _list_rule(condition, parsed.exception, parsed.important) is not None
 
 
 def compile_rules(*, site_tracker: Sequence[tuple[str, str, str]], trusted_sites: Sequence[str],

@@ -6,6 +6,7 @@ import heapq
 from collections import defaultdict
 from typing import Any
 
+from ..dnr.compiler import browser_can_apply
 from ..storage import day_start
 from .periods import Period
 from .sums import (UNKNOWN_SITE, Reach, Snapshot, Tally, _Part, counts_figures, headline_figures, merge_pairs,
@@ -281,6 +282,10 @@ def why_it_got_through(tracker: bool, meant: bool, exception: bool, decided_by: 
     if exception and named:
         return f"an exception filter allowed it: {named}"
     if meant:
+        if decided_by == "list-default" and ftext and not browser_can_apply(ftext):
+            # Never "not caught up": the browser's rules have no way to say this filter (dnr/compiler.py).
+            return (f"the lists block it ({named}), but the browser's rules cannot express this filter, "
+                    "so the browser lets it through")
         return (f"Crumbs meant to block it ({named or decided_by}), but the browser's rules had not caught up yet"
                 if named else "Crumbs meant to block it, but the browser's rules had not caught up yet")
     if decided_by == "site-trust":
