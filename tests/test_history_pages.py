@@ -439,3 +439,22 @@ def test_a_tracker_met_on_many_sites_lists_the_busiest_first_and_all_on_request(
         assert total > SITES_SHOWN
         assert f"The busiest {SITES_SHOWN} shown, {total - SITES_SHOWN} more" in page and "all=1" in page, path
         assert "sites-count" not in signed_in.get(path + "?p=7d&all=1").get_data(as_text=True)
+
+
+def test_a_tracker_blocked_everywhere_is_said_not_to_be_blocked_where_a_choice_here_or_trust_comes_first(signed_in, companion):
+    # policy.py: the choice for this site first, then trust, then the choice everywhere. "blocked everywhere"
+    # alone on a trusted site's page said it was blocked there, where nothing of it is.
+    def control(site, domain):
+        html = signed_in.get(f"/site/{site}?p=today").get_data(as_text=True)
+        row = re.search(rf'data-domain="{re.escape(domain)}"[^>]*>(.*?)</tr>', html, re.S).group(1)
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row.split('class="controls"', 1)[1])).strip()
+
+    companion.store.set_tracker("doubleclick.net", "block")
+    assert "blocked everywhere" in control("news.example", "doubleclick.net")
+    assert "not on this site" not in control("news.example", "doubleclick.net")
+    companion.store.set_trust("news.example", "always")
+    assert "blocked everywhere (not on this site: you trust it)" in control("news.example", "doubleclick.net")
+    companion.store.set_site_tracker("news.example", "doubleclick.net", "block")  # this one does come first
+    assert "not on this site" not in control("news.example", "doubleclick.net")
+    companion.store.set_site_tracker("news.example", "doubleclick.net", "allow")
+    assert "blocked everywhere (not on this site: your choice here comes first)" in control("news.example", "doubleclick.net")
