@@ -331,6 +331,43 @@ def _split_fast(url: str) -> tuple[str, str | None]:
     return scheme, host
 
 
+class PublicSuffix(ValueError):
+    """A public suffix (``com``, ``co.uk``, ``github.io``) named where a site or a tracker is meant."""
+
+
+def is_public_suffix(host: str) -> bool:
+    """True when the normalised ``host`` is itself a public suffix: a name many sites live under, never one.
+
+    split_host answers such a host as its own registrable domain (``co.uk`` -> ``co.uk``, its suffix
+    too), and a single label as a suffix-less host; a single label is a suffix when the bundled list
+    knows it as a TLD (``com``), not when it names one machine (``localhost``, an intranet name).
+    """
+    domain, suffix = split_host(host)
+    if suffix:
+        return domain == suffix
+    if not host or "." in host or ":" in host or host.isdigit():  # IP addresses, "" and dotted hosts
+        return False
+    label = host
+    if label.startswith("xn--"):  # the snapshot lists internationalised TLDs in Unicode (рф, not xn--p1ai)
+        try:
+            label = label.encode("ascii").decode("idna")
+        except UnicodeError:
+            return False
+    return label in _suffix_rules()[1]
+
+
+def refuse_public_suffix(domain: str) -> str:
+    """``domain``, or :class:`PublicSuffix` when it is one.
+
+    A choice keyed by a suffix would become a browser rule for every site under it (blocking every
+    third-party ``.com`` host, trusting every ``.com`` site) while the companion's verdicts, keyed by
+    real sites, never meet it: the two would disagree about every request.
+    """
+    if is_public_suffix(domain):
+        raise PublicSuffix(f"{domain[:100]!r} is a public suffix (a top-level domain), not a site or a tracker")
+    return domain
+
+
 def site_of(value: str) -> str:
     """The registrable domain for a page given as a URL or a bare host name (``news.example``)."""
     if "://" not in value:

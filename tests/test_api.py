@@ -145,6 +145,23 @@ def test_bad_choices_are_refused_with_a_reason(client, auth, path, body):
     assert r.status_code == 400 and r.get_json()["error"]
 
 
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/choices/trust/com", {"duration": "always"}),
+    ("/api/v1/choices/trust/co.uk", {"duration": "hour"}),
+    ("/api/v1/choices/trackers/com", {"action": "block"}),
+    ("/api/v1/choices/sites/news.example/trackers/github.io", {"action": "block"}),
+    ("/api/v1/choices/sites/co.uk/trackers/doubleclick.net", {"action": "allow"}),
+])
+def test_a_public_suffix_is_refused_as_a_site_or_a_tracker(client, auth, path, body):
+    # Accepted, it became a browser rule for every site under the suffix while the verdicts never met it.
+    before = client.get("/api/v1/dnr", headers=auth).get_json()["version"]
+    r = client.put(path, json=body, headers=auth)
+    assert r.status_code == 400
+    assert "is a public suffix (a top-level domain), not a site or a tracker" in r.get_json()["error"]
+    assert not any(client.get("/api/v1/choices", headers=auth).get_json().values())
+    assert client.get("/api/v1/dnr", headers=auth).get_json()["version"] == before
+
+
 def test_report_only_setting(client, auth):
     assert client.put("/api/v1/settings", json={"report_only": True}, headers=auth).status_code == 200
     v = post_events(client, auth, [{"url": GA, "page_url": NEWS, "type": "script"}]).get_json()["results"][0]["verdict"]

@@ -76,6 +76,15 @@ def test_block_allow_trust_change_the_verdict_in_precedence_order(run):
     assert "No choices yet" in run("choices").output
 
 
+@pytest.mark.parametrize("args", [("block", "com"), ("trust", "co.uk"), ("allow", "doubleclick.net", "--on", "com"),
+                                  ("block", "https://github.io/")])
+def test_a_public_suffix_is_refused_in_one_line(run, args):
+    result = run(*args)
+    assert result.exit_code != 0
+    assert result.output.strip().count("\n") == 0 and "is a public suffix (a top-level domain)" in result.output
+    assert "No choices yet" in run("choices").output
+
+
 def test_bad_domain_is_a_usage_error(run):
     result = run("block", "not a domain!")
     assert result.exit_code == 2 and "not a tracker domain" in result.output

@@ -258,6 +258,18 @@ def test_import_choices_round_trip(h, store):
     assert len(store.list_choices()["everywhere"]) == 1  # nothing of a refused import was applied
 
 
+@pytest.mark.parametrize("data", [
+    {"everywhere": [{"tracker": "com", "action": "block"}]},
+    {"trusted": [{"site": "co.uk", "until": None}]},
+    {"site_tracker": [{"site": "news.example", "tracker": "github.io", "action": "block"}]},
+])
+def test_import_refuses_a_public_suffix(h, store, data):
+    with pytest.raises(ValueError, match="is a public suffix"):
+        h.import_choices({**data, "everywhere": [{"tracker": "doubleclick.net", "action": "block"},
+                                                 *data.get("everywhere", [])]})
+    assert not any(store.list_choices().values())
+
+
 def test_signin_codes_are_single_use_and_hashed(store):
     code = auth.new_signin_code(store)
     assert code not in json.dumps(store.conn.execute("SELECT * FROM signin_codes").fetchall())

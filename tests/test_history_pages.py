@@ -253,6 +253,18 @@ def test_controls_set_and_undo_every_kind_of_choice(csrf_of, signed_in, companio
     assert post(kind="nonsense", action="block").status_code == 400
 
 
+def test_controls_refuse_a_public_suffix(csrf_of, signed_in, companion):
+    token = csrf_of(signed_in)
+    post = lambda **f: signed_in.post("/choice", data={"csrf": token, **f})
+    for form in ({"kind": "everywhere", "tracker": "com", "action": "block"},
+                 {"kind": "trust", "site": "co.uk", "action": "always"},
+                 {"kind": "site_tracker", "site": "news.example", "tracker": "github.io", "action": "block"}):
+        refused = post(**form)
+        assert refused.status_code == 400, form
+        assert "is a public suffix (a top-level domain), not a site or a tracker" in refused.get_data(as_text=True)
+    assert not any(companion.store.list_choices().values())
+
+
 def test_next_cannot_redirect_elsewhere(csrf_of, signed_in):
     token = csrf_of(signed_in)
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
@@ -277,6 +289,11 @@ def test_choices_export_and_import(csrf_of, signed_in, companion):
     upload = {"csrf": token, "file": (io.BytesIO(b'{"everywhere": [{"tracker": "x.com", "action": "nope"}]}'), "c.json")}
     refused = signed_in.post("/choices/import", data=upload, content_type="multipart/form-data")
     assert refused.status_code == 400 and "Nothing was imported" in refused.get_data(as_text=True)
+    suffix = signed_in.post("/choices/import", data={"csrf": token, "json": json.dumps(
+        {"everywhere": [{"tracker": "doubleclick.net", "action": "block"}, {"tracker": "com", "action": "block"}]})})
+    text = suffix.get_data(as_text=True)
+    assert suffix.status_code == 400 and "Nothing was imported" in text and "public suffix" in text
+    assert companion.store.choices().everywhere == {"facebook.net": "block"}
 
 
 # -- your data ----------------------------------------------------------------------------

@@ -4,8 +4,8 @@ import functools
 
 import pytest
 
-from companion.sites import (NotANetworkURL, host_and_domain, parent_domains, parse_url, registrable_domain, site_of,
-                             split_host)
+from companion.sites import (NotANetworkURL, PublicSuffix, host_and_domain, is_public_suffix, parent_domains, parse_url,
+                             refuse_public_suffix, registrable_domain, site_of, split_host)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +61,21 @@ def test_ip_addresses_and_bracketed_ipv6_are_their_own_site():
 
 def test_public_suffix_itself():
     assert registrable_domain("com.ar") == "com.ar"
+
+
+@pytest.mark.parametrize("host", ["com", "co.uk", "com.ar", "github.io", "blogspot.com", "uk", "a.ck", "xn--p1ai"])
+def test_a_public_suffix_is_not_a_site(host):
+    # A choice keyed by one would be a browser rule for every site under it.
+    assert is_public_suffix(host)
+    with pytest.raises(PublicSuffix, match="is a public suffix"):
+        refuse_public_suffix(host)
+
+
+@pytest.mark.parametrize("host", ["localhost", "intranet", "printer.lan", "news.example", "a.test", "bbc.co.uk",
+                                  "www.ck", "alice.github.io", "127.0.0.1", "::1", "xn--90ae.xn--p1ai"])
+def test_sites_ip_addresses_and_single_label_hosts_are_not_public_suffixes(host):
+    assert not is_public_suffix(host)
+    assert refuse_public_suffix(host) == host
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ import sqlite3
 
 import pytest
 
+from companion.sites import PublicSuffix
 from companion.storage import BLOCKED, SCHEMA_VERSION, TRACKER, RecordedEvent, Store
 
 T0 = 1_780_000_000_000
@@ -120,6 +121,21 @@ def test_choices_bump_the_revision_and_round_trip(store):
         store.set_tracker("x.com", "maybe")
     with pytest.raises(ValueError):
         store.set_trust("x.com", "forever")
+
+
+def test_a_public_suffix_is_refused_as_any_choice_but_can_be_taken_back(store):
+    # A choice for "com" became browser rules blocking every third-party .com host or trusting every .com site.
+    rev = store.choices_rev()
+    for make in (lambda: store.set_tracker("com", "block"), lambda: store.set_trust("co.uk", "always"),
+                 lambda: store.set_site_tracker("news.example", "github.io", "block"),
+                 lambda: store.set_site_tracker("com", "doubleclick.net", "allow"),
+                 lambda: store.import_choices([], [("com", "block")], [])):
+        with pytest.raises(PublicSuffix, match="'com'|'co.uk'|'github.io'"):
+            make()
+    assert store.choices_rev() == rev and not any(store.list_choices().values())
+    store.conn.execute("INSERT INTO trusted_sites (site, until, created) VALUES ('com', NULL, 1)")  # stored before
+    store.set_trust("com", None)
+    assert store.choices().trusted == {}
 
 
 def test_a_second_connection_sees_choices_at_once(tmp_path):

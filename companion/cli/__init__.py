@@ -21,6 +21,7 @@ import click
 
 from .. import __version__
 from ..remote import RemoteError
+from ..sites import PublicSuffix
 from ..storage.integrity import DatabaseDamaged, is_damage
 from .check import check
 from .choices import allow, block, choices, reset, trust, untrust
@@ -42,6 +43,8 @@ class _Main(click.Group):
             raise click.ClickException(str(exc)) from None
         except RemoteError as exc:
             raise click.ClickException(f"the running companion refused: {exc.reason}") from None
+        except PublicSuffix as exc:  # refused by the store when no companion runs (it made the choice here)
+            raise click.ClickException(f"{exc} (nothing was changed)") from None
         except sqlite3.DatabaseError as exc:
             if not is_damage(exc):
                 raise

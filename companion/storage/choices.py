@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..policy import ACTIONS, TRUST_DURATIONS_MS, Choices
+from ..sites import refuse_public_suffix
 from .schema import now_ms
 
 
@@ -79,9 +80,13 @@ class ChoicesMixin:
             self._bump_choices()  # the server and the browser rules pick the change up
         return len(site_tracker) + len(everywhere) + len(trusted)
 
-    # The one upsert per table (inside a transaction).
+    # The one upsert per table (inside a transaction). Each refuses a public suffix (sites.PublicSuffix)
+    # whoever the caller: every single change and every import comes through here. Removing one
+    # stays possible, so a choice stored before this check can still be taken back.
 
     def _put_site_tracker(self, site: str, tracker: str, action: str, created: int) -> None:
+        refuse_public_suffix(site)
+        refuse_public_suffix(tracker)
         self.conn.execute(
             """INSERT INTO site_tracker_choices (site, tracker, action, created) VALUES (?,?,?,?)
                ON CONFLICT (site, tracker) DO UPDATE SET action = excluded.action, created = excluded.created""",
@@ -89,6 +94,7 @@ class ChoicesMixin:
         )
 
     def _put_tracker(self, tracker: str, action: str, created: int) -> None:
+        refuse_public_suffix(tracker)
         self.conn.execute(
             """INSERT INTO tracker_choices (tracker, action, created) VALUES (?,?,?)
                ON CONFLICT (tracker) DO UPDATE SET action = excluded.action, created = excluded.created""",
@@ -96,6 +102,7 @@ class ChoicesMixin:
         )
 
     def _put_trust(self, site: str, until: int | None, created: int) -> None:
+        refuse_public_suffix(site)
         self.conn.execute(
             """INSERT INTO trusted_sites (site, until, created) VALUES (?,?,?)
                ON CONFLICT (site) DO UPDATE SET until = excluded.until, created = excluded.created""",

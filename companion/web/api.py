@@ -11,7 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from .. import __version__, auth
 from ..config import HOST
 from ..peers import peer_uid
-from ..sites import NotANetworkURL, site_of
+from ..sites import NotANetworkURL, PublicSuffix, site_of
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..service import MAX_BATCH, Companion
 from .openapi import openapi_document
@@ -29,6 +29,12 @@ class BadRequest(Exception):
 @bp.errorhandler(BadRequest)
 def _bad_request(exc: BadRequest):
     return json_error(exc.status, exc.reason)
+
+
+@bp.errorhandler(PublicSuffix)
+def _public_suffix(exc: PublicSuffix):
+    # Refused by the store's one upsert (a choice's site or tracker), whichever route asked.
+    return json_error(400, str(exc))
 
 
 def companion() -> Companion:

@@ -70,7 +70,8 @@ _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"typ
 _CHANGED = {"type": "object", "required": ["ok", "rules_version"],
             "properties": {"ok": {"type": "boolean"}, "rules_version": {"type": "string"}}}
 _DOMAIN = {"type": "string", "minLength": 1, "maxLength": 8192,
-           "description": "a host name or URL, reduced to its registrable domain; anything else is refused (400)"}
+           "description": "a host name or URL, reduced to its registrable domain; anything else is refused (400), "
+                          "and so is a public suffix (com, co.uk) when a choice is made"}
 _HEX_CHALLENGE = {"type": "string", "pattern": "^[0-9a-fA-F]{16,64}$"}
 
 # Refusals every authenticated call may get: 400 (a token in the URL), 401 (no or wrong token), 403 (a web

@@ -23,7 +23,7 @@ from flask import (
     url_for,
 )
 
-from ..sites import NotANetworkURL, site_of
+from ..sites import NotANetworkURL, PublicSuffix, site_of
 from ..auth import SESSION_TTL_MS
 from ..history import PERIODS, RETENTION_CHOICES, History, Period, day_to_iso, iso_to_day, period
 from ..policy import TRUST_DURATIONS_MS
@@ -64,6 +64,12 @@ class Refused(Exception):
 @bp.errorhandler(Refused)
 def _refused(exc: Refused):
     return render_template("message.html", title="Refused", message=exc.reason, signed_in=False), exc.status
+
+
+@bp.errorhandler(PublicSuffix)
+def _public_suffix(exc: PublicSuffix):
+    # A choice naming a public suffix, refused by the store: the same page as any other bad form value.
+    return _refused(Refused(400, f"{exc}."))
 
 
 @bp.before_request
