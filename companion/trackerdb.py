@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import RULES_DIR
-from .sites import parent_domains, registrable_domain
+from .sites import is_public_suffix, parent_domains, registrable_domain
 
 DEFAULT_PATH: Path = RULES_DIR / "trackers.json"
 CRUMBS = "Crumbs"  # the source of a fact from the shipped knowledge base (others: companion/knowledge.py)
@@ -226,7 +226,9 @@ class TrackerDB:
             return found
         registrable = registrable_domain(host) if host else host
         info = self._trackers.get(registrable)
-        if info is None:
+        # A public suffix (com, co.uk) is no one's: merging the entries listed under it would give
+        # "com" the owner of whichever .com tracker comes first.
+        if info is None and not is_public_suffix(registrable):
             below = self._entries_below().get(registrable, [])
             if below:
                 counts: dict[str, int] = {}

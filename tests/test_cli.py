@@ -85,6 +85,11 @@ def test_a_public_suffix_is_refused_in_one_line(run, args):
     assert "No choices yet" in run("choices").output
 
 
+def test_a_public_suffix_has_no_owner_in_check(run):
+    result = run("check", "https://com/", "--page", "https://a.example/")
+    assert result.exit_code == 0 and "Google" not in result.output
+
+
 def test_bad_domain_is_a_usage_error(run):
     result = run("block", "not a domain!")
     assert result.exit_code == 2 and "not a tracker domain" in result.output

@@ -57,6 +57,14 @@ def test_lookup_ignores_case_port_and_trailing_dot():
     assert db.lookup("stats.acme.example:8443").domain == "stats.acme.example"
 
 
+def test_a_public_suffix_has_no_facts(shipped):
+    # facts() of an unlisted domain merges the entries listed under it: under "com" that is every .com tracker,
+    # so a request to https://com/ was said to be Google's.
+    for suffix in ("com", "net", "co.uk", "com.ar"):
+        assert shipped.facts(suffix) is None and shipped.owner_of(suffix) is None, suffix
+    assert shipped.facts("baidu.com") is not None  # an unlisted site still takes its listed hosts' facts
+
+
 def test_unknown_hosts_and_near_misses_are_none():
     db = TrackerDB(small())
     assert db.lookup("unknown.example") is None
