@@ -365,6 +365,16 @@ def test_retention_setting(csrf_of, make_verdict, signed_in, companion):
     assert signed_in.post("/data/retention", data={"csrf": token, "days": "3"}).status_code == 400
 
 
+@pytest.mark.parametrize("days", ["abc", "", "30.0", "-7", "1e3", "3"])
+def test_a_bad_retention_gets_a_plain_reason(csrf_of, signed_in, companion, days):
+    # "abc" answered Python's "invalid literal for int() with base 10: 'abc'".
+    refused = signed_in.post("/data/retention", data={"csrf": csrf_of(signed_in), "days": days})
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "invalid literal" not in text and "int()" not in text
+    assert "days must be a whole number, one of 7, 30, 90 or 365 (0: keep the detail for ever)" in text
+    assert 'value="90" selected' in signed_in.get("/data").get_data(as_text=True)
+
+
 def test_retention_is_applied_automatically(make_verdict, web, companion):
     companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"),
                                           now_ms() - 100 * DAY_MS, True)])

@@ -18,6 +18,10 @@ from .periods import day_to_iso
 
 DEFAULT_RETENTION_DAYS = 90
 RETENTION_CHOICES = (7, 30, 90, 365, 0)  # 0: keep the detail for ever
+# Said of any refused value, a form's text included: the person learns what to type, not Python's int() error.
+_DAYS = [str(d) for d in RETENTION_CHOICES if d]
+RETENTION_REASON = (f"days must be a whole number, one of {', '.join(_DAYS[:-1])} or {_DAYS[-1]} "
+                    "(0: keep the detail for ever)")
 RETENTION_KEY = "retention_days"
 RETENTION_RUN_KEY = "retention_last_run"
 
@@ -102,9 +106,12 @@ class DataMixin:
             days = DEFAULT_RETENTION_DAYS
         return days if days >= 0 else DEFAULT_RETENTION_DAYS
 
-    def set_retention_days(self, days: int) -> None:
-        if days not in RETENTION_CHOICES:
-            raise ValueError(f"keep detail for one of {RETENTION_CHOICES} days (0: for ever)")
+    def set_retention_days(self, days: int | str) -> None:
+        """Keep request detail for ``days`` (one of RETENTION_CHOICES; a form's text is read here too)."""
+        if isinstance(days, str):
+            days = int(days) if days.strip().isdecimal() else -1
+        if isinstance(days, bool) or days not in RETENTION_CHOICES:
+            raise ValueError(RETENTION_REASON)
         self.store.set_setting(RETENTION_KEY, str(days))
 
     def apply_retention(self, now: int | None = None) -> dict[str, int]:

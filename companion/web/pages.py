@@ -382,7 +382,7 @@ def forget():
 @bp.post("/data/retention")
 def set_retention():
     try:
-        history().set_retention_days(int(request.form.get("days", "")))
+        history().set_retention_days(request.form.get("days", ""))
     except ValueError as exc:
         raise Refused(400, str(exc)) from None
     removed = history().apply_retention()
