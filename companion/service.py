@@ -26,7 +26,7 @@ from .history.views import why_it_got_through
 from .knowledge import Knowledge, merged
 from .lists import Lists, Sources
 from .policy import Choices, decide
-from .storage import RecordedEvent, Store, now_ms
+from .storage import MIN_TIME_MS, RecordedEvent, Store, now_ms
 from .storage.checkpoint import Checkpointer
 from .surrogates import for_hosts
 from .storage import integrity
@@ -36,8 +36,6 @@ from .trackerdb import TrackerDB
 log = logging.getLogger("crumbs")
 
 MAX_BATCH = 1000
-# Browser clocks drift, but an event from before 2000 or more than a day ahead is garbage.
-_MIN_TIME_MS = 946_684_800_000
 
 
 class InvalidEvent(ValueError):
@@ -61,6 +59,7 @@ OUTCOMES = ("reached", "blocked")
 
 
 _SHARED_TYPES = frozenset(REQUEST_TYPES)
+# Browser clocks drift, but an event from before 2000 (MIN_TIME_MS) or more than a day ahead is garbage.
 _DAY_MS = 86_400_000
 
 
@@ -76,7 +75,7 @@ def parse_event(raw: Any, now: int) -> Event:
                 and (page_url is None or (type(page_url) is str and len(page_url) <= MAX_URL_LENGTH))
                 and type(rtype) is str and rtype in _SHARED_TYPES
                 and (tab_id is None or (type(tab_id) is int and -1 <= tab_id < 2**31))
-                and type(when) is int and _MIN_TIME_MS <= when <= now + _DAY_MS
+                and type(when) is int and MIN_TIME_MS <= when <= now + _DAY_MS
                 and get("browser_blocked") is None and (outcome is None or outcome == "reached" or outcome == "blocked")):
             return Event(url, page_url or None, rtype, tab_id, when, outcome == "blocked", outcome is not None)
     return _parse_event_carefully(raw, now)
@@ -106,7 +105,7 @@ def _parse_event_carefully(raw: Any, now: int) -> Event:
     when = raw.get("time", now)
     if isinstance(when, float) and when.is_integer():
         when = int(when)
-    if isinstance(when, bool) or not isinstance(when, int) or not _MIN_TIME_MS <= when <= now + 86_400_000:
+    if isinstance(when, bool) or not isinstance(when, int) or not MIN_TIME_MS <= when <= now + 86_400_000:
         raise InvalidEvent("'time' must be epoch milliseconds, not in the future")
     blocked = raw.get("browser_blocked")
     if blocked is not None and not isinstance(blocked, bool):

@@ -258,6 +258,24 @@ def test_import_choices_round_trip(h, store):
     assert len(store.list_choices()["everywhere"]) == 1  # nothing of a refused import was applied
 
 
+@pytest.mark.parametrize("until", [-5, 0, 1_700_000_000, True, 1.5, "1700000000000", float("inf"), float("nan"),
+                                   10**30, core.now_ms() + 30 * DAY_MS, [], {}])
+def test_import_refuses_an_impossible_trust_expiry(h, store, until):
+    # -5 was imported ("1 choice imported") and then listed as "a.com expired 1969-12-31 23:59".
+    with pytest.raises(ValueError, match="'until' of a trusted site must be null"):
+        h.import_choices({"trusted": [{"site": "a.com", "until": until}]})
+    assert store.list_choices()["trusted"] == []
+
+
+def test_import_keeps_a_real_expiry_even_a_past_one(h, store):
+    # An exported file lists expired trust too (shown as expired), and is imported later than it was made.
+    now = core.now_ms()
+    past, soon = now - 400 * DAY_MS, float(now + DAY_MS - 60_000)
+    assert h.import_choices({"trusted": [{"site": "a.com", "until": past}, {"site": "b.com", "until": soon},
+                                         {"site": "c.com", "until": None}]}) == 3
+    assert store.choices().trusted == {"a.com": past, "b.com": int(soon), "c.com": None}
+
+
 @pytest.mark.parametrize("data", [
     {"everywhere": [{"tracker": "com", "action": "block"}]},
     {"trusted": [{"site": "co.uk", "until": None}]},

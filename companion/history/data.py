@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ..policy import ACTIONS
+from ..policy import ACTIONS, TRUST_DURATIONS_MS
 from ..sites import NotANetworkURL, site_of
-from ..storage import day_of, day_start, now_ms
+from ..storage import MIN_TIME_MS, day_of, day_start, now_ms
 from .periods import day_to_iso
 
 DEFAULT_RETENTION_DAYS = 90
@@ -138,12 +138,8 @@ class DataMixin:
             raise ValueError("expected a JSON object with site_tracker, everywhere and trusted lists")
         site_tracker = [(_dom(i, "site"), _dom(i, "tracker"), _action(i)) for i in _items(data, "site_tracker")]
         everywhere = [(_dom(i, "tracker"), _action(i)) for i in _items(data, "everywhere")]
-        trusted = []
-        for item in _items(data, "trusted"):
-            until = item.get("until")
-            if until is not None and (isinstance(until, bool) or not isinstance(until, int)):
-                raise ValueError("'until' must be epoch milliseconds or null")
-            trusted.append((_dom(item, "site"), until))
+        now = now_ms()
+        trusted = [(_dom(item, "site"), _until(item, now)) for item in _items(data, "trusted")]
         return self.store.import_choices(site_tracker, everywhere, trusted)
 
 
@@ -169,6 +165,25 @@ def _dom(item: dict, key: str) -> str:
         return site_of(value)
     except NotANetworkURL as exc:
         raise ValueError(f"{value[:80]!r} is not a domain: {exc}") from None
+
+
+# The latest expiry a trust made now can have: an exported file holds expiries up to its export time plus this.
+_LONGEST_TRUST_MS = max(span for span in TRUST_DURATIONS_MS.values() if span is not None)
+
+
+def _until(item: dict, now: int) -> int | None:
+    """A trusted site's expiry (epoch ms; None: always), within the bounds a reported event's time has
+    (service.parse_event): from 2000, and no later than the longest trust made now. -5 was imported and
+    listed as "expired 1969-12-31"; an expiry years ahead would be a trust no duration can make."""
+    until = item.get("until")
+    if until is None:
+        return None
+    if isinstance(until, float) and until.is_integer():  # JSON writers may spell 1700000000000 as 1.7e12
+        until = int(until)
+    if isinstance(until, bool) or not isinstance(until, int) or not MIN_TIME_MS <= until <= now + _LONGEST_TRUST_MS:
+        raise ValueError(f"'until' of a trusted site must be null (always) or epoch milliseconds from 2000 to "
+                         f"{_LONGEST_TRUST_MS // 3_600_000} hours from now, not {str(until)[:40]}")
+    return until
 
 
 def _action(item: dict) -> str:

@@ -51,7 +51,7 @@ from .history import HistoryMixin
 from .integrity import DatabaseDamaged
 from .lists import ListsMixin
 from .schema import (BLOCKED, BROWSER_BLOCKED, DAY_MS, DECIDED_CODES, DECIDED_NAMES, EXCEPTION, MIGRATIONS,
-                     OUTCOME, RULE_BLOCKED, SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, day_of, day_start, now_ms)
+                     MIN_TIME_MS, OUTCOME, RULE_BLOCKED, SAME_OWNER, SCHEMA_VERSION, THIRD_PARTY, TRACKER, TYPE_CODES, TYPE_NAMES, day_of, day_start, now_ms)
 from .sessions import SessionsMixin
 from .sources import SourcesMixin
 
@@ -69,5 +69,6 @@ class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixi
 __all__ = [
     "Store", "DatabaseDamaged", "RecordedEvent", "Transaction", "now_ms", "MIGRATIONS", "SCHEMA_VERSION",
     "THIRD_PARTY", "TRACKER", "BLOCKED", "SAME_OWNER", "BROWSER_BLOCKED", "EXCEPTION", "RULE_BLOCKED", "OUTCOME",
-    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS", "day_of", "day_start",
+    "TYPE_CODES", "TYPE_NAMES", "DECIDED_CODES", "DECIDED_NAMES", "DAY_MS", "MIN_TIME_MS", "day_of",
+    "day_start",
 ]

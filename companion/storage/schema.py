@@ -35,6 +35,9 @@ DECIDED_CODES = {name: i for i, name in enumerate(DECIDED_BY)}
 DECIDED_NAMES = {i: name for name, i in DECIDED_CODES.items()}
 
 DAY_MS = 86_400_000
+# The earliest time Crumbs takes as real (2000-01-01): a reported event's, an imported trust expiry's.
+# Browser clocks drift, but anything before it is garbage (a negative number, seconds for milliseconds).
+MIN_TIME_MS = 946_684_800_000
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
