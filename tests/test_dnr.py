@@ -257,3 +257,14 @@ def test_real_lists_fit_the_browser_limits(max_rules, real_list_filters):
         assert cond, r
         assert not ("urlFilter" in cond and "regexFilter" in cond)
         assert r["action"]["type"] in ("block", "allow", "allowAllRequests")
+
+
+def test_a_public_suffix_stored_as_a_choice_before_they_were_refused_makes_no_rule():
+    # "com" in a rule's requestDomains or initiatorDomains matches every .com host: a stored "block com"
+    # blocked every third-party .com request in the browser while the companion's verdicts never matched it.
+    _, rules = compile_(site_tracker=[("co.uk", "tracker.example", "block"), ("news.example", "com", "block"),
+                                      ("news.example", "ads.example", "block")],
+                        trusted_sites=["com", "shop.example"], everywhere=[("co.uk", "block"), ("spy.example", "block")])
+    named = [d for r in rules for key in ("requestDomains", "initiatorDomains") for d in r["condition"].get(key, [])]
+    assert not {"com", "co.uk"} & set(named), rules
+    assert {"news.example", "ads.example", "shop.example", "spy.example"} <= set(named)

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..engine import ParsedFilter, parse_filter
+from ..sites import is_public_suffix
 from .condition import to_dnr_condition
 
 PRIORITY_SITE_TRACKER = 400
@@ -121,6 +122,12 @@ def _choice_rules(site_tracker: Sequence[tuple[str, str, str]], trusted_sites: S
                   everywhere: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     """The rules for the person's own choices: never dropped, whatever the limits."""
     rules: list[dict[str, Any]] = []
+    # A public suffix ("com") stored as a choice before such choices were refused would block or trust every
+    # site under it in the browser, while the companion's verdicts never match it (they name registrable
+    # domains): left out, so the browser does what the companion says. It can still be removed.
+    site_tracker = [(s, t, a) for s, t, a in site_tracker if not (is_public_suffix(s) or is_public_suffix(t))]
+    trusted_sites = [s for s in trusted_sites if not is_public_suffix(s)]
+    everywhere = [(t, a) for t, a in everywhere if not is_public_suffix(t)]
 
     # site+tracker: group trackers per (site, action), then merge the sites that share the same tracker set,
     # so "block X on 40 sites" is one rule and "block 40 trackers on one site" is one rule too.
