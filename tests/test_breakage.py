@@ -162,7 +162,7 @@ def test_pages_list_reports_and_count_them_on_the_tracker_page(client, auth, com
     assert "You said a page was broken while it was blocked 3 times, on 2 of your sites" in tracker
     record_tracker_visit(client, auth, url="https://www.google-analytics.com/collect")
     other = client.get("/tracker/google-analytics.com?p=all").get_data(as_text=True)
-    assert "You said a page was broken while it was blocked 1 time, on 1 of your site (" in other
+    assert "You said a page was broken while it was blocked 1 time, on 1 of your sites (" in other
 
 
 def test_hostile_names_in_the_table_are_escaped(client, companion, sign_in):

@@ -188,6 +188,58 @@ def test_learn_page_uses_the_persons_numbers(signed_in):
     assert "on your sites: 1 tracker" in html  # analytics: google-analytics.com
 
 
+def _words(html: str, pattern: str) -> str:
+    """The text of the first match of ``pattern`` (one group), tags removed and spaces collapsed."""
+    found = re.search(pattern, html, re.S)
+    assert found, pattern
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", found.group(1))).strip()
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_count_of_one_reads_in_the_singular(n, make_verdict, small_trackers, app, companion, client, sign_in,
+                                               csrf_of):
+    # A reviewer read "made 1 requests", "1 were blocked", "on 1 of your site", "1 tracker, 1 requests",
+    # "1 tracker requests" (the map) and "1 filters" (forgetting). One site, one tracker, n blocked requests,
+    # each named by a filter of its own.
+    now = now_ms()
+    companion.store.record([
+        RecordedEvent(make_verdict("one.example", "stats.g.doubleclick.net", "doubleclick.net", True, True,
+                                   f"||doubleclick.net/{i}^"), now - i * 1000, True)
+        for i in range(n)])
+    app.extensions["crumbs_history"] = History(companion.store, small_trackers)
+    sign_in(client, companion)
+    get = lambda path: client.get(path).get_data(as_text=True)  # noqa: E731
+    requests, were = ("1 request", "was") if n == 1 else (f"{n} requests", "were")
+
+    site = get("/site/one.example?p=today")
+    assert _words(site, r'id="summary">(.*?)</p>') == (
+        f"1 third party (1 tracker) made {requests} on this site today: 0 got through, {n} {were} blocked "
+        "by your browser. 0 trackers reached you here; Crumbs stopped 1.")
+    tracker = get("/tracker/doubleclick.net?p=today")
+    assert _words(tracker, r'id="reach-line">(.*?)</p>').endswith(f": {requests}, 0 got through, {n} blocked.")
+    company = get("/company/Google?p=today")
+    assert f"through 1 domain: {requests}, 0 got through, {n} blocked." in _words(company, r'id="reach-line">(.*?)</p>')
+    learn = get("/learn?p=today")
+    assert f"on your sites: 1 tracker, {requests}, 1 site" in _words(learn, r'<dl class="categories">(.*?)</dl>')
+    mine = _words(learn, r'<p class="mine">(.*?)</p>')
+    assert "you visited 1 site;" in mine and f"Your browser made {requests} to trackers." in mine
+    overview = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", get("/?p=today")))
+    assert re.search(r"\b1 site visited\b", overview) and re.search(r"\b1 tracker seen\b", overview)
+    assert re.search(rf"\b{n} third-party {requests.split()[1]}\b", overview)
+    graph = get("/map?p=today")
+    assert f"<title>one.example: {n} tracker {requests.split()[1]}</title>" in graph
+    assert "the 1 site where" in graph and "the\n1 tracker that reached" in graph
+    data = _words(get("/data"), r"(Crumbs keeps .*?)</p>")
+    assert data.startswith(f"Crumbs keeps {requests} in detail") and "and 1 daily total (" in data
+
+    token = csrf_of(client)
+    done = client.post("/data/forget", data={"csrf": token, "what": "site", "site": "one.example", "confirm": "yes"})
+    forgotten = _words(done.get_data(as_text=True), r'id="forgotten">(.*?)</p>')
+    filters = "1 filter" if n == 1 else f"{n} filters"
+    assert f"— {requests}, 1 daily total, and the 1 host name," in forgotten
+    assert f"domain names and {filters} nothing else referred to." in forgotten
+
+
 # -- hostile names ------------------------------------------------------------------------
 
 

@@ -52,11 +52,19 @@ def _pct(value: float) -> str:
     return f"{round(100 * value)}%"
 
 
+def plural(count: int | None, one: str, many: str | None = None) -> str:
+    """The word that goes with ``count``: ``one`` for exactly one, else ``many`` (``one`` + "s" unless
+    given), e.g. ``{{ n|n }} {{ n|plural('request') }}``, ``{{ n|plural('was', 'were') }} blocked``.
+
+    Only the word, not the number: templates keep writing the number their own way (``n``, ``<strong>``)."""
+    return one if count == 1 else (many or one + "s")
+
 
 def init_app(app: Flask) -> None:
-    """Register the template filters (``when``, ``date``, ``n``, ``pct``) and the ``time_zone`` context."""
+    """Register the template filters (``when``, ``date``, ``n``, ``pct``, ``plural``) and the ``time_zone`` context."""
     app.add_template_filter(_when, "when")
     app.add_template_filter(_date, "date")
     app.add_template_filter(_number, "n")
     app.add_template_filter(_pct, "pct")
+    app.add_template_filter(plural, "plural")
     app.context_processor(_time_zone)

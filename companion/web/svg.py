@@ -15,6 +15,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from .formatting import plural
+
 
 def esc(value: Any) -> str:
     return escape(str(value), quote=True)
@@ -119,7 +121,7 @@ def graph(data: dict[str, Any], size: int = 1000) -> Markup:
         name = s["name"]
         parts.append(
             f'<a class="node site" href="/site/{quote(name, safe="")}" data-name="{esc(name)}">'
-            f'<title>{esc(name)}: {s["weight"]:,} tracker requests</title>'
+            f'<title>{esc(name)}: {s["weight"]:,} tracker {plural(s["weight"], "request")}</title>'
             f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4"/>'
             f'<text x="{_fmt(lx)}" y="{_fmt(ly)}" font-size="{_fmt(font_site)}" text-anchor="{anchor}" '
             f'dominant-baseline="middle" transform="rotate({_fmt(rot)} {_fmt(lx)} {_fmt(ly)})">'
