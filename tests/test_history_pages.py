@@ -182,6 +182,16 @@ def test_map_draws_sites_and_trackers(signed_in):
     assert 'src="/static/map.js"' in html
 
 
+@pytest.mark.parametrize("key", ["today", "30d", "all"])
+def test_the_maps_links_keep_its_period(signed_in, key):
+    # A click from the 30-day map opened the site's 7-day page: the nodes' links carried no period.
+    html = signed_in.get(f"/map?p={key}").get_data(as_text=True)
+    links = re.findall(r'<a class="node [^"]*" href="([^"]*)"', html)
+    assert len(links) == html.count('class="node site"') + html.count('class="node tracker')
+    assert {re.sub(r"^/(site|tracker)/[^?/]+", "", link) for link in links} == {f"?p={key}"}
+    assert f'href="/site/news.example?p={key}"' in html and f'href="/tracker/doubleclick.net?p={key}"' in html
+
+
 def test_learn_page_uses_the_persons_numbers(signed_in):
     html = signed_in.get("/learn?p=today").get_data(as_text=True)
     assert "Behavioural targeting" in html and "cannot" in html

@@ -243,7 +243,7 @@ def site_map():
     p = _period()
     h = history()
     data = h.graph(h.snapshot(p))
-    return _render("map.html", period=p, data=data, drawing=svg.graph(data))
+    return _render("map.html", period=p, data=data, drawing=svg.graph(data, p.key))
 
 
 @bp.get("/search")

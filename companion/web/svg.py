@@ -69,13 +69,17 @@ def bar(fraction: float, width: int = 160, height: int = 12) -> Markup:
     )
 
 
-def graph(data: dict[str, Any], size: int = 1000) -> Markup:
+def graph(data: dict[str, Any], period: str | None = None, size: int = 1000) -> Markup:
     """Lightbeam-like map, laid out radially so it stays readable at 200 sites.
 
     Trackers sit on an inner ring, grouped by company and sized by how many sites they reach;
     sites sit on the outer ring, each placed near the trackers it shares (the mean angle of its
-    edges), so sites that feed the same companies end up side by side. Each node links to its page.
+    edges), so sites that feed the same companies end up side by side. Each node links to its page,
+    for the map's ``period`` (a key of ``PERIODS``) when given.
     """
+    # The map's period goes with its links, as every page's links carry theirs (_macros.html):
+    # without it, a click from the 30-day map opened the default 7 days.
+    query = esc(f"?p={quote(period, safe='')}") if period else ""
     cx = cy = size / 2
     r_tracker, r_site = size * 0.2, size * 0.33  # room outside the ring for 28-character labels
     trackers = sorted(data["trackers"], key=lambda t: ((t["owner"] or t["name"]).lower(), -t["sites"], t["name"]))
@@ -120,7 +124,7 @@ def graph(data: dict[str, Any], size: int = 1000) -> Markup:
         anchor = "end" if flip else "start"
         name = s["name"]
         parts.append(
-            f'<a class="node site" href="/site/{quote(name, safe="")}" data-name="{esc(name)}">'
+            f'<a class="node site" href="/site/{quote(name, safe="")}{query}" data-name="{esc(name)}">'
             f'<title>{esc(name)}: {s["weight"]:,} tracker {plural(s["weight"], "request")}</title>'
             f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="4"/>'
             f'<text x="{_fmt(lx)}" y="{_fmt(ly)}" font-size="{_fmt(font_site)}" text-anchor="{anchor}" '
@@ -141,7 +145,7 @@ def graph(data: dict[str, Any], size: int = 1000) -> Markup:
         cls = "node tracker blocked" if t["blocked"] else "node tracker"
         owner = f" ({t['owner']})" if t["owner"] else ""
         parts.append(
-            f'<a class="{cls}" href="/tracker/{quote(t["name"], safe="")}" data-name="{esc(t["name"])}">'
+            f'<a class="{cls}" href="/tracker/{quote(t["name"], safe="")}{query}" data-name="{esc(t["name"])}">'
             f'<title>{esc(t["name"])}{esc(owner)}: on {t["sites"]} of these sites</title>'
             f'<circle cx="{_fmt(x)}" cy="{_fmt(y)}" r="{_fmt(radius)}"/>'
             f'<text x="{_fmt(lx)}" y="{_fmt(ly)}" font-size="{_fmt(font_tracker)}" text-anchor="{anchor}" '
