@@ -171,6 +171,46 @@ def test_a_domain_is_blocked_only_when_none_of_its_requests_got_through(client, 
     assert report["third_parties"][0]["state"] == "blocked" and report["third_parties"][0]["got_through"] == []
 
 
+def test_requests_whose_detail_retention_deleted_are_counted_as_no_longer_explained(
+        companion, make_verdict, client, sign_in, csrf_of):
+    # The counts come from the daily totals, which retention keeps; the reasons from the detail, which it
+    # deletes. "12 of 108 requests got through" listed a reason for 2 of them and said nothing of the other 10.
+    now = now_ms()
+    old = now - 20 * DAY_MS
+    ads = lambda blocked: make_verdict("news.example", "securepubads.g.doubleclick.net", "doubleclick.net",  # noqa: E731
+                                       True, blocked, "||doubleclick.net^", decided_by=None if blocked else "site-tracker")
+    ga = lambda blocked: make_verdict("news.example", "www.google-analytics.com", "google-analytics.com",  # noqa: E731
+                                      True, blocked, "||google-analytics.com^", decided_by=None if blocked else "site-tracker")
+    companion.store.record(
+        [RecordedEvent(ads(False), old + i, False) for i in range(10)]
+        + [RecordedEvent(ads(True), old + 100 + i, True) for i in range(50)]
+        + [RecordedEvent(ads(False), now - 1000 - i, False) for i in range(2)]
+        + [RecordedEvent(ads(True), now - 2000 - i, True) for i in range(46)]
+        # Every request of this one that got through is older than the retention window.
+        + [RecordedEvent(ga(False), old, False), RecordedEvent(ga(True), now - 3000, True)])
+    sign_in(client, companion)
+    assert client.post("/data/retention", data={"csrf": csrf_of(client), "days": "7"}).status_code == 200
+
+    def row(path: str, domain: str) -> str:
+        html = client.get(path).get_data(as_text=True)
+        found = re.search(rf'data-domain="{re.escape(domain)}" data-state="partly-blocked">(.*?)</tr>', html, re.S)
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", found.group(1)))
+
+    words = row("/site/news.example?p=all", "doubleclick.net")
+    assert "Partly blocked" in words and "12 of 108 requests got through" in words
+    assert "securepubads.g.doubleclick.net (2): you allowed it on this site" in words
+    assert ("10 more: their detail is older than the retention window of 7 days, so what let them through is "
+            "no longer known.") in words
+    words = row("/site/news.example?p=all", "google-analytics.com")
+    assert "1 of 2 requests got through" in words
+    assert ("1 request: its detail is older than the retention window of 7 days, so what let it through is "
+            "no longer known.") in words
+    # Within the window every request that got through has its reason, and nothing more is said.
+    words = row("/site/news.example?p=7d", "doubleclick.net")
+    assert "2 of 48 requests got through" in words and "(2): you allowed it on this site" in words
+    assert "retention window" not in words
+
+
 # -- reach words and totals across views ---------------------------------------------------
 
 

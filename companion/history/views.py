@@ -97,6 +97,7 @@ class ViewsMixin:
         for x in merge_pairs(x for x in snap.pairs if x.site == site):
             owner, info = self.info(x.domain)
             first, last, hosts = detail.get(x.domain, (None, None, None))
+            got_through = through.get(x.domain, [])
             parties.append({
                 "domain": x.domain,
                 "owner": owner,
@@ -111,7 +112,10 @@ class ViewsMixin:
                 "reached": x.reached,
                 "allowed": x.reached,  # older name of 'reached'
                 "state": outcome_state(x.reached, x.blocked),
-                "got_through": through.get(x.domain, []),
+                "got_through": got_through,
+                # The counts come from the daily totals, which retention keeps; the reasons come from the
+                # detail, which it deletes: requests that got through on days whose detail is gone have none.
+                "unexplained": max(x.reached - sum(g["requests"] for g in got_through), 0),
                 "first_day": x.first_day,
                 "last_day": x.last_day,
                 # The exact time where the detail was read; otherwise the day says it.

@@ -202,7 +202,8 @@ def overview():
 @bp.get("/site/<path:site>")
 def site(site: str):
     p = _period()
-    report = history().site(site, p)
+    h = history()
+    report = h.site(site, p)
     if report is None:
         return _render("message.html", title="Not in your history",
                        message="This site is not in your history (or it has been forgotten)."), 404
@@ -210,7 +211,7 @@ def site(site: str):
     now = now_ms()
     trusted_until = choices.trusted.get(site) if choices.is_trusted(site, now) else None
     return _render("site.html", period=p, report=report, choices=choices, trusted=choices.is_trusted(site, now),
-                   trusted_until=trusted_until)
+                   trusted_until=trusted_until, retention=h.retention_days())
 
 
 @bp.get("/tracker/<path:domain>")
