@@ -242,3 +242,24 @@ def test_a_batch_across_local_midnight_counts_each_request_on_its_own_day(verdic
     got = dict(store.conn.execute("SELECT day, sum(requests) FROM daily GROUP BY day").fetchall())
     assert got == {day: 3, day + 1: 2, day + 3: 1}
     assert got == {d: sum(1 for t in times if day_of(t) == d) for d in got}
+
+
+def test_migration_10_adds_the_delivered_marks_to_a_schema_9_database(tmp_path, verdict):
+    path = tmp_path / "v9.sqlite3"
+    s = Store(path)
+    s.record([RecordedEvent(verdict(), T0 + i) for i in range(3)])
+    s.close()
+    conn = sqlite3.connect(path)
+    conn.executescript("DROP TABLE IF EXISTS delivered; PRAGMA user_version = 9;")  # as schema 9 left it
+    conn.close()
+    s = Store(path)
+    try:
+        assert s.schema_version == SCHEMA_VERSION >= 10
+        assert s.count_requests() == 3
+        assert s.conn.execute("SELECT count(*) FROM delivered").fetchone()[0] == 0
+        numbered = [RecordedEvent(verdict(), T0 + 10 + i, stream="w1", seq=i) for i in range(1, 4)]
+        assert s.record(numbered) == set()
+        assert s.record(numbered) == {0, 1, 2}  # sent again: already recorded
+        assert s.count_requests() == 6
+    finally:
+        s.close()

@@ -18,9 +18,11 @@ Shape, chosen to stay small and fast at millions of rows:
 
 Durability: WAL journal with ``synchronous=FULL``; a batch is one transaction, and
 :meth:`Store.record` returns only after it committed, so whatever the API acknowledged
-survives a killed server. The server checkpoints the WAL in a background thread
-(:mod:`.checkpoint`), so a recording batch does not pay for copying pages back, and the WAL
-file is capped (``journal_size_limit``) after a big transaction.
+survives a killed server. What was committed but never acknowledged comes again, and is recorded
+once: the batch's transaction also moves its streams' high-water marks (:mod:`.delivered`). The
+server checkpoints the WAL in a background thread (:mod:`.checkpoint`), so a recording batch does
+not pay for copying pages back, and the WAL file is capped (``journal_size_limit``) after a big
+transaction.
 
 The detail is one B-tree clustered on ``(site_id, time, id)`` (``WITHOUT ROWID``, migration 8): the
 site page's range reads walk the rows themselves, and no index stores the key a second time (with
@@ -33,7 +35,8 @@ Schema changes go through :data:`MIGRATIONS`, applied in order and tracked by
 
 Rooms: :mod:`.schema` (tables, flags, migrations), :mod:`.base` (connection, transactions,
 interning), :mod:`.events` (recording, and the popup's answer for a site, whose groups
-:mod:`.sitegroups` keeps for the sites asked lately), :mod:`.choices`, :mod:`.settings` (and pairing codes),
+:mod:`.sitegroups` keeps for the sites asked lately), :mod:`.delivered` (which reported events were recorded
+already: the highest seq per stream), :mod:`.choices`, :mod:`.settings` (and pairing codes),
 :mod:`.sessions` (web sign-in), :mod:`.history` (questions about the past, forgetting, retention),
 :mod:`.lists` (the filter-list registry), :mod:`.sources` (the knowledge-source registry),
 :mod:`.breakage` ("Page broken?" reports), :mod:`.integrity` (a damaged
@@ -45,6 +48,7 @@ from __future__ import annotations
 from .base import StoreBase, Transaction
 from .breakage import BreakageMixin
 from .choices import ChoicesMixin
+from .delivered import DeliveredMixin
 from .settings import SettingsMixin
 from .events import EventsMixin, RecordedEvent
 from .history import HistoryMixin
@@ -56,7 +60,7 @@ from .sessions import SessionsMixin
 from .sources import SourcesMixin
 
 
-class Store(EventsMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, SourcesMixin,
+class Store(EventsMixin, DeliveredMixin, ChoicesMixin, SettingsMixin, SessionsMixin, HistoryMixin, ListsMixin, SourcesMixin,
             BreakageMixin, StoreBase):
     """The companion's database. Thread-safe: one connection, serialised by a lock.
 

@@ -25,12 +25,16 @@ class RecordedEvent:
     when it left the browser. The verdict's ``blocked`` is what the companion meant, kept apart
     (a rule not yet fetched by the browser, a path no filter names: meant and done can differ).
     ``outcome_reported``: the extension said so explicitly (``outcome``), not by default.
+    ``stream`` and ``seq``: the extension's numbering, by which an event sent again is known
+    (storage/delivered.py); None from an older extension.
     """
 
     verdict: Verdict
     time: int  # epoch ms
     browser_blocked: bool = False
     outcome_reported: bool = False
+    stream: str | None = None
+    seq: int | None = None
 
 
 # A batch's rows go in with a few multi-row statements, not one step per row (executemany): each step lets
@@ -70,21 +74,32 @@ class EventsMixin:
     # While retention runs: the host ids recorded since it began (it must not delete them as orphans).
     _hosts_recorded: set[int] | None = None
 
-    def record(self, events: Sequence[RecordedEvent]) -> None:
+    def record(self, events: Sequence[RecordedEvent]) -> set[int]:
         """Record a batch in one transaction; returns once it is committed (durable).
 
         One row per event: (site, time, id, host, kind, filter), see migration 8 of :mod:`.schema`;
         the daily totals of the batch are summed here and added with one upsert per (day, site, domain).
-        This runs once per event of every batch, so it works with local names and plain tuples."""
+        This runs once per event of every batch, so it works with local names and plain tuples.
+
+        An event whose stream already has its seq recorded is not recorded again (storage/delivered.py):
+        returns the positions of those events in ``events`` (usually none)."""
         if not events:
-            return
+            return set()
         # The lock around the transaction: the kept site groups learn of the batch after its commit and
-        # before another thread can take a snapshot (storage/sitegroups.py).
+        # before another thread can take a snapshot (storage/sitegroups.py); and a copy of this batch
+        # sent again meanwhile is judged against the marks this one moves.
         with self.lock:
+            fresh, again, marks = self._undelivered(events)
+            if not fresh:
+                return again
             with self.transaction():
-                rows, totals = self._insert_batch(events)
+                rows, totals = self._insert_batch(fresh)
+                if marks:
+                    self._move_marks(marks)
             self.site_groups.recorded(rows)
+            self._marks_moved(marks)
         self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
+        return again
 
     def _insert_batch(self, events: Sequence[RecordedEvent]) -> tuple[list[tuple], dict[tuple[int, int, int], list[int]]]:
         """The batch's detail rows and daily totals, inserted (the caller holds the transaction)."""

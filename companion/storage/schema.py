@@ -325,6 +325,26 @@ def _migration_9(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_10(db: sqlite_utils.Database) -> None:
+    # Exactly-once recording. The extension numbers its reports: a stream per worker start, and in it
+    # a seq that grows with its queue's order (extension/src/reporting.js). A batch recorded whose
+    # answer never came back (the companion killed after the commit, the extension's 5 s timeout), or
+    # a copy of the queue saved a moment before its batch was delivered, is sent again; the highest
+    # seq recorded per stream, moved in the batch's own transaction, tells those events from new ones
+    # (storage/delivered.py). ``seen``: epoch ms of the stream's last batch, for forgetting streams
+    # gone quiet.
+    _run_script(
+        db,
+        """
+        CREATE TABLE IF NOT EXISTS delivered (
+            stream TEXT PRIMARY KEY,            -- the extension's random id of one worker's reports
+            seq INTEGER NOT NULL,               -- the highest seq of that stream recorded
+            seen INTEGER NOT NULL               -- epoch ms of the last batch that moved it
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 # Migrations that rebuild a table run with foreign keys off (SQLite's documented way to change a
 # table's definition: a DROP TABLE would otherwise check, or cascade into, the rows referring to it),
 # and the rebuilt tables' references are checked before the migration commits.
@@ -332,7 +352,7 @@ MIGRATION_REBUILDS_TABLES = {_migration_7: ("hosts",), _migration_9: ("breakage_
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7, _migration_8,
-    _migration_9,
+    _migration_9, _migration_10,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
