@@ -6,7 +6,9 @@ The HTTP figure comes from bench_api (the real server over a socket); this one t
 - JSON in: ``orjson.loads`` of the request body;
 - classify: validate + classify + decide each event (``parse_event``, ``Classifier``, ``policy``);
 - SQLite: ``Store.record`` of the batch (one transaction, committed with ``synchronous=FULL``:
-  the fsync that makes "acknowledged" mean "on disk" is inside this figure);
+  the fsync that makes "acknowledged" mean "on disk" is inside this figure), with the check that an
+  event was not recorded before and the move of its stream's mark (storage/delivered.py): the events
+  are numbered as the extension numbers them, a stream per round (each round a worker start);
 - JSON out: the short answer the extension asks for (``web.api.short_results`` + ``orjson.dumps``;
   the full answer's dump is printed beside it);
 - rules version: the per-batch check whether the browser's rules changed.
@@ -44,7 +46,14 @@ def run(quick: bool) -> None:
     events = [{"url": r["url"], "page_url": r["source_url"], "type": r["type"], "tab_id": 1}
               for r in load_corpus(6000 if quick else 30_000) if r["type"] != "main_frame"]
     batches = [events[i:i + 100] for i in range(0, len(events) - 99, 100)]
-    bodies = [orjson.dumps({"events": b, "answer": "short"}) for b in batches]
+
+    def numbered(stream: str) -> list[bytes]:
+        """The batches' bodies, each event with its place in ``stream`` (as the extension queues them)."""
+        seq = iter(range(1, len(events) + 1))
+        return [orjson.dumps({"events": [dict(e, stream=stream, seq=next(seq)) for e in b], "answer": "short"})
+                for b in batches]
+
+    bodies = numbered("warm")
     with tempfile.TemporaryDirectory() as tmp:
         companion = Companion(Path(tmp) / "data")
         app = create_app({"COMPANION": companion, "PORT": 8737})
@@ -59,6 +68,7 @@ def run(quick: bool) -> None:
             # and this thread's CPU time (what the machine's load inflates least).
             clock_name = "wall" if round_ % 2 == 0 else "CPU"
             clock = clocks[clock_name]
+            bodies = numbered(f"round{round_}")  # new events: the same ones again would be recorded once
             spent = dict.fromkeys(STAGES, 0.0)
             spent_full = 0.0
             n = 0
@@ -72,7 +82,8 @@ def run(quick: bool) -> None:
                 for item in raw:
                     event = parse_event(item, now)
                     verdict = decide(companion.classifier.classify(event.url, event.page_url, event.type), choices, now)
-                    recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked))
+                    recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked, event.outcome_reported,
+                                                  event.stream, event.seq))
                     results.append({"ok": True, "verdict": verdict})
                 t2 = clock()
                 companion.store.record(recorded)

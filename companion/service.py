@@ -9,6 +9,7 @@ runs) applies to the very next event without a restart.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from .trackerdb import TrackerDB
 log = logging.getLogger("crumbs")
 
 MAX_BATCH = 1000
+_ABSENT = object()  # a key the event does not have (null is a value, and a wrong one for stream and seq)
 
 
 class InvalidEvent(ValueError):
@@ -51,6 +53,8 @@ class Event:
     time: int
     browser_blocked: bool  # the outcome: the browser's rules stopped it (else it left the browser)
     outcome_reported: bool = False
+    stream: str | None = None  # the extension's numbering, by which a resent event is known (storage/delivered.py)
+    seq: int | None = None
 
 
 # What the browser did with a reported request. Cache hits and failures never left the browser
@@ -61,6 +65,22 @@ OUTCOMES = ("reached", "blocked")
 _SHARED_TYPES = frozenset(REQUEST_TYPES)
 # Browser clocks drift, but an event from before 2000 (MIN_TIME_MS) or more than a day ahead is garbage.
 _DAY_MS = 86_400_000
+# A stream: the extension's random id of one worker's reports; a seq: a JavaScript safe integer.
+_STREAM = re.compile(r"[A-Za-z0-9_-]{1,64}").fullmatch
+MAX_SEQ = 2**53 - 1
+# The streams already found well formed: every event of a batch names the same one or two, and the
+# pattern's check costs ~0.2 us an event where a set lookup costs ~0.02 (bench_record). Bounded.
+_GOOD_STREAMS: set[str] = set()
+_GOOD_STREAMS_MAX = 1024
+
+
+def _good_stream(stream: str) -> bool:
+    if not _STREAM(stream):
+        return False
+    if len(_GOOD_STREAMS) >= _GOOD_STREAMS_MAX:
+        _GOOD_STREAMS.clear()
+    _GOOD_STREAMS.add(stream)
+    return True
 
 
 def parse_event(raw: Any, now: int) -> Event:
@@ -71,13 +91,20 @@ def parse_event(raw: Any, now: int) -> Event:
         get = raw.get
         url, page_url, rtype, tab_id = get("url"), get("page_url"), get("type", "other"), get("tab_id")
         when, outcome = get("time", now), get("outcome")
+        seq = get("seq", _ABSENT)
         if (type(url) is str and 0 < len(url) <= MAX_URL_LENGTH
                 and (page_url is None or (type(page_url) is str and len(page_url) <= MAX_URL_LENGTH))
                 and type(rtype) is str and rtype in _SHARED_TYPES
                 and (tab_id is None or (type(tab_id) is int and -1 <= tab_id < 2**31))
                 and type(when) is int and MIN_TIME_MS <= when <= now + _DAY_MS
                 and get("browser_blocked") is None and (outcome is None or outcome == "reached" or outcome == "blocked")):
-            return Event(url, page_url or None, rtype, tab_id, when, outcome == "blocked", outcome is not None)
+            if seq is _ABSENT:
+                if "stream" not in raw:  # an older extension's event
+                    return Event(url, page_url or None, rtype, tab_id, when, outcome == "blocked", outcome is not None)
+            elif (type(seq) is int and 0 <= seq <= MAX_SEQ and type(stream := get("stream")) is str
+                  and (stream in _GOOD_STREAMS or _good_stream(stream))):
+                return Event(url, page_url or None, rtype, tab_id, when, outcome == "blocked", outcome is not None,
+                             stream, seq)
     return _parse_event_carefully(raw, now)
 
 
@@ -119,7 +146,24 @@ def _parse_event_carefully(raw: Any, now: int) -> Event:
     # when the request settled). Never the verdict: a rule the browser has not fetched yet, or a
     # path no filter names, lets a request through whatever the companion decided.
     stopped = outcome == "blocked" if outcome is not None else bool(blocked)
-    return Event(url, page_url or None, rtype, tab_id, when, stopped, outcome is not None)
+    stream, seq = _stream_and_seq(raw)
+    return Event(url, page_url or None, rtype, tab_id, when, stopped, outcome is not None, stream, seq)
+
+
+def _stream_and_seq(raw: dict) -> tuple[str | None, int | None]:
+    """The event's numbering, both or neither (an older extension sends neither: recorded as it comes)."""
+    if "stream" not in raw and "seq" not in raw:
+        return None, None
+    if "stream" not in raw or "seq" not in raw:
+        raise InvalidEvent("'stream' and 'seq' go together: give both or neither")
+    stream, seq = raw["stream"], raw["seq"]
+    if not isinstance(stream, str) or not _good_stream(stream):
+        raise InvalidEvent("'stream' must be 1 to 64 letters, digits, '_' or '-'")
+    if isinstance(seq, float) and seq.is_integer():
+        seq = int(seq)
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 0 <= seq <= MAX_SEQ:
+        raise InvalidEvent(f"'seq' must be an integer from 0 to {MAX_SEQ}")
+    return stream, seq
 
 
 class Companion:
@@ -215,15 +259,19 @@ class Companion:
         """Classify, decide and record a batch; invalid events are refused one by one, the rest recorded.
 
         Returns one result per event (``{"ok": True, "verdict": Verdict}`` or ``{"ok": False, "error": …}``)
-        and, per tab, the distinct tracker domains of this batch and how many of them were blocked.
+        and, per tab, the distinct tracker domains this batch recorded and how many of them were blocked.
         The batch is committed before this returns.
+
+        An event sent again (its stream's seq already recorded: storage/delivered.py) gets its verdict as
+        the first time, so the extension's badge and popup learn it even when the first answer was lost;
+        it is not recorded again, nor counted in the tabs' figures (they say what this batch added).
         """
         now = now_ms()
         choices = self.choices()
         classifier = self.classifier
         results: list[dict[str, Any]] = []
         recorded: list[RecordedEvent] = []
-        tabs: dict[int, dict[str, bool]] = {}
+        tracked: list[tuple[int, int, str, bool]] = []  # (position in recorded, tab, tracker domain, blocked)
         for raw in raw_events:
             try:
                 event = parse_event(raw, now)
@@ -231,14 +279,13 @@ class Companion:
             except (InvalidEvent, NotANetworkURL, ValueError) as exc:
                 results.append({"ok": False, "error": str(exc)})
                 continue
-            recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked, event.outcome_reported))
-            results.append({"ok": True, "verdict": verdict})
             if event.tab_id is not None and event.tab_id >= 0 and verdict.tracker:
-                seen = tabs.setdefault(event.tab_id, {})
-                # A domain is blocked on the tab only when none of its requests got through.
-                seen[verdict.domain] = seen.get(verdict.domain, True) and event.browser_blocked
+                tracked.append((len(recorded), event.tab_id, verdict.domain, event.browser_blocked))
+            recorded.append(RecordedEvent(verdict, event.time, event.browser_blocked, event.outcome_reported,
+                                          event.stream, event.seq))
+            results.append({"ok": True, "verdict": verdict})
         try:
-            self.store.record(recorded)
+            again = self.store.record(recorded)
         except sqlite3.DatabaseError as exc:
             # A page gone bad under a running server: the batch is not recorded (and not acknowledged);
             # what was committed before stays. The caller answers 503 with the one-line reason.
@@ -246,6 +293,13 @@ class Companion:
             if damage is not None:
                 raise damage from None
             raise
+        tabs: dict[int, dict[str, bool]] = {}
+        for n, tab_id, domain, blocked in tracked:
+            if again and n in again:
+                continue
+            seen = tabs.setdefault(tab_id, {})
+            # A domain is blocked on the tab only when none of its requests got through.
+            seen[domain] = seen.get(domain, True) and blocked
         tab_counts = {
             str(tab): {"trackers": len(seen), "blocked": sum(seen.values()),
                        "reached": sum(not b for b in seen.values())}

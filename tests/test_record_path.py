@@ -20,6 +20,8 @@ VALUES = {
     "time": [NOW, NOW - 5, NOW + 86_400_001, 5, float(NOW), True, "MISSING"],
     "outcome": ["reached", "blocked", "cache", None, "MISSING"],
     "browser_blocked": [True, False, None, "yes", "MISSING"],
+    "stream": ["w1", "a" * 64, "a" * 65, "", "a b", "x\n", 7, None, "MISSING"],
+    "seq": [0, 2**53 - 1, 2**53, -1, 3.0, 2.5, True, "4", None, "MISSING"],
 }
 
 
@@ -33,8 +35,12 @@ def _outcome(parse, raw):
 def test_the_fast_check_answers_exactly_as_the_careful_checks():
     rnd = random.Random(14)
     names = list(VALUES)
-    cases = [dict(zip(names, combo)) for combo in itertools.islice(itertools.product(*VALUES.values()), 0, None, 97)]
-    cases += [{n: rnd.choice(VALUES[n]) for n in names} for _ in range(3000)]
+    cases = [dict(zip(names, combo)) for combo in itertools.islice(itertools.product(*VALUES.values()), 0, None, 997)]
+    cases += [{n: rnd.choice(VALUES[n]) for n in names} for _ in range(6000)]
+    # the usual event, numbered or not, with each numbering
+    usual = {"url": "https://t.example/p", "page_url": "https://news.example/", "type": "script", "tab_id": 1,
+             "time": NOW, "outcome": "reached"}
+    cases += [{**usual, "stream": st, "seq": sq} for st in VALUES["stream"] for sq in VALUES["seq"]]
     seen = set()
     for case in cases:
         raw = {k: v for k, v in case.items() if v != "MISSING"}

@@ -115,13 +115,16 @@ class DataMixin:
         self.store.set_setting(RETENTION_KEY, str(days))
 
     def apply_retention(self, now: int | None = None) -> dict[str, int]:
-        """Delete request detail older than the retention (whole days); the daily totals stay."""
+        """Delete request detail older than the retention (whole days); the daily totals stay. The marks
+        of the extension's streams gone quiet for a month go too (storage/delivered.py), whatever the
+        retention: they are no history, only what tells a resent report from a new one."""
         now = now_ms() if now is None else now
         days = self.retention_days()
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
         if days:
             cutoff = day_start(day_of(now) - days + 1)  # keep today and the days-1 before it
             removed.update(self.store.delete_detail_before(cutoff))
+        removed["streams"] = self.store.forget_quiet_streams(now)
         self.store.set_setting(RETENTION_RUN_KEY, str(now))
         return removed
 

@@ -64,7 +64,17 @@ _EVENT = {
                     "browser's rules stopped it). Counted as blocked only when the browser blocked it, never from "
                     "the verdict alone. Requests served from the cache or that failed before being sent are not "
                     "reported. Must agree with browser_blocked when both are given."},
+        "stream": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                   "description": "the sender's id for a run of its reports (the extension: a random id per worker "
+                                  "start); with 'seq'"},
+        "seq": {"type": "integer", "minimum": 0, "maximum": 2**53 - 1,
+                "description": "the event's number in its stream, growing in the order events are sent. An event "
+                               "whose seq is at or below the highest recorded for its stream was recorded before "
+                               "(a batch sent again after a lost answer): its result is given again, but it is "
+                               "not recorded twice nor counted in 'tabs'. Events without stream and seq are "
+                               "recorded each time they come"},
     },
+    "dependentRequired": {"stream": ["seq"], "seq": ["stream"]},
 }
 _ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 _CHANGED = {"type": "object", "required": ["ok", "rules_version"],
@@ -160,7 +170,8 @@ def openapi_document(port: int) -> dict[str, Any]:
             "/openapi.json": {"get": _op("This document.")},
             "/events": {"post": _op(
                 "Classify, decide and record up to 1000 requests. Invalid events are refused one by one. "
-                "The batch is committed to disk before the answer. With 'answer': 'short' (what the extension "
+                "The batch is committed to disk before the answer; an event numbered with 'stream' and 'seq' is "
+                "recorded once however often it is sent. With 'answer': 'short' (what the extension "
                 "sends) each verdict carries only the fields the extension reads, and 'about' gives each "
                 "domain's owner, category label and description once.",
                 {"type": "object", "required": ["results", "tabs", "rules_version"], "properties": {
@@ -176,7 +187,7 @@ def openapi_document(port: int) -> dict[str, Any]:
                                   "owner": {"type": ["string", "null"]},
                                   "category_label": {"type": ["string", "null"]},
                                   "description": {"type": ["string", "null"]}}}},
-                    "tabs": {"type": "object", "description": "per tab id: distinct tracker domains in this batch "
+                    "tabs": {"type": "object", "description": "per tab id: distinct tracker domains this batch recorded "
                              "('trackers'), how many had every request blocked ('blocked') and how many had at least "
                              "one request get through ('reached')", "additionalProperties": {"type": "object"}},
                     "rules_version": {"type": "string"}}},
