@@ -7,6 +7,13 @@
  * storage, so they survive the service worker being stopped and the companion being down; delivery
  * retries with backoff.
  *
+ * Delivery is at least once: a batch the companion recorded but whose answer was lost stays queued and
+ * is sent again, and so is a batch delivered after the queue's last save when the browser quits. So
+ * each event carries its Reporter's `stream` (a random id per worker start) and a `seq` that grows in
+ * queue order (delivery order): the companion keeps the highest seq it recorded per stream and records
+ * an event at or below it only once (companion/storage/delivered.py). An event restored from a saved
+ * queue keeps the stream and seq it was queued with.
+ *
  * No `chrome` here: the browser APIs and the companion client are passed in, so node tests drive it.
  */
 import { Batcher, backoffDelay } from './batcher.js';
@@ -19,6 +26,12 @@ export { blockedByBrowser }; // its home is outcome.js; kept here for older impo
 export const MAX_BATCH = 1000; // the companion takes at most 1000 events per POST
 const PENDING_MAX = 5000;
 const PENDING_TTL_MS = 60_000;
+
+/** A new stream id: 8 random bytes in hex (64 bits, so two workers of one companion never share one in practice). */
+export function newStream() {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 /** A redirect target inside an extension: the browser served a stand-in script instead of the request. */
 export function replacedByStandIn(url) {
@@ -101,7 +114,7 @@ export class Reporter {
    *   pageOf: (tabId: number) => ({pageUrl: string|null, nav: number, pageHost?: string|null}|null),
    *   onDelivered?: (item: object, result: object) => void, onAnswer?: (body: object) => void,
    *   onFailure?: (err: Error) => void, onSettled?: (item: object) => void, companionHost?: () => string|null, batchSize?: number, delayMs?: number,
-   *   setTimer?: Function, clearTimer?: Function, now?: () => number}} opts
+   *   setTimer?: Function, clearTimer?: Function, now?: () => number, stream?: string}} opts
    */
   constructor(opts) {
     this.client = opts.client;
@@ -114,6 +127,8 @@ export class Reporter {
     // Every settled request, reported or not (the page's own record), with the request's host.
     this.onSettled = opts.onSettled || (() => {});
     this.seq = 0; // makes each request's id unique across a real redirect's hops (they share the browser's id)
+    this.stream = opts.stream || newStream(); // this worker's reports: see the top of this file
+    this.lastQueued = 0; // the seq of the last event queued under this stream
     this.companionHost = opts.companionHost || (() => null);
     this.enabled = opts.enabled || (() => true);
     this.setTimer = opts.setTimer || ((fn, ms) => setTimeout(fn, ms));
@@ -197,6 +212,12 @@ export class Reporter {
   }
 
   enqueue(items) {
+    // Numbered as queued: the queue's order is the order of delivery, so a seq only grows on the wire.
+    for (const item of items) {
+      this.lastQueued += 1;
+      item.event.stream = this.stream;
+      item.event.seq = this.lastQueued;
+    }
     this.queue.push(...items);
     this.batcher.added(items.length);
   }

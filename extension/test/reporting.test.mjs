@@ -311,3 +311,83 @@ test("a leaving document's beacon (Chromium: pending_deletion) is the page befor
   assert.deepEqual(settled.slice(2).map((i) => [i.event.page_url, i.nav, Boolean(i.exact)]),
     [['http://beacon.example/leave', 3, false], ['http://beacon.example/leave', 3, true]]);
 });
+
+/** A companion whose every POST is kept, answered or not: the events as each attempt carried them. */
+function attemptsCompanion() {
+  const c = fakeCompanion();
+  const post = c.post;
+  c.attempts = [];
+  c.post = async (path, body) => {
+    c.attempts.push(JSON.parse(JSON.stringify(body.events)));
+    return post(path, body);
+  };
+  return c;
+}
+const numbers = (events) => events.map((e) => [e.stream, e.seq]);
+
+test('each Reporter numbers its reports in queue order, under one stream of its own', async () => {
+  const clk = clock();
+  const comp = attemptsCompanion();
+  const { r } = makeReporter(comp, clk);
+  assert.match(r.stream, /^[0-9a-f]{16,64}$/);
+  for (let i = 1; i <= 4; i += 1) r.started(req(i, `https://t${i}.net/p`));
+  // settled (enqueued) in another order than they started: the order they are delivered in
+  for (const i of [3, 1, 4, 2]) r.answered({ requestId: String(i) });
+  await clk.advance(300);
+  r.started(req(5, 'https://t5.net/p'));
+  r.answered({ requestId: '5' });
+  await clk.advance(300);
+  const sent = comp.batches.flat();
+  assert.deepEqual(sent.map((e) => e.url), [3, 1, 4, 2, 5].map((i) => `https://t${i}.net/p`));
+  assert.ok(sent.every((e) => e.stream === r.stream));
+  const seqs = sent.map((e) => e.seq);
+  assert.ok(seqs.every((s, i) => Number.isInteger(s) && s >= 0 && (i === 0 || s > seqs[i - 1])), String(seqs));
+  const other = makeReporter(comp, clk).r;
+  assert.notEqual(other.stream, r.stream, 'each worker start is a stream of its own');
+});
+
+test('a batch sent again after a failed POST carries the same stream and seq', async () => {
+  const clk = clock();
+  const comp = attemptsCompanion();
+  let lose = 1; // the companion records the batch, then its answer is lost (killed, or the 5 s timeout)
+  const post = comp.post;
+  comp.post = async (path, body) => {
+    const answer = await post(path, body);
+    if (lose-- > 0) throw new CompanionError('unreachable', 'connection reset');
+    return answer;
+  };
+  const { r, delivered } = makeReporter(comp, clk);
+  for (let i = 1; i <= 3; i += 1) { r.started(req(i, `https://t${i}.net/p`)); r.answered({ requestId: String(i) }); }
+  await clk.advance(300);
+  assert.equal(r.queue.length, 3, 'kept: no answer came');
+  r.started(req(4, 'https://t4.net/p')); r.answered({ requestId: '4' });
+  await clk.advance(1000); // the retry
+  assert.equal(comp.attempts.length, 2);
+  assert.deepEqual(numbers(comp.attempts[1]).slice(0, 3), numbers(comp.attempts[0]));
+  assert.equal(comp.attempts[1][3].seq, comp.attempts[0][2].seq + 1);
+  assert.equal(r.queue.length, 0);
+  assert.equal(delivered.length, 4);
+});
+
+test('a Reporter on a restored queue sends its items under their own stream and seq, and new ones under its own', async () => {
+  const clk = clock();
+  const comp = attemptsCompanion();
+  comp.up = false;
+  const before = makeReporter(comp, clk); // the worker that was stopped (or the browser that quit)
+  for (let i = 1; i <= 3; i += 1) { before.r.started(req(i, `https://old${i}.net/p`)); before.r.answered({ requestId: String(i) }); }
+  await clk.advance(300);
+  const saved = before.persisted.at(-1);
+  assert.equal(saved.items.length, 3);
+  const oldNumbers = saved.items.map((i) => [i.event.stream, i.event.seq]);
+  comp.up = true;
+  const { r } = makeReporter(comp, clock(), { queue: BoundedQueue.fromJSON(JSON.parse(JSON.stringify(saved)), 100) });
+  assert.notEqual(r.stream, before.r.stream);
+  r.started(req(9, 'https://new.net/p')); r.answered({ requestId: '9' });
+  await r.retryNow();
+  const sent = comp.batches.flat();
+  assert.deepEqual(sent.map((e) => e.url), ['https://old1.net/p', 'https://old2.net/p', 'https://old3.net/p', 'https://new.net/p']);
+  assert.deepEqual(numbers(sent.slice(0, 3)), oldNumbers);
+  assert.ok(oldNumbers.every(([stream]) => stream === before.r.stream));
+  assert.equal(sent[3].stream, r.stream);
+  assert.ok(Number.isInteger(sent[3].seq));
+});
