@@ -75,7 +75,9 @@ const saveFacts = whenQuiet(() => storage.saveLocal(storage.KEYS.facts, facts.to
 // companion down). Now at most one write a second: the first at once, later ones folded into a write at
 // the end of the second. Nothing is dropped by this: Chrome stops an idle worker only after 30 s without
 // events, so the trailing write always runs first; Firefox's event page is told (onSuspend) and writes
-// then. Left: the browser quitting within that second (before, within the batcher's 300 ms).
+// then. Left: the browser quitting within that second (before, within the batcher's 300 ms): the saved
+// queue may then still hold a batch delivered since, sent again at the next start and recorded once
+// (its stream and seq: reporting.js).
 const saveQueue = throttle(() => storage.saveQueue(reporter.queue), 1000);
 
 // A delivered batch brings up to 1,000 verdicts in one synchronous loop: draw each tab's badge
