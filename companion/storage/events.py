@@ -96,8 +96,8 @@ class EventsMixin:
                 rows, totals = self._insert_batch(fresh)
                 if marks:
                     self._move_marks(marks)
+            self._marks_moved(marks)  # first: a mark in memory behind the file's would let a resend in
             self.site_groups.recorded(rows)
-            self._marks_moved(marks)
         self._daily_recorded(totals)  # storage/history.py: the history's in-memory sums of these days are stale
         return again
 
