@@ -3,7 +3,8 @@
 Starts the real companion (`crumbs serve`, waitress) on a free port with the shipped rules
 and a fresh data folder, then sends batches of real requests from the corpus over one
 keep-alive connection (http.client; bodies are encoded before the clock starts, as the
-browser encodes them, so the figures are the server's). Peer in the same run: the round
+browser encodes them, so the figures are the server's), each event numbered (stream, seq) as the extension
+numbers it, so the companion's check for a batch sent again is in the figure. Peer in the same run: the round
 trip of an empty batch (HTTP + auth + JSON, nothing classified or written), so the
 per-event cost can be told apart from the HTTP floor.
 Targets (issue 14): >= 20,000 events/s in 100-event batches; a 100-event batch answered within 20 ms at the median.
@@ -70,9 +71,18 @@ def run(quick: bool) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", int(base.rsplit(":", 1)[1]), timeout=60)
             headers = {**auth, "Content-Type": "application/json"}
 
+            seqs: dict[str, int] = {}
+
+            def numbered(batch, stream):
+                # As the extension numbers its reports (stream, seq), so the resend check is in the figure; one
+                # stream per answer and size, so posting the same corpus events twice records them twice.
+                first = seqs.get(stream, 0)
+                seqs[stream] = first + len(batch)
+                return [{**e, "stream": stream, "seq": first + n} for n, e in enumerate(batch, 1)]
+
             def post(batch, answer="short"):
                 # 'short' is what the extension asks for (extension/src/reporting.js); 'full' an older one's answer.
-                body = json.dumps({"events": batch, "answer": answer}).encode()
+                body = json.dumps({"events": numbered(batch, f"bench-{answer}-{len(batch)}"), "answer": answer}).encode()
                 started = time.perf_counter()
                 conn.request("POST", "/api/v1/events", body=body, headers=headers)
                 response = conn.getresponse()
