@@ -375,3 +375,131 @@ def test_two_damaged_files_set_aside_within_one_second_are_both_kept(data_dir, m
         recovery._aside(database)
     kept = {p.name: p.read_bytes() for p in data_dir.glob("crumbs.sqlite3.damaged-*")}
     assert sorted(kept.values()) == [b"the first damaged file", b"the second damaged file"], kept
+
+
+# -- what `crumbs restore SNAPSHOT` accepts ------------------------------------------------------------
+# A snapshot's name as `--list` prints it, or a path from the current folder to a sound Crumbs database
+# that is not the live one; anything else is one line with the reason, and nothing is touched.
+
+
+def refused(result, *words: str) -> str:
+    """The one-line refusal of a CLI command: exit 1, no exception but click's exit, every word in it."""
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert all(word in lines[0] for word in words), (words, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def restorable(data_dir):
+    """A data folder with a recorded history, one snapshot of it and a newer database (one more setting)."""
+    accepted = fill(data_dir, 50)
+    database = data_dir / "crumbs.sqlite3"
+    snapshot = take(database, data_dir)
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("INSERT INTO settings (key, value) VALUES ('after-the-snapshot', 'yes')")
+    conn.close()
+    return database, snapshot, accepted
+
+
+def untouched(database: Path) -> None:
+    assert setting_in(database, "after-the-snapshot") == "yes"
+    assert not list(database.parent.glob("crumbs.sqlite3.damaged-*"))
+
+
+def test_restore_refuses_a_relative_path_to_a_file_that_is_not_a_database(restorable, data_dir, tmp_path, monkeypatch):
+    # Typed in a folder deep enough, ../ climbs above / (which the file system allows): SQLite could not
+    # open that name and the check raised OperationalError, a traceback from the `crumbs` executable.
+    database, _, _ = restorable
+    text = tmp_path / "passwd"
+    text.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    monkeypatch.chdir(tmp_path)
+    climbing = "../" * (len(tmp_path.parts) + 1) + str(text).lstrip("/")
+    refused(run_cli(["restore", climbing], data_dir), str(text), "not an SQLite database")
+    refused(run_cli(["restore", "passwd"], data_dir), str(text), "not an SQLite database")
+    untouched(database)
+
+
+@pytest.mark.parametrize("where, typed", [
+    ("snapshots", "../crumbs.sqlite3"),  # resolved under snapshots/, it was the live database "restored" over itself
+    ("data", "crumbs.sqlite3"),
+    ("elsewhere", "DATA/crumbs.sqlite3"),
+    ("data", "./crumbs.sqlite3-wal"),
+    ("data", "crumbs.sqlite3-shm"),
+    ("elsewhere", "a-hard-link.sqlite3"),
+])
+def test_restore_refuses_the_live_database_and_its_wal_and_shm(where, typed, restorable, data_dir, tmp_path, monkeypatch):
+    database, _, _ = restorable
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.link(database, elsewhere / "a-hard-link.sqlite3")
+    wal = leave_a_commit_in_the_wal(database)
+    Path(f"{database}-shm").write_bytes(b"")
+    monkeypatch.chdir({"snapshots": data_dir / "snapshots", "data": data_dir, "elsewhere": elsewhere}[where])
+    line = refused(run_cli(["restore", typed.replace("DATA", str(data_dir))], data_dir), "the live database")
+    assert "-wal" in line if typed.endswith("-wal") else "-shm" in line if typed.endswith("-shm") else True
+    assert Path(f"{database}-wal").read_bytes() == wal
+    untouched(database)
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, ["there is no file"]),
+    ("folder", ["is not a file"]),
+    (b"SQLite format 3\x00" + bytes(range(256)) * 8, ["cannot be read as a database"]),  # the header, then garbage
+    ("other-sqlite", ["not one of Crumbs"]),
+    ("newer", ["newer Crumbs"]),
+    ("damaged", ["damaged too"]),
+])
+def test_restore_refuses_what_is_not_a_sound_crumbs_database_with_the_reason(content, words, restorable, data_dir,
+                                                                              tmp_path, monkeypatch):
+    database, snapshot, _ = restorable
+    candidate = tmp_path / "candidate #1?.sqlite3"  # ? and # mean something in SQLite's file: URIs
+    if content == "folder":
+        candidate.mkdir()
+    elif isinstance(content, bytes):
+        candidate.write_bytes(content)
+    elif content == "other-sqlite":
+        conn = sqlite3.connect(candidate)
+        conn.execute("CREATE TABLE bookmarks (url TEXT)")
+        conn.close()
+    elif content in ("newer", "damaged"):
+        candidate.write_bytes(snapshot.read_bytes())
+        if content == "newer":
+            conn = sqlite3.connect(candidate)
+            conn.execute("PRAGMA user_version = 999")
+            conn.close()
+        else:
+            conn = sqlite3.connect(candidate)
+            size = conn.execute("PRAGMA page_size").fetchone()[0]
+            page = conn.execute("SELECT pageno FROM dbstat WHERE name = 'requests' AND pagetype = 'leaf'").fetchone()[0]
+            conn.close()
+            corrupt_page(candidate, page, size)
+    monkeypatch.chdir(tmp_path)
+    refused(run_cli(["restore", f"./{candidate.name}"], data_dir), str(candidate), *words)
+    untouched(database)
+
+
+def test_restore_names_the_snapshot_list_when_a_bare_name_is_neither(restorable, data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    refused(run_cli(["restore", "crumbs-20200101T000000000000Z.sqlite3"], data_dir), "no snapshot named",
+            "crumbs restore --list")
+    untouched(restorable[0])
+
+
+@pytest.mark.parametrize("how", ["listed name", "path from the data folder", "absolute path", "a copy, relative"])
+def test_restore_takes_a_snapshot_by_its_name_or_a_path_to_a_copy(how, restorable, data_dir, tmp_path, monkeypatch):
+    database, snapshot, accepted = restorable
+    copy = tmp_path / "kept" / "my copy #2.sqlite3"
+    copy.parent.mkdir()
+    copy.write_bytes(snapshot.read_bytes())
+    cwd, typed = {"listed name": (tmp_path, snapshot.name),
+                  "path from the data folder": (data_dir, f"snapshots/{snapshot.name}"),
+                  "absolute path": (tmp_path, str(snapshot)),
+                  "a copy, relative": (tmp_path / "kept", "../kept/my copy #2.sqlite3")}[how]
+    monkeypatch.chdir(cwd)
+    result = run_cli(["restore", typed], data_dir)
+    assert result.exit_code == 0, result.output
+    assert requests_count(database) == accepted and setting_in(database, "after-the-snapshot") is None
+    assert len(list(data_dir.glob("crumbs.sqlite3.damaged-*"))) == 1

@@ -7,6 +7,7 @@ writing to the file being replaced.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from ..instance import AlreadyRunning, Instance
 from ..storage import Store
 from ..storage.recovery import repair as salvage
 from ..storage.recovery import restore as put_back
-from ..storage.snapshots import list_snapshots
+from ..storage.snapshots import list_snapshots, snapshot_dir
 from .common import data_dir_option
 
 
@@ -45,11 +46,15 @@ def repair(data_dir: str | None) -> None:
 
 
 @click.command()
-@click.argument("snapshot", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("snapshot", required=False)
 @click.option("--list", "show", is_flag=True, help="Show the snapshots instead of restoring one.")
 @data_dir_option
-def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
-    """Put back a snapshot of the database (default: the newest); the current file is kept aside."""
+def restore(snapshot: str | None, show: bool, data_dir: str | None) -> None:
+    """Put back a snapshot of the database (default: the newest); the current file is kept aside.
+
+    SNAPSHOT is a name as 'crumbs restore --list' prints it, or the path (from the current folder) of a
+    copy of a Crumbs database; never the live database or its -wal/-shm.
+    """
     paths = DataPaths.at(data_dir)
     if show:
         found = list_snapshots(paths.root)
@@ -58,16 +63,31 @@ def restore(snapshot: Path | None, show: bool, data_dir: str | None) -> None:
         for path in found:
             click.echo(f"{path.name}  {path.stat().st_size:,} bytes")
         return
-    if snapshot is not None and not snapshot.is_absolute() and not snapshot.exists():
-        snapshot = paths.root / "snapshots" / snapshot  # a name from 'crumbs restore --list'
+    chosen = _chosen(snapshot, paths.root) if snapshot is not None else None
     try:
         with _owning(paths.root, "restore"):
-            used, aside = put_back(paths.database, paths.root, snapshot)
+            used, aside = put_back(paths.database, paths.root, chosen)
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {used.name}.")
     if aside:
         click.echo(f"The previous database is kept as {aside}")
+
+
+def _chosen(argument: str, root: Path) -> Path:
+    """The file 'crumbs restore ARGUMENT' names: a snapshot's bare name as '--list' prints it, otherwise a
+    path from the current folder, which is what a person typing a path means (the checks that it is a
+    Crumbs database and not the live one are the restore's own, made under the folder's lock)."""
+    typed = Path(argument).expanduser()
+    # The string, not the Path: pathlib drops a leading './', with which a person says "this file here".
+    if os.sep not in argument and (os.altsep is None or os.altsep not in argument):
+        named = snapshot_dir(root) / argument
+        if named in list_snapshots(root):
+            return named
+        if not typed.exists():
+            raise click.ClickException(f"there is no snapshot named {argument} ('crumbs restore --list' shows "
+                                       f"them) and no file {typed.resolve()}")
+    return typed.resolve()
 
 
 class _owning:

@@ -122,9 +122,16 @@ def quick_check(path: Path, budget_s: float = QUICK_CHECK_BUDGET_S) -> str | Non
     return timed_quick_check(path, budget_s)[0]
 
 
+def readonly_uri(path: Path) -> str:
+    """The URI that opens ``path`` read-only: resolved and percent-encoded, since SQLite reads ``?`` and
+    ``#`` in a ``file:`` name as the URI's query and fragment, and cannot open a name whose ``../`` climb
+    above ``/`` (``../../etc/passwd`` typed in ``/tmp``), which the file system allows."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
 def timed_quick_check(path: Path, budget_s: float) -> tuple[str | None, bool]:
     """:func:`quick_check`, also saying whether it got to the end (False: out of time, nothing found so far)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=10)
     started = time.monotonic()
     conn.set_progress_handler(lambda: 1 if time.monotonic() - started > budget_s else 0, 10_000)
     try:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .integrity import quick_check
+from .integrity import SQLITE_HEADER, quick_check, readonly_uri
+from .schema import SCHEMA_VERSION
 from .snapshots import list_snapshots
 
 _BATCH = 500
@@ -75,17 +76,71 @@ def restore(database: Path, root: Path, snapshot: Path | None = None) -> tuple[P
             raise FileNotFoundError("there is no snapshot to restore (the running companion takes one a day); "
                                     "'crumbs repair' salvages what the damaged file still holds")
         snapshot = found[0]
-    snapshot = Path(snapshot)
-    if not snapshot.is_file():
-        raise FileNotFoundError(f"{snapshot} is not a snapshot file")
-    problem = quick_check(snapshot, budget_s=120.0)
-    if problem:
-        raise ValueError(f"the snapshot {snapshot.name} is damaged too ({problem[:80]}); pick another one")
+    snapshot = Path(snapshot).resolve()
+    reason = why_not_restorable(snapshot, database)
+    if reason:
+        raise ValueError(reason)
     staged = database.with_name(f".restoring-{database.name}")
     shutil.copyfile(snapshot, staged)
     aside = _aside(database)
     _put_in_place(staged, database)
     return snapshot, aside
+
+
+def why_not_restorable(candidate: Path, database: Path) -> str | None:
+    """Why ``candidate`` cannot be put in place of ``database`` (one line), or None when it can: it must be
+    a readable, sound Crumbs database that this Crumbs can open, and not the live database or one of its
+    companion files (restoring those would copy the file over itself, or a WAL or journal as a database)."""
+    candidate = Path(candidate).resolve()
+    for suffix, what in (("", "the live database itself"), ("-wal", "the live database's -wal file"),
+                         ("-shm", "the live database's -shm file"), ("-journal", "the live database's journal")):
+        if _same_file(candidate, Path(f"{database}{suffix}")):
+            return f"{candidate} is {what}; name a snapshot ('crumbs restore --list') or a copy kept elsewhere"
+    if _same_file(candidate, database.with_name(f".restoring-{database.name}")):
+        return f"{candidate} is where restore stages its copy; name a snapshot ('crumbs restore --list')"
+    if not candidate.exists():
+        return f"there is no file {candidate}"
+    if not candidate.is_file():
+        return f"{candidate} is not a file"
+    try:
+        with open(candidate, "rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"{candidate} cannot be read ({exc.strerror or exc})"
+    if header != SQLITE_HEADER:
+        return f"{candidate} is not an SQLite database"
+    try:
+        version, tables = _schema_of(candidate)
+        problem = quick_check(candidate, budget_s=120.0)
+    except sqlite3.Error as exc:  # unreadable, locked, not a database after all: a reason, never a traceback
+        return f"{candidate} cannot be read as a database ({str(exc)[:80]})"
+    if version < 1 or not {"settings", "requests"} <= tables:
+        return f"{candidate} is an SQLite database, but not one of Crumbs"
+    if version > SCHEMA_VERSION:
+        return f"{candidate} was written by a newer Crumbs (schema {version}, this one knows {SCHEMA_VERSION})"
+    if problem:
+        return f"{candidate} is damaged too ({problem[:80]}); pick another one"
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    # Resolved names catch symlinks and ../ detours; samefile also catches a hard link to the database.
+    if a == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either one missing
+        return False
+
+
+def _schema_of(path: Path) -> tuple[int, set[str]]:
+    conn = sqlite3.connect(readonly_uri(path), uri=True, timeout=10)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        conn.close()
+    return version, tables
 
 
 def repair(database: Path, make_store) -> Salvage:
