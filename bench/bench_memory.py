@@ -148,6 +148,7 @@ def run(quick: bool) -> None:
     with tempfile.TemporaryDirectory(dir=os.environ.get("CRUMBS_BENCH_TMP")) as tmp:
         env = _env(Path(tmp))
         data = Path(tmp) / "data"
+        data.mkdir()  # commands other than serve refuse a named data folder that does not exist
         for path, name in zip(LISTS, ("easylist", "easyprivacy")):
             _crumbs(env, "lists", "add", str(path), "--name", name, "--data-dir", str(data))
         companion = Companion(data)  # builds the engine cache: later starts are warm

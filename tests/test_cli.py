@@ -13,6 +13,8 @@ GA = "https://www.google-analytics.com/analytics.js"
 @pytest.fixture
 def run(tmp_path):
     runner = CliRunner()
+    # A folder the person made: a named one that does not exist is refused (only serve and setup make one).
+    (tmp_path / "data").mkdir()
 
     def invoke(*args):
         return runner.invoke(main, [*args, "--data-dir", str(tmp_path / "data")] if args and args[0] != "--help"
@@ -113,3 +115,62 @@ def test_check_says_when_the_browsers_rules_cannot_express_the_blocking_filter(r
     assert "BLOCKED" not in result.output
     assert "the browser's rules cannot express this filter: the browser lets it through" in result.output
     assert run("check", GA, "--page", "https://www.news.example/", "--type", "script").output.count("=> BLOCKED") == 1
+
+
+# -- a named data folder that does not exist --------------------------------------------------------------
+# A mistyped --data-dir (or CRUMBS_HOME) made a new folder with a database, a token and a `.has-data`
+# marker, and the command answered from it ("No choices yet", a brand-new token) as if all were well.
+
+MAKE_A_FOLDER = {"serve", "setup"}  # how a person makes a data folder (setup: before any companion ran there)
+ARGS = {
+    "check": ["check", GA, "--page", "https://news.example/"], "allow": ["allow", "tracker.example"],
+    "block": ["block", "tracker.example"], "reset": ["reset", "tracker.example"], "trust": ["trust", "news.example"],
+    "untrust": ["untrust", "news.example"], "open": ["open", "--print"],
+    "lists add": ["lists", "add", "easyprivacy"], "lists enable": ["lists", "enable", "easylist"],
+    "lists disable": ["lists", "disable", "easylist"], "lists remove": ["lists", "remove", "easylist"],
+    "sources add": ["sources", "add", "disconnect"], "sources remove": ["sources", "remove", "disconnect"],
+    "restore --list": ["restore", "--list"],
+}
+
+
+def every_command() -> list[str]:
+    names = []
+    for name, command in sorted(main.commands.items()):
+        names.append(name)
+        names += [f"{name} {sub}" for sub in sorted(getattr(command, "commands", {}))]
+    return names + ["restore --list"]
+
+
+@pytest.mark.parametrize("name", [n for n in every_command() if n not in MAKE_A_FOLDER])
+@pytest.mark.parametrize("how", ["--data-dir", "CRUMBS_HOME"])
+def test_every_command_but_serve_and_setup_refuses_a_data_folder_that_does_not_exist(name, how, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ARGS.get(name, name.split())
+    typo = tmp_path / "crumbs-dta"
+    if how == "--data-dir":
+        result = CliRunner().invoke(main, [*args, "--data-dir", str(typo)])
+    else:
+        result = CliRunner().invoke(main, args, env={"CRUMBS_HOME": str(typo)})
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and str(typo) in lines[0] and how in lines[0], result.output
+    assert f"crumbs serve --data-dir {typo}" in lines[0]
+    assert list(tmp_path.iterdir()) == []  # nothing was created, anywhere
+
+
+def test_a_relative_data_folder_is_looked_for_in_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["token", "--data-dir", "typo"])
+    assert result.exit_code == 1 and "there is no data folder typo" in result.output
+    (tmp_path / "typo").mkdir()
+    assert CliRunner().invoke(main, ["token", "--data-dir", "typo"]).exit_code == 0
+
+
+def test_the_default_data_folder_is_still_made_by_the_first_command(tmp_path, monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("CRUMBS_HOME", raising=False)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "default"))
+    result = CliRunner().invoke(main, ["choices"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "default" / "crumbs.sqlite3").exists()

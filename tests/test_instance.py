@@ -277,6 +277,7 @@ def test_open_print_and_pair_use_the_running_companions_port(serve, tmp_path):
 
 
 def test_open_without_a_running_companion_says_so(tmp_path):
+    (tmp_path / "data").mkdir()  # a folder the person made: a named one that does not exist is refused
     done = crumbs("open", "--print", data_dir=tmp_path / "data")
     assert done.stdout.startswith("http://127.0.0.1:8737/signin/")
     assert "no companion is running" in done.stderr
@@ -398,7 +399,8 @@ def test_pair_asks_the_running_companion_for_a_code_that_works(serve, tmp_path):
 
 def test_a_command_writing_with_no_companion_holds_the_folder_until_it_ends(serve, tmp_path, list_server):
     data = tmp_path / "data"
-    crumbs("choices", data_dir=data)  # the folder exists, no companion runs
+    data.mkdir()  # a folder the person made: a named one that does not exist is refused
+    crumbs("choices", data_dir=data)  # the folder holds a database, no companion runs
     body = b"! Title: slow\n" + b"".join(b"||slow%d.example^\n" % i for i in range(50))
 
     def slow(h) -> None:  # a list that takes three seconds to arrive, whole

@@ -175,6 +175,7 @@ def test_fixed_lists_turn_subscriptions_off(tmp_path):
 @pytest.fixture
 def run(tmp_path):
     runner = CliRunner()
+    (tmp_path / "data").mkdir()  # a folder the person made: a named one that does not exist is refused
     data = str(tmp_path / "data")
 
     def invoke(*args: str):

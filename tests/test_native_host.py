@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import stat
 import struct
@@ -236,3 +237,18 @@ def test_host_refuses_another_extension_oversized_messages_and_unknown_requests(
     (answer,) = unframe(done.stdout)
     assert answer["ok"] is False and "unknown request" in answer["error"] and "token" not in answer
     assert running(tmp_path / "data") is None
+
+
+def test_setup_makes_a_new_data_folder_and_remove_does_not(tmp_path):
+    # setup binds the host to a folder before any companion ran there (the host's serve fills it); --remove
+    # reads nothing in it, so a folder deleted since, or mistyped, is not made just to be emptied.
+    home, data = tmp_path / "home", tmp_path / "new-data"
+    (home / ".mozilla").mkdir(parents=True)
+    done = setup_cli("--browser", "firefox", "--data-dir", str(data), home=home)
+    assert done.returncode == 0, done.stderr
+    assert (data / "native-host").is_dir()
+    shutil.rmtree(data)
+    done = setup_cli("--remove", "--data-dir", str(data), home=home)
+    assert done.returncode == 0, done.stderr
+    assert "removed" in done.stdout and not (home / ".mozilla/native-messaging-hosts" / f"{NATIVE_HOST_NAME}.json").exists()
+    assert not data.exists()

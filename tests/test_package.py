@@ -145,6 +145,7 @@ def test_installed_wheel_checks_serves_and_signs_in_from_another_folder(installe
                            capture_output=True, text=True, cwd=elsewhere, timeout=60).stdout
     assert where.startswith(str(installed)) and str(ROOT) not in where
 
+    data.mkdir()  # a folder the person made: a named one that does not exist is refused
     done = run(installed, elsewhere, "check", "https://www.google-analytics.com/analytics.js",
                "--page", "https://news.example/", "--data-dir", str(data))
     assert done.returncode == 0, done.stderr

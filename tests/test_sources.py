@@ -268,6 +268,7 @@ def test_the_server_follows_a_change_made_by_another_process(data_dir, small_tra
 
 def test_crumbs_check_says_where_the_owner_came_from(tmp_path, sources_server):
     runner = CliRunner()
+    (tmp_path / "d").mkdir()  # a folder the person made: a named one that does not exist is refused
     data = ["--data-dir", str(tmp_path / "d")]
     args = ["check", "https://pixelworks.example/r.js", "--page", "https://news.example/", "--type", "script", *data]
     before = runner.invoke(main, args)

@@ -241,6 +241,7 @@ def test_a_tracker_seen_only_through_pixels_has_no_stand_in_on_the_site_page(cli
 
 
 def test_crumbs_check_says_replaced_with_a_stand_in(data_dir):
+    data_dir.mkdir()  # a folder the person made: a named one that does not exist is refused
     out = CliRunner().invoke(cli_main, ["check", GA, "--page", NEWS, "--type", "script", "--data-dir", str(data_dir)])
     assert out.exit_code == 0, out.output
     assert "replaced with a stand-in: google-analytics" in out.output

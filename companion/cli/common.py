@@ -2,10 +2,13 @@
 command line's writes, site names read from arguments, times printed in local time."""
 from __future__ import annotations
 
+import shlex
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import click
+from click.core import ParameterSource
 
 from ..config import DataPaths
 from ..instance import AlreadyRunning, Instance
@@ -13,12 +16,36 @@ from ..remote import Remote, RemoteCompanion
 from ..service import Companion
 from ..sites import NotANetworkURL, site_of
 
-data_dir_option = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False),
-    envvar="CRUMBS_HOME",
-    help="Folder holding the database, token and lists (default: CRUMBS_HOME or the user data folder).",
-)
+def _data_dir_option(makes_one: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--data-dir`` (or ``CRUMBS_HOME``). A folder named that does not exist is refused, by every
+    command but those that make a data folder (``makes_one``): a mistyped name would otherwise get a
+    new empty folder, database and token, and the command would answer from it as if all were well
+    ("No choices yet"). The default folder (platformdirs) is still made by whichever command comes first."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        source = ctx.get_parameter_source(param.name or "data_dir")
+        named = source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+        if value and named and not makes_one and not Path(value).expanduser().is_dir():
+            given = "--data-dir" if source is ParameterSource.COMMANDLINE else "CRUMBS_HOME"
+            raise click.ClickException(
+                f"there is no data folder {value} (named by {given}); 'crumbs serve --data-dir {shlex.quote(value)}' "
+                "makes one (nothing was created)")
+        return value
+
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        envvar="CRUMBS_HOME",
+        callback=check,
+        help="Folder holding the database, token and lists (default: CRUMBS_HOME or the user data folder); "
+             + ("made if missing." if makes_one else "must exist ('crumbs serve --data-dir DIR' makes one)."),
+    )
+
+
+data_dir_option = _data_dir_option(makes_one=False)
+# For the commands that make a data folder: serve (how a person starts one) and setup (which binds the
+# native messaging host to the folder before any companion ran there; the host then serves it).
+new_data_dir_option = _data_dir_option(makes_one=True)
 
 
 def open_companion(data_dir: str | None, command: str | None = None) -> "Companion | RemoteCompanion":

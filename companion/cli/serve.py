@@ -15,7 +15,7 @@ from .. import __version__
 from ..auth import load_or_create_token, rotate_token
 from ..config import DEFAULT_PORT, HOST, DataPaths
 from ..instance import AlreadyRunning, Instance, port_for_cli
-from .common import data_dir_option, open_companion
+from .common import data_dir_option, new_data_dir_option, open_companion
 
 COMMAND_WAIT_S = 120.0  # a starting companion waits this long for a command holding the folder (a download)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -24,7 +24,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 @click.command()
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
               help="Port on 127.0.0.1 (0 picks a free one).")
-@data_dir_option
+@new_data_dir_option
 @click.option("--threads", type=click.IntRange(1, 32), default=4, show_default=True, help="Worker threads.")
 def serve(port: int, data_dir: str | None, threads: int) -> None:
     """Run the companion on 127.0.0.1 until interrupted (Ctrl+C or SIGTERM)."""

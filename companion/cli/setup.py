@@ -12,7 +12,7 @@ import click
 
 from ..config import DataPaths
 from ..hostsetup import BROWSERS, SetupError, install, remove
-from .common import data_dir_option
+from .common import new_data_dir_option
 
 
 @click.command("setup")
@@ -21,7 +21,7 @@ from .common import data_dir_option
 @click.option("--profile-dir", type=click.Path(file_okay=False), default=None,
               help="A Chromium --user-data-dir to register in, instead of the user's default folder.")
 @click.option("--remove", "undo", is_flag=True, help="Undo: delete the host manifests and launcher setup wrote.")
-@data_dir_option
+@new_data_dir_option
 def setup(browser: str, profile_dir: str | None, undo: bool, data_dir: str | None) -> None:
     """Let the browser start the companion and pair Crumbs by itself (no code to type)."""
     browsers = list(BROWSERS) if browser == "all" else [browser]
@@ -30,7 +30,11 @@ def setup(browser: str, profile_dir: str | None, undo: bool, data_dir: str | Non
                                    "~/.mozilla/native-messaging-hosts")
     if profile_dir and browser == "all":
         browsers = ["chromium"]
-    root = DataPaths.at(data_dir).root
+    if undo and data_dir:
+        # Removing reads nothing in the folder: one mistyped, or deleted since, is not made just to undo setup.
+        root = Path(data_dir).expanduser().resolve()
+    else:
+        root = DataPaths.at(data_dir).root
     profile = Path(profile_dir) if profile_dir else None
     try:
         if undo:
