@@ -174,3 +174,48 @@ def test_the_default_data_folder_is_still_made_by_the_first_command(tmp_path, mo
     result = CliRunner().invoke(main, ["choices"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "default" / "crumbs.sqlite3").exists()
+
+
+# -- --data-dir before the command's name ------------------------------------------------------------------
+
+
+def test_data_dir_is_taken_before_the_command_name_too(tmp_path):
+    data, other = tmp_path / "data", tmp_path / "other"
+    data.mkdir()
+    other.mkdir()
+    runner = CliRunner(env={"CRUMBS_HOME": str(other)})  # named on the command line, the folder beats CRUMBS_HOME
+    assert runner.invoke(main, ["--data-dir", str(data), "block", "tracker.example"]).exit_code == 0
+    after = runner.invoke(main, ["choices", "--data-dir", str(data)])
+    assert after.exit_code == 0 and "tracker.example" in after.output, after.output
+    before = runner.invoke(main, ["--data-dir", str(data), "choices"])
+    assert before.exit_code == 0 and before.output == after.output
+    assert "tracker.example" not in runner.invoke(main, ["choices"]).output  # CRUMBS_HOME's folder: untouched
+    missing = runner.invoke(main, ["--data-dir", str(tmp_path / "typo"), "choices"])
+    assert missing.exit_code == 1 and "there is no data folder" in missing.output
+    assert not (tmp_path / "typo").exists()
+
+
+def test_data_dir_given_to_a_group_reaches_its_subcommand(tmp_path):
+    # `crumbs lists --data-dir X add FILE` added the list to CRUMBS_HOME's (or the default) folder: the
+    # group took the option and its subcommand never saw it.
+    data, other = tmp_path / "data", tmp_path / "other"
+    data.mkdir()
+    other.mkdir()
+    mine = tmp_path / "mine.txt"
+    mine.write_text("! mine\n||cli-local.example^\n")
+    runner = CliRunner(env={"CRUMBS_HOME": str(other)})
+    added = runner.invoke(main, ["lists", "--data-dir", str(data), "add", str(mine), "--name", "mine"])
+    assert added.exit_code == 0, added.output
+    assert "mine  (enabled)" in runner.invoke(main, ["lists", "--data-dir", str(data)]).output
+    assert "mine" not in runner.invoke(main, ["lists"]).output
+
+
+def test_data_dir_given_twice_must_name_one_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    same = CliRunner().invoke(main, ["--data-dir", "data", "choices", "--data-dir", str(tmp_path / "data")])
+    assert same.exit_code == 0, same.output
+    two = CliRunner().invoke(main, ["--data-dir", "data", "lists", "--data-dir", "elsewhere"])
+    assert two.exit_code == 1 and two.output.strip().splitlines() == [
+        "Error: --data-dir names two folders, data and elsewhere; give it once"]

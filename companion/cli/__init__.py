@@ -3,7 +3,7 @@
 One owner per data folder: while ``crumbs serve`` runs, a command's changes (choices, lists,
 sources, pairing codes, sign-in links) are made by the running companion through its API
 (companion/remote.py); otherwise the command holds the data folder's lock while it writes. Every command takes ``--data-dir`` (default:
-``CRUMBS_HOME`` or the platform's user data folder).
+``CRUMBS_HOME`` or the platform's user data folder), after its name or before it (``crumbs --data-dir X choices``).
 
 One file per group of commands: :mod:`.serve` (serve, token, pair), :mod:`.check`,
 :mod:`.choices` (allow, block, reset, trust, untrust, choices), :mod:`.lists`, :mod:`.sources`
@@ -25,6 +25,7 @@ from ..sites import PublicSuffix
 from ..storage.integrity import DatabaseDamaged, is_damage
 from .check import check
 from .choices import allow, block, choices, reset, trust, untrust
+from .common import group_data_dir_option
 from .history import open_history
 from .lists import lists
 from .recovery import repair, restore
@@ -56,6 +57,7 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="crumbs")
+@group_data_dir_option
 def main() -> None:
     """Crumbs: see, understand and control who tracks you on the web.
 

@@ -2,6 +2,7 @@
 command line's writes, site names read from arguments, times printed in local time."""
 from __future__ import annotations
 
+import os
 import shlex
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,30 @@ from ..remote import Remote, RemoteCompanion
 from ..service import Companion
 from ..sites import NotANetworkURL, site_of
 
+# A --data-dir given before the command's name (`crumbs --data-dir X choices`), kept in the context's meta,
+# which every nested context shares, for the command's own option to take up.
+_GIVEN_BEFORE = "crumbs.data_dir"
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        ctx.meta[_GIVEN_BEFORE] = value
+
+
+def _same_folder(a: str, b: str) -> bool:
+    return os.path.abspath(os.path.expanduser(a)) == os.path.abspath(os.path.expanduser(b))
+
+
+# The `crumbs` group's: not checked here, since whether a missing folder is refused depends on the command.
+group_data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    callback=_remember,
+    expose_value=False,
+    help="Folder holding the database, token and lists, for the command that follows (it may also come after it).",
+)
+
+
 def _data_dir_option(makes_one: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """``--data-dir`` (or ``CRUMBS_HOME``). A folder named that does not exist is refused, by every
     command but those that make a data folder (``makes_one``): a mistyped name would otherwise get a
@@ -24,6 +49,13 @@ def _data_dir_option(makes_one: bool) -> Callable[[Callable[..., Any]], Callable
 
     def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
         source = ctx.get_parameter_source(param.name or "data_dir")
+        outer = ctx.meta.get(_GIVEN_BEFORE)
+        if source is ParameterSource.COMMANDLINE:
+            if outer is not None and not _same_folder(outer, value):
+                raise click.ClickException(f"--data-dir names two folders, {outer} and {value}; give it once")
+            ctx.meta[_GIVEN_BEFORE] = value  # `crumbs lists --data-dir X add ...`: for the subcommand too
+        elif outer is not None:  # given before the command's name: it beats CRUMBS_HOME, as it would after it
+            value, source = outer, ParameterSource.COMMANDLINE
         named = source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
         if value and named and not makes_one and not Path(value).expanduser().is_dir():
             given = "--data-dir" if source is ParameterSource.COMMANDLINE else "CRUMBS_HOME"
