@@ -42,8 +42,8 @@ class AlreadyRunning(RuntimeError):
         self.found = found
         self.command = command
         if command:
-            super().__init__(f"'crumbs {command}' (pid {pid}) is changing the data folder {root}; "
-                             "try again when it has finished")
+            self.owner = f"'crumbs {command}' (pid {pid}) is changing the data folder {root}"
+            super().__init__(f"{self.owner}; try again when it has finished")
             return
         if found is not None:
             where = f"at {found.address} (pid {found.pid})"
@@ -51,8 +51,9 @@ class AlreadyRunning(RuntimeError):
             where = f"(pid {pid}, still starting)"
         else:
             where = "(still starting)"
-        super().__init__(f"another Crumbs companion already serves the data folder {root} {where}; "
-                         "use it, or stop it first")
+        # Who holds the folder, without the advice: a command with other advice says its own (repair, restore).
+        self.owner = f"another Crumbs companion already serves the data folder {root} {where}"
+        super().__init__(f"{self.owner}; use it, or stop it first")
 
 
 @dataclass(frozen=True)

@@ -328,6 +328,18 @@ def test_repair_and_restore_refuse_while_a_companion_owns_the_folder(command, da
     assert result.exit_code != 0
     assert "already serves the data folder" in result.output and "nothing was changed" in result.output
     assert "Traceback" not in result.output
+    # The way out, said once: it read "...use it, or stop it first; stop it, then run this again".
+    assert result.output.count("stop it") == 1 and "use it" not in result.output, result.output
+    assert (data_dir / "crumbs.sqlite3").read_bytes() == before
+    holder = Instance(data_dir)
+    holder.acquire(command="lists update")  # a command's few seconds, not a companion
+    try:
+        result = run_cli(command, data_dir)
+    finally:
+        holder.release()
+    assert result.exit_code != 0 and result.output.strip().splitlines() == [
+        f"Error: 'crumbs lists update' (pid {os.getpid()}) is changing the data folder {data_dir.resolve()}; "
+        "try again when it has finished (nothing was changed)"]
     assert (data_dir / "crumbs.sqlite3").read_bytes() == before
 
 

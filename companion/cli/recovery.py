@@ -101,7 +101,10 @@ class _owning:
         try:
             self.instance.acquire(command=self.command)
         except AlreadyRunning as exc:
-            raise click.ClickException(f"{exc}; stop it, then run this again (nothing was changed)") from None
+            if exc.command:  # a command's few seconds: its own advice (try again when it has finished) fits
+                raise click.ClickException(f"{exc} (nothing was changed)") from None
+            # A companion: "use it" is no way out of a damaged database, so only the advice that is.
+            raise click.ClickException(f"{exc.owner}; stop it, then run this again (nothing was changed)") from None
 
     def __exit__(self, *exc: object) -> None:
         self.instance.release()
