@@ -205,6 +205,7 @@ def test_installed_wheel_with_damaged_rules_says_so_in_one_line(installed, elsew
     shutil.copytree(rules, backup)
     try:
         (rules / "trackers.json").write_text("{ not json")
+        (tmp_path / "data").mkdir()  # a data folder that exists (a mistyped one is refused before the rules are read)
         done = run(installed, elsewhere, "check", "https://x.example/", "--page", "https://y.example/",
                    "--data-dir", str(tmp_path / "data"))
         assert done.returncode != 0 and "Traceback" not in done.stderr
