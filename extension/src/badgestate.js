@@ -67,15 +67,11 @@ function keep(verdict) {
   };
 }
 
-/**
- * Whether a document the browser named (`page`) may be the tab's page at `pageUrl`: the same host. Not the
+/*
+ * A document the browser names (Firefox) belongs to the tab's page when it is on the same host. Not the
  * same URL: a page's own history.pushState changes its document's URL without a new page, and a reload
  * has the same URL as the page it replaces (there, the page before's beacon cannot be told apart).
  */
-function samePage(page, pageUrl) {
-  return hostOf(page) === hostOf(pageUrl);
-}
-
 export class TabStates {
   constructor() { this.tabs = new Map(); }
 
@@ -105,14 +101,14 @@ export class TabStates {
     const since = typeof t.loadingAt === 'number' ? t.loadingAt : Infinity;
     // Kept: what started after the new page's own request, unless the browser named another site's
     // document as the request's page (the page before's last beacon, Firefox: see addRequest).
-    const early = t.requests.filter((r) => typeof r.at === 'number' && r.at >= since && (!r.page || samePage(r.page, pageUrl)));
-    for (const r of early) delete r.page;
+    const host = hostOf(pageUrl);
+    const early = t.requests.filter((r) => typeof r.at === 'number' && r.at >= since && (!r.pageHost || r.pageHost === host));
     t.nav += 1;
     t.startedAt = since;
     t.loadingAt = null;
     t.previousUrl = t.pageUrl; // a leaving document's requests are recorded for it (reporting.js)
     t.pageUrl = pageUrl;
-    t.pageHost = hostOf(pageUrl); // once per page, not once per request (the reporter asks for it each time)
+    t.pageHost = host; // once per page, not once per request (the reporter asks for it each time)
     t.pageDomain = null;
     t.requests = early;
     t.folded = {};
@@ -143,19 +139,26 @@ export class TabStates {
    * Returns true when the badge may have changed.
    */
   addRequest(tabId, nav, { rid, url, outcome, type = null, at = null, page = null }, facts = null, pageSite = null) {
-    const t = this.tabs.get(tabId);
+    // A tab the extension has heard nothing of yet (nav 0): Firefox may report a new tab's first page's
+    // scripts before its own top-level request (seen: the news page's three trackers dropped, badge 0 of 3).
+    // They wait here, and navigate() keeps them as that page's if they started after its request.
+    const t = this.tabs.get(tabId) || (nav === 0 ? this.get(tabId) : null);
     if (!t || !this.current(t, nav, at) || !outcome) return false;
     // `page`: the request's own top document, where the browser names it (Firefox). Another host's than the
     // tab's page, with no navigation pending, is the page before's: its unload beacon, once the tab moved on.
     const pending = typeof t.loadingAt === 'number';
-    if (page && t.pageUrl && !pending && hostOf(page) !== t.pageHost) return false; // see samePage
+    const pageHost = page ? hostOf(page) : null;
+    if (pageHost && t.pageUrl && !pending && pageHost !== t.pageHost) return false; // hosts, not URLs: see above TabStates
     const { host, path } = hostPath(url);
     if (!host) return false;
     const known = facts && facts.domain ? { domain: facts.domain, tracker: Boolean(facts.tracker) } : null;
     if (known && known.domain === (t.pageDomain || pageSite)) return false; // the page's own site
     if (known && !t.about[known.domain]) t.about[known.domain] = describe(facts);
     const r = { rid, host, path, type, outcome, v: null, facts: known, at };
-    if (page && pending) r.page = page; // navigate() keeps it only if it names the new page
+    // Kept whether or not a navigation is pending: Firefox may report the page before's beacon before the
+    // extension hears of the next page's own request (seen: the beacon settled, then loading(), earlier in
+    // time, then navigate()); navigate() keeps a request that names a document only if it is the new page's.
+    if (pageHost) r.pageHost = pageHost;
     t.requests.push(r);
     if (t.requests.length > MAX_REQUESTS) fold(t);
     return true;
@@ -166,7 +169,9 @@ export class TabStates {
     const t = this.tabs.get(tabId);
     // The page before's too: its requests kept by navigate() are found by rid, the rest are not.
     if (!t || !(t.nav === nav || nav === t.nav - 1) || !verdict) return false;
-    if (verdict.page_domain) t.pageDomain = verdict.page_domain;
+    // The page's site, from a verdict of this page's own requests only: one of the page before's (an early
+    // request kept by navigate, reported with the tab's old page in Chromium) names the site before.
+    if (verdict.page_domain && t.nav === nav) t.pageDomain = verdict.page_domain;
     let r = null;
     for (let i = t.requests.length - 1; i >= 0 && !r; i -= 1) if (t.requests[i].rid === rid) r = t.requests[i]; // answers come soon: look from the end
     if (!r) return false;

@@ -211,7 +211,7 @@ test("the page before's beacon is not counted on the new page: Firefox names its
   s.addVerdict(7, old, 'g', v('google-analytics.com'));
   const now = s.navigate(7, 'http://other.example/next');
   assert.deepEqual(s.get(7).requests.map((r) => r.rid), ['g']);
-  assert.equal(s.get(7).requests[0].page, undefined, 'the document is not kept once its page is known');
+  assert.equal(s.get(7).requests[0].pageHost, 'other.example');
   // Reported after it: the page before's second beacon (the tab moved on, no navigation pending).
   assert.equal(s.addRequest(7, now, { rid: 'b2', url: 'https://stats.g.doubleclick.net/p?2', outcome: 'blocked', at: 230,
     page: 'http://beacon.example/leave' }), false);
@@ -223,4 +223,39 @@ test("the page before's beacon is not counted on the new page: Firefox names its
   assert.equal(s.get(7).previousUrl, 'http://beacon.example/leave');
   // A leaving document's request (Chromium: the reporter gives it nav -1) is on no page's badge.
   assert.equal(s.addRequest(7, -1, { rid: 'b3', url: 'https://stats.g.doubleclick.net/p?3', outcome: 'blocked', at: 250 }), false);
+});
+
+test("the page before's beacon heard before the next page's own request still stays off the next page (Firefox)", () => {
+  // Seen in Firefox: the beacon settled while the extension still knew only the page before (no navigation
+  // pending), and then heard of the next page's request, which had started earlier than the beacon.
+  const s = new TabStates();
+  const old = s.navigate(7, 'http://leaving.example/page');
+  assert.equal(s.addRequest(7, old, { rid: 'b', url: 'https://stats.g.doubleclick.net/p', outcome: 'blocked', at: 250,
+    page: 'http://leaving.example/page' }), true); // on the page it came from, for now
+  s.addVerdict(7, old, 'b', v('doubleclick.net', { page_domain: 'leaving.example' }));
+  s.loading(7, 200);
+  s.navigate(7, 'http://next.example/no-trackers.html');
+  assert.deepEqual(s.get(7).requests, []);
+  assert.equal(badgeView(s.get(7), 'ok').text, '');
+  // A late verdict of the page before names the site before: it is not taken as the new page's site.
+  s.addVerdict(7, old, 'b', v('doubleclick.net', { page_domain: 'leaving.example' }));
+  assert.equal(s.get(7).pageDomain, null);
+});
+
+test("a new tab's first requests heard before its page's own request are that page's (Firefox)", () => {
+  const s = new TabStates();
+  // Seen in Firefox: a new tab's three trackers settled before the extension heard of the tab at all.
+  for (const [rid, host, at] of [['g', 'www.google-analytics.com', 210], ['f', 'connect.facebook.net', 212],
+    ['d', 'stats.g.doubleclick.net', 215]]) {
+    assert.equal(s.addRequest(9, 0, { rid, url: `https://${host}/x`, outcome: 'blocked', at, page: 'http://news.example/article' }), true);
+  }
+  s.loading(9, 200);
+  const now = s.navigate(9, 'http://news.example/article');
+  for (const [rid, domain] of [['g', 'google-analytics.com'], ['f', 'facebook.net'], ['d', 'doubleclick.net']]) {
+    s.addVerdict(9, 0, rid, v(domain));
+  }
+  assert.equal(now, 1);
+  assert.equal(badgeView(s.get(9), 'ok').text, '3');
+  // A tab the extension knows keeps refusing a request of a page number it is past.
+  assert.equal(s.addRequest(9, -1, { rid: 'x', url: 'https://x.example/', outcome: 'blocked', at: 300 }), false);
 });
