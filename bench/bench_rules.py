@@ -31,12 +31,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tldextract  # noqa: E402
 
-from common import LISTS, SHARED, load_corpus  # noqa: E402
+from common import LISTS, load_corpus, shared  # noqa: E402
+import shared_data  # noqa: E402  (tests/shared_data.py: bench/common.py puts it on the path)
 from companion.engine import Engine  # noqa: E402
 from companion.trackerdb import DATA_VERBS, RULES_DIR, TrackerDB, says_what_it_does, sentences  # noqa: E402
 
 SHIPPED = RULES_DIR / "crumbs-trackers.txt"
-TOP_TRACKERS = SHARED / "data" / "knowledge" / "top-trackers.txt"
+TOP_TRACKERS = shared(shared_data.TOP_TRACKERS)
 TARGETS = {"a": 0.85, "b": 0.02, "c": 0.95, "top100": 1.0, "top500": 0.95, "verbs": 1.0, "repeat": 5}
 
 _extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)

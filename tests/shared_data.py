@@ -17,6 +17,7 @@ LISTS_DIR = SHARED / "data" / "lists"
 EASYLIST = LISTS_DIR / "easylist.txt"
 EASYPRIVACY = LISTS_DIR / "easyprivacy.txt"
 CORPUS = SHARED / "data" / "requests" / "corpus.jsonl"
+TOP_TRACKERS = SHARED / "data" / "knowledge" / "top-trackers.txt"
 
 
 class SharedDataMissing(RuntimeError):
