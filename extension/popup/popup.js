@@ -3,31 +3,45 @@
  *
  * It draws twice. First at once, from what the extension itself saw this page do (the background's
  * record of the tab: every third-party request and what became of it, named from the companion's
- * earlier answers): no storage read, no network, so the list is on screen as soon as the document is.
- * Then it refines that with the companion's answer for the site (its choices, its words for each
- * state, trust, and third parties the site used before), keeping the rows where they were. Only
- * what the page reported is said before the companion answers; while its answer is not in, the
- * buttons wait for it rather than guess which choice is in force.
+ * earlier answers): no storage read, no network. Then it refines that with the companion's answer for
+ * the site (its choices, its words for each state, trust, and third parties the site used before),
+ * keeping the rows where they were. Only what the page reported is said before the companion answers;
+ * while its answer is not in, the buttons wait for it rather than guess which choice is in force.
  *
- * Every piece of data is put in the page with textContent (never innerHTML): domains, owners and
- * descriptions come from the companion, and URLs from websites. After a change the popup asks the
- * background to pull the new rules at once and offers to reload the tab.
+ * In Chromium the first draw is in the page before this script runs: the extension's worker serves
+ * popup.html with it drawn in (src/popupserve.js), from the same description of it (view.js's firstView)
+ * and the same markup (markup.js), with the tab's record it drew from in a JSON block. This script then
+ * takes the page over: it finds those rows, wires their buttons, and draws the same first view again,
+ * which changes nothing on screen. Where no worker serves the page (Firefox), this script draws it.
+ *
+ * Data reaches the page as text (textContent), or as markup made by markup.js, which escapes every piece of
+ * it: domains, owners and descriptions come from the companion, and URLs from websites. After a change the
+ * popup asks the background to pull the new rules at once and offers to reload the tab.
  * `popup.html?tab=ID` shows a given tab (used when the popup is opened as a page, e.g. by tests).
  *
- * Only view.js (no imports of its own) is loaded with this file before the first draw, and the
- * stylesheet is in popup.html: each file an extension page loads waits its turn in the browser while it
- * finishes the popup's navigation (bench/bench_popup.py). domains.js is loaded when the page has no site
- * named, the extras (popup/extras.js) after the first draw's frame, and the companion client only when
- * a choice or the history link needs it.
+ * Only view.js and markup.js (no imports of their own) are loaded with this file before the first draw,
+ * and the stylesheet is in popup.html: each file an extension page loads waits its turn in the browser
+ * while it finishes the popup's navigation (bench/bench_popup.py). domains.js is loaded when the page has
+ * no site named, the extras (popup/extras.js) after the first draw's frame, and the companion client only
+ * when a choice or the history link needs it.
  */
-import { activeControl, arrange, awayText, isAwayStatus, offText, pageCountsText, pageStateLabel, pageSummary, plural,
-  siteCountsText, siteStateLabel, summary, trustText, whyText } from './view.js';
+import { awayText, awayTrust, firstView, isAwayStatus, pageSummary, partiesView, pendingChoice, trustText } from './view.js';
+import { moreHtml, rowHtml, throughHtml } from './markup.js';
 
 performance.mark('crumbs:script'); // the bench's split of the popup's time (bench/bench_popup.py)
 const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
-// Asked before anything else: the tab, and the background's record of it (one message).
+// The first frame, when the extension's worker drew it into this page: the tab's record it drew from, and
+// its rows (this page takes them over rather than drawing them again).
+const firstFrame = (() => {
+  try { return JSON.parse(document.getElementById('first-frame').textContent); } catch { return null; }
+})();
+const firstRows = new Map([...document.querySelectorAll('#third-parties li.tp[data-domain]')]
+  .map((li) => [li.dataset.domain, li]));
+
+// Asked before anything else: the tab, and the background's record of it (one message, or none when the
+// worker drew the first frame).
 const param = new URLSearchParams(location.search).get('tab');
 const fixedTab = param !== null && /^\d+$/.test(param) ? Number(param) : null;
 const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
@@ -36,7 +50,9 @@ const tabAsked = fixedTab !== null ? chrome.tabs.get(fixedTab).catch(() => null)
 const tabInfo = (id) => chrome.runtime.sendMessage({ type: 'tab-info', tabId: id, prefetch: true });
 // Opened from the toolbar: the background is asked about the active tab while this page asks which tab
 // that is, in parallel rather than one after the other; its answer counts only if it is about that tab.
-const infoAsked = fixedTab !== null ? tabInfo(fixedTab)
+const infoAsked = firstFrame ? (fixedTab !== null ? Promise.resolve(firstFrame.info)
+  : tabAsked.then((tab) => (tab && tab.id === firstFrame.info.tabId ? firstFrame.info : tabInfo(tab ? tab.id : null))))
+  : fixedTab !== null ? tabInfo(fixedTab)
   : Promise.all([tabAsked, chrome.runtime.sendMessage({ type: 'tab-info', active: true, prefetch: true })])
     .then(([tab, info]) => (tab && info && info.tabId === tab.id ? info : tabInfo(tab ? tab.id : null)));
 
@@ -80,118 +96,83 @@ function showError(err) {
 }
 
 /** Set an element's text, leaving it alone when it already says that (a redraw then costs the browser
- * nothing for it). */
-function setText(li, selector, text) {
-  const el = li.querySelector(selector);
+ * nothing for it, and the first frame the worker drew stays as it is). */
+function setText(el, text) {
   if (el.textContent !== (text || '')) el.textContent = text || '';
   return el;
 }
+const setIn = (li, selector, text) => setText(li.querySelector(selector), text);
 
-/** This page's record of a domain (what each of its requests did), or null if the page did not use it. */
-function onPage(domain) {
-  const domains = (info && info.tab && info.tab.domains) || [];
-  return domains.find((d) => d.domain === domain) || null;
-}
-
-/** The requests that got through, each with what let it: host and path, and the filter or lack of one. */
-function renderThrough(li, page) {
-  const rows = page && page.reached ? page.through : [];
-  let box = li.querySelector('.through');
-  if (!box && rows.length === 0) return; // nothing got through, and nothing to hide
-  const drawn = JSON.stringify([rows, page ? page.reached : 0]);
-  if (box && box.dataset.drawn === drawn) return; // the same requests as last drawn
-  if (!box) box = rowPart(li, 'row-through', li.querySelector('.more') || li.querySelector('.seg'));
-  box.dataset.drawn = drawn;
-  box.querySelector('.through-list').replaceChildren(...rows.map((r) => {
-    const item = document.createElement('li');
-    const where = document.createElement('code');
-    where.textContent = `${r.host}${r.path}`;
-    item.append(where, document.createTextNode(` — let through by ${whyText(r.why)}`));
-    return item;
-  }));
-  const more = page ? page.reached - rows.length : 0;
-  box.querySelector('summary').textContent = `What got through (${page ? page.reached : 0})`;
-  box.querySelector('.through-more').textContent = more > 0 ? `and ${plural(more, 'more request')}` : '';
-  show(box, rows.length > 0);
-}
-
-/** A part of a row that most rows never show (its template in popup.html), made when a row first has
- * something for it, before `next`: 30 rows with two hidden <details> each were a third of the row's
- * elements for the first frame's style and layout to go through (bench/bench_popup.py). */
-function rowPart(li, template, next) {
-  const el = $(template).content.firstElementChild.cloneNode(true);
-  li.insertBefore(el, next);
-  return el;
-}
-
-/** " — from Disconnect" after a fact a knowledge source gave (the companion's owner_source/category_source);
- * nothing after Crumbs' own knowledge. */
-function fromSource(source) {
-  return source && source !== 'Crumbs' ? ` — from ${source}` : '';
+/** Markup made by markup.js (which escapes every piece of data in it) as an element. */
+function fromHtml(html) {
+  const t = document.createElement('template');
+  t.innerHTML = html;
+  return t.content.firstElementChild;
 }
 
 const rowEls = new Map(); // each domain's row element: a redraw updates it in place
 
-/** A domain's row, made once: its buttons act on the freshest data drawn for the domain (rowsByDomain). */
-function rowFor(domain) {
-  let li = rowEls.get(domain);
+/** A domain's row: the one drawn before (by this page, or in the first frame the worker served), else a new
+ * one. Its buttons act on the freshest data drawn for the domain (rowsByDomain). */
+function rowFor(row) {
+  let li = rowEls.get(row.domain);
   if (!li) {
-    li = $('row').content.firstElementChild.cloneNode(true);
-    li.dataset.domain = domain;
-    setText(li, '.domain', domain);
-    li.querySelector('.seg').setAttribute('aria-label', `Your choice for ${domain}`);
+    li = firstRows.get(row.domain) || fromHtml(rowHtml(row));
+    firstRows.delete(row.domain);
     for (const btn of li.querySelectorAll('button[data-action]')) {
-      btn.addEventListener('click', () => choose(domain, btn.dataset.action));
+      btn.addEventListener('click', () => choose(row.domain, btn.dataset.action));
     }
-    rowEls.set(domain, li);
+    rowEls.set(row.domain, li);
   }
   return li;
 }
 
 const TONES = ['blocked', 'allowed', 'partial', 'neutral'];
 
-/** Draw a third party in its row (made or updated in place: the second draw changes only what changed). */
-function renderRow(tp) {
-  const li = rowFor(tp.domain);
-  rowsByDomain.set(tp.domain, tp);
-  const page = onPage(tp.domain);
-  // Before the companion's answer (or without it) the state is only what the page's requests did.
-  const state = page ? pageStateLabel(page, live ? tp : null, away ? tp.choice : null, choseHere.has(tp.domain))
-    : siteStateLabel(tp);
-  for (const tone of TONES) li.classList.toggle(tone, tone === state.tone);
-  const stateEl = setText(li, '.state', state.text);
-  for (const tone of TONES) stateEl.classList.toggle(tone, tone === state.tone);
-  if (state.standIns) stateEl.title = `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.`;
+/** Draw a row view (view.js) in its row, made or updated in place: a redraw changes only what changed. */
+function paintRow(row) {
+  const li = rowFor(row);
+  for (const tone of TONES) li.classList.toggle(tone, tone === row.tone);
+  const stateEl = setIn(li, '.state', row.state);
+  for (const tone of TONES) stateEl.classList.toggle(tone, tone === row.tone);
+  if (row.stateTitle) stateEl.title = row.stateTitle;
   else stateEl.removeAttribute('title');
-  setText(li, '.owner', tp.owner ? tp.owner + fromSource(tp.owner_source) : 'Owner unknown');
-  const category = tp.category_label || tp.category;
-  setText(li, '.category', category ? category + fromSource(tp.category_source) : category);
-  setText(li, '.counts', page ? pageCountsText(page) : siteCountsText(tp));
-  renderThrough(li, page);
-  show(setText(li, '.description', tp.description), Boolean(tp.description));
+  setIn(li, '.owner', row.owner);
+  setIn(li, '.category', row.category);
+  setIn(li, '.counts', row.counts);
+  paintThrough(li, row.through);
+  show(setIn(li, '.description', row.description), Boolean(row.description));
   let more = li.querySelector('.more');
-  if (!more && tp.learns) {
-    more = rowPart(li, 'row-more', li.querySelector('.seg'));
+  if (!more && row.learns) {
+    more = li.insertBefore(fromHtml(moreHtml(row.learns)), li.querySelector('.seg'));
+  }
+  if (more) {
+    setIn(li, '.learns', row.learns);
+    show(more, Boolean(row.learns));
+    if (!row.learns) li.classList.remove('more-open'); // hidden: its description no longer shown whole
+  }
+  if (more && !more.dataset.wired) {
+    more.dataset.wired = 'true';
     // The whole description while "What it can learn" is open.
     more.addEventListener('toggle', () => li.classList.toggle('more-open', more.open));
   }
-  if (more) {
-    setText(li, '.learns', tp.learns);
-    show(more, Boolean(tp.learns));
-    if (!tp.learns) li.classList.remove('more-open'); // hidden: its description no longer shown whole
-  }
   const seg = li.querySelector('.seg');
-  // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
-  // until its answer is in, no button claims to be the one in force.
-  const known = live || away;
-  if (!known) seg.setAttribute('aria-busy', 'true');
+  if (row.busy) seg.setAttribute('aria-busy', 'true');
   else seg.removeAttribute('aria-busy');
-  const active = known ? activeControl(tp.choice) : null;
   for (const btn of li.querySelectorAll('button[data-action]')) {
-    const pressed = String(btn.dataset.action === active);
+    const pressed = String(btn.dataset.action === row.active);
     if (btn.getAttribute('aria-pressed') !== pressed) btn.setAttribute('aria-pressed', pressed);
   }
   return li;
+}
+
+/** "What got through" in a row: made when the row first has requests for it, replaced when they change. */
+function paintThrough(li, through) {
+  const box = li.querySelector('.through');
+  if (!through) { if (box) show(box, false); return; }
+  const made = fromHtml(throughHtml(through));
+  if (box && box.innerHTML === made.innerHTML) { show(box, true); return; } // the same requests as drawn
+  if (box) { made.open = box.open; box.replaceWith(made); } else li.insertBefore(made, li.querySelector('.more') || li.querySelector('.seg'));
 }
 
 /** Make `list` hold exactly `rows`, in order, moving only the rows out of place (rows kept in place are
@@ -203,22 +184,34 @@ function placeRows(list, rows) {
   while (list.children.length > rows.length) list.lastElementChild.remove();
 }
 
+/** Draw the list of third parties (a partiesView of view.js). */
+function paintParties(view) {
+  if (shownOrder.length === 0) shownOrder = [...view.trackers, ...view.others].map((row) => row.domain);
+  placeRows($('tracker-list'), view.trackers.map(paintRow));
+  placeRows($('other-list'), view.others.map(paintRow));
+  setText($('others-title'), view.othersTitle);
+  show($('others'), view.others.length > 0);
+  show($('empty'), view.empty);
+  show($('parties'), true);
+  if (!off) setText($('status'), view.status);
+}
+
 function renderThirdParties(data) {
   const parties = Array.isArray(data.third_parties) ? data.third_parties : [];
+  const view = partiesView(parties, (info && info.tab && info.tab.domains) || [],
+    { live, away, trusted: data.trusted, shownOrder, choseHere });
   rowsByDomain.clear();
-  const { trackers, others } = arrange(parties, shownOrder);
-  if (shownOrder.length === 0) shownOrder = [...trackers, ...others].map((tp) => tp.domain);
-  placeRows($('tracker-list'), trackers.map(renderRow));
-  placeRows($('other-list'), others.map(renderRow));
-  $('others-title').textContent = `Other third parties (${others.length})`;
-  show($('others'), others.length > 0);
-  show($('empty'), parties.length === 0);
-  show($('parties'), true);
-  if (!off) {
-    // What this page did, when the extension saw it load; else what the companion knows of the site.
-    const onThisPage = (info && info.tab && info.tab.domains) || [];
-    $('status').textContent = onThisPage.length ? pageSummary(onThisPage) : summary(parties, data.trusted);
-  }
+  for (const tp of parties) if (tp && typeof tp.domain === 'string') rowsByDomain.set(tp.domain, tp);
+  paintParties(view);
+}
+
+/** The trust line and its controls ({text, on}). */
+function paintTrust(trust) {
+  setText($('trust-state'), trust.text);
+  $('trust').classList.toggle('on', trust.on);
+  show($('trust-on'), !trust.on);
+  show($('trust-off'), trust.on);
+  show($('trust'), true);
 }
 
 /**
@@ -229,35 +222,44 @@ function renderAway() {
   live = false;
   const domains = (info.tab && info.tab.domains) || [];
   const pending = info.offlineChoices || [];
-  const rows = domains.map((d) => ({ ...d, choice: pendingChoice(pending, d.domain) }));
-  renderThirdParties({ third_parties: rows });
-  const trust = pending.find((o) => o.kind === 'trust' && o.site === site);
-  const trusted = trust && trust.duration ? { until: trust.until } : null;
-  $('trust-state').textContent = trustText(trusted);
-  $('trust').classList.toggle('on', Boolean(trusted));
-  show($('trust-on'), !trusted);
-  show($('trust-off'), Boolean(trusted));
-  show($('trust'), true);
-  $('page-summary').textContent = pageSummary(domains);
+  renderThirdParties({ third_parties: domains.map((d) => ({ ...d, choice: pendingChoice(pending, site, d.domain) })) });
+  paintTrust(awayTrust(pending, site));
+  setText($('page-summary'), pageSummary(domains));
   show($('page-summary'), true);
 }
 
 /**
- * The first draw, companion answering: this page's third parties as the extension recorded them,
- * before the companion's answer refines them. Nothing when the page recorded none (the companion may
- * know the site's from before: "none seen" would be premature).
+ * The first draw (firstView of view.js), from the background's record of the tab alone: the page's own
+ * record when the extension saw it load, or the companion away. Done by the worker already when it served
+ * this page (the elements then say it, and each setText leaves them be); done here otherwise.
  */
-function renderFromPage() {
-  const domains = (info.tab && info.tab.domains) || [];
-  if (domains.length === 0) return;
-  live = false;
-  renderThirdParties({ third_parties: domains });
-}
-
-function pendingChoice(ops, domain) {
-  const here = ops.find((o) => o.kind === 'site-tracker' && o.site === site && o.tracker === domain);
-  const everywhere = ops.find((o) => o.kind === 'tracker' && o.tracker === domain);
-  return { here: here ? here.action : null, everywhere: everywhere ? everywhere.action : null };
+function paintFirst(view) {
+  setText($('site'), view.site);
+  setText($('status'), view.status);
+  $('status').classList.toggle('off', view.statusTone === 'off');
+  $('status').classList.toggle('away', view.statusTone === 'away');
+  setText($('power'), view.power);
+  $('power').classList.toggle('off', view.powerTone === 'off');
+  $('power').classList.toggle('away', view.powerTone === 'away');
+  $('power').title = view.powerTitle;
+  show($('power'), true);
+  setText($('dropped'), view.dropped);
+  show($('dropped'), Boolean(view.dropped));
+  show($('unpaired'), view.unpaired);
+  show($('history'), !view.unpaired); // the history lives in the companion
+  if (view.parties) {
+    // What a click acts on, as renderAway and renderThirdParties keep it: the page's record of each domain,
+    // with the choices made meanwhile when the companion is away.
+    const pending = info.offlineChoices || [];
+    rowsByDomain.clear();
+    for (const d of info.tab.domains) {
+      rowsByDomain.set(d.domain, view.mode === 'away' ? { ...d, choice: pendingChoice(pending, site, d.domain) } : d);
+    }
+    live = false;
+    paintParties(view.parties);
+  }
+  if (view.trust) paintTrust(view.trust);
+  if (view.pageSummary !== null) { setText($('page-summary'), view.pageSummary); show($('page-summary'), true); }
 }
 
 /** Make a choice in the browser now, for the companion later (it is away). */
@@ -302,11 +304,7 @@ async function siteAnswer() {
 async function loadSite(asked = siteAnswer()) {
   const body = await asked;
   live = true;
-  $('trust-state').textContent = trustText(body.trusted);
-  $('trust').classList.toggle('on', Boolean(body.trusted));
-  show($('trust-on'), !body.trusted);
-  show($('trust-off'), Boolean(body.trusted));
-  show($('trust'), true);
+  paintTrust({ text: trustText(body.trusted), on: Boolean(body.trusted) });
   renderThirdParties(body);
 }
 
@@ -386,58 +384,45 @@ async function main() {
     await chrome.tabs.create({ url });
   }));
 
+  // The worker drew the first frame: it goes on screen before this page takes it over, not after.
+  if (firstFrame) await new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); setTimeout(resolve, 100); });
   info = await infoAsked;
   performance.mark('crumbs:tab-info');
   tabId = fixedTab !== null ? fixedTab : ((await tabAsked) || {}).id ?? null;
-  // The companion's site for this page when it has named one (this page's verdicts, or its last answer
-  // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
-  site = info.site || (info.tab && info.tab.pageDomain) || null;
-  siteExact = Boolean(site);
-  // (domains.js only then: one file fewer for the browser to serve before the first draw)
-  if (!site) site = (await import('../src/domains.js')).hostOf(((await tabAsked) || {}).url);
-  $('site').textContent = site || 'This page is not a website';
+  if (firstFrame && firstFrame.info === info) {
+    ({ site, siteExact } = firstFrame);
+  } else {
+    // The companion's site for this page when it has named one (this page's verdicts, or its last answer
+    // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
+    site = info.site || (info.tab && info.tab.pageDomain) || null;
+    siteExact = Boolean(site);
+    // (domains.js only then: one file fewer for the browser to serve before the first draw)
+    if (!site) site = (await import('../src/domains.js')).hostOf(((await tabAsked) || {}).url);
+  }
   off = info.status !== 'ok';
   away = isAwayStatus(info.status);
-  $('status').textContent = away ? awayText(info.status)
-    : off ? offText(info.status, info.statusText) : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.');
-  $('status').classList.toggle('off', off && !away);
-  $('status').classList.toggle('away', away);
-  $('power').textContent = away ? 'Blocking · companion away' : off ? 'Off' : 'On';
-  $('power').classList.toggle('off', off && !away);
-  $('power').classList.toggle('away', away);
-  $('power').title = `Rules version ${info.rulesVersion || 'none yet'}`;
-  show($('power'), true);
-  if (info.dropped) {
-    $('dropped').textContent = `${plural(info.dropped, 'report')} ${info.dropped === 1 ? 'was' : 'were'} dropped while the companion was away.`;
-    show($('dropped'), true);
-  }
-  if (info.status === 'unpaired' || info.status === 'unauthorized') {
-    show($('unpaired'), true);
-    show($('history'), false); // the history lives in the companion
+  const first = firstView(info, site);
+  // The companion's answer asked before the first draw is made (the background has it on its way
+  // already: see prefetchSite), so that it is here as soon as this page is free to take it.
+  const asked = first.mode === 'page' || first.mode === 'wait' ? siteAnswer() : null;
+  if (asked) asked.catch(() => {}); // its failure is handled when it is awaited, below
+  paintFirst(first);
+  if (!asked) {
+    if (away) {
+      document.body.dataset.drawn = 'true';
+      performance.mark('crumbs:first-draw');
+    }
     extras();
     ready();
     return;
   }
-  if (!site) { extras(); ready(); return; }
-  if (away) {
-    renderAway();
-    document.body.dataset.drawn = 'true';
-    performance.mark('crumbs:first-draw');
-    extras();
-  } else {
-    // The companion's answer asked before the first draw is made (the background has it on its way
-    // already: see prefetchSite), so that it is here as soon as this page is free to take it.
-    const asked = siteAnswer();
-    asked.catch(() => {}); // its failure is handled when it is awaited, below
-    renderFromPage();
-    document.body.dataset.drawn = 'true'; // the page's own record is on screen
-    performance.mark('crumbs:first-draw');
-    extras();
-    // The status line already says why it failed.
-    siteLoaded = off ? loadSite(asked).catch(() => {}) : run(() => loadSite(asked), { choosing: false });
-    await siteLoaded;
-    siteLoaded = null;
-  }
+  document.body.dataset.drawn = 'true'; // the page's own record is on screen
+  performance.mark('crumbs:first-draw');
+  extras();
+  // The status line already says why it failed.
+  siteLoaded = off ? loadSite(asked).catch(() => {}) : run(() => loadSite(asked), { choosing: false });
+  await siteLoaded;
+  siteLoaded = null;
   ready();
 }
 

@@ -248,3 +248,134 @@ export function pageSummary(domains) {
   const tail = reached === 0 ? 'none got through' : `${plural(reached, 'request')} got through`;
   return `${plural(trackers.length, 'tracker')} on this page · ${tail}`;
 }
+
+// ---- What the popup shows, as data: drawn by popup.js into its page, and by the extension's worker into the
+// page it serves for the popup's first frame (src/popupserve.js, popup/markup.js). One description, two
+// painters, so the first frame and the page popup.js keeps up to date say the same. ----
+
+/** " — from Disconnect" after a fact a knowledge source gave (the companion's owner_source/category_source);
+ * nothing after Crumbs' own knowledge. */
+export function fromSource(source) {
+  return source && source !== 'Crumbs' ? ` — from ${source}` : '';
+}
+
+/**
+ * One third party's row: {domain, tone, state, stateTitle, owner, category, counts, description, learns,
+ * through, busy, active}. `page` is this page's record of the domain (or null: the page did not use it);
+ * `live`: `tp` is the companion's answer; `away`: the companion is away and `tp.choice` holds the choices
+ * made meanwhile in this browser; `justChosen`: the person chose for it in this popup.
+ */
+export function rowView(tp, page, { live = false, away = false, justChosen = false } = {}) {
+  // Before the companion's answer (or without it) the state is only what the page's requests did.
+  const state = page ? pageStateLabel(page, live ? tp : null, away ? tp.choice : null, justChosen) : siteStateLabel(tp);
+  const category = tp.category_label || tp.category;
+  const reached = page ? Number(page.reached) || 0 : 0;
+  const through = reached && Array.isArray(page.through) ? page.through : [];
+  // Which choice is in force is the companion's to say (or, while it is away, the choices queued here):
+  // until its answer is in, no button claims to be the one in force.
+  const known = live || away;
+  return {
+    domain: tp.domain,
+    tone: state.tone,
+    state: state.text,
+    stateTitle: state.standIns ? `Stand-ins: ${state.standIns}. The page's calls keep working; nothing is sent.` : '',
+    owner: tp.owner ? tp.owner + fromSource(tp.owner_source) : 'Owner unknown',
+    category: category ? category + fromSource(tp.category_source) : '',
+    counts: page ? pageCountsText(page) : siteCountsText(tp),
+    description: tp.description || '',
+    learns: tp.learns || '',
+    // The requests that got through, each with what let it: host and path, and the filter or lack of one.
+    through: through.length === 0 ? null : {
+      title: `What got through (${reached})`,
+      items: through.map((r) => ({ where: `${r.host}${r.path}`, why: ` — let through by ${whyText(r.why)}` })),
+      more: reached > through.length ? `and ${plural(reached - through.length, 'more request')}` : '',
+    },
+    busy: !known,
+    active: known ? activeControl(tp.choice) : null,
+  };
+}
+
+/**
+ * The list of third parties: {trackers, others} (row views, in the order to show), `othersTitle`, `empty`
+ * (none at all), and `status`: the header's line for them. `pageDomains` is this page's record (each
+ * domain's requests), `shownOrder` the domains in the order first shown (rows stay where they were).
+ */
+export function partiesView(parties, pageDomains, { live = false, away = false, trusted = null, shownOrder = [],
+  choseHere = new Set() } = {}) {
+  const list = Array.isArray(parties) ? parties : [];
+  const onPage = new Map((Array.isArray(pageDomains) ? pageDomains : []).map((d) => [d.domain, d]));
+  const { trackers, others } = arrange(list, shownOrder);
+  const row = (tp) => rowView(tp, onPage.get(tp.domain) || null, { live, away, justChosen: choseHere.has(tp.domain) });
+  return {
+    trackers: trackers.map(row),
+    others: others.map(row),
+    othersTitle: `Other third parties (${others.length})`,
+    empty: list.length === 0,
+    // What this page did, when the extension saw it load; else what the companion knows of the site.
+    status: onPage.size ? pageSummary([...onPage.values()]) : summary(list, trusted),
+  };
+}
+
+/** The choice made for `domain` on `site` while the companion was away ({here, everywhere}), from the queued ops. */
+export function pendingChoice(ops, site, domain) {
+  const list = Array.isArray(ops) ? ops : [];
+  const here = list.find((o) => o.kind === 'site-tracker' && o.site === site && o.tracker === domain);
+  const everywhere = list.find((o) => o.kind === 'tracker' && o.tracker === domain);
+  return { here: here ? here.action : null, everywhere: everywhere ? everywhere.action : null };
+}
+
+/** The trust line while the companion is away: the trust chosen meanwhile in this browser, if any. */
+export function awayTrust(ops, site, formatTime) {
+  const trust = (Array.isArray(ops) ? ops : []).find((o) => o.kind === 'trust' && o.site === site);
+  const trusted = trust && trust.duration ? { until: trust.until } : null;
+  return { text: trustText(trusted, formatTime), on: Boolean(trusted) };
+}
+
+/**
+ * The popup's first draw, from the background's record of the tab (`info`, its 'tab-info' answer) alone:
+ * {site, status, statusTone, power, powerTone, powerTitle, dropped, unpaired, mode, parties, trust,
+ * pageSummary}. `mode` is 'unpaired', 'no-site', 'away' (the companion is away: the page's record with the
+ * choices made meanwhile, trust offered), 'page' (the page's record, the companion's answer to come) or
+ * 'wait' (nothing recorded on this page: the companion's answer is all there will be). `site` is the site
+ * the popup speaks of (null: the page is no website).
+ */
+export function firstView(info, site, { formatTime } = {}) {
+  const status = info && info.status;
+  const off = status !== 'ok';
+  const away = isAwayStatus(status);
+  const tone = away ? 'away' : off ? 'off' : '';
+  const view = {
+    site: site || 'This page is not a website',
+    status: away ? awayText(status) : off ? offText(status, info && info.statusText)
+      : (site ? 'Crumbs is on' : 'Crumbs shows trackers on websites only.'),
+    statusTone: tone,
+    power: away ? 'Blocking · companion away' : off ? 'Off' : 'On',
+    powerTone: tone,
+    powerTitle: `Rules version ${(info && info.rulesVersion) || 'none yet'}`,
+    dropped: info && info.dropped
+      ? `${plural(info.dropped, 'report')} ${info.dropped === 1 ? 'was' : 'were'} dropped while the companion was away.` : '',
+    unpaired: status === 'unpaired' || status === 'unauthorized',
+    mode: 'wait',
+    parties: null,
+    trust: null,
+    pageSummary: null,
+  };
+  const domains = (info && info.tab && Array.isArray(info.tab.domains)) ? info.tab.domains : [];
+  if (view.unpaired) view.mode = 'unpaired';
+  else if (!site) view.mode = 'no-site';
+  else if (away) {
+    view.mode = 'away';
+    const pending = info.offlineChoices || [];
+    const rows = domains.map((d) => ({ ...d, choice: pendingChoice(pending, site, d.domain) }));
+    view.parties = partiesView(rows, domains, { away: true });
+    view.trust = awayTrust(pending, site, formatTime);
+    view.pageSummary = pageSummary(domains);
+  } else if (domains.length) {
+    // Nothing when the page recorded none: the companion may know the site's from before, and "none seen"
+    // would be premature.
+    view.mode = 'page';
+    view.parties = partiesView(domains, domains);
+  }
+  if (view.parties && !off) view.status = view.parties.status;
+  return view;
+}

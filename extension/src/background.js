@@ -18,6 +18,7 @@ import { NativeHost, browserSend } from './native.js';
 import { startGpc } from './gpc.js';
 import { startClickToLoad } from './clicktoload.js';
 import { throttle, whenQuiet } from './throttle.js';
+import { servePopup } from './popupserve.js';
 
 const ALARM = 'crumbs-tick';
 const QUEUE_MAX = 5000;
@@ -331,6 +332,41 @@ function prefetchSite(tabId, named) {
   }, 0);
 }
 
+/** The tab the toolbar's popup is for: the active tab of the window last focused. */
+async function activeTab() {
+  return ((await chrome.tabs.query({ active: true, lastFocusedWindow: true }))[0] || {}).id ?? null;
+}
+
+/** What the popup draws from (the 'tab-info' answer): the tab's record, its site, and the extension's state.
+ * `prefetch`: start asking the companion for the site (the popup's second draw). */
+function tabInfo(tabId, { prefetch = false } = {}) {
+  const tab = tabs.summary(tabId);
+  const pageHost = tab ? hostOf(tab.pageUrl) : null;
+  const site = (tab && tab.pageDomain) || (pageHost && facts.siteOf(pageHost)) || null;
+  if (prefetch) prefetchSite(tabId, site);
+  return {
+    tabId,
+    tab,
+    site,
+    status,
+    statusText: OFF_REASONS[status] || AWAY_REASONS[status] || null,
+    companion: config.companion,
+    offlineChoices: offline.list(),
+    dropped: reporter.queue.dropped,
+    queued: reporter.queue.length,
+    rulesVersion: rules.version,
+    rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
+  };
+}
+
+// The popup, served with its first frame drawn in (Chromium's worker; see popupserve.js). Registered at
+// once, as every listener of a service worker must be.
+self.addEventListener('fetch', servePopup({
+  tabInfo: async (tabId) => { await ready; return tabInfo(tabId, { prefetch: true }); },
+  activeTab,
+  csp: chrome.runtime.getManifest().content_security_policy.extension_pages,
+}));
+
 // Messages from the extension's own pages (popup, pairing). There is no onMessageExternal listener
 // and no externally_connectable key: web pages cannot talk to the extension.
 chrome.runtime.onMessage.addListener((msg, sender, reply) => {
@@ -340,25 +376,7 @@ chrome.runtime.onMessage.addListener((msg, sender, reply) => {
     if (msg.type === 'tab-info') {
       // `active`: the popup asks about the active tab of the focused window while it finds out itself
       // which tab that is, and uses this answer only when both name the same tab.
-      let tabId = msg.tabId;
-      if (msg.active) tabId = ((await chrome.tabs.query({ active: true, lastFocusedWindow: true }))[0] || {}).id ?? null;
-      const tab = tabs.summary(tabId);
-      const pageHost = tab ? hostOf(tab.pageUrl) : null;
-      const site = (tab && tab.pageDomain) || (pageHost && facts.siteOf(pageHost)) || null;
-      if (msg.prefetch) prefetchSite(tabId, site);
-      return {
-        tabId,
-        tab,
-        site,
-        status,
-        statusText: OFF_REASONS[status] || AWAY_REASONS[status] || null,
-        companion: config.companion,
-        offlineChoices: offline.list(),
-        dropped: reporter.queue.dropped,
-        queued: reporter.queue.length,
-        rulesVersion: rules.version,
-        rulesError: rules.lastError ? String(rules.lastError.message || rules.lastError) : null,
-      };
+      return tabInfo(msg.active ? await activeTab() : msg.tabId, { prefetch: Boolean(msg.prefetch) });
     }
     if (msg.type === 'site' && typeof msg.site === 'string' && msg.site) {
       // The popup's second draw: the companion's answer for the site, through this worker's client, which
