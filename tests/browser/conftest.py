@@ -185,6 +185,18 @@ class Browser:
         return page
 
 
+def news_page_recorded(browser, companion) -> int:
+    """Pair, open the news page and wait until the extension's record of it is complete (three trackers, each
+    request named by the companion's verdict); its tab id."""
+    browser.pair(companion)
+    browser.open("http://news.example/article")
+    tab = browser.tab_id("http://news.example/*")
+    wait_for(lambda: browser.badge(tab)["text"] == "3", what="badge 3")
+    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
+             what="the companion's verdicts for every request of the page")
+    return tab
+
+
 @pytest.fixture
 def browser(tmp_path, web):
     from playwright.sync_api import sync_playwright

@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import EXTENSION_ID, wait_for
+from .conftest import EXTENSION_ID, news_page_recorded, wait_for
 from .fakeweb import TRACKER_DOMAINS
 
 pytestmark = pytest.mark.browser
 
 
 def test_the_popup_shows_the_page_before_the_companion_answers_and_a_click_waits_for_it(browser, companion):
-    browser.pair(companion)
-    browser.open("http://news.example/article")
-    tab = browser.tab_id("http://news.example/*")
     # The extension's record of the page is complete: three trackers, named by the companion's verdicts.
-    wait_for(lambda: browser.badge(tab)["text"] == "3", what="badge 3")
-    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
-             what="the companion's verdicts for every request of the page")
+    tab = news_page_recorded(browser, companion)
 
     popup = browser.ctx.new_page()
     # Hold the popup's ask for the companion's answer (to the background, which asks the companion) until

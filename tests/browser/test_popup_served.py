@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from .conftest import EXTENSION_ID, wait_for
+from .conftest import EXTENSION_ID, news_page_recorded, wait_for
 from .fakeweb import TRACKER_DOMAINS
 
 pytestmark = pytest.mark.browser
@@ -31,22 +31,12 @@ WATCH_ROWS = """(() => {
 })()"""
 
 
-def _page_recorded(browser, companion):
-    browser.pair(companion)
-    browser.open("http://news.example/article")
-    tab = browser.tab_id("http://news.example/*")
-    wait_for(lambda: browser.badge(tab)["text"] == "3", what="badge 3")
-    wait_for(lambda: browser.ev(f"self.crumbs.tabs().summary({tab}).domains.every((d) => d.pending === 0)"),
-             what="the companion's verdicts for every request of the page")
-    return tab
-
-
 def _rows_in(html: str) -> list[str]:
     return re.findall(r'<li class="tp [a-z]+" data-domain="([^"]+)"', html)
 
 
 def test_the_worker_serves_the_popup_with_the_pages_rows_in_it_and_popup_js_takes_them_over(browser, companion):
-    tab = _page_recorded(browser, companion)
+    tab = news_page_recorded(browser, companion)
     companion.stop()
     browser.ev("self.crumbs.tick()")
     wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
@@ -88,7 +78,7 @@ def test_the_worker_serves_the_popup_with_the_pages_rows_in_it_and_popup_js_take
 
 
 def test_the_served_popup_with_the_companion_up_is_taken_over_and_refined_by_its_answer(browser, companion):
-    tab = _page_recorded(browser, companion)
+    tab = news_page_recorded(browser, companion)
     popup = browser.ctx.new_page()
     popup.add_init_script(WATCH_ROWS)
     response = popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
