@@ -186,6 +186,8 @@ function placeRows(list, rows) {
 
 /** Draw the list of third parties (a partiesView of view.js). */
 function paintParties(view) {
+  rowsByDomain.clear();
+  for (const tp of view.parties) if (tp && typeof tp.domain === 'string') rowsByDomain.set(tp.domain, tp);
   if (shownOrder.length === 0) shownOrder = [...view.trackers, ...view.others].map((row) => row.domain);
   placeRows($('tracker-list'), view.trackers.map(paintRow));
   placeRows($('other-list'), view.others.map(paintRow));
@@ -198,11 +200,8 @@ function paintParties(view) {
 
 function renderThirdParties(data) {
   const parties = Array.isArray(data.third_parties) ? data.third_parties : [];
-  const view = partiesView(parties, (info && info.tab && info.tab.domains) || [],
-    { live, away, trusted: data.trusted, shownOrder, choseHere });
-  rowsByDomain.clear();
-  for (const tp of parties) if (tp && typeof tp.domain === 'string') rowsByDomain.set(tp.domain, tp);
-  paintParties(view);
+  paintParties(partiesView(parties, (info && info.tab && info.tab.domains) || [],
+    { live, away, trusted: data.trusted, shownOrder, choseHere }));
 }
 
 /** The trust line and its controls ({text, on}). */
@@ -248,13 +247,6 @@ function paintFirst(view) {
   show($('unpaired'), view.unpaired);
   show($('history'), !view.unpaired); // the history lives in the companion
   if (view.parties) {
-    // What a click acts on, as renderAway and renderThirdParties keep it: the page's record of each domain,
-    // with the choices made meanwhile when the companion is away.
-    const pending = info.offlineChoices || [];
-    rowsByDomain.clear();
-    for (const d of info.tab.domains) {
-      rowsByDomain.set(d.domain, view.mode === 'away' ? { ...d, choice: pendingChoice(pending, site, d.domain) } : d);
-    }
     live = false;
     paintParties(view.parties);
   }

@@ -297,7 +297,8 @@ export function rowView(tp, page, { live = false, away = false, justChosen = fal
 
 /**
  * The list of third parties: {trackers, others} (row views, in the order to show), `othersTitle`, `empty`
- * (none at all), and `status`: the header's line for them. `pageDomains` is this page's record (each
+ * (none at all), `status`: the header's line for them, and `parties`: what each row was drawn from (what a
+ * click on it acts on). `pageDomains` is this page's record (each
  * domain's requests), `shownOrder` the domains in the order first shown (rows stay where they were).
  */
 export function partiesView(parties, pageDomains, { live = false, away = false, trusted = null, shownOrder = [],
@@ -311,6 +312,7 @@ export function partiesView(parties, pageDomains, { live = false, away = false, 
     others: others.map(row),
     othersTitle: `Other third parties (${others.length})`,
     empty: list.length === 0,
+    parties: list,
     // What this page did, when the extension saw it load; else what the companion knows of the site.
     status: onPage.size ? pageSummary([...onPage.values()]) : summary(list, trusted),
   };
