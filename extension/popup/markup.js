@@ -82,11 +82,12 @@ export function prerender(html, view, data) {
   // A data block, never run (the page's policy runs no inline script); "<" written as \u003c so that no
   // text in it can end the element.
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
-  // The page's scripts after its rows: nothing in them is needed for the first frame, and asked for in its
-  // head they held the parser back from the rows (bench/bench_popup.py).
-  const scripts = [];
-  page.html = page.html.replace(/ *<(script type="module"|link rel="modulepreload")[^>]*>(<\/script>)?\n/g, (tag) => { if (tag.includes('<script')) scripts.push(tag.trim()); return ''; });
-  page.html = page.html.replace('</body>', () => `<script type="application/json" id="first-frame">${json}</script>\n${scripts.join('\n')}\n</body>`);
+  // Its scripts: only boot.js, after the rows, which loads popup.js once the page is on screen. The browser
+  // shows a popup when its document has loaded, script files included (see boot.js).
+  const before = page.html;
+  page.html = page.html.replace(/ *<(script type="module"|link rel="modulepreload")[^>]*>(<\/script>)?\n/g, '');
+  if (page.html === before) throw new Error('popup.html names no script');
+  page.html = page.html.replace('</body>', () => `<script type="application/json" id="first-frame">${json}</script>\n<script src="boot.js"></script>\n</body>`);
   return page.html;
 }
 

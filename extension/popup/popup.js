@@ -376,8 +376,7 @@ async function main() {
     await chrome.tabs.create({ url });
   }));
 
-  // The worker drew the first frame: it goes on screen before this page takes it over, not after.
-  if (firstFrame) await new Promise((resolve) => { requestAnimationFrame(() => setTimeout(resolve, 0)); setTimeout(resolve, 100); });
+  // (Served drawn, this script is loaded after the first frame is on screen: boot.js.)
   info = await infoAsked;
   performance.mark('crumbs:tab-info');
   tabId = fixedTab !== null ? fixedTab : ((await tabAsked) || {}).id ?? null;
@@ -399,6 +398,7 @@ async function main() {
   const asked = first.mode === 'page' || first.mode === 'wait' ? siteAnswer() : null;
   if (asked) asked.catch(() => {}); // its failure is handled when it is awaited, below
   paintFirst(first);
+  takeOver();
   if (!asked) {
     if (away) {
       document.body.dataset.drawn = 'true';
@@ -438,4 +438,10 @@ function extras() {
   setTimeout(load, 100); // no frames while the page is hidden
 }
 
-main().catch(showError);
+/** The served page's buttons are this script's from now on, and the clicks made on them before it ran
+ * (boot.js kept them) are made again. */
+function takeOver() {
+  if (self.crumbsBoot) self.crumbsBoot.takeOver();
+}
+
+main().catch(showError).finally(takeOver);

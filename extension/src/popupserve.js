@@ -5,7 +5,9 @@
  * Why: a popup that draws itself waits for the browser to serve its script files, one after another, and
  * then for one message to this worker before its first row: about 80 ms on this machine where an empty
  * extension page takes 48 (bench/bench_popup.py, companion away). Served with its rows already in it, it is
- * drawn as its document is parsed, and popup.js then takes it over (see its header).
+ * drawn as its document is parsed, and popup.js then takes it over (see its header). The served page names
+ * one small script, popup/boot.js, which loads popup.js once the page is on screen: the browser shows the
+ * toolbar's popup only when its document has loaded, script files included.
  *
  * Only the popup's own navigations are answered; every other request of the extension's pages goes on to
  * the package as before. Anything that goes wrong (no record yet, an id popup.html no longer has) serves

@@ -42,8 +42,11 @@ test('the first frame drawn into popup.html: the page record while the companion
   const block = /<script type="application\/json" id="first-frame">(.*)<\/script>/.exec(page)[1];
   assert.ok(!block.includes('</script>'));
   assert.equal(JSON.parse(block).x, '</script>');
-  // The page's script comes after the rows and the data block.
-  assert.ok(page.indexOf('src="popup.js"') > page.indexOf('id="first-frame"'));
+  // Its one script is boot.js, after the rows and the data block: popup.js and its modules are not part of
+  // the document's load, which the browser waits for before it shows a popup.
+  assert.ok(page.indexOf('<script src="boot.js"></script>') > page.indexOf('id="first-frame"'));
+  assert.ok(!page.includes('src="popup.js"') && !page.includes('rel="modulepreload"'));
+  assert.equal(page.match(/<script\b/g).length, 2);
 });
 
 test('an id popup.html no longer has is an error, so that the worker serves the page as it is', () => {

@@ -110,3 +110,59 @@ def test_a_popup_for_a_tab_with_no_record_is_served_and_says_so(browser, compani
     assert response.from_service_worker
     assert popup.locator("#site").text_content() == "This page is not a website"
     assert popup.locator("li[data-domain]").count() == 0
+
+
+# Holds popup.js when boot.js asks for it, until the test lets it go: the span in which a person sees the
+# served page and popup.js has not taken it over yet, made as long as the test needs.
+HOLD_POPUP_JS = """(() => {
+  if (!location.pathname.startsWith('/popup/')) return;
+  const append = HTMLHeadElement.prototype.append;
+  HTMLHeadElement.prototype.append = function (...nodes) {
+    if (nodes.some((n) => n.src && n.src.endsWith('/popup/popup.js'))) {
+      window.__releasePopupJs = () => append.apply(this, nodes);
+      return;
+    }
+    return append.apply(this, nodes);
+  };
+})()"""
+
+
+def test_the_served_popup_loads_popup_js_after_it_is_shown_and_keeps_a_click_made_before(browser, companion):
+    """The browser shows a popup once its document has loaded, script files included: the served page names
+    only boot.js, which asks for popup.js after the load and its first frame, and keeps a click made before
+    popup.js took the page over; popup.js then makes it again."""
+    tab = news_page_recorded(browser, companion)
+    companion.stop()
+    browser.ev("self.crumbs.tick()")
+    wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
+    try:
+        popup = browser.ctx.new_page()
+        popup.add_init_script(HOLD_POPUP_JS)
+        popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
+        popup.wait_for_function("typeof window.__releasePopupJs === 'function'")
+        # Loaded (the browser shows the popup now), with no script of popup.js's in it: the served rows are
+        # all the page has, and boot.js is what asked for popup.js.
+        scripts = "[...document.scripts].filter((s) => s.src).map((s) => new URL(s.src).pathname)"
+        loaded = "performance.getEntriesByType('navigation')[0].loadEventEnd > 0"
+        assert popup.evaluate(loaded) and popup.evaluate(scripts) == ["/popup/boot.js"]
+        ga = TRACKER_DOMAINS["ga"]
+        row = popup.locator(f"li[data-domain='{ga}']")
+        row.get_by_role("button", name="Allow on this site").click()
+        # Nothing acted on it yet (popup.js is held), and the served button did not take it as its own.
+        assert browser.ev("self.crumbs.offline.list()") == []
+        assert popup.locator("body[data-ready]").count() == 0
+        popup.evaluate("window.__releasePopupJs()")
+        popup.wait_for_selector("body[data-ready='true']")
+        popup.wait_for_selector("#away-note:not([hidden])")
+        assert row.get_by_role("button", name="Allow on this site").get_attribute("aria-pressed") == "true"
+        queued = browser.ev("self.crumbs.offline.list()")
+        assert [(o["kind"], o["tracker"], o["action"]) for o in queued] == [("site-tracker", ga, "allow")], queued
+        assert sorted(popup.evaluate(scripts)) == ["/popup/boot.js", "/popup/popup.js"]
+        # From here on a click is popup.js's own, at once: "Block on this site" takes the allow's place.
+        row.get_by_role("button", name="Block on this site").click()
+        site_ops = lambda: [(o["tracker"], o["action"]) for o in browser.ev("self.crumbs.offline.list()")  # noqa: E731
+                            if o["kind"] == "site-tracker"]
+        wait_for(lambda: site_ops() == [(ga, "block")], what="the block queued in the allow's place")
+        assert row.get_by_role("button", name="Block on this site").get_attribute("aria-pressed") == "true"
+    finally:
+        companion.start()
