@@ -10,7 +10,7 @@ FIREFOX  := /usr/bin/firefox-esr
 WEB_EXT  := node_modules/.bin/web-ext
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-python test-js bench bench-quick bench-scale install chromium firefox clean dist lint-firefox
+.PHONY: run test test-python test-js bench bench-quick bench-scale install chromium firefox xvfb clean dist lint-firefox
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,15 @@ firefox:
 	fi
 	@test -x $(FIREFOX)
 
-test: $(STAMP) $(WEB_EXT) chromium firefox test-js test-python
+## The toolbar's popup opens only in a browser window: Debian's xvfb gives Chromium a virtual screen for one.
+xvfb:
+	@if ! command -v Xvfb >/dev/null; then \
+	  echo "Installing Debian's xvfb (the toolbar popup's test and bench open a Chromium window on it)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq xvfb >/dev/null; \
+	fi
+	@command -v Xvfb >/dev/null
+
+test: $(STAMP) $(WEB_EXT) chromium firefox xvfb test-js test-python
 
 test-python: $(STAMP)
 	$(PY) -m pytest
@@ -51,10 +59,10 @@ test-js:
 	node --test extension/test/
 
 ## Speed lives here, not in timed tests. Ratios are against peers measured in the same run.
-bench: $(STAMP) chromium
+bench: $(STAMP) chromium xvfb
 	$(PY) bench/run.py
 
-bench-quick: $(STAMP) chromium
+bench-quick: $(STAMP) chromium xvfb
 	$(PY) bench/run.py --quick
 
 ## Ten million requests (issue 14): size, every history page, start, retention, export. Takes many minutes.

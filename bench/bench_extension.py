@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser_env import chromium_with_extension, load_note, wait_until  # noqa: E402
+from browser_env import chromium_with_extension, free_port, load_note, wait_until  # noqa: E402
 
 N_REQUESTS = 500
 TRACKERS = 30
@@ -144,13 +144,6 @@ class WorkerProfiler:
         self.ws.close()
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _one_load(env, profiler: WorkerProfiler | None, page) -> dict:
     sw = env["sw"]
     sw.evaluate(SNAPSHOT)  # start from zero
@@ -173,7 +166,7 @@ def run(quick: bool) -> None:
     """Print the per-request cost of the extension, load after load, companion up then down."""
     loads_up = 3 if quick else 10
     loads_down = 2 if quick else 5
-    port = _free_port()
+    port = free_port()
     rows = []
     with chromium_with_extension(cdp_port=port) as env:
         sw = env["sw"]

@@ -24,6 +24,13 @@ with a real companion. Then:
   serves, as it serves popup.js). With `--ab REV`, the popup of commit REV too (its popup/
   folder copied beside the current one, sharing the current src/), alternating with the others.
 
+- the toolbar popup itself: Chromium with a window on a virtual screen (Xvfb; `make bench` installs it), the
+  page with 30 trackers in front, the toolbar button's popup opened by chrome.action.openPopup() (what a click
+  on it does: no `?tab=`, the worker finds the tab in front). Read over DevTools once shown: its first paint
+  (the first frame a person sees; the browser shows a popup once its document has loaded), its load event, and
+  how long the browser took from the click to the popup's navigation. The peer: a popup of one word, opened
+  the same way, alternating.
+
     python bench/bench_popup.py [--quick] [--ab REV] [--opens N]
 
 Targets: badge within 500 ms of the load event; popup drawn within 150 ms (companion up) and
@@ -43,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from browser_env import chromium_with_extension, load_note, wait_until  # noqa: E402
+from browser_env import chromium_with_extension, free_port, load_note, virtual_screen, wait_until  # noqa: E402
 
 TRACKERS = 30
 
@@ -80,6 +87,9 @@ POPUP_PROBE = """
     if (nav) {
       t.calls.push(['document (navigation -> DOMContentLoaded)', 0, nav.domContentLoadedEventStart]);
       t.calls.push(['document parsed (start -> domInteractive)', t.startAt, nav.domInteractive]);
+      // Its bytes: asked for (the worker's fetch event, for a served popup) to the first and the last.
+      t.calls.push(['document asked -> first byte', nav.workerStart || nav.requestStart, nav.responseStart]);
+      t.calls.push(['document first -> last byte', nav.responseStart, nav.responseEnd]);
     }
     // Each file the page loaded (stylesheet, scripts), from its request to its last byte.
     for (const r of performance.getEntriesByType('resource')) {
@@ -256,6 +266,90 @@ def run(quick: bool, ab: str | None = None, opens: int | None = None) -> None:
     report("up", up, 150)
     print(f"(companion stopped; the extension's status after one tick: {seen})")
     report("down", down, 50)
+    toolbar(quick, opens)
+
+
+
+# The toolbar's popup, as a person opens it: Chromium with a window (on a virtual screen), the button's popup
+# opened by chrome.action.openPopup() from the worker, as a click on it does. The browser shows a popup once
+# its document has loaded, and its first paint is the first frame a person sees. The peer: an extension popup
+# of one word, opened the same way in the same run (the floor of any popup on this machine).
+TOOLBAR_EMPTY = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Crumbs</title></head>"
+                 "<body>Crumbs</body></html>")
+TOOLBAR_VARIANTS = (("empty popup (peer)", "bench/toolbar-empty.html"), ("popup", "popup/popup.html"))
+# Read in the popup once it is shown.
+SHOWN = """(() => {
+  const nav = performance.getEntriesByType('navigation')[0] || {};
+  const paint = performance.getEntriesByName('first-contentful-paint')[0];
+  return {origin: performance.timeOrigin, paint: paint ? paint.startTime : null, load: nav.loadEventEnd || null,
+          rows: document.querySelectorAll('#tracker-list li').length,
+          served: document.getElementById('first-frame') !== null};
+})()"""
+
+
+def _toolbar_open(env, port: int, tab_page, path: str) -> dict:
+    """Click the toolbar button (its popup set to `path`) for the tab in front; wait until the popup is
+    painted; close it."""
+    from tests.browser.toolbar import open_toolbar_popup
+    try:
+        popup = open_toolbar_popup(env["sw"], port, env["extension_id"], tab_page, path)
+    except (RuntimeError, TimeoutError) as exc:
+        return {"error": str(exc)}
+    shown = wait_until(lambda: (lambda v: v if v and v["paint"] is not None else None)(popup.eval(SHOWN)), timeout=10)
+    popup.close()
+    if shown is None:
+        return {"error": "the popup was never painted"}
+    return {"opening": shown["origin"] - popup.clicked_at, "paint": shown["paint"], "load": shown["load"],
+            "rows": shown["rows"], "served": shown["served"]}
+
+
+def toolbar(quick: bool, opens: int | None = None) -> None:
+    """Print the toolbar popup's figures, companion up and down, next to the empty popup's."""
+    opens = opens or (3 if quick else 10)
+    with virtual_screen() as display:
+        if display is None:
+            print("toolbar popup: not measured: no Xvfb for a Chromium with a window (`make bench` installs it)")
+            return
+        port = free_port()
+        with chromium_with_extension(cdp_port=port, display=display,
+                                     extra={TOOLBAR_VARIANTS[0][1]: TOOLBAR_EMPTY}) as env:
+            tab_id, got = _load_tracker_page(env, 100)
+            wait_until(lambda: len(env["companion"].site("bench.example")["third_parties"]) >= TRACKERS, 30)
+
+            def rounds() -> dict[str, list[dict]]:
+                runs: dict[str, list[dict]] = {name: [] for name, _ in TOOLBAR_VARIANTS}
+                for i in range(opens):
+                    for name, path in TOOLBAR_VARIANTS[i % 2:] + TOOLBAR_VARIANTS[:i % 2]:
+                        runs[name].append(_toolbar_open(env, port, got["page"], path))
+                return runs
+
+            up = rounds()
+            env["companion"].stop()
+            env["sw"].evaluate("self.crumbs.tick()")
+            down = rounds()
+            env["companion"].start()
+            env["sw"].evaluate("chrome.action.setPopup({popup: 'popup/popup.html'})")
+    print(f"toolbar popup (Chromium with a window on a virtual screen; chrome.action.openPopup() as the click; "
+          f"the page with {TRACKERS} trackers in front):")
+    for state, runs, target in (("up", up, 150), ("down", down, 50)):
+        print(f"  companion {state} (target: {TRACKERS} rows drawn <= {target} ms after the popup's navigation started):")
+        floor = None
+        for name, _ in TOOLBAR_VARIANTS:
+            ok = [r for r in runs[name] if "error" not in r]
+            errors = sorted({r["error"] for r in runs[name] if "error" in r})
+            if not ok:
+                print(f"    {name}: never shown ({'; '.join(errors)})")
+                continue
+            paint = _median([r["paint"] for r in ok])
+            floor = floor or paint
+            what = "shown" if name != "popup" else (
+                f"shown with {min(r['rows'] for r in ok)}-{max(r['rows'] for r in ok)} rows"
+                f"{' (drawn by the worker)' if all(r['served'] for r in ok) else ' (some not drawn by the worker)'}")
+            print(f"    {name}: {what}: first paint {paint:.0f} ms after its navigation started (median of {len(ok)}; "
+                  f"min {min(r['paint'] for r in ok):.0f}, max {max(r['paint'] for r in ok):.0f}; "
+                  f"{paint / floor:.2f}x the empty popup); loaded at {_median([r['load'] for r in ok]):.0f} ms; "
+                  f"before that, {_median([r['opening'] for r in ok]):.0f} ms from the click to its navigation "
+                  f"(the browser opening the popup)" + (f"; {len(errors)} failed: {'; '.join(errors)}" if errors else ""))
 
 
 if __name__ == "__main__":

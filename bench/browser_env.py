@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -71,12 +72,15 @@ class BenchWeb:
 
 
 @contextmanager
-def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes | str] | None = None):
+def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes | str] | None = None,
+                            display: str | None = None):
     """(env dict): the fake web, a paired companion and Chromium with the extension. With
     `cdp_port`, Chromium also listens for DevTools on that port (the CPU profile of the
     extension's worker is taken through it). `extra` adds files to the bench's copy of the extension
     (path inside it -> content): peers measured in the same run, such as an empty page or the popup
-    of an older commit; they never reach the shipped extension."""
+    of an older commit; they never reach the shipped extension. With `display` (an X display, see
+    `virtual_screen`), Chromium runs with a window there instead of headless: the toolbar's popup
+    opens only in a window."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import (CHROMIUM, EXTENSION_ID, EXTENSION_SRC, Browser,
@@ -108,8 +112,9 @@ def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes 
     try:
         with sync_playwright() as p:
             ctx = p.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=CHROMIUM, headless=True,
-                ignore_default_args=["--disable-extensions"], ignore_https_errors=True, args=args)
+                str(tmp / "profile"), executable_path=CHROMIUM, headless=display is None,
+                ignore_default_args=["--disable-extensions"], ignore_https_errors=True, args=args,
+                env={**os.environ, "DISPLAY": display} if display else None)
             try:
                 sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event(
                     "serviceworker", timeout=30000)
@@ -125,6 +130,20 @@ def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes 
         http.close()
         https.close()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback (for Chromium's DevTools)."""
+    from tests.browser.conftest import free_port as free
+    return free()
+
+
+@contextmanager
+def virtual_screen():
+    """An X display on a virtual screen (tests/browser/toolbar.py), or None without Xvfb."""
+    from tests.browser.toolbar import virtual_screen as screen
+    with screen() as display:
+        yield display
 
 
 def load_note() -> str:

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -197,8 +198,11 @@ def news_page_recorded(browser, companion) -> int:
     return tab
 
 
-@pytest.fixture
-def browser(tmp_path, web):
+@contextmanager
+def chromium(tmp_path: Path, web: dict, display: str | None = None, devtools_port: int | None = None):
+    """Debian's Chromium with a copy of the unpacked extension, every hostname mapped to the fake web: a
+    Browser. Headless, or with a window on the X `display` (the toolbar's popup opens only in a window);
+    `devtools_port` opens Chromium's DevTools endpoint on the loopback (see toolbar.py)."""
     from playwright.sync_api import sync_playwright
 
     ext = tmp_path / "extension"
@@ -210,13 +214,16 @@ def browser(tmp_path, web):
         "MAP * ~NOTFOUND",  # the browser's own background traffic fails fast and stays off the logs
         "EXCLUDE 127.0.0.1",  # the companion on its real port
     ])
+    args = [f"--disable-extensions-except={ext}", f"--load-extension={ext}", f"--host-resolver-rules={rules}",
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    if devtools_port:
+        args.append(f"--remote-debugging-port={devtools_port}")
     with sync_playwright() as p:
         ctx = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            ignore_default_args=["--disable-extensions"], ignore_https_errors=True,
-            args=[f"--disable-extensions-except={ext}", f"--load-extension={ext}", f"--host-resolver-rules={rules}",
-                  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=display is None,
+            ignore_default_args=["--disable-extensions"], ignore_https_errors=True, args=args,
+            env={**os.environ, "DISPLAY": display} if display else None)
         try:
             sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event("serviceworker", timeout=15000)
             assert sw.url == f"chrome-extension://{EXTENSION_ID}/src/background.js"
@@ -225,3 +232,23 @@ def browser(tmp_path, web):
             yield Browser(ctx, sw, web["app"])
         finally:
             ctx.close()
+
+
+@pytest.fixture
+def browser(tmp_path, web):
+    with chromium(tmp_path, web) as b:
+        yield b
+
+
+@pytest.fixture
+def windowed_browser(tmp_path, web):
+    """Chromium with a window on a virtual screen (Xvfb), its DevTools endpoint at `.devtools_port`: for the
+    toolbar button's popup (toolbar.py)."""
+    from .toolbar import virtual_screen
+
+    with virtual_screen() as display:
+        assert display, "Xvfb is not installed (`make test` installs Debian's xvfb)"
+        port = free_port()
+        with chromium(tmp_path, web, display=display, devtools_port=port) as b:
+            b.devtools_port = port
+            yield b
