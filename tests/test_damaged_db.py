@@ -394,6 +394,30 @@ def test_two_damaged_files_set_aside_within_one_second_are_both_kept(data_dir, m
 # that is not the live one; anything else is one line with the reason, and nothing is touched.
 
 
+def test_restoring_a_copy_whose_wal_holds_commits_keeps_them(data_dir, tmp_path):
+    # A copy kept elsewhere, made by copying the live database and its -wal while a companion ran: its last
+    # commits are only in the -wal. The check reads them (through the WAL); the restored database has them.
+    accepted = fill(data_dir, 300)
+    database = data_dir / "crumbs.sqlite3"
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    copy = kept / "crumbs-copy.sqlite3"
+    copy.write_bytes(database.read_bytes())
+    wal = leave_a_commit_in_the_wal(copy)
+    assert wal and setting_in(copy, "only-in-the-wal") == "kept"
+    damage("zero-length", database)
+    result = run_cli(["restore", str(copy)], data_dir)
+    assert result.exit_code == 0, result.output
+    assert setting_in(database, "only-in-the-wal") == "kept"
+    assert requests_count(database) == accepted
+    aside = list(data_dir.glob("crumbs.sqlite3.damaged-*Z"))
+    assert database_files(data_dir) == {"crumbs.sqlite3", aside[0].name}, "one file, no -wal of the copy's beside it"
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert run_cli(["choices"], data_dir).exit_code == 0
+    # The copy itself is left as it was: its commit still in its -wal.
+    assert Path(f"{copy}-wal").read_bytes()[:32] == wal[:32]
+
+
 def refused(result, *words: str) -> str:
     """The one-line refusal of a CLI command: exit 1, no exception but click's exit, every word in it."""
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)

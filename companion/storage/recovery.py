@@ -81,10 +81,28 @@ def restore(database: Path, root: Path, snapshot: Path | None = None) -> tuple[P
     if reason:
         raise ValueError(reason)
     staged = database.with_name(f".restoring-{database.name}")
-    shutil.copyfile(snapshot, staged)
+    _copy_through_sqlite(snapshot, staged)
     aside = _aside(database)
     _put_in_place(staged, database)
     return snapshot, aside
+
+
+def _copy_through_sqlite(source: Path, target: Path) -> None:
+    """Copy the database ``source`` as SQLite reads it, into a new file ``target``. Not the file's bytes: a
+    copy kept elsewhere may have its last commits only in its ``-wal`` beside it (copied with it while a
+    companion ran), which the check before read and a copy of the main file alone would lose."""
+    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+        leftover.unlink(missing_ok=True)
+    reader = sqlite3.connect(readonly_uri(source), uri=True, timeout=10)
+    try:
+        writer = sqlite3.connect(target)
+        try:
+            reader.backup(writer, pages=-1)  # one step: one consistent state, WAL included
+            writer.execute("PRAGMA journal_mode=DELETE")  # one file to move into place; the companion sets WAL again
+        finally:
+            writer.close()
+    finally:
+        reader.close()
 
 
 def why_not_restorable(candidate: Path, database: Path) -> str | None:
