@@ -39,6 +39,11 @@ class DataPaths:
         root = Path(data_dir).expanduser() if data_dir else default_data_dir()
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
+        # The caches hold what the person chose (the browser's rules name their sites): theirs only, like
+        # the folder, including one an older Crumbs made with the default mode.
+        cache = root / "cache"
+        cache.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(cache, 0o700)
         return cls(root.resolve())
 
     @property

@@ -691,3 +691,16 @@ def test_csv_export_of_hostile_hostnames_recorded_through_the_api(sign_in, clien
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     j = client.get("/data/export.json")
     assert j.mimetype == "application/json" and j.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_the_data_folder_and_its_cache_are_private_even_loosened_by_an_older_crumbs(tmp_path):
+    """The cache holds the browser's rules, which name the person's sites and choices."""
+    from companion.config import DataPaths
+
+    root = tmp_path / "data"
+    paths = DataPaths.at(root)
+    assert root.stat().st_mode & 0o777 == 0o700 and paths.cache.stat().st_mode & 0o777 == 0o700
+    root.chmod(0o755)
+    paths.cache.chmod(0o755)  # as an older Crumbs left it
+    DataPaths.at(root)
+    assert root.stat().st_mode & 0o777 == 0o700 and paths.cache.stat().st_mode & 0o777 == 0o700

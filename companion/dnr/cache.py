@@ -138,7 +138,7 @@ class BrowserRules:
             return
         path = self._saved_file()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             # The rules name the person's sites and choices: readable by them only, like the database.
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -69,7 +69,7 @@ def write(path: Path, key: bytes, obj) -> bool:
     blob = MAGIC + key + hashlib.sha256(payload).digest() + payload
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".engine-", dir=path.parent)  # created 0600
     except OSError:
         return False
