@@ -174,6 +174,29 @@ def test_search_filters(signed_in):
     assert "google-analytics.com" in html and "facebook.net" not in html
 
 
+def test_search_pages_through_every_result(signed_in, companion, make_verdict):
+    """More results than a page holds: each page says which it shows, and the pages hold every result once."""
+    now = now_ms()
+    companion.store.record([RecordedEvent(make_verdict(f"many{i:03d}.example", "stats.g.doubleclick.net", "doubleclick.net",
+                                                       True, True, "||x^"), now - i, True) for i in range(450)])
+    seen = []
+    for number in (1, 2, 3):
+        html = signed_in.get(f"/search?p=today&q=many&page={number}").get_data(as_text=True)
+        first, last = (1, 200) if number == 1 else (201, 400) if number == 2 else (401, 450)
+        assert f"450 results today: {first} to {last} shown, the busiest first." in html
+        assert f"Page {number} of 3" in html
+        assert ('rel="next"' in html) == (number < 3) and ('rel="prev"' in html) == (number > 1)
+        seen += re.findall(r'href="/site/(many\d+\.example)', html)
+    assert sorted(seen) == [f"many{i:03d}.example" for i in range(450)]
+    # The next link keeps the query; a page past the last is the last; a page that is not a number is the first.
+    html = signed_in.get("/search?p=today&q=many&page=1").get_data(as_text=True)
+    assert re.search(r'rel="next" href="/search\?[^"]*q=many[^"]*page=2"', html)
+    assert "401 to 450 shown" in signed_in.get("/search?p=today&q=many&page=99").get_data(as_text=True)
+    for bad in ("abc", "-1", "0", "9" * 30):
+        response = signed_in.get(f"/search?p=today&q=many&page={bad}")
+        assert response.status_code == 200 and "1 to 200 shown" in response.get_data(as_text=True)
+
+
 def test_map_draws_sites_and_trackers(signed_in):
     html = signed_in.get("/map?p=today").get_data(as_text=True)
     assert html.count('class="node site"') == 5

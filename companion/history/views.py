@@ -218,8 +218,10 @@ class ViewsMixin:
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 200) -> dict[str, Any]:
-        """(site, third party) rows of the period matching a text (site, tracker or company), a category, a state."""
+    def search(self, snap: Snapshot, q: str = "", category: str = "", state: str = "", limit: int = 200,
+               page: int = 1) -> dict[str, Any]:
+        """(site, third party) rows of the period matching a text (site, tracker or company), a category, a state:
+        the ``page``-th run of ``limit`` of them, busiest first (a page past the last is the last)."""
         q = q.strip().lower()
         found = []
         for x in snap.pairs:
@@ -235,8 +237,11 @@ class ViewsMixin:
             merged = [x for x in merged if x.reached]
         elif state == "trackers":
             merged = [x for x in merged if x.trackers]
-        # Only the first ``limit`` are drawn: picking them is cheaper than sorting a year's pairs (the same rows).
-        shown = heapq.nsmallest(limit, merged, key=lambda x: (-x.requests, x.site, x.domain))
+        # Only one page is drawn: picking the first ``page * limit`` is cheaper than sorting a year's pairs (the
+        # same rows, in the same order, whichever page asks).
+        pages = max(1, -(-len(merged) // limit))
+        page = min(max(1, page), pages)
+        shown = heapq.nsmallest(page * limit, merged, key=lambda x: (-x.requests, x.site, x.domain))[(page - 1) * limit:]
         rows = []
         for x in shown:
             info = self.info(x.domain)[1]
@@ -245,7 +250,9 @@ class ViewsMixin:
                          "requests": x.requests, "trackers": x.trackers, "blocked": x.blocked,
                          "reached": x.reached, "state": outcome_state(x.reached, x.blocked),
                          "first_day": x.first_day, "last_day": x.last_day})
-        return {"total": len(merged), "rows": rows, "truncated": len(merged) > limit}
+        first = (page - 1) * limit + 1
+        return {"total": len(merged), "rows": rows, "page": page, "pages": pages,
+                "first": first if rows else 0, "last": first + len(rows) - 1 if rows else 0}
 
     # -- the map --------------------------------------------------------------------------
 
