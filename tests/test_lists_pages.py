@@ -282,3 +282,17 @@ def test_the_tracker_page_names_the_lists_that_name_it(post, web, companion, ser
 
     post(web, "/settings/lists/easyprivacy/enabled", enabled="no")  # only the lists in force count
     assert "EasyPrivacy" not in web.get("/tracker/api-tracker.example?p=all").get_data(as_text=True)
+
+
+def test_a_site_row_that_matched_no_filter_says_so_beside_the_lists_naming_its_domain(web, companion, make_verdict):
+    # doubleclick.net's requests on this site matched no filter (a list names other addresses of it): its row
+    # says "not a tracker", and so must not say a bare "Named by" the person reads as "a list calls it one".
+    companion.store.record([RecordedEvent(make_verdict("blog.example", "static.doubleclick.net", "doubleclick.net",
+                                                       False, False, None), now_ms(), False)])
+    record(make_verdict, companion, "news.example", "stats.g.doubleclick.net", "doubleclick.net")
+    blog = web.get("/site/blog.example?p=today").get_data(as_text=True)
+    assert "not a tracker" in blog and "Named by" not in blog
+    assert re.search(r'Filters for some of its addresses in: <a href="/settings/lists#list-crumbs-trackers">Crumbs '
+                     r'trackers</a>; none matched its requests here', blog)
+    news = web.get("/site/news.example?p=today").get_data(as_text=True)
+    assert "Named by: " in news and "none matched" not in news
