@@ -15,6 +15,7 @@ from companion import auth
 from companion import history as core
 from companion.history import History
 from companion.storage import DAY_MS, RecordedEvent, now_ms
+from companion.trackerdb import TrackerDB
 
 
 PORT = 8737
@@ -172,6 +173,49 @@ def test_search_filters(signed_in):
     assert "2 results" in html and "facebook.net" in html and "doubleclick.net" not in html
     html = signed_in.get("/search?p=today&category=analytics").get_data(as_text=True)
     assert "google-analytics.com" in html and "facebook.net" not in html
+
+
+def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict, app, companion, client, sign_in,
+                                                                   tmp_path):
+    """'Google reached you on 3 sites' counted a font host no filter matched, and Google's own site, where a
+    request to its ad domain is not counted as tracking: the page says how many requests were tracking, which
+    domains were not trackers, and which sites are its own."""
+    kb = {
+        "categories": {"advertising": {"label": "Advertising", "learns": "What you read."}},
+        "companies": {"Google": {"url": "https://about.google",
+                                 "domains": ["doubleclick.net", "gstatic.com", "youtube.com"]}},
+        "trackers": {"doubleclick.net": {"owner": "Google", "category": "advertising", "description": "ads"}},
+    }
+    path = tmp_path / "trackers.json"
+    path.write_text(json.dumps(kb), encoding="utf-8")
+    now = now_ms()
+    plan = [  # site, host, domain, tracker, blocked, requests
+        ("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 2),
+        ("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 3),
+        ("blog.example", "fonts.gstatic.com", "gstatic.com", False, False, 1),
+        ("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 4),  # its own site
+    ]
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
+                                          now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
+                            for i in range(n)])
+    app.extensions["crumbs_history"] = History(companion.store, TrackerDB.from_file(path))
+    sign_in(client, companion)
+    html = client.get("/company/Google?p=today").get_data(as_text=True)
+    line = _words(html, r'id="reach-line">(.*?)</p>')
+    assert "through 2 domains: 10 requests, 8 got through, 2 blocked." in line, line
+    assert line.endswith("2 of them were tracker requests (a filter list named them); the other 8 went to 1 of its "
+                         "domains that no filter matched or were made on its own sites, where Crumbs does not count "
+                         "its requests as tracking."), line
+    domain_row = lambda d: _words(html, rf'<tr data-domain="{re.escape(d)}">(.*?)</tr>')  # noqa: E731
+    assert "not a tracker: no filter matched its requests today" in domain_row("gstatic.com")
+    assert "not a tracker" not in domain_row("doubleclick.net")
+    site_row = lambda s: _words(html, rf'<tr data-site="{re.escape(s)}">(.*?)</tr>')  # noqa: E731
+    assert site_row("youtube.com").startswith("youtube.com its own site")
+    assert "its own site" not in site_row("news.example")
+    # Its tracker requests per site: news.example 2 of 5, youtube.com 0 of 4.
+    numbers = lambda s: re.findall(r'<td class="num">([^<]*)</td>',  # noqa: E731
+                                   re.search(rf'<tr data-site="{re.escape(s)}">(.*?)</tr>', html, re.S).group(1))
+    assert numbers("news.example") == ["5", "2", "3", "2"] and numbers("youtube.com") == ["4", "0", "4", "0"]
 
 
 def test_search_pages_through_every_result(signed_in, companion, make_verdict):

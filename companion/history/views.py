@@ -189,18 +189,30 @@ class ViewsMixin:
         stopped. The figures are the overview's for the same period (one :class:`Tally`)."""
         snap = snap or self.snapshot(p)
         tally = Tally(owner, True)  # made for this page from the period's pairs (the overview counts the same)
+        tracker_requests: dict[str, int] = {}
         for x in snap.pairs:
             if x.owner == owner:
                 tally.add(x)
+                tracker_requests[x.domain] = tracker_requests.get(x.domain, 0) + x.trackers
         if not tally.per_site:
             return None
         domains = sorted(tally.domains)
         infos = [self.info(d)[1] for d in domains]
         categories = sorted({i.category for i in infos if i is not None and i.category})
+        # Not every request to a company's domains is tracking: a domain no filter matched (a font or video
+        # host), and its own sites (a request from one of them to another of its domains is not counted as a
+        # tracker: classify.py). The page says which, so "reached you" is not read as "tracked you" throughout.
+        sites = tally.site_rows()
+        owner_of = getattr(self.trackers, "owner_of", None)
+        for row in sites:
+            row["own_site"] = bool(owner_of and row["site"] != UNKNOWN_SITE and owner_of(row["site"]) == owner)
         return {
             "owner": owner,
             "domains": domains,
-            "sites": tally.site_rows(),
+            "tracker_domains": {d for d in domains if tracker_requests.get(d)},
+            "tracker_requests": sum(tracker_requests.values()),
+            "own_sites": sum(1 for row in sites if row["own_site"]),
+            "sites": sites,
             "figures": tally.figures(snap.sites_visited),
             "categories": [(c, self._category_meta(c)) for c in categories],
             "requests": tally.requests,
