@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -512,6 +513,50 @@ def test_retention_is_applied_automatically(make_verdict, web, companion):
     client.get("/")
     assert companion.store.conn.execute("SELECT count(*) FROM requests WHERE time < ?",
                                         (now_ms() - 95 * DAY_MS,)).fetchone()[0] == 0
+
+
+def _old_detail(companion) -> int:
+    return companion.store.conn.execute("SELECT count(*) FROM requests WHERE time < ?",
+                                        (now_ms() - 95 * DAY_MS,)).fetchone()[0]
+
+
+def test_the_server_applies_retention_on_its_own_without_a_page_opened(make_verdict, companion):
+    """`crumbs serve`'s app (UPDATER) runs retention hourly by itself: a person who never opens the history
+    pages still has the detail older than their retention dropped."""
+    from companion.web import create_app
+
+    companion.store.record([RecordedEvent(make_verdict("old.example", "t.b.example", "b.example", True, True, "||x^"),
+                                          now_ms() - 100 * DAY_MS, True)])
+    companion.store.record([RecordedEvent(make_verdict("new.example", "t.b.example", "b.example", True, True, "||x^"),
+                                          now_ms(), True)])
+    assert _old_detail(companion) == 1
+    app = create_app({"COMPANION": companion, "PORT": PORT, "UPDATER": True, "UPDATER_INTERVAL_S": 60,
+                      "RETENTION_KEEPER_TIMES": {"first_s": 0.05, "check_s": 0.05}})
+    keeper = app.extensions["crumbs_retention"]
+    try:
+        deadline = time.monotonic() + 15
+        while _old_detail(companion) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _old_detail(companion) == 0
+        assert companion.store.conn.execute("SELECT count(*) FROM requests").fetchone()[0] == 1  # today's stays
+        # Ran once: the next look finds it not due for an hour.
+        assert keeper.tick() is None
+    finally:
+        for worker in ("crumbs_retention", "crumbs_updater", "crumbs_snapshots"):
+            if worker in app.extensions:
+                app.extensions[worker].stop()
+
+
+def test_a_retention_run_under_way_is_not_run_again_alongside(companion, make_verdict):
+    """The page and the server's thread both look hourly: the second never walks the sites beside the first."""
+    from companion.history import data as data_mod
+
+    h = History(companion.store, None)
+    assert h.retention_due()
+    with data_mod._RETENTION_RUN:  # a run under way
+        assert h.apply_retention_if_due() is None
+    assert h.apply_retention_if_due() is not None  # then it runs
+    assert h.apply_retention_if_due() is None  # and is not due for an hour
 
 
 def test_crumbs_open_prints_a_working_link(web, companion):

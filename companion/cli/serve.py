@@ -154,7 +154,7 @@ def _stop_app(app) -> None:
     listen, stops them first: the updater's next round would otherwise meet a closed connection and
     print a traceback at exit.
     """
-    for worker in ("crumbs_updater", "crumbs_snapshots"):
+    for worker in ("crumbs_updater", "crumbs_snapshots", "crumbs_retention"):
         if worker in app.extensions:
             app.extensions[worker].stop()
     app.extensions["crumbs"].close()

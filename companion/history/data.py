@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,10 @@ RETENTION_REASON = (f"days must be a whole number, one of {', '.join(_DAYS[:-1])
                     "(0: keep the detail for ever)")
 RETENTION_KEY = "retention_days"
 RETENTION_RUN_KEY = "retention_last_run"
+RETENTION_EVERY_MS = 3_600_000  # retention runs at most hourly (the server's thread, or the next page opened)
+# One retention run at a time in this process: two would walk the same sites, and the store keeps one run's
+# state (the hosts recorded meanwhile) while it goes.
+_RETENTION_RUN = threading.Lock()
 
 
 class DataMixin:
@@ -117,7 +122,22 @@ class DataMixin:
     def apply_retention(self, now: int | None = None) -> dict[str, int]:
         """Delete request detail older than the retention (whole days); the daily totals stay. The marks
         of the extension's streams gone quiet for a month go too (storage/delivered.py), whatever the
-        retention: they are no history, only what tells a resent report from a new one."""
+        retention: they are no history, only what tells a resent report from a new one. Waits for a run
+        already under way."""
+        with _RETENTION_RUN:
+            return self._apply_retention(now)
+
+    def apply_retention_if_due(self, now: int | None = None) -> dict[str, int] | None:
+        """:meth:`apply_retention` when the last run is an hour old; None when it is not, or when a run is
+        under way (the caller does not wait for it: a page, the server's thread)."""
+        if not self.retention_due(now) or not _RETENTION_RUN.acquire(blocking=False):
+            return None
+        try:
+            return self._apply_retention(now) if self.retention_due(now) else None  # (or one just finished)
+        finally:
+            _RETENTION_RUN.release()
+
+    def _apply_retention(self, now: int | None) -> dict[str, int]:
         now = now_ms() if now is None else now
         days = self.retention_days()
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
@@ -128,7 +148,7 @@ class DataMixin:
         self.store.set_setting(RETENTION_RUN_KEY, str(now))
         return removed
 
-    def retention_due(self, now: int | None = None, every_ms: int = 3_600_000) -> bool:
+    def retention_due(self, now: int | None = None, every_ms: int = RETENTION_EVERY_MS) -> bool:
         now = now_ms() if now is None else now
         last = self.store.get_setting(RETENTION_RUN_KEY)
         return last is None or not last.isdigit() or now - int(last) >= every_ms

@@ -66,6 +66,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from ..storage.snapshots import Snapshotter
 
         app.extensions["crumbs_snapshots"] = Snapshotter(companion.store, companion.paths.root).start()
+    if app.config.get("UPDATER"):  # and retention, hourly, whether or not a history page is opened
+        from ..history.retention import RetentionKeeper
+
+        def current_history():
+            with app.app_context():
+                return pages.history()
+
+        app.extensions["crumbs_retention"] = RetentionKeeper(
+            current_history, **app.config.get("RETENTION_KEEPER_TIMES", {})).start()
     return app
 
 

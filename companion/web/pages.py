@@ -82,9 +82,7 @@ def _require_session():
     g.csrf = csrf
     if request.method == "POST":
         _check_post(csrf)
-    h = history()
-    if h.retention_due():
-        h.apply_retention()  # at most hourly, on the next page the person opens
+    history().apply_retention_if_due()  # at most hourly; `crumbs serve` also runs it on its own (history/retention.py)
     return None
 
 
