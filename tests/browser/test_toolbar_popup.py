@@ -10,6 +10,7 @@ follows the person to another tab and back; with the companion away it still sho
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from .fakeweb import TRACKER_DOMAINS
 from .toolbar import open_toolbar_popup
 
 pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "extension"
 
 SHOWN = """(() => ({
   ready: document.body.dataset.ready === 'true',
@@ -50,6 +52,8 @@ def test_the_toolbar_button_opens_the_popup_of_the_tab_in_front_and_it_acts(wind
     assert shown["site"] == "news.example"
     assert set(TRACKER_DOMAINS.values()) <= set(shown["rows"]), shown
     assert shown["status"].startswith("3 trackers on this page"), shown
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    popup.screenshot(ARTIFACTS / "toolbar-popup-news.png")
     # A choice made in it reaches the companion.
     ga = TRACKER_DOMAINS["ga"]
     popup.eval(f"document.querySelector('li[data-domain={json.dumps(ga)}] button[data-action=\"allow-here\"]').click()")
@@ -85,6 +89,8 @@ def test_with_the_companion_away_the_toolbar_popup_shows_the_pages_own_record(wi
         assert shown["status"].startswith("The companion is not answering."), shown
         assert set(TRACKER_DOMAINS.values()) <= set(shown["rows"])
         assert shown["summary"] == "3 trackers on this page · none got through", shown
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        popup.screenshot(ARTIFACTS / "toolbar-popup-companion-away.png")
         popup.close()
     finally:
         companion.start()

@@ -44,23 +44,30 @@ def virtual_screen(size: str = "1280x800x24"):
         proc.wait(timeout=10)
 
 
-def devtools_eval(ws_url: str, expression: str):
-    """Evaluate `expression` in one DevTools target (a page) and return its value (promises awaited)."""
+def devtools_call(ws_url: str, method: str, params: dict | None = None) -> dict:
+    """One DevTools command to one target (a page); its result."""
     from websockets.sync.client import connect
 
     with connect(ws_url, max_size=None, open_timeout=10) as ws:
-        ws.send(json.dumps({"id": 1, "method": "Runtime.evaluate",
-                            "params": {"expression": expression, "returnByValue": True, "awaitPromise": True}}))
+        ws.send(json.dumps({"id": 1, "method": method, "params": params or {}}))
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             answer = json.loads(ws.recv(timeout=10))
             if answer.get("id") == 1:
-                result = answer.get("result", {})
-                if "exceptionDetails" in result:
-                    raise RuntimeError(f"in the popup: {result['exceptionDetails'].get('text')}: "
-                                       f"{result.get('result', {}).get('description')}")
-                return result.get("result", {}).get("value")
-        raise TimeoutError("DevTools did not answer")
+                if "error" in answer:
+                    raise RuntimeError(f"DevTools {method}: {answer['error'].get('message')}")
+                return answer.get("result", {})
+        raise TimeoutError(f"DevTools did not answer {method}")
+
+
+def devtools_eval(ws_url: str, expression: str):
+    """Evaluate `expression` in one DevTools target (a page) and return its value (promises awaited)."""
+    result = devtools_call(ws_url, "Runtime.evaluate",
+                           {"expression": expression, "returnByValue": True, "awaitPromise": True})
+    if "exceptionDetails" in result:
+        raise RuntimeError(f"in the popup: {result['exceptionDetails'].get('text')}: "
+                           f"{result.get('result', {}).get('description')}")
+    return result.get("result", {}).get("value")
 
 
 class ToolbarPopup:
@@ -72,6 +79,14 @@ class ToolbarPopup:
 
     def eval(self, expression: str):
         return devtools_eval(self.target["webSocketDebuggerUrl"], expression)
+
+    def screenshot(self, path) -> None:
+        """The popup as shown, as a PNG file (for a person to look at: test-artifacts/)."""
+        import base64
+
+        shot = devtools_call(self.target["webSocketDebuggerUrl"], "Page.captureScreenshot", {"format": "png"})
+        with open(path, "wb") as handle:
+            handle.write(base64.b64decode(shot["data"]))
 
     def is_open(self) -> bool:
         return any(t["id"] == self.target["id"] for t in targets(self.port))
