@@ -398,8 +398,10 @@ async function main() {
   const asked = first.mode === 'page' || first.mode === 'wait' ? siteAnswer() : null;
   if (asked) asked.catch(() => {}); // its failure is handled when it is awaited, below
   paintFirst(first);
-  takeOver();
+  // The clicks made on the served page count only if this page went on with what it showed (the same tab).
+  const sameAsServed = Boolean(firstFrame) && firstFrame.info === info;
   if (!asked) {
+    takeOver(sameAsServed);
     if (away) {
       document.body.dataset.drawn = 'true';
       performance.mark('crumbs:first-draw');
@@ -413,6 +415,7 @@ async function main() {
   extras();
   // The status line already says why it failed.
   siteLoaded = off ? loadSite(asked).catch(() => {}) : run(() => loadSite(asked), { choosing: false });
+  takeOver(sameAsServed); // (after siteLoaded is set: a kept click waits for the answer, as any click now does)
   await siteLoaded;
   siteLoaded = null;
   ready();
@@ -438,10 +441,10 @@ function extras() {
   setTimeout(load, 100); // no frames while the page is hidden
 }
 
-/** The served page's buttons are this script's from now on, and the clicks made on them before it ran
- * (boot.js kept them) are made again. */
-function takeOver() {
-  if (self.crumbsBoot) self.crumbsBoot.takeOver();
+/** The served page's buttons are this script's from now on; the clicks made on them before it ran (boot.js
+ * kept them) are made again when `replay` (this page shows what the person clicked on), else dropped. */
+function takeOver(replay) {
+  if (self.crumbsBoot) self.crumbsBoot.takeOver(replay);
 }
 
-main().catch(showError).finally(takeOver);
+main().catch(showError).finally(() => takeOver(false)); // (a second call changes nothing)

@@ -166,3 +166,26 @@ def test_the_served_popup_loads_popup_js_after_it_is_shown_and_keeps_a_click_mad
         assert row.get_by_role("button", name="Block on this site").get_attribute("aria-pressed") == "true"
     finally:
         companion.start()
+
+
+def test_a_click_kept_before_popup_js_waits_for_the_companions_answer_like_any_click(browser, companion):
+    """With the companion up, which choice "Default" undoes is the companion's to say: a kept click is made
+    again only once that answer is awaited (it removed nothing when replayed on the served rows, which carry
+    no choice). Of two buttons clicked on one row before popup.js ran, the last counts."""
+    tab = news_page_recorded(browser, companion)
+    ga, dc = TRACKER_DOMAINS["ga"], TRACKER_DOMAINS["dc"]
+    assert companion.api("PUT", f"/api/v1/choices/sites/news.example/trackers/{ga}", json={"action": "block"}).ok
+    popup = browser.ctx.new_page()
+    popup.add_init_script(HOLD_POPUP_JS)
+    popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
+    popup.wait_for_function("typeof window.__releasePopupJs === 'function'")
+    popup.locator(f"li[data-domain='{ga}'] button[data-action='reset']").click()
+    popup.locator(f"li[data-domain='{dc}'] button[data-action='block-here']").click()
+    popup.locator(f"li[data-domain='{dc}'] button[data-action='allow-here']").click()  # the last one counts
+    popup.evaluate("window.__releasePopupJs()")
+    popup.wait_for_selector("body[data-ready='true']")
+    site_choices = lambda: sorted((c["tracker"], c["action"])  # noqa: E731
+                                  for c in companion.api("GET", "/api/v1/choices").json()["site_tracker"])
+    wait_for(lambda: site_choices() == [(dc, "allow")], what="the block undone and the allow made")
+    wait_for(lambda: popup.locator(f"li[data-domain='{ga}'] button[data-action='reset']").get_attribute("aria-pressed")
+             == "true", what="the row saying its default is in force again")
