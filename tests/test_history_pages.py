@@ -237,7 +237,7 @@ def test_search_pages_through_every_result(signed_in, companion, make_verdict):
     html = signed_in.get("/search?p=today&q=many&page=1").get_data(as_text=True)
     assert re.search(r'rel="next" href="/search\?[^"]*q=many[^"]*page=2"', html)
     assert "401 to 450 shown" in signed_in.get("/search?p=today&q=many&page=99").get_data(as_text=True)
-    for bad in ("abc", "-1", "0", "9" * 30):
+    for bad in ("abc", "-1", "0", "9" * 30, "²", "١", " 2"):  # a superscript passes str.isdigit(), not int()
         response = signed_in.get(f"/search?p=today&q=many&page={bad}")
         assert response.status_code == 200 and "1 to 200 shown" in response.get_data(as_text=True)
 

@@ -252,7 +252,7 @@ def search():
     q, category, state = (request.args.get(k, "")[:200] for k in ("q", "category", "state"))
     number = request.args.get("page", "1")
     result = h.search(h.snapshot(p), q, category, state,
-                      page=int(number) if number.isdigit() and len(number) < 7 else 1)
+                      page=int(number) if number.isascii() and number.isdecimal() and len(number) < 7 else 1)
     cats = sorted((h.trackers.categories or {}).items())
     return _render("search.html", period=p, q=q, category=category, state=state, result=result, categories=cats)
 
