@@ -418,6 +418,38 @@ def test_restoring_a_copy_whose_wal_holds_commits_keeps_them(data_dir, tmp_path)
     assert Path(f"{copy}-wal").read_bytes()[:32] == wal[:32]
 
 
+def test_a_restore_that_cannot_write_its_copy_says_so_in_one_line_and_leaves_nothing(data_dir, tmp_path, monkeypatch):
+    # The disk fills while the copy is written (a file size limit stands in for it): SQLite's error, not a
+    # traceback, and neither the half-written copy nor any change to the data folder.
+    import resource
+    import signal
+
+    from companion.storage import recovery
+
+    fill(data_dir, 3000)
+    database = data_dir / "crumbs.sqlite3"
+    copy = tmp_path / "copy.sqlite3"
+    copy.write_bytes(database.read_bytes())
+    damage("zero-length", database)
+    before = database_files(data_dir)
+    real = recovery._copy_through_sqlite
+
+    def on_a_full_disk(source, target):
+        old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, hard))
+        try:
+            real(source, target)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, old_handler)
+
+    monkeypatch.setattr(recovery, "_copy_through_sqlite", on_a_full_disk)
+    line = refused(run_cli(["restore", str(copy)], data_dir), "could not copy", "nothing was changed")
+    assert "Traceback" not in line
+    assert database_files(data_dir) == before and not list(data_dir.glob(".restoring-*"))
+
+
 def refused(result, *words: str) -> str:
     """The one-line refusal of a CLI command: exit 1, no exception but click's exit, every word in it."""
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit), (result.output, result.exception)

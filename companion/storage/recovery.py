@@ -91,18 +91,24 @@ def _copy_through_sqlite(source: Path, target: Path) -> None:
     """Copy the database ``source`` as SQLite reads it, into a new file ``target``. Not the file's bytes: a
     copy kept elsewhere may have its last commits only in its ``-wal`` beside it (copied with it while a
     companion ran), which the check before read and a copy of the main file alone would lose."""
-    for leftover in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+    leftovers = [target, *(Path(f"{target}{suffix}") for suffix in ("-wal", "-shm", "-journal"))]
+    for leftover in leftovers:
         leftover.unlink(missing_ok=True)
-    reader = sqlite3.connect(readonly_uri(source), uri=True, timeout=10)
     try:
-        writer = sqlite3.connect(target)
+        reader = sqlite3.connect(readonly_uri(source), uri=True, timeout=10)
         try:
-            reader.backup(writer, pages=-1)  # one step: one consistent state, WAL included
-            writer.execute("PRAGMA journal_mode=DELETE")  # one file to move into place; the companion sets WAL again
+            writer = sqlite3.connect(target)
+            try:
+                reader.backup(writer, pages=-1)  # one step: one consistent state, WAL included
+                writer.execute("PRAGMA journal_mode=DELETE")  # one file to move in place; the companion sets WAL
+            finally:
+                writer.close()
         finally:
-            writer.close()
-    finally:
-        reader.close()
+            reader.close()
+    except sqlite3.Error as exc:  # a full disk, the copy changed under us: one line, and nothing left behind
+        for leftover in leftovers:
+            leftover.unlink(missing_ok=True)
+        raise OSError(f"could not copy {source} into the data folder ({str(exc)[:80]}); nothing was changed") from None
 
 
 def why_not_restorable(candidate: Path, database: Path) -> str | None:
