@@ -179,12 +179,12 @@ def test_search_filters(signed_in):
 def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict, app, companion, client, sign_in,
                                                                    tmp_path):
     """'Google reached you on 3 sites' counted a font host no filter matched, and Google's own site, where a
-    request to its ad domain is not counted as tracking: the page says how many requests were tracking, which
-    domains were not trackers, and which sites are its own."""
+    request to its ad domain is not counted as tracking: the page says how many requests were tracking, what
+    the others were, which domains were not trackers, and which sites are its own."""
     kb = {
         "categories": {"advertising": {"label": "Advertising", "learns": "What you read."}},
         "companies": {"Google": {"url": "https://about.google",
-                                 "domains": ["doubleclick.net", "gstatic.com", "youtube.com"]}},
+                                 "domains": ["doubleclick.net", "gstatic.com", "googlevideo.com", "youtube.com"]}},
         "trackers": {"doubleclick.net": {"owner": "Google", "category": "advertising", "description": "ads"}},
     }
     path = tmp_path / "trackers.json"
@@ -195,6 +195,7 @@ def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict,
         ("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 3),
         ("blog.example", "fonts.gstatic.com", "gstatic.com", False, False, 1),
         ("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 4),  # its own site
+        ("youtube.com", "r1.googlevideo.com", "googlevideo.com", False, False, 1),  # seen on its own site only
     ]
     companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
                                           now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
@@ -203,20 +204,68 @@ def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict,
     sign_in(client, companion)
     html = client.get("/company/Google?p=today").get_data(as_text=True)
     line = _words(html, r'id="reach-line">(.*?)</p>')
-    assert "through 2 domains: 10 requests, 8 got through, 2 blocked." in line, line
-    assert line.endswith("2 of them were tracker requests (a filter list named them); the other 8 went to 1 of its "
-                         "domains that no filter matched or were made on its own sites, where Crumbs does not count "
-                         "its requests as tracking."), line
+    assert "through 3 domains: 11 requests, 9 got through, 2 blocked." in line, line
+    assert line.endswith("2 of them were tracker requests (a filter list named them); of the other 9, 4 matched no "
+                         "filter, and 5 were made on its own sites, where Crumbs does not count its requests as "
+                         "tracking."), line
     domain_row = lambda d: _words(html, rf'<tr data-domain="{re.escape(d)}">(.*?)</tr>')  # noqa: E731
     assert "not a tracker: no filter matched its requests today" in domain_row("gstatic.com")
-    assert "not a tracker" not in domain_row("doubleclick.net")
+    assert "seen only on its own sites today, where its requests are not counted as tracking" in domain_row(
+        "googlevideo.com")
+    assert "not a tracker" not in domain_row("doubleclick.net") and "own sites" not in domain_row("doubleclick.net")
     site_row = lambda s: _words(html, rf'<tr data-site="{re.escape(s)}">(.*?)</tr>')  # noqa: E731
     assert site_row("youtube.com").startswith("youtube.com its own site")
     assert "its own site" not in site_row("news.example")
-    # Its tracker requests per site: news.example 2 of 5, youtube.com 0 of 4.
+    # Its tracker requests per site: news.example 2 of 5, youtube.com 0 of 5.
     numbers = lambda s: re.findall(r'<td class="num">([^<]*)</td>',  # noqa: E731
                                    re.search(rf'<tr data-site="{re.escape(s)}">(.*?)</tr>', html, re.S).group(1))
-    assert numbers("news.example") == ["5", "2", "3", "2"] and numbers("youtube.com") == ["4", "0", "4", "0"]
+    assert numbers("news.example") == ["5", "2", "3", "2"] and numbers("youtube.com") == ["5", "0", "5", "0"]
+    # On its own site's page, doubleclick.net is said to be of the same owner, not a request no filter matched.
+    youtube = client.get("/site/youtube.com?p=today").get_data(as_text=True)
+    row = _words(youtube, r'<tr class="not-tracker" data-domain="doubleclick\.net"[^>]*>(.*?)</tr>')
+    assert "same owner as this site: not counted as a tracker" in row and "none matched" not in row, row
+
+
+@pytest.mark.parametrize("plan, words", [
+    ([("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 1)],
+     "It was a tracker request (a filter list named it)."),
+    ([("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 2)],
+     "All of them were tracker requests (a filter list named them)."),
+    ([("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 1)],
+     "It was not a tracker request: it matched no filter."),
+    ([("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 1)],
+     "It was not a tracker request: it was made on its own sites, where Crumbs does not count its requests as "
+     "tracking."),
+    ([("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 2)],
+     "None of them was a tracker request: they matched no filter."),
+    ([("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 2),
+      ("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 1)],
+     "None of them was a tracker request: 2 matched no filter, and 1 was made on its own sites, where Crumbs does "
+     "not count its requests as tracking."),
+    ([("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 1),
+      ("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 1)],
+     "1 of them was a tracker request (a filter list named it); the other 1 was made on its own sites, where "
+     "Crumbs does not count its requests as tracking."),
+    ([("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 3),
+      ("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 2)],
+     "3 of them were tracker requests (a filter list named them); the other 2 matched no filter."),
+])
+def test_the_company_pages_words_on_tracking_in_every_case(plan, words, make_verdict, app, companion, client, sign_in,
+                                                           tmp_path):
+    kb = {"categories": {"advertising": {"label": "Advertising", "learns": "What you read."}},
+          "companies": {"Google": {"url": "https://about.google", "domains": ["doubleclick.net", "gstatic.com",
+                                                                                "youtube.com"]}},
+          "trackers": {"doubleclick.net": {"owner": "Google", "category": "advertising", "description": "ads"}}}
+    path = tmp_path / "trackers.json"
+    path.write_text(json.dumps(kb), encoding="utf-8")
+    now = now_ms()
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
+                                          now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
+                            for i in range(n)])
+    app.extensions["crumbs_history"] = History(companion.store, TrackerDB.from_file(path))
+    sign_in(client, companion)
+    line = _words(client.get("/company/Google?p=today").get_data(as_text=True), r'id="reach-line">(.*?)</p>')
+    assert line.endswith(words), line
 
 
 def test_search_pages_through_every_result(signed_in, companion, make_verdict):

@@ -289,10 +289,13 @@ def test_a_company_has_the_same_figures_on_every_view(reach_web):
     assert text_of(company, "blocked") == cells["blocked"]
     line = text_of(company, "reach-line")
     assert line.startswith("Google reached you on 2 of your 5 sites; Crumbs stopped it on 1 more")
-    # Its site rows add up to the same totals.
+    # Its site rows add up to the same totals (requests, tracker requests, got through, blocked), and the
+    # tracker requests to what the line says of them.
     rows = re.findall(r'<tr data-site="[^"]*">(.*?)</tr>', company, re.S)
     nums = [[int(n) for n in re.findall(r'class="num">(\d+)<', r)] for r in rows]
-    assert [sum(col) for col in zip(*nums)] == [13, 8, 5]
+    requests, trackers, reached, blocked = (sum(col) for col in zip(*nums))
+    assert (requests, reached, blocked) == (13, 8, 5)
+    assert 0 < trackers < requests and text_of(company, "tracker-requests") == str(trackers)
 
 
 def test_the_overview_headline_is_the_true_reach(reach_web):

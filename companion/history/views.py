@@ -127,8 +127,11 @@ class ViewsMixin:
             return None
         parties.sort(key=lambda x: (not x["tracker"], -x["requests"], x["domain"]))
         trackers = [x for x in parties if x["tracker"]]
+        owner_of = getattr(self.trackers, "owner_of", None)
         return {
             "site": site,
+            # Its owner, when Crumbs knows it: a third party of the same owner is not counted as a tracker here.
+            "site_owner": owner_of(site) if owner_of else None,
             # Requests to the page's own host are never reported; those to the site's other hosts are.
             "own_other_hosts_requests": self.store.site_other_hosts_requests(site_id, lo, hi),
             "third_parties": parties,
@@ -189,29 +192,37 @@ class ViewsMixin:
         stopped. The figures are the overview's for the same period (one :class:`Tally`)."""
         snap = snap or self.snapshot(p)
         tally = Tally(owner, True)  # made for this page from the period's pairs (the overview counts the same)
-        tracker_requests: dict[str, int] = {}
+        # Not every request to a company's domains is tracking: one no filter matched (a font or video host),
+        # and one made on the company's own site (a request from one of its sites to another of its domains
+        # is not counted as a tracker: classify.py). Per domain: [tracker requests, others on other sites,
+        # others on its own sites]; the page says which is which, so "reached you" is not read as "tracked".
+        owner_of = getattr(self.trackers, "owner_of", None)
+        own: dict[str, bool] = {}
+        kinds: dict[str, list[int]] = {}
         for x in snap.pairs:
             if x.owner == owner:
                 tally.add(x)
-                tracker_requests[x.domain] = tracker_requests.get(x.domain, 0) + x.trackers
+                is_own = own.get(x.site)
+                if is_own is None:
+                    is_own = own[x.site] = bool(owner_of and x.site != UNKNOWN_SITE and owner_of(x.site) == owner)
+                k = kinds.setdefault(x.domain, [0, 0, 0])
+                k[0] += x.trackers
+                k[2 if is_own else 1] += max(0, x.requests - x.trackers)
         if not tally.per_site:
             return None
         domains = sorted(tally.domains)
         infos = [self.info(d)[1] for d in domains]
         categories = sorted({i.category for i in infos if i is not None and i.category})
-        # Not every request to a company's domains is tracking: a domain no filter matched (a font or video
-        # host), and its own sites (a request from one of them to another of its domains is not counted as a
-        # tracker: classify.py). The page says which, so "reached you" is not read as "tracked you" throughout.
         sites = tally.site_rows()
-        owner_of = getattr(self.trackers, "owner_of", None)
         for row in sites:
-            row["own_site"] = bool(owner_of and row["site"] != UNKNOWN_SITE and owner_of(row["site"]) == owner)
+            row["own_site"] = own.get(row["site"], False)
         return {
             "owner": owner,
             "domains": domains,
-            "tracker_domains": {d for d in domains if tracker_requests.get(d)},
-            "tracker_requests": sum(tracker_requests.values()),
-            "own_sites": sum(1 for row in sites if row["own_site"]),
+            "domain_kinds": {d: {"trackers": k[0], "unmatched": k[1], "own_sites": k[2]} for d, k in kinds.items()},
+            "tracker_requests": sum(k[0] for k in kinds.values()),
+            "unmatched_requests": sum(k[1] for k in kinds.values()),
+            "own_site_requests": sum(k[2] for k in kinds.values()),
             "sites": sites,
             "figures": tally.figures(snap.sites_visited),
             "categories": [(c, self._category_meta(c)) for c in categories],
