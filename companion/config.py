@@ -42,8 +42,11 @@ class DataPaths:
         # The caches hold what the person chose (the browser's rules name their sites): theirs only, like
         # the folder, including one an older Crumbs made with the default mode.
         cache = root / "cache"
-        cache.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(cache, 0o700)
+        try:
+            cache.mkdir(mode=0o700, exist_ok=True)
+            os.chmod(cache, 0o700)
+        except OSError:  # a file named cache: the caches are only start-up shortcuts, and each write fails quietly
+            pass
         return cls(root.resolve())
 
     @property

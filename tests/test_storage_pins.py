@@ -143,6 +143,17 @@ def test_retention_deletes_in_transactions_of_at_most_the_batch_size(store, make
     assert store.conn.execute("SELECT count(*) FROM hosts WHERE name = 'x.old-tracker.example'").fetchone()[0] == 0
 
 
+def test_retention_told_to_stop_ends_between_two_transactions(store, make_verdict, monkeypatch):
+    """The server stopping does not wait for a whole pass: the walk ends before its next transaction."""
+    monkeypatch.setattr(Store, "RETENTION_BATCH_ROWS", 40)
+    store.record([RecordedEvent(make_verdict("old.example", "x.old-tracker.example", "old-tracker.example"),
+                                NOW - 50 * DAY_MS + i) for i in range(100)])
+    asked = []
+    removed = store.delete_detail_before((TODAY - 40) * DAY_MS, stop=lambda: asked.append(1) or len(asked) > 1)
+    assert removed["requests"] == 40  # one transaction, then the stop
+    assert store.conn.execute("SELECT count(*) FROM requests WHERE time < ?", ((TODAY - 40) * DAY_MS,)).fetchone()[0] == 60
+
+
 def test_retention_looks_at_a_bounded_number_of_sites_per_transaction(store, make_verdict, monkeypatch):
     monkeypatch.setattr(Store, "RETENTION_BATCH_SITES", 2)
     store.record([RecordedEvent(make_verdict(f"old{k}.example", "x.old-tracker.example", "old-tracker.example"),

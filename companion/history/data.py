@@ -9,7 +9,7 @@ import csv
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..policy import ACTIONS, TRUST_DURATIONS_MS
@@ -127,23 +127,27 @@ class DataMixin:
         with _RETENTION_RUN:
             return self._apply_retention(now)
 
-    def apply_retention_if_due(self, now: int | None = None) -> dict[str, int] | None:
+    def apply_retention_if_due(self, now: int | None = None,
+                               stop: Callable[[], bool] | None = None) -> dict[str, int] | None:
         """:meth:`apply_retention` when the last run is an hour old; None when it is not, or when a run is
-        under way (the caller does not wait for it: a page, the server's thread)."""
+        under way (the caller does not wait for it: a page, the server's thread). ``stop`` ends the run
+        between two of its transactions (the server stopping); it is then not counted as run."""
         if not self.retention_due(now) or not _RETENTION_RUN.acquire(blocking=False):
             return None
         try:
-            return self._apply_retention(now) if self.retention_due(now) else None  # (or one just finished)
+            return self._apply_retention(now, stop) if self.retention_due(now) else None  # (or one just finished)
         finally:
             _RETENTION_RUN.release()
 
-    def _apply_retention(self, now: int | None) -> dict[str, int]:
+    def _apply_retention(self, now: int | None, stop: Callable[[], bool] | None = None) -> dict[str, int]:
         now = now_ms() if now is None else now
         days = self.retention_days()
         removed = {"requests": 0, "hosts": 0, "domains": 0, "filters": 0}
         if days:
             cutoff = day_start(day_of(now) - days + 1)  # keep today and the days-1 before it
-            removed.update(self.store.delete_detail_before(cutoff))
+            removed.update(self.store.delete_detail_before(cutoff, stop))
+        if stop is not None and stop():
+            return removed  # cut short: the next run (next start) goes on from here
         removed["streams"] = self.store.forget_quiet_streams(now)
         self.store.set_setting(RETENTION_RUN_KEY, str(now))
         return removed

@@ -34,7 +34,7 @@ class RetentionKeeper:
     def tick(self) -> dict[str, int] | None:
         """One look: what the run removed, or None when none was due (or another was under way)."""
         try:
-            removed = self.history().apply_retention_if_due()
+            removed = self.history().apply_retention_if_due(stop=self._stop.is_set)
         except Exception as exc:  # logged; serving goes on, and the next look tries again
             if not self._stop.is_set():  # (stopping closes the database under a run: nothing to say then)
                 log.warning("retention failed: %s", exc)
@@ -49,7 +49,8 @@ class RetentionKeeper:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop, and wait (up to ``timeout``) for a run under way: the database is closed next."""
+        """Stop, and wait (up to ``timeout``) for a run under way to end at its next transaction: the
+        database is closed next."""
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)

@@ -361,9 +361,10 @@ class HistoryMixin:
     RETENTION_BATCH_ROWS = 250
     RETENTION_BATCH_SITES = 100
 
-    def delete_detail_before(self, cutoff: int) -> dict[str, int]:
+    def delete_detail_before(self, cutoff: int, stop: Callable[[], bool] | None = None) -> dict[str, int]:
         """Retention: delete request detail older than ``cutoff`` (epoch ms) in small transactions;
-        daily totals stay.
+        daily totals stay. ``stop`` is asked before each transaction: when it says so, the walk ends there
+        (the server is stopping; what is left goes at the next run).
 
         The detail is clustered on (site, time, id) (migration 8), so a site's old rows are one range
         at the start of the site's part of the table. The walk goes from site to site (one seek each,
@@ -380,6 +381,8 @@ class HistoryMixin:
         try:
             after, current = -1, None  # sites up to ``after`` are done; ``current`` is under way
             while True:
+                if stop is not None and stop():
+                    break
                 started = time.monotonic()
                 rows_left, sites_left, finished = self.RETENTION_BATCH_ROWS, self.RETENTION_BATCH_SITES, False
                 with self.lock, self.transaction():  # the lock held past the commit: see the end of this block
