@@ -296,7 +296,10 @@ def _toolbar_open(env, port: int, tab_page, path: str) -> dict:
     except (RuntimeError, TimeoutError) as exc:
         return {"error": str(exc)}
     shown = wait_until(lambda: (lambda v: v if v and v["paint"] is not None else None)(popup.eval(SHOWN)), timeout=10)
-    popup.close()
+    try:
+        popup.close()
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        return {"error": f"the popup did not close ({exc})"}
     if shown is None:
         return {"error": "the popup was never painted"}
     return {"opening": shown["origin"] - popup.clicked_at, "paint": shown["paint"], "load": shown["load"],
@@ -341,13 +344,15 @@ def toolbar(quick: bool, opens: int | None = None) -> None:
                 print(f"    {name}: never shown ({'; '.join(errors)})")
                 continue
             paint = _median([r["paint"] for r in ok])
-            floor = floor or paint
+            if name == TOOLBAR_VARIANTS[0][0]:
+                floor = paint  # the empty popup's (None when it never showed: no ratio then)
             what = "shown" if name != "popup" else (
                 f"shown with {min(r['rows'] for r in ok)}-{max(r['rows'] for r in ok)} rows"
                 f"{' (drawn by the worker)' if all(r['served'] for r in ok) else ' (some not drawn by the worker)'}")
             print(f"    {name}: {what}: first paint {paint:.0f} ms after its navigation started (median of {len(ok)}; "
                   f"min {min(r['paint'] for r in ok):.0f}, max {max(r['paint'] for r in ok):.0f}; "
-                  f"{paint / floor:.2f}x the empty popup); loaded at {_median([r['load'] for r in ok]):.0f} ms; "
+                  + (f"{paint / floor:.2f}x the empty popup" if floor else "no empty popup to compare with")
+                  + f"); loaded at {_median([r['load'] for r in ok]):.0f} ms; "
                   f"before that, {_median([r['opening'] for r in ok]):.0f} ms from the click to its navigation "
                   f"(the browser opening the popup)" + (f"; {len(errors)} failed: {'; '.join(errors)}" if errors else ""))
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -34,14 +35,23 @@ def virtual_screen(size: str = "1280x800x24"):
                             pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     try:
-        with os.fdopen(read) as pipe:
-            number = pipe.readline().strip()
-        if not number:
-            raise RuntimeError("Xvfb did not start")
-        yield f":{number}"
+        number = b""
+        deadline = time.monotonic() + 30
+        while not number.endswith(b"\n"):
+            ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
+            chunk = os.read(read, 64) if ready else b""
+            if not chunk:  # Xvfb exited, or said nothing in 30 s
+                raise RuntimeError("Xvfb did not start")
+            number += chunk
+        yield f":{number.decode().strip()}"
     finally:
+        os.close(read)
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def devtools_call(ws_url: str, method: str, params: dict | None = None) -> dict:
