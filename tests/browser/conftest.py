@@ -199,6 +199,19 @@ def news_page_recorded(browser, companion) -> int:
 
 
 @contextmanager
+def companion_away(browser: "Browser", companion: CompanionProcess):
+    """The companion stopped and the extension knowing it (one tick), for as long as the block runs; then
+    started again."""
+    companion.stop()
+    try:
+        browser.ev("self.crumbs.tick()")
+        wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
+        yield
+    finally:
+        companion.start()
+
+
+@contextmanager
 def chromium(tmp_path: Path, web: dict, display: str | None = None, devtools_port: int | None = None):
     """Debian's Chromium with a copy of the unpacked extension, every hostname mapped to the fake web: a
     Browser. Headless, or with a window on the X `display` (the toolbar's popup opens only in a window);

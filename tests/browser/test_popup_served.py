@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from .conftest import EXTENSION_ID, news_page_recorded, wait_for
+from .conftest import EXTENSION_ID, companion_away, news_page_recorded, wait_for
 from .fakeweb import TRACKER_DOMAINS
 
 pytestmark = pytest.mark.browser
@@ -37,10 +37,7 @@ def _rows_in(html: str) -> list[str]:
 
 def test_the_worker_serves_the_popup_with_the_pages_rows_in_it_and_popup_js_takes_them_over(browser, companion):
     tab = news_page_recorded(browser, companion)
-    companion.stop()
-    browser.ev("self.crumbs.tick()")
-    wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
-    try:
+    with companion_away(browser, companion):
         popup = browser.ctx.new_page()
         popup.add_init_script(WATCH_ROWS)
         response = popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
@@ -73,8 +70,6 @@ def test_the_worker_serves_the_popup_with_the_pages_rows_in_it_and_popup_js_take
         # The extension pages' policy holds on the served page: an inline script does not run.
         assert popup.evaluate("""() => { const s = document.createElement('script');
           s.textContent = 'window.__inline = 1'; document.head.append(s); return window.__inline === undefined; }""")
-    finally:
-        companion.start()
 
 
 def test_the_served_popup_with_the_companion_up_is_taken_over_and_refined_by_its_answer(browser, companion):
@@ -132,10 +127,7 @@ def test_the_served_popup_loads_popup_js_after_it_is_shown_and_keeps_a_click_mad
     only boot.js, which asks for popup.js after the load and its first frame, and keeps a click made before
     popup.js took the page over; popup.js then makes it again."""
     tab = news_page_recorded(browser, companion)
-    companion.stop()
-    browser.ev("self.crumbs.tick()")
-    wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
-    try:
+    with companion_away(browser, companion):
         popup = browser.ctx.new_page()
         popup.add_init_script(HOLD_POPUP_JS)
         popup.goto(f"chrome-extension://{EXTENSION_ID}/popup/popup.html?tab={tab}")
@@ -164,8 +156,6 @@ def test_the_served_popup_loads_popup_js_after_it_is_shown_and_keeps_a_click_mad
                             if o["kind"] == "site-tracker"]
         wait_for(lambda: site_ops() == [(ga, "block")], what="the block queued in the allow's place")
         assert row.get_by_role("button", name="Block on this site").get_attribute("aria-pressed") == "true"
-    finally:
-        companion.start()
 
 
 def test_a_click_kept_before_popup_js_waits_for_the_companions_answer_like_any_click(browser, companion):

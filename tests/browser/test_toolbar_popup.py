@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXTENSION_ID, news_page_recorded, wait_for
+from .conftest import EXTENSION_ID, companion_away, news_page_recorded, wait_for
 from .fakeweb import TRACKER_DOMAINS
 from .toolbar import open_toolbar_popup
 
@@ -80,10 +80,7 @@ def test_with_the_companion_away_the_toolbar_popup_shows_the_pages_own_record(wi
     browser = windowed_browser
     news_page_recorded(browser, companion)
     news = _page_at(browser, "http://news.example/")
-    companion.stop()
-    try:
-        browser.ev("self.crumbs.tick()")
-        wait_for(lambda: browser.status() == "unreachable", what="the extension to see the companion away")
+    with companion_away(browser, companion):
         popup, shown = _open(browser, news)
         assert shown["served"] and shown["site"] == "news.example"
         assert shown["status"].startswith("The companion is not answering."), shown
@@ -92,5 +89,3 @@ def test_with_the_companion_away_the_toolbar_popup_shows_the_pages_own_record(wi
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         popup.screenshot(ARTIFACTS / "toolbar-popup-companion-away.png")
         popup.close()
-    finally:
-        companion.start()
