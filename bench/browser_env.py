@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -81,10 +80,7 @@ def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes 
     of an older commit; they never reach the shipped extension. With `display` (an X display, see
     `virtual_screen`), Chromium runs with a window there instead of headless: the toolbar's popup
     opens only in a window."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import (CHROMIUM, EXTENSION_ID, EXTENSION_SRC, Browser,
-                                        CompanionProcess, free_port)
+    from tests.browser.conftest import EXTENSION_ID, CompanionProcess, chromium, free_port
     from tests.browser.fakeweb import Server, make_cert
 
     import logging
@@ -95,36 +91,13 @@ def chromium_with_extension(cdp_port: int | None = None, extra: dict[str, bytes 
     https = Server(app, ssl_context=tuple(str(p) for p in make_cert(tmp)))
     companion = CompanionProcess(tmp / "data", free_port(), tmp / "companion.log")
     companion.start()
-    ext = tmp / "extension"
-    shutil.copytree(EXTENSION_SRC, ext, ignore=shutil.ignore_patterns("test", "*.md"))
-    for rel, content in (extra or {}).items():
-        target = ext / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-    rules = ", ".join([f"MAP *:443 127.0.0.1:{https.port}", f"MAP *.example 127.0.0.1:{http.port}",
-                       f"MAP *.test 127.0.0.1:{http.port}", "MAP * ~NOTFOUND", "EXCLUDE 127.0.0.1"])
-    args = [f"--disable-extensions-except={ext}", f"--load-extension={ext}",
-            f"--host-resolver-rules={rules}", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"]
-    if cdp_port:
-        args.append(f"--remote-debugging-port={cdp_port}")
     try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=CHROMIUM, headless=display is None,
-                ignore_default_args=["--disable-extensions"], ignore_https_errors=True, args=args,
-                env={**os.environ, "DISPLAY": display} if display else None)
-            try:
-                sw = ctx.service_workers[0] if ctx.service_workers else ctx.wait_for_event(
-                    "serviceworker", timeout=30000)
-                sw.evaluate("self.crumbs.ready")
-                browser = Browser(ctx, sw, app.fake)
-                browser.pair(companion)
-                yield {"browser": browser, "ctx": ctx, "sw": sw, "companion": companion,
-                       "extension_id": EXTENSION_ID, "tmp": tmp}
-            finally:
-                ctx.close()
+        # The tests' Chromium (the same flags and fake-web mapping), the bench page served beside the fake web.
+        with chromium(tmp, {"app": app.fake, "http": http, "https": https}, display=display,
+                      devtools_port=cdp_port, extra=extra) as browser:
+            browser.pair(companion)
+            yield {"browser": browser, "ctx": browser.ctx, "sw": browser.sw, "companion": companion,
+                   "extension_id": EXTENSION_ID, "tmp": tmp}
     finally:
         companion.stop()
         http.close()

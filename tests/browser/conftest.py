@@ -212,14 +212,20 @@ def companion_away(browser: "Browser", companion: CompanionProcess):
 
 
 @contextmanager
-def chromium(tmp_path: Path, web: dict, display: str | None = None, devtools_port: int | None = None):
+def chromium(tmp_path: Path, web: dict, display: str | None = None, devtools_port: int | None = None,
+             extra: dict[str, bytes | str] | None = None):
     """Debian's Chromium with a copy of the unpacked extension, every hostname mapped to the fake web: a
     Browser. Headless, or with a window on the X `display` (the toolbar's popup opens only in a window);
-    `devtools_port` opens Chromium's DevTools endpoint on the loopback (see toolbar.py)."""
+    `devtools_port` opens Chromium's DevTools endpoint on the loopback (see toolbar.py). `extra` adds files
+    to the copy (path inside it -> content; the bench's peers), never to the extension itself."""
     from playwright.sync_api import sync_playwright
 
     ext = tmp_path / "extension"
     shutil.copytree(EXTENSION_SRC, ext, ignore=shutil.ignore_patterns("test", "*.md"))
+    for rel, content in (extra or {}).items():
+        target = ext / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     rules = ", ".join([
         f"MAP *:443 127.0.0.1:{web['https'].port}",  # every https host -> the fake HTTPS listener
         f"MAP *.example 127.0.0.1:{web['http'].port}",
