@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..periodic import Periodic
 from .integrity import quick_check
 
 log = logging.getLogger("crumbs.snapshots")
@@ -78,17 +78,17 @@ def newest_age_s(root: Path) -> float | None:
     return time.time() - snapshots[0].stat().st_mtime
 
 
-class Snapshotter:
+class Snapshotter(Periodic):
     """The server's thread that takes a snapshot when the newest is a day old (or there is none)."""
 
+    thread_name = "crumbs-snapshots"
+
     def __init__(self, store, root: Path, every_s: float = EVERY_S, check_s: float = 600.0, keep: int = KEEP) -> None:
+        super().__init__(check_s, first_s=5.0)  # the first look once start-up is done
         self.store = store
         self.root = Path(root)
         self.every_s = every_s
-        self.check_s = check_s
         self.keep = keep
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def due(self) -> bool:
         age = newest_age_s(self.root)
@@ -104,19 +104,3 @@ class Snapshotter:
         except Exception as exc:  # a failed snapshot is logged; serving goes on
             log.warning("database snapshot failed: %s", exc)
             return None
-
-    def start(self) -> "Snapshotter":
-        self._thread = threading.Thread(target=self._run, name="crumbs-snapshots", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        if self._stop.wait(5.0):  # let start-up finish first
-            return
-        while True:
-            self.tick()
-            if self._stop.wait(self.check_s):
-                return
