@@ -25,7 +25,7 @@
  * no site named, the extras (popup/extras.js) after the first draw's frame, and the companion client only
  * when a choice or the history link needs it.
  */
-import { awayText, awayTrust, firstView, isAwayStatus, pageSummary, partiesView, pendingChoice, trustText } from './view.js';
+import { awayText, awayTrust, firstView, isAwayStatus, namedSite, pageSummary, partiesView, pendingChoice, trustText } from './view.js';
 import { moreHtml, rowHtml, throughHtml } from './markup.js';
 
 performance.mark('crumbs:script'); // the bench's split of the popup's time (bench/bench_popup.py)
@@ -383,9 +383,9 @@ async function main() {
   if (firstFrame && firstFrame.info === info) {
     ({ site, siteExact } = firstFrame);
   } else {
-    // The companion's site for this page when it has named one (this page's verdicts, or its last answer
-    // for this host); else the tab's host, which a choice resolves to the site when the companion is back.
-    site = info.site || (info.tab && info.tab.pageDomain) || null;
+    // The site named for this page; else the tab's host, which a choice resolves to the site when the
+    // companion is back.
+    site = namedSite(info);
     siteExact = Boolean(site);
     // (domains.js only then: one file fewer for the browser to serve before the first draw)
     if (!site) site = (await import('../src/domains.js')).hostOf(((await tabAsked) || {}).url);

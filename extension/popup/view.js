@@ -334,6 +334,15 @@ export function awayTrust(ops, site, formatTime) {
 }
 
 /**
+ * The site the popup speaks of, as named for this page: the companion's (this page's verdicts, or its last
+ * answer for this host), or null. With null, the popup (and the worker drawing its first frame) fall back
+ * to the tab's host, which a choice resolves to the site once the companion answers (`siteExact` false).
+ */
+export function namedSite(info) {
+  return info.site || (info.tab && info.tab.pageDomain) || null;
+}
+
+/**
  * The popup's first draw, from the background's record of the tab (`info`, its 'tab-info' answer) alone:
  * {site, status, statusTone, power, powerTone, powerTitle, dropped, unpaired, mode, parties, trust,
  * pageSummary}. `mode` is 'unpaired', 'no-site', 'away' (the companion is away: the page's record with the

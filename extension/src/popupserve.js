@@ -13,7 +13,7 @@
  * the package as before. Anything that goes wrong (no record yet, an id popup.html no longer has) serves
  * popup.html as it is, which then draws itself.
  */
-import { firstView } from '../popup/view.js';
+import { firstView, namedSite } from '../popup/view.js';
 import { prerender } from '../popup/markup.js';
 import { hostOf } from './domains.js';
 
@@ -36,8 +36,8 @@ export function servePopup({ tabInfo, activeTab, csp }) {
     const param = url.searchParams.get('tab');
     const tabId = param !== null && /^\d+$/.test(param) ? Number(param) : await activeTab();
     const [html, info] = await Promise.all([popupHtml(), tabInfo(tabId)]);
-    // The site the popup speaks of: the companion's for this page, else the tab's host (as popup.js names it).
-    let site = info.site || (info.tab && info.tab.pageDomain) || null;
+    // The site the popup speaks of: the one named for this page, else the tab's host (as popup.js names it).
+    let site = namedSite(info);
     const siteExact = Boolean(site);
     if (!site && tabId !== null) site = hostOf(((await chrome.tabs.get(tabId).catch(() => null)) || {}).url);
     const page = prerender(html, firstView(info, site || null), { info, site: site || null, siteExact });
