@@ -176,11 +176,9 @@ def test_search_filters(signed_in):
     assert "google-analytics.com" in html and "facebook.net" not in html
 
 
-def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict, app, companion, client, sign_in,
-                                                                   tmp_path):
-    """'Google reached you on 3 sites' counted a font host no filter matched, and Google's own site, where a
-    request to its ad domain is not counted as tracking: the page says how many requests were tracking, what
-    the others were, which domains were not trackers, and which sites are its own."""
+def _google_history(app, companion, make_verdict, tmp_path, plan) -> None:
+    """The history of ``plan`` ((site, host, domain, tracker, blocked, requests) today), read with a knowledge
+    base in which Google owns doubleclick.net (a tracker), gstatic.com, googlevideo.com and youtube.com."""
     kb = {
         "categories": {"advertising": {"label": "Advertising", "learns": "What you read."}},
         "companies": {"Google": {"url": "https://about.google",
@@ -190,6 +188,17 @@ def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict,
     path = tmp_path / "trackers.json"
     path.write_text(json.dumps(kb), encoding="utf-8")
     now = now_ms()
+    companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
+                                          now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
+                            for i in range(n)])
+    app.extensions["crumbs_history"] = History(companion.store, TrackerDB.from_file(path))
+
+
+def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict, app, companion, client, sign_in,
+                                                                   tmp_path):
+    """'Google reached you on 3 sites' counted a font host no filter matched, and Google's own site, where a
+    request to its ad domain is not counted as tracking: the page says how many requests were tracking, what
+    the others were, which domains were not trackers, and which sites are its own."""
     plan = [  # site, host, domain, tracker, blocked, requests
         ("news.example", "stats.g.doubleclick.net", "doubleclick.net", True, True, 2),
         ("news.example", "fonts.gstatic.com", "gstatic.com", False, False, 3),
@@ -197,10 +206,7 @@ def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict,
         ("youtube.com", "stats.g.doubleclick.net", "doubleclick.net", False, False, 4),  # its own site
         ("youtube.com", "r1.googlevideo.com", "googlevideo.com", False, False, 1),  # seen on its own site only
     ]
-    companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
-                                          now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
-                            for i in range(n)])
-    app.extensions["crumbs_history"] = History(companion.store, TrackerDB.from_file(path))
+    _google_history(app, companion, make_verdict, tmp_path, plan)
     sign_in(client, companion)
     html = client.get("/company/Google?p=today").get_data(as_text=True)
     line = _words(html, r'id="reach-line">(.*?)</p>')
@@ -252,17 +258,7 @@ def test_the_company_page_says_which_of_its_requests_were_tracking(make_verdict,
 ])
 def test_the_company_pages_words_on_tracking_in_every_case(plan, words, make_verdict, app, companion, client, sign_in,
                                                            tmp_path):
-    kb = {"categories": {"advertising": {"label": "Advertising", "learns": "What you read."}},
-          "companies": {"Google": {"url": "https://about.google", "domains": ["doubleclick.net", "gstatic.com",
-                                                                                "youtube.com"]}},
-          "trackers": {"doubleclick.net": {"owner": "Google", "category": "advertising", "description": "ads"}}}
-    path = tmp_path / "trackers.json"
-    path.write_text(json.dumps(kb), encoding="utf-8")
-    now = now_ms()
-    companion.store.record([RecordedEvent(make_verdict(site, host, domain, tracker, blocked, "||x^" if tracker else None),
-                                          now - i * 1000, blocked) for site, host, domain, tracker, blocked, n in plan
-                            for i in range(n)])
-    app.extensions["crumbs_history"] = History(companion.store, TrackerDB.from_file(path))
+    _google_history(app, companion, make_verdict, tmp_path, plan)
     sign_in(client, companion)
     line = _words(client.get("/company/Google?p=today").get_data(as_text=True), r'id="reach-line">(.*?)</p>')
     assert line.endswith(words), line

@@ -12,7 +12,8 @@
  * popup.html with it drawn in (src/popupserve.js), from the same description of it (view.js's firstView)
  * and the same markup (markup.js), with the tab's record it drew from in a JSON block. This script then
  * takes the page over: it finds those rows, wires their buttons, and draws the same first view again,
- * which changes nothing on screen. Where no worker serves the page (Firefox), this script draws it.
+ * which changes nothing on screen. The served page loads this script once it is shown (popup/boot.js,
+ * which also keeps the clicks made before). Where no worker serves the page (Firefox), this script draws it.
  *
  * Data reaches the page as text (textContent), or as markup made by markup.js, which escapes every piece of
  * it: domains, owners and descriptions come from the companion, and URLs from websites. After a change the
